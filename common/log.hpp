@@ -1,0 +1,59 @@
+// Operator logs: one line per event, a session id and key=value pairs.
+//   2026-11-27T20:41:07.512Z info smtp id=8f3a connected peer=10.77.0.2:40112
+// Cores and adapters call log::event(); the binary installs the sink (stderr by default).
+// Contract: values are escaped (quoted when they hold spaces, quotes or control bytes) so one
+// event is always one line; secrets must never be passed here.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace postern::log {
+
+enum class Level { debug, info, warning, error };
+std::string_view to_string(Level level);
+
+struct Field {
+  std::string_view key;
+  std::string value;
+  Field(std::string_view k, std::string_view v) : key(k), value(v) {}
+  Field(std::string_view k, const char* v) : key(k), value(v) {}
+  Field(std::string_view k, const std::string& v) : key(k), value(v) {}
+  template <typename Int>
+    requires std::is_integral_v<Int>
+  Field(std::string_view k, Int v) : key(k), value(std::to_string(v)) {}
+};
+
+// Formats "component id=ID event k=v ..." (no timestamp, no level): what sinks receive.
+std::string format_line(std::string_view component, std::string_view id, std::string_view event,
+                        std::initializer_list<Field> fields);
+
+using Sink = std::function<void(Level, std::string_view line)>;
+// Installs the process-wide sink; returns the previous one. Not thread-safe against concurrent
+// logging: call at startup or in tests.
+Sink set_sink(Sink sink);
+void set_min_level(Level level);
+
+void event(Level level, std::string_view component, std::string_view id, std::string_view event,
+           std::initializer_list<Field> fields = {});
+
+inline void info(std::string_view component, std::string_view id, std::string_view ev,
+                 std::initializer_list<Field> fields = {}) {
+  event(Level::info, component, id, ev, fields);
+}
+inline void warn(std::string_view component, std::string_view id, std::string_view ev,
+                 std::initializer_list<Field> fields = {}) {
+  event(Level::warning, component, id, ev, fields);
+}
+inline void error(std::string_view component, std::string_view id, std::string_view ev,
+                  std::initializer_list<Field> fields = {}) {
+  event(Level::error, component, id, ev, fields);
+}
+inline void debug(std::string_view component, std::string_view id, std::string_view ev,
+                  std::initializer_list<Field> fields = {}) {
+  event(Level::debug, component, id, ev, fields);
+}
+
+}  // namespace postern::log
