@@ -1,0 +1,180 @@
+// The postern configuration: one TOML file holding a [tunnel] section (a server when it has
+// `listen`, a client when it has `server`), an optional [smtp] section and a [daemon] section,
+// loaded into the plain structs below (see docs/configuration.md for every key and default).
+// Contract: load_config()/parse_config() either return a complete, validated Config or throw
+// ConfigError whose message names the file, the line and the key, e.g.
+//   site.toml:7: [tunnel] pool: expected an IPv4 CIDR like "10.77.0.0/24", got "10.77.0.0"
+// Unknown keys are errors (typos must not silently fall back to defaults). Relative paths are
+// resolved against the directory of the config file. Nothing here opens sockets or devices;
+// files named by the config (certificates, users...) are not read here, except by
+// read_password_file(). This header deliberately does not include toml++.
+#pragma once
+
+#include "common/log.hpp"
+#include "common/secret.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postern::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "host:port"; host is an IP literal (IPv6 written "[::1]:443" in the file, stored without
+// brackets) or, where the key allows it, a DNS name.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;  // re-adds brackets around IPv6 hosts
+  bool operator==(const Endpoint&) const = default;
+};
+
+// An IPv4 address in host byte order.
+using Ipv4Address = std::uint32_t;
+std::optional<Ipv4Address> parse_ipv4(std::string_view text);
+std::string format_ipv4(Ipv4Address address);
+
+struct Ipv4Cidr {
+  Ipv4Address address = 0;  // as written; network() masks the host bits
+  std::uint8_t prefix_len = 0;
+
+  Ipv4Address netmask() const;
+  Ipv4Address network() const;
+  Ipv4Address broadcast() const;
+  // For a pool 10.77.0.0/24 this is 10.77.0.1 (the server's tunnel address).
+  Ipv4Address first_host() const;
+  bool contains(Ipv4Address a) const;
+  std::string to_string() const;  // "10.77.0.0/24"
+  bool operator==(const Ipv4Cidr&) const = default;
+};
+std::optional<Ipv4Cidr> parse_ipv4_cidr(std::string_view text);
+
+// "300ms", "10s", "2m", "1h" (also "1h30m"); a bare integer is rejected (unit required).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// "35M", "512K", "1G", "100" (bytes); K/M/G are powers of 1024, an optional trailing "B" is ok.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+enum class Cipher { aes_256_gcm, chacha20_poly1305 };
+std::string_view to_string(Cipher cipher);  // "aes-256-gcm", "chacha20-poly1305"
+std::optional<Cipher> parse_cipher(std::string_view text);
+
+// How a tunnel client must authenticate.
+enum class AuthMode {
+  any,          // a valid client certificate OR a valid password
+  certificate,  // a valid client certificate
+  password,     // a valid user/password
+  both,         // a valid client certificate AND a valid password
+};
+std::string_view to_string(AuthMode mode);
+
+struct TunnelServerConfig {
+  Endpoint listen;          // TCP control channel (TLS 1.3)
+  std::uint16_t data_port;  // UDP data channel; default listen.port
+  std::filesystem::path certificate;
+  std::filesystem::path private_key;
+  std::optional<std::filesystem::path> client_ca;  // enables client-certificate auth
+  std::optional<std::filesystem::path> crl;
+  std::optional<std::filesystem::path> deny_list;
+  std::optional<std::filesystem::path> users;  // enables password auth
+  AuthMode auth = AuthMode::any;
+  Ipv4Cidr pool;                        // server's tunnel address: pool.first_host()
+  std::vector<Ipv4Cidr> routes;         // default {pool}
+  std::vector<Ipv4Address> dns;         // default empty
+  std::string interface = "postern0";
+  std::uint32_t mtu = 1400;
+  std::chrono::milliseconds keepalive{10'000};
+  std::chrono::milliseconds dead_after{35'000};
+  Cipher cipher = Cipher::aes_256_gcm;
+  std::chrono::milliseconds rekey_interval{120'000};
+  std::uint64_t rekey_packets = 268'435'456;  // 2^28
+  bool client_to_client = false;
+  bool mss_clamp = true;
+  std::chrono::milliseconds idle_timeout{300'000};
+  std::chrono::milliseconds address_grace{600'000};
+};
+
+struct TunnelClientConfig {
+  Endpoint server;          // host may be a DNS name
+  std::uint16_t data_port;  // default server.port
+  std::optional<std::filesystem::path> ca;
+  // SHA-256 of the server certificate (DER), normalised to upper-case hex with colons,
+  // "AB:CD:...", the same form as tunnel::auth::fingerprint(). ca or this (or both) is set.
+  std::optional<std::string> server_fingerprint;
+  std::string server_name;  // SNI and name to verify; default server.host
+  std::optional<std::filesystem::path> certificate;  // set together with private_key
+  std::optional<std::filesystem::path> private_key;
+  std::optional<std::string> user;
+  std::optional<std::filesystem::path> password_file;  // set iff user is set
+  std::string interface = "postern0";
+  std::optional<Cipher> cipher;  // preference; nullopt: take the server's choice
+  std::chrono::milliseconds keepalive{10'000};
+};
+
+enum class SmtpTlsMode {
+  starttls,     // plaintext, STARTTLS offered (RFC 3207)
+  tls,          // implicit TLS from the first byte (RFC 8314)
+  auto_detect,  // wait greeting_delay: a TLS ClientHello means tls, silence means starttls
+};
+std::string_view to_string(SmtpTlsMode mode);  // "starttls", "tls", "auto"
+
+struct SmtpListener {
+  Endpoint endpoint;
+  SmtpTlsMode mode = SmtpTlsMode::starttls;
+};
+
+struct SmtpConfig {
+  std::vector<SmtpListener> listen;  // at least one
+  std::string hostname;
+  std::filesystem::path certificate;
+  std::filesystem::path private_key;
+  std::filesystem::path spool;
+  std::filesystem::path maildir;
+  std::vector<std::string> domains;  // at least one; lower-cased
+  std::optional<std::filesystem::path> users;
+  std::uint64_t max_message_size = 35ull * 1024 * 1024;
+  std::uint32_t max_recipients = 100;
+  std::chrono::milliseconds greeting_delay{500};
+  std::chrono::milliseconds command_timeout{300'000};
+  std::chrono::milliseconds data_timeout{600'000};
+  std::uint32_t max_connections_per_ip = 20;
+  std::uint32_t max_connections = 200;
+  std::chrono::milliseconds auth_failure_delay{2'000};
+  // Networks that may submit without AUTH. Default: {tunnel pool} when [tunnel] is a server.
+  std::vector<Ipv4Cidr> trusted_networks;
+};
+
+struct DaemonConfig {
+  std::string user = "nobody";
+  std::string group = "nogroup";
+  std::filesystem::path status_socket;  // default "/run/postern/<config file stem>.sock"
+  std::optional<std::filesystem::path> capture_inner;  // pcap of inner (tunnel) packets
+  log::Level log_level = log::Level::info;
+};
+
+struct Config {
+  std::filesystem::path file;  // as given to load_config
+  std::optional<TunnelServerConfig> server;
+  std::optional<TunnelClientConfig> client;  // never both server and client
+  std::optional<SmtpConfig> smtp;
+  DaemonConfig daemon;
+};
+
+// Reads and validates `path`. Throws ConfigError ("file:line: [section] key: problem").
+Config load_config(const std::filesystem::path& path);
+// Same, from text; `path` names the file in errors and anchors relative paths.
+Config parse_config(std::string_view text, const std::filesystem::path& path);
+
+// Reads a client password file: refuses files readable by group or others (must be 0600 or
+// stricter), strips one trailing "\n" or "\r\n". Throws ConfigError naming the file.
+SecretBytes read_password_file(const std::filesystem::path& path);
+
+}  // namespace postern::config
