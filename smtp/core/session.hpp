@@ -1,0 +1,193 @@
+// The sans-I/O SMTP submission session (RFC 5321 with 3207 STARTTLS, 4954 AUTH, 1870 SIZE,
+// 2920 PIPELINING, 3030 CHUNKING, 6152 8BITMIME, 6531 SMTPUTF8, 2034 ENHANCEDSTATUSCODES).
+// Contract for the adapter (see docs/smtp.md):
+// - start() once, then feed() whatever bytes arrive; after every call write take_output() to the
+//   peer (in order) and perform take_actions(): StartTls -> flush output, run the TLS handshake,
+//   then on_tls_established(); VerifyAuth -> on_auth_result(); StoreMessage -> on_store_result();
+//   Close -> flush output and close the connection.
+// - While waiting() the session only buffers fed bytes; they are parsed when the result arrives.
+// - Run one timer, of the kind current_timeout() names, re-armed after every feed; on expiry call
+//   on_timeout(). The session never reads a clock and holds no sockets; randomness (queue ids)
+//   is injected. It never throws on peer input.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/secret.hpp"
+#include "smtp/core/line_reader.hpp"
+#include "smtp/core/transaction.hpp"
+
+namespace postern::smtp {
+
+struct SessionConfig {
+  std::string hostname;
+  std::uint64_t max_message_size = 10 * 1024 * 1024;
+  std::size_t max_recipients = 100;
+  std::vector<std::string> domains;  // accepted recipient domains (compared case-insensitively)
+  bool starttls_available = false;
+  bool auth_available = false;  // users db configured
+  std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4, octets incl. CRLF
+  std::size_t max_text_line = 1000;    // RFC 5321 4.5.3.1.6, octets incl. CRLF
+  int max_bad_commands = 10;
+};
+
+struct ClientInfo {
+  std::string peer_ip;
+  std::uint16_t peer_port = 0;
+  bool trusted = false;     // source in the tunnel pool / trusted networks
+  std::string tunnel_user;  // "" if unknown
+};
+
+struct TlsInfo {
+  std::string version;
+  std::string cipher;
+};
+
+struct Envelope {
+  std::string mail_from;  // "" for the null reverse-path
+  std::vector<std::string> recipients;
+  std::string helo;
+  std::string auth_user;  // "" if not authenticated
+  bool eight_bit = false;
+  bool smtputf8 = false;
+};
+
+namespace action {
+struct StartTls {};
+struct VerifyAuth {
+  std::string user;
+  SecretBytes password;
+};
+struct StoreMessage {
+  Envelope envelope;
+  std::string message;   // Received: header + data, CRLF line endings, dot-unstuffed
+  std::string queue_id;  // the id named in the Received: header and in the 250 reply
+};
+struct Close {
+  std::string reason;
+};
+}  // namespace action
+
+using Action = std::variant<action::StartTls, action::VerifyAuth, action::StoreMessage, action::Close>;
+
+enum class Timeout { command, data };
+std::string_view to_string(Timeout timeout);
+
+enum class State {
+  created,            // before start()
+  command,            // reading command lines
+  auth_plain,         // AUTH PLAIN sent "334 ", reading the response line
+  auth_login_user,    // AUTH LOGIN sent "334 VXNlcm5hbWU6"
+  auth_login_password,
+  data,               // after 354, reading dot-framed content
+  bdat_chunk,         // reading the counted octets of a BDAT chunk
+  wait_auth,          // VerifyAuth emitted
+  wait_store,         // StoreMessage emitted
+  wait_tls,           // StartTls emitted
+  closed,
+};
+std::string_view to_string(State state);
+
+class Session {
+ public:
+  Session(SessionConfig config, ClientInfo client, std::string session_id,
+          std::function<std::string()> make_queue_id /* injected randomness */);
+
+  void start(std::chrono::system_clock::time_point now);  // queues the 220 greeting
+  void set_tls_active(TlsInfo tls);                        // implicit-TLS listeners, before start()
+  void feed(std::span<const char> bytes, std::chrono::system_clock::time_point now);
+  void on_tls_established(TlsInfo tls);  // after StartTls; resets state (RFC 3207 4.2)
+  void on_auth_result(bool ok, std::chrono::system_clock::time_point now);
+  void on_store_result(bool ok, const std::string& detail, std::chrono::system_clock::time_point now);
+  void on_timeout(Timeout which);  // 421 + Close
+
+  std::string take_output();  // reply bytes to write, in order
+  std::vector<Action> take_actions();
+
+  bool waiting() const;             // true while an action result is pending (stop feeding parsing)
+  Timeout current_timeout() const;  // which timer the adapter should run now
+  bool closed() const;
+  const std::string& id() const;
+  State state() const { return state_; }
+  bool tls_active() const { return tls_.has_value(); }
+  const std::string& auth_user() const { return auth_user_; }
+
+  // One row per verb (session_commands.cpp); public so the table can name the handlers.
+  using Handler = void (Session::*)(std::string_view args);
+  struct Verb;
+
+ private:
+  // session.cpp: input loop, replies, state.
+  void process();
+  void process_command_line();
+  void process_auth_line();
+  void process_data();
+  void process_bdat();
+  void enter(State next);
+  void reply(int code, std::string_view enhanced, std::string_view text);
+  void reply_raw(std::string_view line);
+  void count_error(int code);
+  void close(std::string_view reason);
+  void reset_transaction();
+  void finish_message(const DataFindings& findings);
+
+  // session_commands.cpp: the verb table and its handlers.
+  void dispatch(std::string_view line);
+  bool check_row(const Verb& row);
+  void cmd_ehlo(std::string_view args);
+  void cmd_helo(std::string_view args);
+  void cmd_mail(std::string_view args);
+  void cmd_rcpt(std::string_view args);
+  void cmd_data(std::string_view args);
+  void cmd_bdat(std::string_view args);
+  void cmd_rset(std::string_view args);
+  void cmd_noop(std::string_view args);
+  void cmd_quit(std::string_view args);
+  void cmd_help(std::string_view args);
+  void cmd_vrfy(std::string_view args);
+  void cmd_starttls(std::string_view args);
+  void cmd_auth(std::string_view args);
+  void skip_bdat_payload(std::string_view args);
+
+  // session_auth.cpp: SASL PLAIN / LOGIN (RFC 4954, 4616).
+  void auth_plain_response(std::string_view b64);
+  void auth_login_user(std::string_view b64);
+  void auth_login_password(std::string_view b64);
+  void auth_cancelled();
+
+  SessionConfig config_;
+  ClientInfo client_;
+  std::string id_;
+  std::function<std::string()> make_queue_id_;
+
+  State state_ = State::created;
+  std::string input_;  // fed bytes not parsed yet
+  LineReader lines_;
+  std::chrono::system_clock::time_point now_{};
+  std::string output_;
+  std::vector<Action> actions_;
+
+  std::optional<TlsInfo> tls_;
+  std::string helo_;  // "" until HELO/EHLO
+  bool esmtp_ = false;
+  std::string auth_user_;
+  std::string auth_login_name_;  // between the two AUTH LOGIN steps
+  std::string pending_auth_user_;
+  std::optional<Transaction> txn_;
+  std::uint64_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  bool bdat_discard_ = false;  // chunk of a refused BDAT: read and drop to stay in sync
+  std::string pending_queue_id_;
+  int bad_commands_ = 0;
+};
+
+}  // namespace postern::smtp
