@@ -1,0 +1,69 @@
+// IPv4 address pool for tunnel clients (sans-I/O, time passed in). The first host of the CIDR
+// is the server's tunnel address; the network and broadcast addresses and the server address are
+// never handed out. Leases are sticky per identity (user name or certificate CN): the same
+// identity gets the same address back across reconnects. release() keeps the address reserved
+// for a grace period so a reconnecting client finds it again; expire(now) frees leases whose
+// grace has passed (assign() calls it too).
+// Several sessions with the same identity share its address (a holder count); the daemon decides
+// whether a new session replaces the old one. Not thread-safe: used from one executor.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "tunnel/control/ipv4.hpp"
+
+namespace postern::tunnel::control {
+
+class AddressPool {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // Throws std::invalid_argument unless 16 <= prefix_len <= 30 and host bits are zero
+  // (startup/config error, never network input).
+  AddressPool(Cidr network, std::chrono::seconds grace);
+
+  Cidr network() const { return network_; }
+  Ipv4 server_address() const { return Ipv4{network_.network.value + 1}; }
+  std::uint8_t prefix_len() const { return network_.prefix_len; }
+  std::size_t capacity() const;          // addresses available to clients
+  std::size_t leased() const { return by_address_.size(); }  // active or in grace
+
+  // Address for `identity`, or nullopt when the pool is exhausted. Order of preference: the
+  // identity's existing lease (always, while another session holds it); `requested` if it is a
+  // client address of this pool and free or already the identity's; any free address.
+  // Each successful call adds one holder; pair it with release().
+  std::optional<Ipv4> assign(std::string_view identity, std::optional<Ipv4> requested, TimePoint now);
+  // Drops one holder; when none remain the lease stays reserved until now + grace.
+  void release(std::string_view identity, TimePoint now);
+  // Frees leases whose grace period ended at or before now.
+  void expire(TimePoint now);
+  // Earliest grace end among released leases (for the daemon's housekeeping timer).
+  std::optional<TimePoint> next_expiry() const;
+
+  std::optional<Ipv4> lease_of(std::string_view identity) const;
+
+ private:
+  struct Lease {
+    Ipv4 address;
+    int holders = 0;
+    TimePoint released_at{};
+  };
+  bool is_client_address(Ipv4 a) const;
+  std::optional<Ipv4> find_free();
+  void move_lease(Lease& lease, const std::string& identity, Ipv4 to);
+
+  Cidr network_;
+  std::chrono::seconds grace_;
+  std::map<std::string, Lease, std::less<>> by_identity_;
+  std::unordered_map<std::uint32_t, std::string> by_address_;
+  std::uint32_t cursor_ = 0;  // next host offset to try, so freed addresses are not reused at once
+};
+
+}  // namespace postern::tunnel::control

@@ -1,0 +1,53 @@
+// What a finished negotiation hands to the daemon (Established{TunnelParameters}): everything
+// needed to configure the TUN device, routes, and the data channel. Plain data, no secrets (the
+// data-channel keys are exported from TLS by the daemon, not carried here).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tunnel/control/ipv4.hpp"
+
+namespace postern::tunnel::control {
+
+// Data-channel AEAD, as numbered on the wire (HELLO cipher list, DATA_CHANNEL chosen cipher).
+enum class Cipher : std::uint8_t {
+  aes_256_gcm = 1,
+  chacha20_poly1305 = 2,
+};
+std::string_view to_string(Cipher c);
+std::optional<Cipher> cipher_from_string(std::string_view name);  // "aes-256-gcm", "chacha20-poly1305"
+std::optional<Cipher> cipher_from_wire(std::uint8_t v);
+
+constexpr std::uint32_t kMaxSessionId = 0xffffff;  // session ids are 24-bit (GRE key space)
+
+struct TunnelParameters {
+  // Session ids: "local" is the id this side receives on (put in the GRE key by the peer),
+  // "peer" is the id the peer receives on (this side puts it in outgoing packets). 24-bit.
+  std::uint32_t local_session_id = 0;
+  std::uint32_t peer_session_id = 0;
+
+  Ipv4 client_address;             // the address assigned to the client's TUN
+  std::uint8_t prefix_len = 32;    // prefix of the tunnel network (pool prefix)
+  Ipv4 server_address;             // server's tunnel address (first host of the pool)
+  std::uint16_t mtu = 1400;        // TUN MTU both sides agreed on (LCP)
+  std::chrono::seconds keepalive{10};   // echo interval (LCP)
+  std::chrono::seconds dead_peer{60};   // silence after which the peer is declared dead (LCP)
+  std::vector<Cidr> routes;        // routes the client installs via the tunnel (IPCP)
+  std::vector<Ipv4> dns;           // DNS servers for the client (IPCP)
+
+  Cipher cipher = Cipher::aes_256_gcm;  // data-channel AEAD (DATA_CHANNEL)
+  std::uint16_t data_port = 0;          // server's UDP data port (DATA_CHANNEL)
+  std::chrono::seconds rekey_interval{0};  // 0 = no time limit
+  std::uint64_t rekey_packets = 0;         // 0 = no packet limit
+
+  // Server side: the authenticated identity (user name if a password was used, else the
+  // certificate CN). Client side: the configured user name, or empty.
+  std::string identity;
+};
+
+}  // namespace postern::tunnel::control
