@@ -1,0 +1,91 @@
+// A small PKI for postern deployments: an EC P-256 CA, server and client certificates (X.509 v3,
+// SHA-256, random 128-bit serials), and CRLs. Used by `postern pki init|issue`, the daemon tests
+// and the demo. Contract: in-memory functions throw PkiError on OpenSSL failures; file functions
+// write private keys with mode 0600 (created that way, never widened) and refuse to overwrite an
+// existing file unless `force` is set. init checks every target before writing any of them.
+#pragma once
+
+#include "common/secret.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postern::tunnel::auth {
+
+class PkiError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct EvpPkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct X509Deleter {
+  void operator()(X509* c) const { X509_free(c); }
+};
+struct X509CrlDeleter {
+  void operator()(X509_CRL* c) const { X509_CRL_free(c); }
+};
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, X509CrlDeleter>;
+
+EvpPkeyPtr generate_ec_p256_key();
+
+struct CertificateSpec {
+  std::string common_name;
+  std::vector<std::string> dns_names;     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses;  // subjectAltName IP entries (IPv4 or IPv6)
+  int days = 825;
+  bool is_ca = false;
+  bool server_auth = false;  // extendedKeyUsage serverAuth
+  bool client_auth = false;  // extendedKeyUsage clientAuth
+};
+
+// Signs a certificate for `subject_key`. issuer == nullptr makes it self-signed (by
+// subject_key); otherwise it is signed by issuer_key under issuer's name.
+X509Ptr make_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, X509* issuer,
+                         EVP_PKEY* issuer_key);
+// A CRL by `ca` listing `revoked`, valid for `days`.
+X509CrlPtr make_crl(X509* ca, EVP_PKEY* ca_key, const std::vector<X509*>& revoked, int days = 30);
+
+// Splits names into SAN DNS names and IP literals (a name that parses as an IP is an IP).
+void add_subject_alt_names(CertificateSpec& spec, const std::vector<std::string>& names);
+
+std::string certificate_pem(X509* cert);
+std::string crl_pem(X509_CRL* crl);
+SecretBytes private_key_pem(EVP_PKEY* key);  // unencrypted PKCS#8
+X509Ptr read_certificate_pem(const std::filesystem::path& path);
+EvpPkeyPtr read_private_key_pem(const std::filesystem::path& path);
+
+// Writes `data` to `path` with `mode`, created O_EXCL unless force. Throws PkiError.
+void write_file(const std::filesystem::path& path, std::string_view data, unsigned mode, bool force);
+
+struct PkiInitOptions {
+  std::vector<std::string> server_names;  // DNS names or IPs; at least one
+  std::string ca_name = "postern CA";
+  int ca_days = 3650;
+  int days = 825;
+  bool force = false;
+};
+// DIR/ca.pem, ca.key, server.pem, server.key (creates DIR if needed).
+void pki_init(const std::filesystem::path& dir, const PkiInitOptions& options);
+
+struct PkiIssueOptions {
+  int days = 825;
+  bool server = false;                    // serverAuth + SAN (name itself unless alt_names set)
+  std::vector<std::string> alt_names;     // extra SAN DNS names or IPs
+  bool force = false;
+};
+// DIR/NAME.pem, DIR/NAME.key signed by DIR/ca.pem + DIR/ca.key. A client certificate
+// (clientAuth, CN=NAME) unless options.server.
+void pki_issue(const std::filesystem::path& dir, const std::string& name, const PkiIssueOptions& options);
+
+}  // namespace postern::tunnel::auth
