@@ -1,0 +1,189 @@
+// Tests for the durable spool: store layout, envelope encoding, done records, recovery listing.
+#include "smtp/spool/spool.hpp"
+
+#include "smtp/spool/fs.hpp"
+#include "tests/smtp/spool/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+namespace postern::smtp::spool {
+namespace {
+
+using testing::TempDir;
+
+Spool::IdGenerator counter_ids(std::uint64_t start = 1) {
+  auto next = std::make_shared<std::uint64_t>(start);
+  return [next] { return (*next)++; };
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::string out;
+  EXPECT_FALSE(fs::read_file(p, out));
+  return out;
+}
+
+TEST(Spool, StoreWritesQueueFileAndLeavesTmpEmpty) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids(0xabc));
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> rcpts{"a@example.org", "b@example.org", "a@example.org"};
+  StoreResult r = spool.store("s@example.net", rcpts, "Subject: x\r\n\r\nbody\r\n");
+  ASSERT_FALSE(r.error) << r.error.message();
+  EXPECT_EQ(r.id, "0000000000000abc");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
+  std::string file = slurp(dir.path() / "queue" / r.id);
+  EXPECT_EQ(file,
+            "postern-spool 1\nsender s@example.net\nrecipient a@example.org\n"
+            "recipient b@example.org\n\nSubject: x\r\n\r\nbody\r\n");
+
+  QueuedMessage m;
+  std::vector<DoneRecord> done;
+  ASSERT_FALSE(spool.load(r.id, m, done));
+  EXPECT_EQ(m.id, r.id);
+  EXPECT_EQ(m.sender, "s@example.net");
+  EXPECT_EQ(m.recipients, (std::vector<std::string>{"a@example.org", "b@example.org"}));
+  EXPECT_EQ(m.message, "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_TRUE(done.empty());
+}
+
+TEST(Spool, NullSenderAndBinaryBodyRoundTrip) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::string body("x\0y\xff\r\n\n\n", 9);
+  std::vector<std::string> rcpts{"r@x"};
+  StoreResult r = spool.store("", rcpts, body);
+  ASSERT_FALSE(r.error);
+  QueuedMessage m;
+  std::vector<DoneRecord> done;
+  ASSERT_FALSE(spool.load(r.id, m, done));
+  EXPECT_EQ(m.sender, "");
+  EXPECT_EQ(m.message, body);
+}
+
+TEST(Spool, RejectsInvalidEnvelopes) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> none;
+  EXPECT_EQ(spool.store("a@b", none, "x").error, make_error_code(errc::invalid_envelope));
+  std::vector<std::string> bad{"a@b\nrecipient evil@x"};
+  EXPECT_EQ(spool.store("a@b", bad, "x").error, make_error_code(errc::invalid_envelope));
+  std::vector<std::string> ok{"a@b"};
+  EXPECT_EQ(spool.store("a\r@b", ok, "x").error, make_error_code(errc::invalid_envelope));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));
+}
+
+TEST(Spool, IdCollisionNeverOverwritesAQueuedMessage) {
+  TempDir dir;
+  int calls = 0;
+  Spool spool(dir.path(), [&calls] { return calls++ < 3 ? 7u : 8u; });
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> rcpts{"r@x"};
+  StoreResult first = spool.store("", rcpts, "first");
+  StoreResult second = spool.store("", rcpts, "second");
+  ASSERT_FALSE(first.error);
+  ASSERT_FALSE(second.error);
+  EXPECT_NE(first.id, second.id);
+  EXPECT_TRUE(slurp(dir.path() / "queue" / first.id).ends_with("first"));
+  EXPECT_TRUE(slurp(dir.path() / "queue" / second.id).ends_with("second"));
+
+  Spool stuck(dir.path(), [] { return 7u; });
+  EXPECT_EQ(stuck.store("", rcpts, "x").error, make_error_code(errc::id_collision));
+}
+
+TEST(Spool, OpenCleansTmpAndListQueueDropsOrphanDoneFiles) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::ofstream(dir.path() / "tmp" / "0000000000000099") << "half written";
+  std::ofstream(dir.path() / "queue" / "00000000000000aa.done") << "delivered x\n";
+  std::vector<std::string> rcpts{"r@x"};
+  StoreResult r = spool.store("", rcpts, "m");
+  ASSERT_FALSE(r.error);
+
+  Spool reopened(dir.path(), counter_ids(100));
+  ASSERT_FALSE(reopened.open());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
+  std::vector<std::string> ids;
+  ASSERT_FALSE(reopened.list_queue(ids));
+  EXPECT_EQ(ids, std::vector<std::string>{r.id});
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "queue" / "00000000000000aa.done"));
+}
+
+TEST(Spool, DoneRecordsAccumulateAndRemoveDeletesBoth) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> rcpts{"a@x", "b@x"};
+  StoreResult r = spool.store("", rcpts, "m");
+  ASSERT_FALSE(spool.record_done(r.id, "a@x", Outcome::delivered));
+  ASSERT_FALSE(spool.record_done(r.id, "b@x", Outcome::failed));
+  QueuedMessage m;
+  std::vector<DoneRecord> done;
+  ASSERT_FALSE(spool.load(r.id, m, done));
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].recipient, "a@x");
+  EXPECT_EQ(done[0].outcome, Outcome::delivered);
+  EXPECT_EQ(done[1].outcome, Outcome::failed);
+  ASSERT_FALSE(spool.remove(r.id));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));
+}
+
+TEST(SpoolCodec, TornDoneTailIsIgnored) {
+  auto records = decode_done_file("delivered a@x\nfailed b@x\ndelivered c@");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].recipient, "b@x");
+  // A torn record glued to the next append is skipped, the later record still counts.
+  records = decode_done_file("deliverdelivered d@x\n");
+  EXPECT_TRUE(records.empty());
+  records = decode_done_file("deliv\ndelivered d@x\n");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].recipient, "d@x");
+}
+
+TEST(SpoolCodec, MalformedQueueFilesAreRejected) {
+  QueuedMessage m;
+  EXPECT_FALSE(decode_queue_file("", m));
+  EXPECT_FALSE(decode_queue_file("postern-spool 2\nsender \nrecipient a\n\nx", m));
+  EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \n\nx", m));         // no recipient
+  EXPECT_FALSE(decode_queue_file("postern-spool 1\nrecipient a\n\nx", m));     // no sender
+  EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nrecipient a\n", m));  // no blank
+  EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nbogus a\n\nx", m));
+  EXPECT_TRUE(decode_queue_file("postern-spool 1\nsender \nrecipient a\n\n", m));
+  EXPECT_EQ(m.message, "");
+}
+
+TEST(Spool, ConcurrentStoresAllLandWithDistinctIds) {
+  TempDir dir;
+  std::atomic<std::uint64_t> next{1};
+  Spool spool(dir.path(), [&next] { return next++; });
+  ASSERT_FALSE(spool.open());
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::set<std::string> ids;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::vector<std::string> rcpts{"r@x"};
+        StoreResult r = spool.store("", rcpts, "message " + std::to_string(t * 100 + i));
+        ASSERT_FALSE(r.error);
+        std::lock_guard lock(mutex);
+        ids.insert(r.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ids.size(), 200u);
+  std::vector<std::string> listed;
+  ASSERT_FALSE(spool.list_queue(listed));
+  EXPECT_EQ(listed.size(), 200u);
+}
+
+}  // namespace
+}  // namespace postern::smtp::spool
