@@ -1,0 +1,448 @@
+// The TOML configuration loader (see config.hpp). toml++ stays in this file.
+// Shape: a Section wraps one TOML table, hands out typed values while recording which keys
+// were read, and finally rejects the keys nobody read (typos). Every error goes through
+// Section::fail so it always reads "file:line: [section] key: problem".
+#include "common/config.hpp"
+
+#include "common/duration.hpp"
+
+#include <toml++/toml.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace postern::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Context {
+  std::string file;   // as shown in errors
+  fs::path base_dir;  // relative paths are resolved against this
+};
+
+std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string describe(const toml::node& n) {
+  if (auto s = n.as_string()) return quote(s->get());
+  switch (n.type()) {
+    case toml::node_type::integer: return "integer " + std::to_string(n.as_integer()->get());
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return n.as_boolean()->get() ? "true" : "false";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+class Section {
+ public:
+  Section(const Context& ctx, std::string name, const toml::table* table)
+      : ctx_(ctx), name_(std::move(name)), table_(table) {}
+
+  [[noreturn]] void fail_at(const toml::node* node, std::string_view key, const std::string& msg) const {
+    std::uint32_t line = node ? node->source().begin.line : 0;
+    if (line == 0 && table_) line = table_->source().begin.line;
+    std::string where = ctx_.file + (line ? ":" + std::to_string(line) : std::string()) + ": [" + name_ + "]";
+    throw ConfigError(where + (key.empty() ? "" : " " + std::string(key)) + ": " + msg);
+  }
+  [[noreturn]] void fail(std::string_view key, const std::string& msg) const {
+    fail_at(table_ ? table_->get(key) : nullptr, key, msg);
+  }
+
+  bool has(std::string_view key) const { return table_ && table_->contains(key); }
+  const toml::node* get(std::string_view key) {
+    used_.emplace(key);
+    return table_ ? table_->get(key) : nullptr;
+  }
+
+  // A string-valued key run through `parse`; `expected` completes "expected ...".
+  template <typename Parse>
+  auto parsed(std::string_view key, std::string_view expected, Parse parse)
+      -> std::optional<typename std::invoke_result_t<Parse, std::string_view>::value_type> {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    return parse_node(*n, key, expected, parse);
+  }
+
+  template <typename Parse>
+  auto parse_node(const toml::node& n, std::string_view key, std::string_view expected, Parse parse)
+      -> typename std::invoke_result_t<Parse, std::string_view>::value_type {
+    if (auto s = n.as_string()) {
+      if (auto v = parse(std::string_view(s->get()))) return std::move(*v);
+    }
+    fail_at(&n, key, "expected " + std::string(expected) + ", got " + describe(n));
+  }
+
+  template <typename Parse>
+  auto list(std::string_view key, std::string_view expected, Parse parse)
+      -> std::optional<std::vector<typename std::invoke_result_t<Parse, std::string_view>::value_type>> {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    const toml::array* arr = n->as_array();
+    if (!arr) fail_at(n, key, "expected a list of " + std::string(expected) + ", got " + describe(*n));
+    std::vector<typename std::invoke_result_t<Parse, std::string_view>::value_type> out;
+    for (const toml::node& element : *arr) out.push_back(parse_node(element, key, expected, parse));
+    return out;
+  }
+
+  std::optional<std::string> string(std::string_view key) {
+    return parsed(key, "a string", [](std::string_view s) -> std::optional<std::string> {
+      if (s.empty()) return std::nullopt;
+      return std::string(s);
+    });
+  }
+  std::optional<fs::path> path(std::string_view key) {
+    auto s = parsed(key, "a non-empty path", [](std::string_view v) -> std::optional<std::string> {
+      if (v.empty()) return std::nullopt;
+      return std::string(v);
+    });
+    if (!s) return std::nullopt;
+    fs::path p(*s);
+    return p.is_relative() ? (ctx_.base_dir / p).lexically_normal() : p;
+  }
+  std::optional<bool> boolean(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    if (auto b = n->as_boolean()) return b->get();
+    fail_at(n, key, "expected true or false, got " + describe(*n));
+  }
+  std::optional<std::uint64_t> integer(std::string_view key, std::uint64_t min, std::uint64_t max) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    auto i = n->as_integer();
+    if (!i || i->get() < 0 || static_cast<std::uint64_t>(i->get()) < min ||
+        static_cast<std::uint64_t>(i->get()) > max)
+      fail_at(n, key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+                          ", got " + describe(*n));
+    return static_cast<std::uint64_t>(i->get());
+  }
+  std::optional<std::chrono::milliseconds> duration(std::string_view key) {
+    return parsed(key, "a duration like \"300ms\", \"10s\", \"2m\" or \"1h\"", parse_duration);
+  }
+  std::optional<std::uint64_t> size(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    if (auto i = n->as_integer(); i && i->get() >= 0) return static_cast<std::uint64_t>(i->get());
+    return parse_node(*n, key, "a size like \"35M\", \"512K\" or a number of bytes", parse_size);
+  }
+
+  template <typename T>
+  T required(std::optional<T> v, std::string_view key) const {
+    if (!v) fail(key, "required key is missing");
+    return std::move(*v);
+  }
+
+  // Unknown keys are errors so that a typo ("keepalve") is not silently ignored.
+  void reject_unknown() const {
+    if (!table_) return;
+    for (const auto& [key, node] : *table_) {
+      if (!used_.count(std::string(key.str())))
+        fail_at(&node, key.str(), "unknown key (see docs/configuration.md)");
+    }
+  }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  const Context& ctx_;
+  std::string name_;
+  const toml::table* table_;
+  std::set<std::string, std::less<>> used_;
+};
+
+constexpr std::string_view cidr_expected = "an IPv4 CIDR like \"10.77.0.0/24\"";
+
+// Like parse_ipv4_cidr, but host bits must be clear (10.77.0.5/24 is almost always a typo).
+std::optional<Ipv4Cidr> parse_network(std::string_view s) {
+  auto c = parse_ipv4_cidr(s);
+  if (c && c->address != c->network()) return std::nullopt;
+  return c;
+}
+
+std::optional<Endpoint> parse_ip_endpoint(std::string_view s) {
+  auto e = parse_endpoint(s);
+  if (e && !is_ip_literal(e->host)) return std::nullopt;
+  return e;
+}
+
+bool is_host_name(std::string_view s) {
+  return !s.empty() && s.size() <= 253 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+  });
+}
+
+std::optional<AuthMode> parse_auth_mode(std::string_view s) {
+  if (s == "any") return AuthMode::any;
+  if (s == "certificate") return AuthMode::certificate;
+  if (s == "password") return AuthMode::password;
+  if (s == "both") return AuthMode::both;
+  return std::nullopt;
+}
+
+std::optional<SmtpListener> parse_listener(std::string_view s) {
+  auto space = s.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  auto endpoint = parse_ip_endpoint(s.substr(0, space));
+  std::string_view mode = s.substr(s.find_first_not_of(' ', space));
+  if (!endpoint) return std::nullopt;
+  if (mode == "starttls") return SmtpListener{*endpoint, SmtpTlsMode::starttls};
+  if (mode == "tls") return SmtpListener{*endpoint, SmtpTlsMode::tls};
+  if (mode == "auto") return SmtpListener{*endpoint, SmtpTlsMode::auto_detect};
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_domain(std::string_view s) {
+  if (!is_host_name(s) || s.find('.') == std::string_view::npos) return std::nullopt;
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  return out;
+}
+
+std::optional<std::string> parse_interface(std::string_view s) {
+  // IFNAMSIZ is 16 including the NUL.
+  if (s.empty() || s.size() > 15 || s.find_first_of("/ \t:") != std::string_view::npos) return std::nullopt;
+  return std::string(s);
+}
+
+std::optional<log::Level> parse_level(std::string_view s) {
+  if (s == "debug") return log::Level::debug;
+  if (s == "info") return log::Level::info;
+  if (s == "warning" || s == "warn") return log::Level::warning;
+  if (s == "error") return log::Level::error;
+  return std::nullopt;
+}
+
+std::uint16_t port(Section& s, std::string_view key, std::uint16_t fallback) {
+  return static_cast<std::uint16_t>(s.integer(key, 1, 65535).value_or(fallback));
+}
+
+void check_auth(Section& s, const TunnelServerConfig& c) {
+  bool certs = c.client_ca.has_value();
+  bool passwords = c.users.has_value();
+  switch (c.auth) {
+    case AuthMode::any:
+      if (!certs && !passwords) s.fail("auth", "\"any\" needs client_ca or users (or both)");
+      break;
+    case AuthMode::certificate:
+      if (!certs) s.fail("auth", "\"certificate\" needs client_ca");
+      break;
+    case AuthMode::password:
+      if (!passwords) s.fail("auth", "\"password\" needs users");
+      break;
+    case AuthMode::both:
+      if (!certs || !passwords) s.fail("auth", "\"both\" needs client_ca and users");
+      break;
+  }
+}
+
+TunnelServerConfig load_server(Section& s) {
+  TunnelServerConfig c;
+  c.listen = s.required(s.parsed("listen", "\"ip:port\" like \"0.0.0.0:443\"", parse_ip_endpoint), "listen");
+  c.data_port = port(s, "data_port", c.listen.port);
+  c.certificate = s.required(s.path("certificate"), "certificate");
+  c.private_key = s.required(s.path("private_key"), "private_key");
+  c.client_ca = s.path("client_ca");
+  c.crl = s.path("crl");
+  c.deny_list = s.path("deny_list");
+  c.users = s.path("users");
+  c.auth = s.parsed("auth", "one of \"any\", \"certificate\", \"password\", \"both\"", parse_auth_mode)
+               .value_or(AuthMode::any);
+  check_auth(s, c);
+  if (c.crl && !c.client_ca) s.fail("crl", "a CRL only makes sense with client_ca");
+  c.pool = s.required(s.parsed("pool", cidr_expected, parse_network), "pool");
+  if (c.pool.prefix_len < 8 || c.pool.prefix_len > 30)
+    s.fail("pool", "prefix length must be 8..30, got " + c.pool.to_string());
+  c.routes = s.list("routes", cidr_expected, parse_network).value_or(std::vector<Ipv4Cidr>{c.pool});
+  c.dns = s.list("dns", "an IPv4 address like \"10.77.0.1\"", parse_ipv4).value_or(std::vector<Ipv4Address>{});
+  c.interface = s.parsed("interface", "an interface name (1-15 characters)", parse_interface).value_or(c.interface);
+  c.mtu = static_cast<std::uint32_t>(s.integer("mtu", 576, 9000).value_or(c.mtu));
+  c.keepalive = s.duration("keepalive").value_or(c.keepalive);
+  c.dead_after = s.duration("dead_after").value_or(c.dead_after);
+  if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
+  if (c.dead_after <= c.keepalive) s.fail("dead_after", "must be longer than keepalive");
+  c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher).value_or(c.cipher);
+  c.rekey_interval = s.duration("rekey_interval").value_or(c.rekey_interval);
+  if (c.rekey_interval < std::chrono::seconds(10)) s.fail("rekey_interval", "must be at least 10s");
+  c.rekey_packets = s.integer("rekey_packets", 1024, std::uint64_t{1} << 60).value_or(c.rekey_packets);
+  c.client_to_client = s.boolean("client_to_client").value_or(c.client_to_client);
+  c.mss_clamp = s.boolean("mss_clamp").value_or(c.mss_clamp);
+  c.idle_timeout = s.duration("idle_timeout").value_or(c.idle_timeout);
+  c.address_grace = s.duration("address_grace").value_or(c.address_grace);
+  return c;
+}
+
+TunnelClientConfig load_client(Section& s) {
+  TunnelClientConfig c;
+  c.server = s.required(s.parsed("server", "\"host:port\" like \"vpn.example.org:443\"",
+                                 [](std::string_view v) {
+                                   auto e = parse_endpoint(v);
+                                   if (e && !is_ip_literal(e->host) && !is_host_name(e->host)) e.reset();
+                                   return e;
+                                 }),
+                        "server");
+  c.data_port = port(s, "data_port", c.server.port);
+  c.ca = s.path("ca");
+  c.server_fingerprint = s.parsed("server_fingerprint", "a SHA-256 fingerprint (64 hex digits, colons optional)",
+                                  [](std::string_view v) -> std::optional<std::string> {
+                                    std::string hex;
+                                    for (char ch : v) {
+                                      if (ch == ':') continue;
+                                      if (!std::isxdigit(static_cast<unsigned char>(ch))) return std::nullopt;
+                                      hex += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+                                    }
+                                    if (hex.size() != 64) return std::nullopt;
+                                    std::string out;
+                                    for (std::size_t i = 0; i < hex.size(); i += 2)
+                                      out += (i ? ":" : "") + hex.substr(i, 2);
+                                    return out;
+                                  });
+  if (!c.ca && !c.server_fingerprint) s.fail("ca", "either ca or server_fingerprint is required");
+  c.server_name = s.parsed("server_name", "a host name", [](std::string_view v) -> std::optional<std::string> {
+                     if (!is_host_name(v)) return std::nullopt;
+                     return std::string(v);
+                   }).value_or(c.server.host);
+  c.certificate = s.path("certificate");
+  c.private_key = s.path("private_key");
+  if (c.certificate && !c.private_key) s.fail("certificate", "private_key is required with certificate");
+  if (c.private_key && !c.certificate) s.fail("private_key", "certificate is required with private_key");
+  c.user = s.string("user");
+  c.password_file = s.path("password_file");
+  if (c.user && !c.password_file) s.fail("user", "password_file is required with user");
+  if (c.password_file && !c.user) s.fail("password_file", "user is required with password_file");
+  c.interface = s.parsed("interface", "an interface name (1-15 characters)", parse_interface).value_or(c.interface);
+  c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher);
+  c.keepalive = s.duration("keepalive").value_or(c.keepalive);
+  if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
+  return c;
+}
+
+SmtpConfig load_smtp(Section& s, const std::optional<TunnelServerConfig>& server) {
+  SmtpConfig c;
+  c.listen = s.required(s.list("listen", "\"ip:port mode\" like \"0.0.0.0:587 starttls\" (mode: starttls, tls, auto)",
+                               parse_listener),
+                        "listen");
+  if (c.listen.empty()) s.fail("listen", "at least one listener is required");
+  c.hostname = s.required(s.parsed("hostname", "a host name like \"mail.example.org\"",
+                                   [](std::string_view v) -> std::optional<std::string> {
+                                     if (!is_host_name(v)) return std::nullopt;
+                                     return std::string(v);
+                                   }),
+                          "hostname");
+  c.certificate = s.required(s.path("certificate"), "certificate");
+  c.private_key = s.required(s.path("private_key"), "private_key");
+  c.spool = s.required(s.path("spool"), "spool");
+  c.maildir = s.required(s.path("maildir"), "maildir");
+  c.domains = s.required(s.list("domains", "a domain like \"example.org\"", parse_domain), "domains");
+  if (c.domains.empty()) s.fail("domains", "at least one domain is required");
+  c.users = s.path("users");
+  c.max_message_size = s.size("max_message_size").value_or(c.max_message_size);
+  if (c.max_message_size < 1024) s.fail("max_message_size", "must be at least 1K");
+  c.max_recipients = static_cast<std::uint32_t>(s.integer("max_recipients", 1, 100000).value_or(c.max_recipients));
+  c.greeting_delay = s.duration("greeting_delay").value_or(c.greeting_delay);
+  c.command_timeout = s.duration("command_timeout").value_or(c.command_timeout);
+  c.data_timeout = s.duration("data_timeout").value_or(c.data_timeout);
+  c.max_connections_per_ip =
+      static_cast<std::uint32_t>(s.integer("max_connections_per_ip", 1, 1'000'000).value_or(c.max_connections_per_ip));
+  c.max_connections = static_cast<std::uint32_t>(s.integer("max_connections", 1, 1'000'000).value_or(c.max_connections));
+  c.auth_failure_delay = s.duration("auth_failure_delay").value_or(c.auth_failure_delay);
+  std::vector<Ipv4Cidr> default_trusted;
+  if (server) default_trusted.push_back(server->pool);
+  c.trusted_networks = s.list("trusted_networks", cidr_expected, parse_network).value_or(default_trusted);
+  return c;
+}
+
+DaemonConfig load_daemon(Section& s, const fs::path& file) {
+  DaemonConfig c;
+  c.user = s.string("user").value_or(c.user);
+  c.group = s.string("group").value_or(c.group);
+  c.status_socket = s.path("status_socket").value_or(fs::path("/run/postern") / (file.stem().string() + ".sock"));
+  c.capture_inner = s.path("capture_inner");
+  c.log_level = s.parsed("log_level", "one of \"debug\", \"info\", \"warning\", \"error\"", parse_level)
+                    .value_or(c.log_level);
+  return c;
+}
+
+const toml::table* subtable(const Context& ctx, const toml::table& root, std::string_view name) {
+  const toml::node* n = root.get(name);
+  if (!n) return nullptr;
+  if (auto t = n->as_table()) return t;
+  throw ConfigError(ctx.file + ":" + std::to_string(n->source().begin.line) + ": " + std::string(name) +
+                    ": expected a [" + std::string(name) + "] section");
+}
+
+Config build(const Context& ctx, const toml::table& root, const fs::path& file) {
+  for (const auto& [key, node] : root) {
+    if (key != "tunnel" && key != "smtp" && key != "daemon")
+      throw ConfigError(ctx.file + ":" + std::to_string(node.source().begin.line) + ": " + std::string(key.str()) +
+                        ": unknown section (expected [tunnel], [smtp] or [daemon])");
+  }
+  Config config;
+  config.file = file;
+  if (const toml::table* t = subtable(ctx, root, "tunnel")) {
+    Section s(ctx, "tunnel", t);
+    if (s.has("listen") && s.has("server"))
+      s.fail("server", "a [tunnel] is either a server (listen) or a client (server), not both");
+    if (s.has("listen")) config.server = load_server(s);
+    else if (s.has("server")) config.client = load_client(s);
+    else s.fail("", "needs listen (to be a server) or server (to be a client)");
+    s.reject_unknown();
+  }
+  if (const toml::table* t = subtable(ctx, root, "smtp")) {
+    Section s(ctx, "smtp", t);
+    config.smtp = load_smtp(s, config.server);
+    s.reject_unknown();
+  }
+  Section d(ctx, "daemon", subtable(ctx, root, "daemon"));
+  config.daemon = load_daemon(d, file);
+  d.reject_unknown();
+  if (!config.server && !config.client && !config.smtp)
+    throw ConfigError(ctx.file + ": nothing to run: no [tunnel] or [smtp] section");
+  return config;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const std::filesystem::path& path) {
+  Context ctx{path.string(), fs::absolute(path).parent_path()};
+  toml::table root;
+  try {
+    root = toml::parse(text, ctx.file);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(ctx.file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  return build(ctx, root, path);
+}
+
+Config load_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path.string() + ": cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw ConfigError(path.string() + ": read error");
+  return parse_config(ss.str(), path);
+}
+
+SecretBytes read_password_file(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw ConfigError(path.string() + ": cannot open password file");
+  if ((st.st_mode & 077) != 0)
+    throw ConfigError(path.string() + ": password file must not be readable by group or others (chmod 600)");
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  SecretBytes out(text);
+  std::fill(text.begin(), text.end(), '\0');
+  if (out.empty()) throw ConfigError(path.string() + ": password file is empty");
+  return out;
+}
+
+}  // namespace postern::config
