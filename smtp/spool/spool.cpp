@@ -29,10 +29,9 @@ bool valid_address(std::string_view address) {
 }
 
 bool is_queue_id(std::string_view name) {
-  return name.size() == 16 &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  });
 }
 
 }  // namespace
@@ -137,41 +136,67 @@ std::string Spool::make_id() {
   return text;
 }
 
-StoreResult Spool::store(std::string_view sender, std::span<const std::string> recipients,
-                         std::string_view message) {
-  if (recipients.empty() || !valid_address(sender) ||
-      !std::all_of(recipients.begin(), recipients.end(),
-                   [](const std::string& r) { return valid_address(r); })) {
-    return {{}, make_error_code(errc::invalid_envelope)};
-  }
+namespace {
+
+bool valid_envelope(std::string_view sender, std::span<const std::string> recipients) {
+  return !recipients.empty() && valid_address(sender) &&
+         std::all_of(recipients.begin(), recipients.end(),
+                     [](const std::string& r) { return valid_address(r); });
+}
+
+std::vector<std::string> without_duplicates(std::span<const std::string> recipients) {
   std::vector<std::string> unique;
   for (const std::string& r : recipients) {
     if (std::find(unique.begin(), unique.end(), r) == unique.end()) unique.push_back(r);
   }
-  const std::string header = encode_envelope(sender, unique);
+  return unique;
+}
+
+}  // namespace
+
+StoreResult Spool::store(std::string_view sender, std::span<const std::string> recipients,
+                         std::string_view message) {
+  if (!valid_envelope(sender, recipients)) return {{}, make_error_code(errc::invalid_envelope)};
+  const std::string header = encode_envelope(sender, without_duplicates(recipients));
   for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
     std::string id = make_id();
-    std::filesystem::path tmp = tmp_dir_ / id;
-    std::error_code ec = fs::write_file_synced(tmp, {header, message});
-    if (ec == std::errc::file_exists) continue;
-    if (ec) {
-      ::unlink(tmp.c_str());
-      return {{}, ec};
-    }
-    // link() rather than rename(): it refuses to replace an existing queue file, so an id
-    // collision can never overwrite a message that was already acknowledged.
-    std::filesystem::path target = queue_dir_ / id;
-    if (::link(tmp.c_str(), target.c_str()) != 0) {
-      ec = fs::last_error();
-      ::unlink(tmp.c_str());
-      if (ec == std::errc::file_exists) continue;
-      return {{}, ec};
-    }
-    ::unlink(tmp.c_str());
-    if (auto sync_ec = commit_queue_directory()) return {{}, sync_ec};
+    std::error_code ec = store_checked(id, header, message);
+    if (ec == make_error_code(errc::id_collision)) continue;
+    if (ec) return {{}, ec};
     return {std::move(id), {}};
   }
   return {{}, make_error_code(errc::id_collision)};
+}
+
+std::error_code Spool::store_as(std::string_view id, std::string_view sender,
+                                std::span<const std::string> recipients, std::string_view message) {
+  if (!is_queue_id(id) || !valid_envelope(sender, recipients)) {
+    return make_error_code(errc::invalid_envelope);
+  }
+  return store_checked(std::string(id), encode_envelope(sender, without_duplicates(recipients)),
+                       message);
+}
+
+std::error_code Spool::store_checked(const std::string& id, const std::string& header,
+                                     std::string_view message) {
+  std::filesystem::path tmp = tmp_dir_ / id;
+  std::error_code ec = fs::write_file_synced(tmp, {header, message});
+  // Another store is writing the same id right now.
+  if (ec == std::errc::file_exists) return make_error_code(errc::id_collision);
+  if (ec) {
+    ::unlink(tmp.c_str());
+    return ec;
+  }
+  // link() rather than rename(): it refuses to replace an existing queue file, so an id
+  // collision can never overwrite a message that was already acknowledged.
+  std::filesystem::path target = queue_dir_ / id;
+  if (::link(tmp.c_str(), target.c_str()) != 0) {
+    ec = fs::last_error();
+    ::unlink(tmp.c_str());
+    return ec == std::errc::file_exists ? make_error_code(errc::id_collision) : ec;
+  }
+  ::unlink(tmp.c_str());
+  return commit_queue_directory();
 }
 
 std::error_code Spool::commit_queue_directory() {

@@ -11,7 +11,7 @@
 // accepted, the server is responsible for the message). Concurrent store() calls share one
 // directory fsync (group commit). Every method is blocking file I/O: call it from a worker
 // thread, never from the network thread. Queue ids come from the injected generator (no global
-// RNG here), rendered as 16 lower-case hex digits. Errors are values (std::error_code).
+// RNG here), rendered as 16 lower-case hex digits, or from the caller (store_as). Errors are values (std::error_code).
 #pragma once
 
 #include <condition_variable>
@@ -29,7 +29,7 @@
 namespace postern::smtp::spool {
 
 enum class errc {
-  invalid_envelope = 1,  // no recipient, or an address holding CR, LF or NUL
+  invalid_envelope = 1,  // no recipient, an address holding CR, LF or NUL, or a bad id
   corrupt_file,          // a queue file whose envelope header cannot be parsed
   id_collision,          // the generator kept returning ids already in use
 };
@@ -71,6 +71,11 @@ class Spool {
   // Thread-safe. See the contract above.
   StoreResult store(std::string_view sender, std::span<const std::string> recipients,
                     std::string_view message);
+  // Same, under an id the caller already announced (the SMTP session names it in the Received
+  // header and the 250 reply). `id` must be 1..64 bytes of [0-9A-Za-z]; an id already queued is
+  // refused with errc::id_collision, never overwritten.
+  std::error_code store_as(std::string_view id, std::string_view sender,
+                           std::span<const std::string> recipients, std::string_view message);
 
   // Ids of every message in queue/ (unsorted); removes a .done file whose message is gone.
   std::error_code list_queue(std::vector<std::string>& ids);
@@ -88,6 +93,8 @@ class Spool {
 
  private:
   std::string make_id();
+  std::error_code store_checked(const std::string& id, const std::string& header,
+                                std::string_view message);
   std::error_code commit_queue_directory();
 
   std::filesystem::path root_;

@@ -97,6 +97,22 @@ TEST(Spool, IdCollisionNeverOverwritesAQueuedMessage) {
   EXPECT_EQ(stuck.store("", rcpts, "x").error, make_error_code(errc::id_collision));
 }
 
+TEST(Spool, StoreAsUsesTheAnnouncedIdAndRefusesDuplicates) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> rcpts{"r@x"};
+  ASSERT_FALSE(spool.store_as("Q7xK2a", "", rcpts, "first"));
+  EXPECT_EQ(spool.store_as("Q7xK2a", "", rcpts, "second"), make_error_code(errc::id_collision));
+  EXPECT_TRUE(slurp(dir.path() / "queue" / "Q7xK2a").ends_with("first"));
+  EXPECT_EQ(spool.store_as("../x", "", rcpts, "m"), make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store_as("", "", rcpts, "m"), make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store_as("a.done", "", rcpts, "m"), make_error_code(errc::invalid_envelope));
+  std::vector<std::string> ids;
+  ASSERT_FALSE(spool.list_queue(ids));
+  EXPECT_EQ(ids, std::vector<std::string>{"Q7xK2a"});
+}
+
 TEST(Spool, OpenCleansTmpAndListQueueDropsOrphanDoneFiles) {
   TempDir dir;
   Spool spool(dir.path(), counter_ids());
