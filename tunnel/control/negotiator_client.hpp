@@ -67,14 +67,14 @@ class ClientNegotiator {
 
  private:
   void enter(State next);
+  void sync_closed();  // moves to State::closed once the link has closed, whatever closed it
+  void fail(std::error_code e, std::string_view reason);
   void handle(const Frame& frame, TimePoint now);
-  void on_auth_ok(TimePoint now);
-  void on_lcp(const Frame& frame, TimePoint now);
-  void on_ipcp(const Frame& frame, TimePoint now);
+  void on_auth_ok();
+  void on_auth_fail(const Frame& frame);
+  void on_lcp(const Frame& frame);
+  void on_ipcp(const Frame& frame);
   void on_data_channel(const Frame& frame, TimePoint now);
-  void send_lcp_request();
-  void send_ipcp_request();
-  void fail(errc e, std::string_view reason, TimePoint now);
 
   ClientConfig config_;
   ControlLink link_;

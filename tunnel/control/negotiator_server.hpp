@@ -80,14 +80,16 @@ class ServerNegotiator {
 
  private:
   void enter(State next);
+  void sync_closed(TimePoint now);  // State::closed + release the address once the link closed
+  void fail(std::error_code e, std::string_view reason, TimePoint now);
   void handle(const Frame& frame, TimePoint now);
   void on_hello(const Frame& frame, TimePoint now);
+  void refuse(std::string_view why, TimePoint now);
   void accept_auth(TimePoint now);
+  LcpOptions lcp_counter_proposal(const LcpOptions& request) const;  // empty = acceptable
   void on_lcp_request(const Frame& frame, TimePoint now);
   void on_ipcp_request(const Frame& frame, TimePoint now);
   void establish(TimePoint now);
-  void fail(errc e, std::string_view reason, TimePoint now);
-  void close_common(TimePoint now);
 
   ServerConfig config_;
   PeerCertificate peer_;

@@ -1,0 +1,380 @@
+// Encoders and decoders for control messages (see control_message.hpp for the layout and
+// docs/control-channel.md for the tables). Decoders only check structure: lengths, duplicates,
+// mandatory attributes, value ranges a type cannot hold. Meaning (is this MTU acceptable?) is the
+// negotiators' business.
+#include "tunnel/control/control_message.hpp"
+
+#include <bitset>
+
+namespace postern::tunnel::control {
+namespace {
+
+constexpr std::size_t kMaxUser = 255;
+constexpr std::size_t kMaxPassword = 1024;
+constexpr std::size_t kMaxReason = 1024;
+
+class Writer {
+ public:
+  explicit Writer(MessageType type) : out_{static_cast<std::uint8_t>(type), 0, 0} {}
+
+  void attr(std::uint8_t type, std::span<const std::uint8_t> value) {
+    out_.push_back(type);
+    put_be(value.size(), 2);
+    out_.insert(out_.end(), value.begin(), value.end());
+  }
+  void number(Attr a, std::uint64_t v, int octets) {
+    out_.push_back(static_cast<std::uint8_t>(a));
+    put_be(static_cast<std::uint64_t>(octets), 2);
+    put_be(v, octets);
+  }
+  void text(Attr a, std::string_view s) {
+    attr(static_cast<std::uint8_t>(a), {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
+  }
+  void ipv4(Attr a, Ipv4 v) { number(a, v.value, 4); }
+  void cidr(Attr a, Cidr c) {
+    out_.push_back(static_cast<std::uint8_t>(a));
+    put_be(5, 2);
+    put_be(c.network.value, 4);
+    out_.push_back(c.prefix_len);
+  }
+  std::vector<std::uint8_t> finish() {
+    std::size_t body = out_.size() - kHeaderSize;
+    out_[1] = static_cast<std::uint8_t>(body >> 8);
+    out_[2] = static_cast<std::uint8_t>(body);
+    return std::move(out_);
+  }
+
+ private:
+  void put_be(std::uint64_t v, int octets) {
+    for (int i = octets - 1; i >= 0; --i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  std::vector<std::uint8_t> out_;
+};
+
+std::uint64_t get_be(std::span<const std::uint8_t> v) {
+  std::uint64_t r = 0;
+  for (auto b : v) r = (r << 8) | b;
+  return r;
+}
+
+std::string as_string(std::span<const std::uint8_t> v) { return {v.begin(), v.end()}; }
+
+// Walks the TLVs of a body, calling f(type, value) -> error_code; stops at the first error.
+template <typename F>
+std::error_code for_each_attr(std::span<const std::uint8_t> body, F&& f) {
+  while (!body.empty()) {
+    if (body.size() < 3) return errc::truncated;
+    std::size_t len = (std::size_t{body[1]} << 8) | body[2];
+    if (body.size() - 3 < len) return errc::truncated;
+    if (auto ec = f(body[0], body.subspan(3, len))) return ec;
+    body = body.subspan(3 + len);
+  }
+  return {};
+}
+
+// Tracks non-repeatable attributes already seen in one message.
+class Seen {
+ public:
+  bool first(std::uint8_t type) {
+    if (seen_.test(type)) return false;
+    seen_.set(type);
+    return true;
+  }
+  bool has(Attr a) const { return seen_.test(static_cast<std::uint8_t>(a)); }
+
+ private:
+  std::bitset<256> seen_;
+};
+
+// Common check for a fixed-size, non-repeatable attribute.
+std::error_code check_fixed(Seen& seen, std::uint8_t type, std::span<const std::uint8_t> v, std::size_t len) {
+  if (v.size() != len) return errc::bad_attribute_length;
+  if (!seen.first(type)) return errc::duplicate_attribute;
+  return {};
+}
+
+std::error_code take_cidr(std::span<const std::uint8_t> v, std::vector<Cidr>& out) {
+  if (v.size() != 5) return errc::bad_attribute_length;
+  Cidr c{Ipv4{static_cast<std::uint32_t>(get_be(v.first(4)))}, v[4]};
+  if (c.prefix_len > 32 || (c.network.value & ~c.mask()) != 0) return errc::bad_value;
+  if (out.size() >= kMaxRepeated) return errc::bad_value;
+  out.push_back(c);
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(MessageType t) {
+  switch (t) {
+    case MessageType::hello: return "HELLO";
+    case MessageType::auth_ok: return "AUTH_OK";
+    case MessageType::auth_fail: return "AUTH_FAIL";
+    case MessageType::lcp_configure_request: return "LCP_CONFIGURE_REQUEST";
+    case MessageType::lcp_configure_ack: return "LCP_CONFIGURE_ACK";
+    case MessageType::lcp_configure_nak: return "LCP_CONFIGURE_NAK";
+    case MessageType::lcp_configure_reject: return "LCP_CONFIGURE_REJECT";
+    case MessageType::ipcp_configure_request: return "IPCP_CONFIGURE_REQUEST";
+    case MessageType::ipcp_configure_ack: return "IPCP_CONFIGURE_ACK";
+    case MessageType::ipcp_configure_nak: return "IPCP_CONFIGURE_NAK";
+    case MessageType::ipcp_configure_reject: return "IPCP_CONFIGURE_REJECT";
+    case MessageType::data_channel: return "DATA_CHANNEL";
+    case MessageType::echo_request: return "ECHO_REQUEST";
+    case MessageType::echo_reply: return "ECHO_REPLY";
+    case MessageType::data: return "DATA";
+    case MessageType::terminate: return "TERMINATE";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<MessageType> message_type_from_wire(std::uint8_t v) {
+  if (v < static_cast<std::uint8_t>(MessageType::hello) || v > static_cast<std::uint8_t>(MessageType::terminate)) {
+    return std::nullopt;
+  }
+  return static_cast<MessageType>(v);
+}
+
+std::vector<std::uint8_t> encode_hello(const Hello& m) {
+  Writer w(MessageType::hello);
+  w.number(Attr::version, m.version, 2);
+  w.number(Attr::session_id, m.session_id & kMaxSessionId, 3);
+  if (m.user) w.text(Attr::user, std::string_view(*m.user).substr(0, kMaxUser));
+  if (!m.password.empty()) {
+    auto pw = m.password.span();
+    w.attr(static_cast<std::uint8_t>(Attr::password), pw.first(std::min(pw.size(), kMaxPassword)));
+  }
+  for (std::size_t i = 0; i < m.ciphers.size() && i < kMaxRepeated; ++i) w.number(Attr::cipher, m.ciphers[i], 1);
+  if (m.previous_address) w.ipv4(Attr::previous_address, *m.previous_address);
+  return w.finish();
+}
+
+std::error_code decode_hello(std::span<const std::uint8_t> body, Hello& out) {
+  Seen seen;
+  Hello m;
+  auto ec = for_each_attr(body, [&](std::uint8_t type, std::span<const std::uint8_t> v) -> std::error_code {
+    switch (static_cast<Attr>(type)) {
+      case Attr::version:
+        if (auto e = check_fixed(seen, type, v, 2)) return e;
+        m.version = static_cast<std::uint16_t>(get_be(v));
+        return {};
+      case Attr::session_id:
+        if (auto e = check_fixed(seen, type, v, 3)) return e;
+        m.session_id = static_cast<std::uint32_t>(get_be(v));
+        return {};
+      case Attr::user:
+        if (v.empty() || v.size() > kMaxUser) return errc::bad_attribute_length;
+        if (!seen.first(type)) return errc::duplicate_attribute;
+        m.user = as_string(v);
+        return {};
+      case Attr::password:
+        if (v.empty() || v.size() > kMaxPassword) return errc::bad_attribute_length;
+        if (!seen.first(type)) return errc::duplicate_attribute;
+        m.password = SecretBytes(v);
+        return {};
+      case Attr::cipher:
+        if (v.size() != 1) return errc::bad_attribute_length;
+        if (m.ciphers.size() >= kMaxRepeated) return errc::bad_value;
+        m.ciphers.push_back(v[0]);
+        return {};
+      case Attr::previous_address:
+        if (auto e = check_fixed(seen, type, v, 4)) return e;
+        m.previous_address = Ipv4{static_cast<std::uint32_t>(get_be(v))};
+        return {};
+      default:
+        return {};  // unknown in HELLO: skipped for forward compatibility
+    }
+  });
+  if (ec) return ec;
+  if (!seen.has(Attr::version) || !seen.has(Attr::session_id)) return errc::missing_attribute;
+  out = std::move(m);
+  return {};
+}
+
+std::vector<std::uint8_t> encode_auth_ok() { return Writer(MessageType::auth_ok).finish(); }
+
+std::vector<std::uint8_t> encode_auth_fail(std::string_view reason) {
+  Writer w(MessageType::auth_fail);
+  w.text(Attr::reason, reason.substr(0, kMaxReason));
+  return w.finish();
+}
+
+std::vector<std::uint8_t> encode_terminate(std::string_view reason) {
+  Writer w(MessageType::terminate);
+  w.text(Attr::reason, reason.substr(0, kMaxReason));
+  return w.finish();
+}
+
+std::error_code decode_reason(std::span<const std::uint8_t> body, std::string& reason) {
+  Seen seen;
+  std::string r;
+  auto ec = for_each_attr(body, [&](std::uint8_t type, std::span<const std::uint8_t> v) -> std::error_code {
+    if (static_cast<Attr>(type) != Attr::reason) return {};
+    if (v.size() > kMaxReason) return errc::bad_attribute_length;
+    if (!seen.first(type)) return errc::duplicate_attribute;
+    r = as_string(v);
+    return {};
+  });
+  if (ec) return ec;
+  reason = std::move(r);
+  return {};
+}
+
+std::vector<std::uint8_t> encode_lcp(MessageType type, const LcpOptions& o) {
+  Writer w(type);
+  if (o.mtu) w.number(Attr::mtu, *o.mtu, 2);
+  if (o.keepalive_seconds) w.number(Attr::keepalive, *o.keepalive_seconds, 2);
+  if (o.dead_peer_seconds) w.number(Attr::dead_peer, *o.dead_peer_seconds, 2);
+  for (const auto& a : o.unknown) w.attr(a.type, a.value);
+  return w.finish();
+}
+
+std::error_code decode_lcp(std::span<const std::uint8_t> body, LcpOptions& out) {
+  Seen seen;
+  LcpOptions o;
+  auto ec = for_each_attr(body, [&](std::uint8_t type, std::span<const std::uint8_t> v) -> std::error_code {
+    std::optional<std::uint16_t>* field = nullptr;
+    switch (static_cast<Attr>(type)) {
+      case Attr::mtu: field = &o.mtu; break;
+      case Attr::keepalive: field = &o.keepalive_seconds; break;
+      case Attr::dead_peer: field = &o.dead_peer_seconds; break;
+      default:
+        if (o.unknown.size() >= kMaxRepeated) return errc::bad_value;
+        o.unknown.push_back({type, {v.begin(), v.end()}});
+        return {};
+    }
+    if (auto e = check_fixed(seen, type, v, 2)) return e;
+    *field = static_cast<std::uint16_t>(get_be(v));
+    return {};
+  });
+  if (ec) return ec;
+  out = std::move(o);
+  return {};
+}
+
+std::vector<std::uint8_t> encode_ipcp(MessageType type, const IpcpOptions& o) {
+  Writer w(type);
+  if (o.address) w.ipv4(Attr::address, *o.address);
+  if (o.prefix_len) w.number(Attr::prefix_len, *o.prefix_len, 1);
+  if (o.server_address) w.ipv4(Attr::server_address, *o.server_address);
+  for (std::size_t i = 0; i < o.dns.size() && i < kMaxRepeated; ++i) w.ipv4(Attr::dns, o.dns[i]);
+  for (std::size_t i = 0; i < o.routes.size() && i < kMaxRepeated; ++i) w.cidr(Attr::route, o.routes[i]);
+  for (const auto& a : o.unknown) w.attr(a.type, a.value);
+  return w.finish();
+}
+
+std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out) {
+  Seen seen;
+  IpcpOptions o;
+  auto ec = for_each_attr(body, [&](std::uint8_t type, std::span<const std::uint8_t> v) -> std::error_code {
+    switch (static_cast<Attr>(type)) {
+      case Attr::address:
+      case Attr::server_address: {
+        if (auto e = check_fixed(seen, type, v, 4)) return e;
+        Ipv4 a{static_cast<std::uint32_t>(get_be(v))};
+        (static_cast<Attr>(type) == Attr::address ? o.address : o.server_address) = a;
+        return {};
+      }
+      case Attr::prefix_len:
+        if (auto e = check_fixed(seen, type, v, 1)) return e;
+        if (v[0] > 32) return errc::bad_value;
+        o.prefix_len = v[0];
+        return {};
+      case Attr::dns:
+        if (v.size() != 4) return errc::bad_attribute_length;
+        if (o.dns.size() >= kMaxRepeated) return errc::bad_value;
+        o.dns.push_back(Ipv4{static_cast<std::uint32_t>(get_be(v))});
+        return {};
+      case Attr::route:
+        return take_cidr(v, o.routes);
+      default:
+        if (o.unknown.size() >= kMaxRepeated) return errc::bad_value;
+        o.unknown.push_back({type, {v.begin(), v.end()}});
+        return {};
+    }
+  });
+  if (ec) return ec;
+  out = std::move(o);
+  return {};
+}
+
+std::vector<std::uint8_t> encode_data_channel(const DataChannel& m) {
+  Writer w(MessageType::data_channel);
+  w.number(Attr::session_id, m.session_id & kMaxSessionId, 3);
+  w.number(Attr::data_port, m.data_port, 2);
+  w.number(Attr::cipher, m.cipher, 1);
+  w.number(Attr::rekey_seconds, m.rekey_seconds, 4);
+  w.number(Attr::rekey_packets, m.rekey_packets, 8);
+  return w.finish();
+}
+
+std::error_code decode_data_channel(std::span<const std::uint8_t> body, DataChannel& out) {
+  Seen seen;
+  DataChannel m;
+  auto ec = for_each_attr(body, [&](std::uint8_t type, std::span<const std::uint8_t> v) -> std::error_code {
+    switch (static_cast<Attr>(type)) {
+      case Attr::session_id:
+        if (auto e = check_fixed(seen, type, v, 3)) return e;
+        m.session_id = static_cast<std::uint32_t>(get_be(v));
+        return {};
+      case Attr::data_port:
+        if (auto e = check_fixed(seen, type, v, 2)) return e;
+        m.data_port = static_cast<std::uint16_t>(get_be(v));
+        return {};
+      case Attr::cipher:
+        if (auto e = check_fixed(seen, type, v, 1)) return e;
+        m.cipher = v[0];
+        return {};
+      case Attr::rekey_seconds:
+        if (auto e = check_fixed(seen, type, v, 4)) return e;
+        m.rekey_seconds = static_cast<std::uint32_t>(get_be(v));
+        return {};
+      case Attr::rekey_packets:
+        if (auto e = check_fixed(seen, type, v, 8)) return e;
+        m.rekey_packets = get_be(v);
+        return {};
+      default:
+        return {};
+    }
+  });
+  if (ec) return ec;
+  if (!seen.has(Attr::session_id) || !seen.has(Attr::data_port) || !seen.has(Attr::cipher)) {
+    return errc::missing_attribute;
+  }
+  out = m;
+  return {};
+}
+
+std::vector<std::uint8_t> encode_echo(MessageType type, const Echo& m) {
+  Writer w(type);
+  w.number(Attr::echo_id, m.id, 4);
+  w.number(Attr::magic, m.magic, 4);
+  return w.finish();
+}
+
+std::error_code decode_echo(std::span<const std::uint8_t> body, Echo& out) {
+  Seen seen;
+  Echo m;
+  auto ec = for_each_attr(body, [&](std::uint8_t type, std::span<const std::uint8_t> v) -> std::error_code {
+    auto a = static_cast<Attr>(type);
+    if (a != Attr::echo_id && a != Attr::magic) return {};
+    if (auto e = check_fixed(seen, type, v, 4)) return e;
+    (a == Attr::echo_id ? m.id : m.magic) = static_cast<std::uint32_t>(get_be(v));
+    return {};
+  });
+  if (ec) return ec;
+  if (!seen.has(Attr::echo_id) || !seen.has(Attr::magic)) return errc::missing_attribute;
+  out = m;
+  return {};
+}
+
+std::vector<std::uint8_t> encode_data(std::span<const std::uint8_t> frame) {
+  if (frame.size() > kMaxBody) return {};
+  std::vector<std::uint8_t> out;
+  out.reserve(kHeaderSize + frame.size());
+  out.push_back(static_cast<std::uint8_t>(MessageType::data));
+  out.push_back(static_cast<std::uint8_t>(frame.size() >> 8));
+  out.push_back(static_cast<std::uint8_t>(frame.size()));
+  out.insert(out.end(), frame.begin(), frame.end());
+  return out;
+}
+
+}  // namespace postern::tunnel::control
