@@ -24,6 +24,7 @@
 
 #include "common/secret.hpp"
 #include "smtp/core/line_reader.hpp"
+#include "smtp/core/sasl.hpp"
 #include "smtp/core/transaction.hpp"
 
 namespace postern::smtp {
@@ -132,6 +133,9 @@ class Session {
   void process_auth_line();
   void process_data();
   void process_bdat();
+  void complete_chunk();
+  std::string_view pending_input() const;
+  bool input_pending() const { return input_pos_ < input_.size(); }
   void enter(State next);
   void reply(int code, std::string_view enhanced, std::string_view text);
   void reply_raw(std::string_view line);
@@ -141,6 +145,7 @@ class Session {
   void finish_message(const DataFindings& findings);
 
   // session_commands.cpp: the verb table and its handlers.
+  static std::span<const Verb> verb_table();
   void dispatch(std::string_view line);
   bool check_row(const Verb& row);
   void cmd_ehlo(std::string_view args);
@@ -157,6 +162,10 @@ class Session {
   void cmd_starttls(std::string_view args);
   void cmd_auth(std::string_view args);
   void skip_bdat_payload(std::string_view args);
+  void send_ehlo_reply();
+  bool starttls_offered() const;
+  bool auth_offered() const;
+  void start_auth(PlainCredentials creds);
 
   // session_auth.cpp: SASL PLAIN / LOGIN (RFC 4954, 4616).
   void auth_plain_response(std::string_view b64);
@@ -170,7 +179,8 @@ class Session {
   std::function<std::string()> make_queue_id_;
 
   State state_ = State::created;
-  std::string input_;  // fed bytes not parsed yet
+  std::string input_;  // fed bytes; those before input_pos_ are parsed already
+  std::size_t input_pos_ = 0;
   LineReader lines_;
   std::chrono::system_clock::time_point now_{};
   std::string output_;
