@@ -1,0 +1,229 @@
+// Configuration loader tests: every error names file:line and the key; defaults; relative paths.
+#include "common/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+namespace postern::config {
+namespace {
+
+using std::chrono::milliseconds;
+namespace fs = std::filesystem;
+
+const char* const server_text = R"([tunnel]
+listen = "0.0.0.0:443"
+certificate = "pki/server.pem"
+private_key = "/etc/postern/server.key"
+client_ca = "pki/ca.pem"
+pool = "10.77.0.0/24"
+)";
+
+const char* const smtp_text = R"(
+[smtp]
+listen = ["0.0.0.0:587 starttls", "0.0.0.0:465 tls", "127.0.0.1:2525 auto"]
+hostname = "mail.example.org"
+certificate = "pki/server.pem"
+private_key = "pki/server.key"
+spool = "spool"
+maildir = "/var/mail/postern"
+domains = ["Example.org"]
+)";
+
+std::string error_of(std::string_view text, const fs::path& path = "/etc/postern/site.toml") {
+  try {
+    parse_config(text, path);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Config, ServerDefaultsAndRelativePaths) {
+  Config c = parse_config(server_text, "/etc/postern/site.toml");
+  ASSERT_TRUE(c.server);
+  EXPECT_FALSE(c.client);
+  EXPECT_FALSE(c.smtp);
+  const auto& s = *c.server;
+  EXPECT_EQ(s.listen, (Endpoint{"0.0.0.0", 443}));
+  EXPECT_EQ(s.data_port, 443);
+  EXPECT_EQ(s.certificate, fs::path("/etc/postern/pki/server.pem"));
+  EXPECT_EQ(s.private_key, fs::path("/etc/postern/server.key"));
+  EXPECT_EQ(s.client_ca, fs::path("/etc/postern/pki/ca.pem"));
+  EXPECT_EQ(s.auth, AuthMode::any);
+  EXPECT_EQ(s.pool.to_string(), "10.77.0.0/24");
+  EXPECT_EQ(format_ipv4(s.pool.first_host()), "10.77.0.1");
+  ASSERT_EQ(s.routes.size(), 1u);
+  EXPECT_EQ(s.routes[0], s.pool);
+  EXPECT_TRUE(s.dns.empty());
+  EXPECT_EQ(s.interface, "postern0");
+  EXPECT_EQ(s.mtu, 1400u);
+  EXPECT_EQ(s.keepalive, milliseconds(10'000));
+  EXPECT_EQ(s.dead_after, milliseconds(35'000));
+  EXPECT_EQ(s.cipher, Cipher::aes_256_gcm);
+  EXPECT_EQ(s.rekey_interval, milliseconds(120'000));
+  EXPECT_EQ(s.rekey_packets, 268435456u);
+  EXPECT_FALSE(s.client_to_client);
+  EXPECT_TRUE(s.mss_clamp);
+  EXPECT_EQ(s.idle_timeout, milliseconds(300'000));
+  EXPECT_EQ(s.address_grace, milliseconds(600'000));
+  EXPECT_EQ(c.daemon.user, "nobody");
+  EXPECT_EQ(c.daemon.group, "nogroup");
+  EXPECT_EQ(c.daemon.status_socket, fs::path("/run/postern/site.sock"));
+  EXPECT_EQ(c.daemon.log_level, log::Level::info);
+  EXPECT_FALSE(c.daemon.capture_inner);
+}
+
+TEST(Config, ServerWithSmtpDefaults) {
+  Config c = parse_config(std::string(server_text) + smtp_text, "/srv/site.toml");
+  ASSERT_TRUE(c.smtp);
+  const auto& m = *c.smtp;
+  ASSERT_EQ(m.listen.size(), 3u);
+  EXPECT_EQ(m.listen[0].mode, SmtpTlsMode::starttls);
+  EXPECT_EQ(m.listen[1].mode, SmtpTlsMode::tls);
+  EXPECT_EQ(m.listen[2].mode, SmtpTlsMode::auto_detect);
+  EXPECT_EQ(m.listen[2].endpoint, (Endpoint{"127.0.0.1", 2525}));
+  EXPECT_EQ(m.spool, fs::path("/srv/spool"));
+  EXPECT_EQ(m.domains, std::vector<std::string>{"example.org"});
+  EXPECT_EQ(m.max_message_size, 35ull << 20);
+  EXPECT_EQ(m.max_recipients, 100u);
+  EXPECT_EQ(m.greeting_delay, milliseconds(500));
+  EXPECT_EQ(m.command_timeout, milliseconds(300'000));
+  EXPECT_EQ(m.data_timeout, milliseconds(600'000));
+  EXPECT_EQ(m.max_connections_per_ip, 20u);
+  EXPECT_EQ(m.max_connections, 200u);
+  EXPECT_EQ(m.auth_failure_delay, milliseconds(2'000));
+  ASSERT_EQ(m.trusted_networks.size(), 1u);  // the tunnel pool
+  EXPECT_EQ(m.trusted_networks[0].to_string(), "10.77.0.0/24");
+}
+
+TEST(Config, SmtpOnlyHasNoTrustedNetworks) {
+  Config c = parse_config(smtp_text, "/srv/mail.toml");
+  EXPECT_FALSE(c.server);
+  ASSERT_TRUE(c.smtp);
+  EXPECT_TRUE(c.smtp->trusted_networks.empty());
+}
+
+TEST(Config, ExplicitValues) {
+  Config c = parse_config(std::string(server_text) + R"(data_port = 4500
+users = "users"
+auth = "both"
+routes = ["10.77.0.0/24", "192.168.1.0/24"]
+dns = ["10.77.0.1"]
+mtu = 1380
+keepalive = "5s"
+dead_after = "1m"
+cipher = "chacha20-poly1305"
+client_to_client = true
+[daemon]
+user = "postern"
+log_level = "debug"
+status_socket = "run/p.sock"
+)",
+                          "/srv/site.toml");
+  const auto& s = *c.server;
+  EXPECT_EQ(s.data_port, 4500);
+  EXPECT_EQ(s.auth, AuthMode::both);
+  EXPECT_EQ(s.users, fs::path("/srv/users"));
+  EXPECT_EQ(s.routes.size(), 2u);
+  EXPECT_EQ(format_ipv4(s.dns.at(0)), "10.77.0.1");
+  EXPECT_EQ(s.mtu, 1380u);
+  EXPECT_EQ(s.dead_after, milliseconds(60'000));
+  EXPECT_EQ(s.cipher, Cipher::chacha20_poly1305);
+  EXPECT_TRUE(s.client_to_client);
+  EXPECT_EQ(c.daemon.user, "postern");
+  EXPECT_EQ(c.daemon.log_level, log::Level::debug);
+  EXPECT_EQ(c.daemon.status_socket, fs::path("/srv/run/p.sock"));
+}
+
+TEST(Config, Client) {
+  Config c = parse_config(R"([tunnel]
+server = "vpn.example.org:443"
+server_fingerprint = "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"
+user = "alice"
+password_file = "alice.pass"
+)",
+                          "/home/a/laptop.toml");
+  ASSERT_TRUE(c.client);
+  EXPECT_FALSE(c.server);
+  EXPECT_EQ(c.client->server, (Endpoint{"vpn.example.org", 443}));
+  EXPECT_EQ(c.client->data_port, 443);
+  EXPECT_EQ(c.client->server_name, "vpn.example.org");
+  EXPECT_EQ(c.client->server_fingerprint->substr(0, 6), "AB:CD:");
+  EXPECT_EQ(c.client->password_file, fs::path("/home/a/alice.pass"));
+  EXPECT_FALSE(c.client->cipher);
+  EXPECT_EQ(c.client->keepalive, milliseconds(10'000));
+}
+
+// Each error must name the file, the line of the offending key and the key itself.
+TEST(Config, ErrorsNameFileLineAndKey) {
+  struct Case {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {"[tunnel]\nlisten = \"0.0.0.0:443\"\ncertificate = \"c\"\nprivate_key = \"k\"\nclient_ca = \"ca\"\n\n"
+       "pool = \"10.77.0.0\"\n",
+       "site.toml:7: [tunnel] pool: expected an IPv4 CIDR like \"10.77.0.0/24\", got \"10.77.0.0\""},
+      {std::string(server_text) + "keepalve = \"5s\"\n", "site.toml:7: [tunnel] keepalve: unknown key"},
+      {std::string(server_text) + "mtu = \"big\"\n", "site.toml:7: [tunnel] mtu: expected an integer from 576 to 9000, got \"big\""},
+      {std::string(server_text) + "mtu = 100\n", "site.toml:7: [tunnel] mtu: expected an integer"},
+      {std::string(server_text) + "keepalive = 10\n", "site.toml:7: [tunnel] keepalive: expected a duration"},
+      {std::string(server_text) + "server = \"a:1\"\n", "site.toml:7: [tunnel] server: a [tunnel] is either a server"},
+      {std::string(server_text) + "routes = [\"10.0.0.0/8\",\n  \"10.1.2.3/8\"]\n", "site.toml:8: [tunnel] routes: expected an IPv4 CIDR"},
+      {std::string(server_text) + "auth = \"password\"\n", "site.toml:7: [tunnel] auth: \"password\" needs users"},
+      {std::string(server_text) + "cipher = \"rc4\"\n", "site.toml:7: [tunnel] cipher: expected \"aes-256-gcm\" or \"chacha20-poly1305\", got \"rc4\""},
+      {std::string(server_text) + "dead_after = \"5s\"\n", "site.toml:7: [tunnel] dead_after: must be longer than keepalive"},
+      {"[tunnel]\nlisten = \"vpn.example.org:443\"\n", "site.toml:2: [tunnel] listen: expected \"ip:port\""},
+      {"[tunnel]\nlisten = \"0.0.0.0:443\"\n", "site.toml:1: [tunnel] certificate: required key is missing"},
+      {"[tunnel]\nserver = \"vpn:443\"\n", "site.toml:1: [tunnel] ca: either ca or server_fingerprint is required"},
+      {"[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\nuser = \"bob\"\n", "site.toml:4: [tunnel] user: password_file is required"},
+      {"[tunnel]\nmtu = 1400\n", "site.toml:1: [tunnel]: needs listen"},
+      {std::string(smtp_text) + "max_message_size = \"lots\"\n", "site.toml:10: [smtp] max_message_size: expected a size"},
+      {std::string(smtp_text) + "typo = 1\n", "site.toml:10: [smtp] typo: unknown key"},
+      {"[smtp]\nlisten = [\"0.0.0.0:587\"]\n", "site.toml:2: [smtp] listen: expected \"ip:port mode\""},
+      {std::string(smtp_text) + "[daemon]\nlog_level = \"loud\"\n", "site.toml:11: [daemon] log_level: expected one of"},
+      {std::string(server_text) + "[daemon]\ncapture = \"x\"\n", "site.toml:8: [daemon] capture: unknown key"},
+      {"[tunel]\nlisten = 1\n", "site.toml:1: tunel: unknown section"},
+      {"[tunnel]\nlisten = \"0.0.0.0:443\n", "site.toml:2: "},
+      {"", "site.toml: nothing to run"},
+  };
+  for (const auto& c : cases) {
+    std::string err = error_of(c.text);
+    EXPECT_EQ(err.find("/etc/postern/" + c.want), 0u) << "got: " << err << "\nwant prefix: " << c.want
+                                                      << "\ninput:\n" << c.text;
+  }
+}
+
+TEST(Config, LoadConfigReadsFileAndResolvesAgainstItsDirectory) {
+  fs::path dir = fs::temp_directory_path() / ("postern_config_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "sub");
+  fs::path file = dir / "sub" / "site.toml";
+  std::ofstream(file) << server_text;
+  Config c = load_config(file);
+  EXPECT_EQ(c.file, file);
+  EXPECT_EQ(c.server->certificate, dir / "sub" / "pki" / "server.pem");
+  std::ofstream(file) << "[tunnel]\nlisten = 5\n";
+  try {
+    load_config(file);
+    ADD_FAILURE() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find(file.string() + ":2: [tunnel] listen:"), 0u) << e.what();
+  }
+  EXPECT_THROW(load_config(dir / "missing.toml"), ConfigError);
+  fs::remove_all(dir);
+}
+
+TEST(Config, PasswordFileMustBePrivate) {
+  fs::path file = fs::temp_directory_path() / ("postern_pw_" + std::to_string(::getpid()));
+  std::ofstream(file) << "s3cret\n";
+  ::chmod(file.c_str(), 0644);
+  EXPECT_THROW(read_password_file(file), ConfigError);
+  ::chmod(file.c_str(), 0600);
+  EXPECT_EQ(read_password_file(file).view(), "s3cret");
+  fs::remove(file);
+}
+
+}  // namespace
+}  // namespace postern::config
