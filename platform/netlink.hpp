@@ -1,0 +1,112 @@
+// Netlink: interface, address, route and policy-rule configuration over rtnetlink, the
+// kernel API that `ip link/addr/route/rule` use (no `ip` process is ever run).
+// Contract: every call sends one request (or one dump plus requests), waits for the kernel's
+// answer and returns its errno as std::error_code (0 = done); last_error_detail() adds the
+// kernel's extended-ack text when present. Nothing here throws except open() and
+// NetlinkMessage overflow (a programming error). Needs CAP_NET_ADMIN for changes.
+// Idempotence: add_* take an ExistsPolicy and delete_* a MissingPolicy, so a daemon restart
+// that finds its own leftovers can choose to accept them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "platform/endpoint.hpp"
+#include "platform/netlink_socket.hpp"
+
+namespace postern::platform {
+
+enum class ExistsPolicy {
+  fail,     // EEXIST is an error
+  accept,   // EEXIST counts as success (the object is already there)
+  replace,  // NLM_F_REPLACE: overwrite (routes, addresses; rules treat it as accept)
+};
+std::string_view to_string(ExistsPolicy policy);
+
+enum class MissingPolicy {
+  fail,    // ESRCH/ENOENT/EADDRNOTAVAIL is an error
+  accept,  // deleting something already gone counts as success
+};
+std::string_view to_string(MissingPolicy policy);
+
+// Kernel routing table ids (linux/rtnetlink.h rt_class_t).
+inline constexpr std::uint32_t k_table_main = 254;
+inline constexpr std::uint32_t k_table_local = 255;
+
+struct InterfaceAddress {
+  Cidr local;                       // e.g. 10.9.0.1/24: the prefix route is derived from it
+  std::optional<IpAddress> peer;    // point-to-point peer (`ip addr add L peer P`), TUN-friendly
+  friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
+};
+
+struct RouteSpec {
+  Cidr destination;                       // host bits are cleared before sending
+  std::string ifname;                     // output interface
+  std::optional<IpAddress> gateway;       // none: on-link (scope link), the TUN case
+  std::optional<std::uint32_t> table;     // none: main
+  std::optional<std::uint32_t> metric;    // RTA_PRIORITY
+};
+
+// A policy routing rule (`ip rule`), enough for wg-quick style leak protection:
+//   {fwmark=M, invert=true, table=T}           = `not fwmark M table T`
+//   {table=main, suppress_prefixlength=0}      = `table main suppress_prefixlength 0`
+struct RuleSpec {
+  IpAddress::Family family = IpAddress::Family::v4;
+  std::optional<std::uint32_t> fwmark;
+  std::optional<std::uint32_t> fwmask;    // defaults to 0xffffffff in the kernel when fwmark set
+  bool invert = false;                    // FIB_RULE_INVERT: "not"
+  std::uint32_t table = k_table_main;
+  std::optional<std::uint32_t> priority;  // none: the kernel picks one
+  std::optional<std::uint32_t> suppress_prefixlength;
+};
+
+class Netlink {
+ public:
+  // Setup-time: throws std::system_error if the socket cannot be opened.
+  static Netlink open();
+
+  // if_nametoindex; 0 and ec=ENODEV when there is no such interface.
+  int get_ifindex(std::string_view ifname, std::error_code& ec) const;
+
+  std::error_code link_up(std::string_view ifname);
+  std::error_code link_down(std::string_view ifname);
+  std::error_code set_mtu(std::string_view ifname, std::uint32_t mtu);
+
+  std::error_code add_address(std::string_view ifname, const InterfaceAddress& address,
+                              ExistsPolicy policy = ExistsPolicy::fail);
+  std::error_code delete_address(std::string_view ifname, const InterfaceAddress& address,
+                                 MissingPolicy policy = MissingPolicy::fail);
+  // Addresses of one family (or both when family is nullopt) on ifname.
+  std::error_code list_addresses(std::string_view ifname, std::optional<IpAddress::Family> family,
+                                 std::vector<InterfaceAddress>& out);
+  // Deletes every address of the given family (or all) from ifname.
+  std::error_code flush_addresses(std::string_view ifname,
+                                  std::optional<IpAddress::Family> family = std::nullopt);
+
+  std::error_code add_route(const RouteSpec& route, ExistsPolicy policy = ExistsPolicy::fail);
+  std::error_code delete_route(const RouteSpec& route, MissingPolicy policy = MissingPolicy::fail);
+
+  std::error_code add_rule(const RuleSpec& rule, ExistsPolicy policy = ExistsPolicy::fail);
+  std::error_code delete_rule(const RuleSpec& rule, MissingPolicy policy = MissingPolicy::fail);
+
+  // Kernel's reason for the last failure ("Nexthop has invalid gateway"), may be "".
+  const std::string& last_error_detail() const { return socket_.last_error_detail(); }
+
+ private:
+  explicit Netlink(NetlinkSocket socket) : socket_(std::move(socket)) {}
+
+  std::error_code set_link(std::string_view ifname, std::uint32_t flags, std::uint32_t change,
+                           std::optional<std::uint32_t> mtu);
+  std::error_code address_request(std::uint16_t type, std::uint16_t flags, int ifindex,
+                                  const InterfaceAddress& address);
+  std::error_code route_request(std::uint16_t type, std::uint16_t flags, const RouteSpec& route);
+  std::error_code rule_request(std::uint16_t type, std::uint16_t flags, const RuleSpec& rule);
+
+  NetlinkSocket socket_;
+};
+
+}  // namespace postern::platform

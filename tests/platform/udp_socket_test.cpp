@@ -1,0 +1,150 @@
+// netns tests for UdpSocket: 64-datagram recvmmsg/sendmmsg batches over loopback (IPv4 and
+// IPv6), truncation reporting, would-block, and the socket options the tunnel sets.
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "platform/sys_error.hpp"
+#include "platform/udp_socket.hpp"
+#include "tests/platform/netns_env.hpp"
+
+namespace postern::platform {
+namespace {
+
+constexpr std::size_t k_batch = 64;
+constexpr std::size_t k_slot = 256;
+
+void batch_round_trip(const char* bind_text) {
+  auto receiver = UdpSocket::bind(*Endpoint::parse(bind_text));
+  auto sender = UdpSocket::bind(*Endpoint::parse(bind_text));
+  Endpoint receiver_at;
+  Endpoint sender_at;
+  ASSERT_FALSE(receiver.local_endpoint(receiver_at));
+  ASSERT_FALSE(sender.local_endpoint(sender_at));
+  ASSERT_FALSE(receiver.set_buffer_sizes(1 << 20, 1 << 20));
+
+  auto out = std::make_unique<UdpBatch<k_batch>>();
+  std::vector<std::uint8_t> out_storage(k_batch * k_slot);
+  out->attach(out_storage, k_slot);
+  for (std::size_t i = 0; i < k_batch; ++i) {
+    auto& d = out->datagrams[i];
+    d.size = 10 + i;  // distinct sizes and contents
+    for (std::size_t b = 0; b < d.size; ++b) d.data[b] = static_cast<std::uint8_t>(i + b);
+    d.set_peer(receiver_at);
+  }
+  std::error_code ec;
+  ASSERT_EQ(sender.send_batch(*out, k_batch, ec), k_batch) << ec.message();
+
+  auto in = std::make_unique<UdpBatch<k_batch>>();
+  std::vector<std::uint8_t> in_storage(k_batch * k_slot);
+  in->attach(in_storage, k_slot);
+  std::size_t received = 0;
+  std::vector<std::vector<std::uint8_t>> payloads;
+  while (received < k_batch) {
+    pollfd entry{receiver.fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&entry, 1, 3000), 1) << "got only " << received;
+    const std::size_t n = receiver.recv_batch(*in, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& d = in->datagrams[i];
+      EXPECT_FALSE(d.truncated);
+      EXPECT_EQ(d.endpoint(), sender_at);
+      payloads.emplace_back(d.payload().begin(), d.payload().end());
+    }
+    received += n;
+  }
+  ASSERT_EQ(payloads.size(), k_batch);
+  for (std::size_t i = 0; i < k_batch; ++i) {
+    const auto expected = out->datagrams[i].payload();
+    EXPECT_EQ(payloads[i], std::vector<std::uint8_t>(expected.begin(), expected.end())) << i;
+  }
+}
+
+TEST(UdpSocketTest, BatchOf64OverIpv4Loopback) {
+  POSTERN_REQUIRE_NETNS();
+  batch_round_trip("127.0.0.1:0");
+}
+
+TEST(UdpSocketTest, BatchOf64OverIpv6Loopback) {
+  POSTERN_REQUIRE_NETNS();
+  batch_round_trip("[::1]:0");
+}
+
+TEST(UdpSocketTest, TruncationWouldBlockAndConnectedSend) {
+  POSTERN_REQUIRE_NETNS();
+  UdpOptions nonblocking;
+  nonblocking.nonblocking = true;
+  auto receiver = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"), nonblocking);
+  auto sender = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"));
+  Endpoint receiver_at;
+  ASSERT_FALSE(receiver.local_endpoint(receiver_at));
+
+  UdpBatch<4> batch;
+  std::array<std::uint8_t, 4 * 10> storage{};
+  batch.attach(storage, 10);
+  std::error_code ec;
+  EXPECT_EQ(receiver.recv_batch(batch, ec), 0U);
+  EXPECT_TRUE(is_would_block(ec)) << ec.message();
+
+  ASSERT_FALSE(sender.connect(receiver_at));
+  const std::vector<std::uint8_t> big(100, 7);
+  EXPECT_EQ(sender.send(big, ec), 100U);
+  // Connected batch send: peer_len 0 uses the connected peer.
+  UdpBatch<2> out;
+  std::array<std::uint8_t, 3> small = {1, 2, 3};
+  for (auto& d : out.datagrams) {
+    d.set_buffer(small);
+    d.size = small.size();
+  }
+  EXPECT_EQ(sender.send_batch(out, 2, ec), 2U) << ec.message();
+
+  pollfd entry{receiver.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&entry, 1, 3000), 1);
+  std::size_t total = 0;
+  std::vector<bool> truncated;
+  for (int tries = 0; tries < 50 && total < 3; ++tries) {
+    const std::size_t n = receiver.recv_batch(batch, ec);
+    for (std::size_t i = 0; i < n; ++i) truncated.push_back(batch.datagrams[i].truncated);
+    total += n;
+    if (n == 0) ::poll(&entry, 1, 100);
+  }
+  ASSERT_EQ(total, 3U);
+  EXPECT_EQ(truncated, (std::vector<bool>{true, false, false}));
+}
+
+TEST(UdpSocketTest, OptionsAndErrors) {
+  POSTERN_REQUIRE_NETNS();
+  UdpOptions marked;
+  marked.mark = 0xca6c;
+  auto socket = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"), marked);
+  // FORCE variants ignore net.core.rmem_max: as root we get at least what we asked for.
+  ASSERT_FALSE(socket.set_buffer_sizes(4 << 20, 4 << 20));
+  int receive = 0;
+  int send = 0;
+  ASSERT_FALSE(socket.buffer_sizes(receive, send));
+  EXPECT_GE(receive, 4 << 20);
+  EXPECT_GE(send, 4 << 20);
+  EXPECT_FALSE(socket.set_mark(1));
+  EXPECT_FALSE(socket.set_path_mtu_discovery(PathMtuDiscovery::on));
+  EXPECT_EQ(to_string(PathMtuDiscovery::probe), "probe");
+
+  auto v6 = UdpSocket::bind(*Endpoint::parse("[::1]:0"));
+  EXPECT_FALSE(v6.set_path_mtu_discovery(PathMtuDiscovery::off));
+
+  Endpoint at;
+  ASSERT_FALSE(socket.local_endpoint(at));
+  try {
+    UdpSocket::bind(at);  // port in use
+    ADD_FAILURE() << "double bind succeeded";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::address_in_use);
+    EXPECT_NE(std::string(e.what()).find(at.to_string()), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace postern::platform
