@@ -92,6 +92,10 @@ void Session::dispatch(std::string_view line) {
     reply(500, "5.5.2", "Error: command not recognized");
     return;
   }
+  if ((row->flags & counted_payload) && !parse_bdat_args(args)) {
+    skip_bdat_payload(args);  // one reply only: the framing is lost whatever else is wrong
+    return;
+  }
   if (!check_row(*row)) {
     if (row->flags & counted_payload) skip_bdat_payload(args);
     return;
