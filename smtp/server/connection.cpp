@@ -1,0 +1,337 @@
+// One SMTP connection (see connection.hpp). Steps:
+//   1. open_by_mode(): starttls -> greet now; tls -> peek one byte, handshake; auto -> wait up
+//      to greeting_delay for a byte: 0x16 means implicit TLS, other bytes an early talker
+//      (554, close), silence a plaintext greeting with STARTTLS offered.
+//   2. serve(): read (session's timer) -> feed -> pump() until the session closes.
+//   3. pump(): write take_output(), then perform each action; repeat while actions appear.
+// Timeouts use awaitable_operators (op || timer); all results are taken as values (as_tuple).
+#include "smtp/server/connection.hpp"
+
+#include "common/log.hpp"
+#include "smtp/server/tls.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <array>
+#include <optional>
+
+namespace postern::smtp::server {
+namespace {
+
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::string_view kLog = "smtp";
+constexpr std::size_t kReadSize = 64 * 1024;
+
+std::chrono::system_clock::time_point wall_now() { return std::chrono::system_clock::now(); }
+
+// Runs `op`, or gives up after `limit`: nullopt means the timer won (op is cancelled).
+template <typename T>
+asio::awaitable<std::optional<T>> with_timeout(asio::awaitable<T> op,
+                                               std::chrono::milliseconds limit) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+  auto result = co_await (std::move(op) || timer.async_wait(use_nothrow));
+  if (result.index() == 0) co_return std::get<0>(std::move(result));
+  co_return std::nullopt;
+}
+
+// Runs blocking `work` on `pool` and resumes on the caller's executor. nullopt if it threw.
+template <typename F>
+asio::awaitable<std::optional<std::invoke_result_t<F&>>> run_on(asio::thread_pool& pool, F work) {
+  using R = std::invoke_result_t<F&>;
+  auto [error, value] = co_await asio::co_spawn(
+      pool, [&work]() -> asio::awaitable<R> { co_return work(); }, use_nothrow);
+  if (error) co_return std::nullopt;
+  co_return std::move(value);
+}
+
+asio::ip::address normalized(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+// A TCP socket that may be upgraded to TLS in place (implicit TLS or STARTTLS).
+class Transport {
+ public:
+  explicit Transport(std::shared_ptr<tcp::socket> socket) : socket_(std::move(socket)) {}
+
+  tcp::socket& socket() { return *socket_; }
+  bool tls() const { return tls_.has_value(); }
+  const SSL* native_tls() { return tls_ ? tls_->native_handle() : nullptr; }
+
+  asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(asio::mutable_buffer b) {
+    if (tls_) co_return co_await tls_->async_read_some(b, use_nothrow);
+    co_return co_await socket_->async_read_some(b, use_nothrow);
+  }
+  asio::awaitable<std::tuple<std::error_code, std::size_t>> write(std::string_view bytes) {
+    if (tls_) co_return co_await asio::async_write(*tls_, asio::buffer(bytes), use_nothrow);
+    co_return co_await asio::async_write(*socket_, asio::buffer(bytes), use_nothrow);
+  }
+  asio::awaitable<std::tuple<std::error_code>> handshake(asio::ssl::context& ctx) {
+    tls_.emplace(*socket_, ctx);
+    co_return co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  }
+  // Waits until a byte is readable and peeks at it without consuming it.
+  asio::awaitable<std::tuple<std::error_code, int>> peek_first_byte() {
+    auto [ec] = co_await socket_->async_wait(tcp::socket::wait_read, use_nothrow);
+    if (ec) co_return std::tuple{ec, -1};
+    unsigned char byte = 0;
+    std::size_t n = socket_->receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+    if (!ec && n == 0) ec = asio::error::eof;
+    co_return std::tuple{ec, ec ? -1 : static_cast<int>(byte)};
+  }
+  void close() {
+    std::error_code ignored;
+    socket_->shutdown(tcp::socket::shutdown_both, ignored);
+    socket_->close(ignored);
+  }
+
+ private:
+  std::shared_ptr<tcp::socket> socket_;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_;
+};
+
+class Connection {
+ public:
+  Connection(std::shared_ptr<ServiceState> state, std::shared_ptr<tcp::socket> socket,
+             config::SmtpTlsMode mode, std::string id)
+      : state_(std::move(state)), transport_(std::move(socket)), mode_(mode), id_(std::move(id)) {}
+
+  asio::awaitable<void> run();
+
+ private:
+  asio::awaitable<bool> open_by_mode();
+  asio::awaitable<bool> start_implicit_tls();
+  asio::awaitable<bool> handshake();
+  asio::awaitable<void> serve();
+  asio::awaitable<bool> pump();
+  asio::awaitable<bool> perform(Action& action);
+  asio::awaitable<bool> verify_auth(action::VerifyAuth& auth);
+  asio::awaitable<bool> store(action::StoreMessage& store);
+  asio::awaitable<bool> write(std::string_view bytes);
+  void make_session();
+  void wrong_mode(std::string_view what, std::string_view advice);
+  bool fail(std::string reason) {
+    if (reason_.empty()) reason_ = std::move(reason);
+    return false;
+  }
+
+  std::shared_ptr<ServiceState> state_;
+  Transport transport_;
+  config::SmtpTlsMode mode_;
+  std::string id_;
+  std::optional<Session> session_;
+  std::string reason_;
+  std::uint64_t bytes_fed_ = 0;
+};
+
+void Connection::make_session() {
+  std::error_code ignored;
+  tcp::endpoint peer = transport_.socket().remote_endpoint(ignored);
+  asio::ip::address address = normalized(peer.address());
+  ClientInfo client;
+  client.peer_ip = address.to_string();
+  client.peer_port = peer.port();
+  client.trusted = state_->is_trusted(address);
+  if (state_->tunnel_user_of) client.tunnel_user = state_->tunnel_user_of(address);
+  session_.emplace(state_->session_config(), std::move(client), id_,
+                   [] { return random_hex(8); });
+}
+
+void Connection::wrong_mode(std::string_view what, std::string_view advice) {
+  ++state_->counters.wrong_mode;
+  log::warn(kLog, id_, "wrong_mode", {{"listener", to_string(mode_)}, {"what", what},
+                                      {"advice", advice}});
+  fail(std::string(what));
+}
+
+asio::awaitable<void> Connection::run() {
+  make_session();
+  if (co_await open_by_mode()) co_await serve();
+  transport_.close();
+  log::info(kLog, id_, "disconnect",
+            {{"reason", reason_.empty() ? "closed" : reason_}, {"bytes_in", bytes_fed_}});
+}
+
+asio::awaitable<bool> Connection::open_by_mode() {
+  const auto& cfg = state_->cfg;
+  if (mode_ == config::SmtpTlsMode::starttls) co_return true;
+  if (mode_ == config::SmtpTlsMode::tls) co_return co_await start_implicit_tls();
+  // auto: RFC 5321 4.3.1 has the server speak first, so a legitimate plaintext client is
+  // silent until the greeting; a TLS client sends its ClientHello at once.
+  auto first = co_await with_timeout(transport_.peek_first_byte(), cfg.greeting_delay);
+  if (!first) co_return true;  // silence: plaintext greeting, STARTTLS offered
+  auto [ec, byte] = *first;
+  if (ec) co_return fail("closed before the greeting");
+  if (looks_like_tls_record(static_cast<unsigned char>(byte))) co_return co_await handshake();
+  ++state_->counters.early_talkers;
+  log::warn(kLog, id_, "early_talker", {{"first_byte", byte}});
+  co_await write("554 5.5.0 " + cfg.hostname + " Protocol error: talked before the greeting\r\n");
+  co_return fail("early talker");
+}
+
+asio::awaitable<bool> Connection::start_implicit_tls() {
+  auto first = co_await with_timeout(transport_.peek_first_byte(), state_->cfg.command_timeout);
+  if (!first) co_return fail("timeout waiting for the TLS ClientHello");
+  auto [ec, byte] = *first;
+  if (ec) co_return fail("closed before the TLS handshake");
+  if (!looks_like_tls_record(static_cast<unsigned char>(byte))) {
+    wrong_mode("client spoke plaintext on an implicit-TLS port",
+               "set the client to SSL/TLS (implicit TLS, port 465), or give this listener mode "
+               "auto, or connect it to a starttls listener (port 587)");
+    co_return false;
+  }
+  co_return co_await handshake();
+}
+
+asio::awaitable<bool> Connection::handshake() {
+  auto result = co_await with_timeout(transport_.handshake(*state_->tls),
+                                      state_->cfg.command_timeout);
+  if (!result || std::get<0>(*result)) {
+    ++state_->counters.tls_failures;
+    std::string why = result ? std::get<0>(*result).message() : "timeout";
+    log::warn(kLog, id_, "tls_failed", {{"reason", why}});
+    co_return fail("TLS handshake failed: " + why);
+  }
+  ++state_->counters.tls_handshakes;
+  NegotiatedTls tls = describe_tls(transport_.native_tls());
+  if (session_->state() == State::created) {
+    session_->set_tls_active(TlsInfo{tls.version, tls.cipher});
+    log::info(kLog, id_, "tls", {{"version", tls.version}, {"cipher", tls.cipher},
+                                 {"mode", "implicit"}});
+  } else {
+    session_->on_tls_established(TlsInfo{tls.version, tls.cipher});
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::serve() {
+  session_->start(wall_now());
+  if (!co_await pump()) co_return;
+  std::array<char, kReadSize> buffer;
+  while (!session_->closed()) {
+    const Timeout which = session_->current_timeout();
+    auto limit = which == Timeout::data ? state_->cfg.data_timeout : state_->cfg.command_timeout;
+    auto result = co_await with_timeout(transport_.read_some(asio::buffer(buffer)), limit);
+    if (!result) {
+      session_->on_timeout(which);
+      fail(std::string(to_string(which)) + " timeout");
+      co_await pump();
+      co_return;
+    }
+    auto [ec, n] = *result;
+    if (ec) {
+      fail(ec == asio::error::eof ? "client closed the connection" : "read: " + ec.message());
+      co_return;
+    }
+    if (bytes_fed_ == 0 && !transport_.tls() && n > 0 &&
+        looks_like_tls_record(static_cast<unsigned char>(buffer[0]))) {
+      wrong_mode("client started TLS on a STARTTLS port",
+                 "set the client to STARTTLS, or give this listener mode auto or tls (port 465)");
+      co_return;
+    }
+    bytes_fed_ += n;
+    session_->feed(std::span<const char>(buffer.data(), n), wall_now());
+    if (!co_await pump()) co_return;
+  }
+}
+
+asio::awaitable<bool> Connection::write(std::string_view bytes) {
+  auto result = co_await with_timeout(transport_.write(bytes), state_->cfg.command_timeout);
+  if (!result) co_return fail("write timeout");
+  if (auto ec = std::get<0>(*result)) co_return fail("write: " + ec.message());
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::pump() {
+  for (;;) {
+    std::string output = session_->take_output();
+    if (!output.empty() && !co_await write(output)) co_return false;
+    std::vector<Action> actions = session_->take_actions();
+    if (actions.empty()) co_return !session_->closed();
+    for (Action& action : actions) {
+      if (!co_await perform(action)) co_return false;
+    }
+  }
+}
+
+asio::awaitable<bool> Connection::perform(Action& action) {
+  if (std::holds_alternative<action::StartTls>(action)) {
+    // The 220 was written by pump() before the actions; the session has already discarded
+    // any plaintext pipelined after STARTTLS (RFC 3207 5, the injection attack).
+    co_return co_await handshake();
+  }
+  if (auto* auth = std::get_if<action::VerifyAuth>(&action)) co_return co_await verify_auth(*auth);
+  if (auto* message = std::get_if<action::StoreMessage>(&action)) co_return co_await store(*message);
+  if (auto* close = std::get_if<action::Close>(&action)) {
+    std::string output = session_->take_output();
+    if (!output.empty()) co_await write(output);
+    co_return fail(close->reason);
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
+  tunnel::auth::UsersDb* users = state_->users.get();
+  auto verified = co_await run_on(*state_->auth_pool, [users, &auth] {
+    return users != nullptr && users->verify(auth.user, auth.password);
+  });
+  auth.password.wipe();
+  const bool ok = verified.value_or(false);
+  if (ok) {
+    ++state_->counters.auth_ok;
+  } else {
+    ++state_->counters.auth_failed;
+    // Slows password guessing; the session only answers after the delay.
+    asio::steady_timer delay(co_await asio::this_coro::executor, state_->cfg.auth_failure_delay);
+    co_await delay.async_wait(use_nothrow);
+  }
+  session_->on_auth_result(ok, wall_now());
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::store(action::StoreMessage& message) {
+  spool::Spool* spool = state_->spool.get();
+  auto stored = co_await run_on(*state_->store_pool, [spool, &message] {
+    return spool->store_as(message.queue_id, message.envelope.mail_from,
+                           message.envelope.recipients, message.message);
+  });
+  std::error_code ec = stored.value_or(std::make_error_code(std::errc::io_error));
+  if (ec) {
+    ++state_->counters.store_failures;
+    log::error(kLog, id_, "spool_write_failed", {{"queue_id", message.queue_id},
+                                                 {"error", ec.message()}});
+  } else {
+    ++state_->counters.messages_accepted;
+    state_->counters.message_bytes += message.message.size();
+    state_->runner->notify_new(message.queue_id, std::chrono::steady_clock::now());
+  }
+  session_->on_store_result(!ec, ec ? ec.message() : message.queue_id, wall_now());
+  co_return true;
+}
+
+}  // namespace
+
+std::string too_many_connections_reply(const std::string& hostname) {
+  return "421 4.7.0 " + hostname + " Too many connections, try again later\r\n";
+}
+
+asio::awaitable<void> run_connection(std::shared_ptr<ServiceState> state,
+                                     std::shared_ptr<tcp::socket> socket,
+                                     config::SmtpTlsMode mode, std::string session_id) {
+  Connection connection(std::move(state), std::move(socket), mode, std::move(session_id));
+  co_await connection.run();
+}
+
+}  // namespace postern::smtp::server

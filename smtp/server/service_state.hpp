@@ -1,0 +1,71 @@
+// Internal to smtp/server: what the service shares with its connections (configuration, TLS
+// context, spool, worker pools, limits and counters). Not a public header.
+// Threading: everything here is touched from the io thread except the atomics, spool_ and
+// runner_ (thread-safe) and users_ (thread-safe verify()).
+#pragma once
+
+#include "common/config.hpp"
+#include "smtp/core/session.hpp"
+#include "smtp/spool/maildir_delivery.hpp"
+#include "smtp/spool/queue_runner.hpp"
+#include "smtp/spool/spool.hpp"
+#include "tunnel/auth/users_db.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace postern::smtp::server {
+
+struct AtomicCounters {
+  std::atomic<std::uint64_t> connections{0}, active_connections{0}, rejected_connections{0},
+      early_talkers{0}, wrong_mode{0}, tls_handshakes{0}, tls_failures{0}, auth_ok{0},
+      auth_failed{0}, messages_accepted{0}, message_bytes{0}, store_failures{0};
+};
+
+struct ServiceState {
+  ServiceState(asio::io_context& io_context, const config::SmtpConfig& config)
+      : io(io_context), cfg(config) {}
+
+  asio::io_context& io;
+  config::SmtpConfig cfg;
+  std::function<bool(const asio::ip::address&)> is_trusted_client;
+  std::function<std::string(const asio::ip::address&)> tunnel_user_of;
+
+  std::optional<asio::ssl::context> tls;
+  std::unique_ptr<tunnel::auth::UsersDb> users;  // null: AUTH not offered
+  std::unique_ptr<spool::Spool> spool;
+  std::unique_ptr<spool::MaildirDelivery> delivery;
+  std::unique_ptr<spool::QueueRunner> runner;
+  // scrypt is ~50 ms of CPU: two threads keep a password-guessing client from starving
+  // deliveries. Spool writes wait on fsync, so more threads mean bigger group commits.
+  std::unique_ptr<asio::thread_pool> auth_pool;
+  std::unique_ptr<asio::thread_pool> store_pool;
+
+  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors;
+  std::set<std::shared_ptr<asio::ip::tcp::socket>> sockets;  // open connections, for stop()
+  std::map<asio::ip::address, std::uint32_t> per_ip;
+  AtomicCounters counters;
+  std::mutex mutex;  // guards sockets and per_ip (the io_context may run on several threads)
+  std::atomic<bool> stopped{false};
+
+  SessionConfig session_config() const;
+  bool is_trusted(const asio::ip::address& address) const;
+};
+
+// Random hex (RAND_bytes): session ids and queue ids. Never used in the cores.
+std::string random_hex(std::size_t bytes);
+
+}  // namespace postern::smtp::server

@@ -1,0 +1,259 @@
+// The SMTP service (see smtp_service.hpp): start-up (TLS material, users, spool, listeners),
+// accept loops with connection limits, and shutdown. Per-connection work is in connection.cpp.
+#include "smtp/server/smtp_service.hpp"
+
+#include "common/log.hpp"
+#include "smtp/server/connection.hpp"
+#include "smtp/server/service_state.hpp"
+#include "smtp/server/tls.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace postern::smtp::server {
+namespace {
+
+using asio::ip::tcp;
+constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::string_view kLog = "smtp";
+
+std::uint64_t random_u64() {
+  std::uint64_t value = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) {
+    throw std::runtime_error("smtp: the OpenSSL random generator failed");
+  }
+  return value;
+}
+
+tcp::endpoint resolve_listener(const config::SmtpListener& listener) {
+  std::error_code ec;
+  asio::ip::address address = asio::ip::make_address(listener.endpoint.host, ec);
+  if (ec) {
+    throw std::runtime_error("smtp: listen address " + listener.endpoint.to_string() +
+                             " is not an IP address");
+  }
+  return {address, listener.endpoint.port};
+}
+
+std::shared_ptr<tcp::acceptor> bind_listener(asio::io_context& io,
+                                             const config::SmtpListener& listener) {
+  tcp::endpoint endpoint = resolve_listener(listener);
+  auto acceptor = std::make_shared<tcp::acceptor>(io);
+  std::error_code ec;
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("smtp: cannot listen on " + listener.endpoint.to_string() + " (" +
+                             std::string(to_string(listener.mode)) + "): " + ec.message());
+  }
+  return acceptor;
+}
+
+asio::awaitable<void> refuse(std::shared_ptr<tcp::socket> socket, std::string reply) {
+  co_await asio::async_write(*socket, asio::buffer(reply), use_nothrow);
+  std::error_code ignored;
+  socket->shutdown(tcp::socket::shutdown_both, ignored);
+  socket->close(ignored);
+}
+
+asio::ip::address peer_address(const tcp::socket& socket) {
+  std::error_code ec;
+  asio::ip::address address = socket.remote_endpoint(ec).address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+// Counts the connection against the limits, or refuses it with 421 (RFC 5321 3.8).
+void admit(const std::shared_ptr<ServiceState>& st, std::shared_ptr<tcp::socket> socket,
+           config::SmtpTlsMode mode) {
+  const asio::ip::address address = peer_address(*socket);
+  const std::string id = random_hex(4);
+  ++st->counters.connections;
+  std::string refused;
+  {
+    std::lock_guard lock(st->mutex);
+    if (st->counters.active_connections >= st->cfg.max_connections) {
+      refused = "max_connections";
+    } else if (st->per_ip[address] >= st->cfg.max_connections_per_ip) {
+      refused = "max_connections_per_ip";
+    } else {
+      ++st->per_ip[address];
+      ++st->counters.active_connections;
+      st->sockets.insert(socket);
+    }
+    if (!refused.empty() && st->per_ip[address] == 0) st->per_ip.erase(address);
+  }
+  if (!refused.empty()) {
+    ++st->counters.rejected_connections;
+    log::warn(kLog, id, "connect_refused", {{"peer", address.to_string()}, {"limit", refused}});
+    asio::co_spawn(st->io, refuse(socket, too_many_connections_reply(st->cfg.hostname)),
+                   asio::detached);
+    return;
+  }
+  std::error_code ignored;
+  log::info(kLog, id, "connect", {{"peer", address.to_string()},
+                                  {"port", socket->remote_endpoint(ignored).port()},
+                                  {"listener", to_string(mode)}});
+  asio::co_spawn(st->io, run_connection(st, socket, mode, id),
+                 [st, socket, address](std::exception_ptr) {
+                   std::lock_guard lock(st->mutex);
+                   if (--st->per_ip[address] == 0) st->per_ip.erase(address);
+                   --st->counters.active_connections;
+                   st->sockets.erase(socket);
+                 });
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<ServiceState> st,
+                                  std::shared_ptr<tcp::acceptor> acceptor,
+                                  config::SmtpTlsMode mode) {
+  for (;;) {
+    auto socket = std::make_shared<tcp::socket>(st->io);
+    auto [ec] = co_await acceptor->async_accept(*socket, use_nothrow);
+    if (st->stopped || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning on the same error.
+      log::warn(kLog, "-", "accept_failed", {{"error", ec.message()}});
+      asio::steady_timer pause(st->io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
+      continue;
+    }
+    admit(st, std::move(socket), mode);
+  }
+}
+
+}  // namespace
+
+std::string random_hex(std::size_t bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
+    // Ids only need to be unique, not secret; the spool refuses a duplicate anyway.
+    for (auto& b : raw) b = static_cast<unsigned char>(std::rand());
+  }
+  std::string out;
+  for (unsigned char b : raw) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 0xF]);
+  }
+  return out;
+}
+
+SessionConfig ServiceState::session_config() const {
+  SessionConfig sc;
+  sc.hostname = cfg.hostname;
+  sc.max_message_size = cfg.max_message_size;
+  sc.max_recipients = cfg.max_recipients;
+  sc.domains = cfg.domains;
+  sc.starttls_available = tls.has_value();
+  sc.auth_available = users != nullptr;
+  return sc;
+}
+
+bool ServiceState::is_trusted(const asio::ip::address& address) const {
+  if (is_trusted_client && is_trusted_client(address)) return true;
+  if (!address.is_v4()) return false;
+  const std::uint32_t v4 = address.to_v4().to_uint();
+  for (const auto& network : cfg.trusted_networks) {
+    if (network.contains(v4)) return true;
+  }
+  return false;
+}
+
+SmtpService::SmtpService(asio::io_context& io, const config::SmtpConfig& cfg,
+                         std::function<bool(const asio::ip::address&)> is_trusted_client,
+                         std::function<std::string(const asio::ip::address&)> tunnel_user_of)
+    : state_(std::make_shared<ServiceState>(io, cfg)) {
+  state_->is_trusted_client = std::move(is_trusted_client);
+  state_->tunnel_user_of = std::move(tunnel_user_of);
+}
+
+SmtpService::~SmtpService() { stop(); }
+
+void SmtpService::start() {
+  ServiceState& st = *state_;
+  st.tls.emplace(make_server_context(st.cfg.certificate, st.cfg.private_key));
+  if (st.cfg.users) {
+    st.users = std::make_unique<tunnel::auth::UsersDb>();
+    st.users->load(*st.cfg.users);
+  }
+  st.spool = std::make_unique<spool::Spool>(st.cfg.spool, random_u64);
+  if (auto ec = st.spool->open()) {
+    throw std::runtime_error("smtp: cannot open the spool " + st.cfg.spool.string() + ": " +
+                             ec.message());
+  }
+  std::vector<std::pair<std::shared_ptr<tcp::acceptor>, config::SmtpTlsMode>> bound;
+  for (const auto& listener : st.cfg.listen) {
+    bound.emplace_back(bind_listener(st.io, listener), listener.mode);
+  }
+  st.delivery = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir);
+  st.runner = std::make_unique<spool::QueueRunner>(*st.spool, *st.delivery);
+  st.auth_pool = std::make_unique<asio::thread_pool>(2);
+  st.store_pool = std::make_unique<asio::thread_pool>(8);
+  st.runner->start();
+  for (auto& [acceptor, mode] : bound) {
+    std::error_code ignored;
+    log::info(kLog, "-", "listening", {{"address", acceptor->local_endpoint(ignored).address().to_string()},
+                                       {"port", acceptor->local_endpoint(ignored).port()},
+                                       {"mode", to_string(mode)}});
+    st.acceptors.push_back(acceptor);
+    asio::co_spawn(st.io, accept_loop(state_, acceptor, mode), asio::detached);
+  }
+}
+
+void SmtpService::stop() {
+  ServiceState& st = *state_;
+  if (st.stopped) return;
+  st.stopped = true;
+  std::error_code ignored;
+  for (auto& acceptor : st.acceptors) acceptor->close(ignored);
+  {
+    std::lock_guard lock(st.mutex);
+    for (const auto& socket : st.sockets) {
+      socket->shutdown(tcp::socket::shutdown_both, ignored);
+      socket->close(ignored);
+    }
+  }
+  // In-flight spool writes finish: a client may be about to get its 250 for them.
+  if (st.store_pool) st.store_pool->join();
+  if (st.auth_pool) st.auth_pool->join();
+  if (st.runner) st.runner->stop();
+}
+
+SmtpService::Counters SmtpService::counters() const {
+  const AtomicCounters& c = state_->counters;
+  Counters out;
+  out.connections = c.connections;
+  out.active_connections = c.active_connections;
+  out.rejected_connections = c.rejected_connections;
+  out.early_talkers = c.early_talkers;
+  out.wrong_mode = c.wrong_mode;
+  out.tls_handshakes = c.tls_handshakes;
+  out.tls_failures = c.tls_failures;
+  out.auth_ok = c.auth_ok;
+  out.auth_failed = c.auth_failed;
+  out.messages_accepted = c.messages_accepted;
+  out.message_bytes = c.message_bytes;
+  out.store_failures = c.store_failures;
+  if (state_->runner) {
+    spool::QueueRunner::Stats s = state_->runner->stats();
+    out.delivered = s.delivered;
+    out.deferred = s.deferred;
+    out.delivery_failed = s.failed;
+    out.queued = s.queued;
+  }
+  return out;
+}
+
+}  // namespace postern::smtp::server

@@ -1,0 +1,66 @@
+// The SMTP submission service embedded in `postern server`: listeners (modes starttls, tls,
+// auto), per-connection coroutines that move bytes into smtp::Session, the durable spool and
+// the Maildir queue runner.
+// Contract:
+//  - Construct on the daemon's io_context; start() binds every listener (throws
+//    std::runtime_error naming the address that failed), loads TLS material and the users file
+//    (throws naming the file), recovers the queue and starts the queue runner thread.
+//  - Everything else runs on `io`: the network thread never blocks. scrypt verification, spool
+//    writes and deliveries run on private worker threads.
+//  - stop() closes the listeners and every connection, stops the queue runner and joins the
+//    worker threads; call it from the io thread or after io.run() returned.
+//  - is_trusted_client(addr): may submit without AUTH (tunnel pool / trusted networks);
+//    tunnel_user_of(addr): the tunnel user owning that address, "" if none (for Received).
+#pragma once
+
+#include "common/config.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace postern::smtp::server {
+
+struct ServiceState;
+
+class SmtpService {
+ public:
+  SmtpService(asio::io_context& io, const config::SmtpConfig& cfg,
+              std::function<bool(const asio::ip::address&)> is_trusted_client,
+              std::function<std::string(const asio::ip::address&)> tunnel_user_of);
+  ~SmtpService();
+  SmtpService(const SmtpService&) = delete;
+  SmtpService& operator=(const SmtpService&) = delete;
+
+  void start();
+  void stop();
+
+  struct Counters {
+    std::uint64_t connections = 0;          // accepted since start
+    std::uint64_t active_connections = 0;
+    std::uint64_t rejected_connections = 0; // over max_connections / max_connections_per_ip
+    std::uint64_t early_talkers = 0;        // auto mode: spoke before the greeting
+    std::uint64_t wrong_mode = 0;           // TLS on a starttls port or plaintext on a tls port
+    std::uint64_t tls_handshakes = 0;       // successful (implicit or STARTTLS)
+    std::uint64_t tls_failures = 0;
+    std::uint64_t auth_ok = 0;
+    std::uint64_t auth_failed = 0;
+    std::uint64_t messages_accepted = 0;    // 250 after DATA/BDAT LAST
+    std::uint64_t message_bytes = 0;        // bytes of accepted messages
+    std::uint64_t store_failures = 0;
+    std::uint64_t delivered = 0;            // recipients delivered by the queue runner
+    std::uint64_t deferred = 0;
+    std::uint64_t delivery_failed = 0;
+    std::uint64_t queued = 0;               // messages waiting in the queue
+  };
+  Counters counters() const;
+
+ private:
+  std::shared_ptr<ServiceState> state_;
+};
+
+}  // namespace postern::smtp::server
