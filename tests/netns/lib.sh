@@ -1,0 +1,155 @@
+# Shared helpers for the netns end-to-end tests (sourced, bash).
+# Each test gets its own uniquely named namespaces ("pst<pid>-site", "pst<pid>-laptop", ...) joined
+# by veth, a throwaway PKI and configs in a temp dir, and a trap that removes everything on every
+# exit path (success, failure, Ctrl-C). Exit status 77 = skipped (CTest SKIP_RETURN_CODE).
+set -euo pipefail
+
+: "${POSTERN_BIN:?POSTERN_BIN must point at the postern binary}"
+TEST_NAME=$(basename "$0" .sh)
+ID="pst$$"
+NS_SITE="$ID-site"
+NS_LAPTOP="$ID-laptop"
+NS_LAN="$ID-lan"
+WORK=$(mktemp -d "/tmp/postern-$TEST_NAME.XXXXXX")
+chmod 755 "$WORK"   # the daemons drop to nobody and must still reach their files
+PIDS=()
+NAMESPACES=()
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+fail() {
+  printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+  for f in "$WORK"/*.log; do
+    [ -f "$f" ] || continue
+    printf -- '--- %s (last 40 lines)\n' "$f" >&2
+    tail -n 40 "$f" >&2
+  done
+  exit 1
+}
+skip() { printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"; exit 77; }
+
+cleanup() {
+  local status=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ns in "${NAMESPACES[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; done
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  if [ "$status" -eq 0 ] || [ "$status" -eq 77 ]; then rm -rf "$WORK"; else echo "[$TEST_NAME] kept $WORK for inspection" >&2; fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces and TUN devices (run as root)"
+  [ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+  command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
+}
+
+in_site() { ip netns exec "$NS_SITE" "$@"; }
+in_laptop() { ip netns exec "$NS_LAPTOP" "$@"; }
+in_lan() { ip netns exec "$NS_LAN" "$@"; }
+
+add_ns() {
+  ip netns add "$1"
+  NAMESPACES+=("$1")
+  ip -n "$1" link set lo up
+}
+
+# laptop 10.200.0.1/24 <-veth-> site 10.200.0.2/24 [site 192.168.50.1/24 <-veth-> lan 192.168.50.2/24]
+make_topology() {
+  add_ns "$NS_SITE"
+  add_ns "$NS_LAPTOP"
+  ip link add "${ID}a" type veth peer name "${ID}b"
+  ip link set "${ID}a" netns "$NS_LAPTOP"
+  ip link set "${ID}b" netns "$NS_SITE"
+  VETH_LAPTOP="${ID}a"
+  VETH_SITE="${ID}b"
+  ip -n "$NS_LAPTOP" addr add 10.200.0.1/24 dev "$VETH_LAPTOP"
+  ip -n "$NS_SITE" addr add 10.200.0.2/24 dev "$VETH_SITE"
+  ip -n "$NS_LAPTOP" link set "$VETH_LAPTOP" up
+  ip -n "$NS_SITE" link set "$VETH_SITE" up
+  if [ "${WITH_LAN:-0}" = 1 ]; then
+    add_ns "$NS_LAN"
+    ip link add "${ID}c" type veth peer name "${ID}d"
+    ip link set "${ID}c" netns "$NS_SITE"
+    ip link set "${ID}d" netns "$NS_LAN"
+    ip -n "$NS_SITE" addr add 192.168.50.1/24 dev "${ID}c"
+    ip -n "$NS_LAN" addr add 192.168.50.2/24 dev "${ID}d"
+    ip -n "$NS_SITE" link set "${ID}c" up
+    ip -n "$NS_LAN" link set "${ID}d" up
+    # The LAN host routes the tunnel pool back via the site gateway.
+    ip -n "$NS_LAN" route add 10.77.0.0/24 via 192.168.50.1
+    in_site sysctl -qw net.ipv4.ip_forward=1
+  fi
+}
+
+make_pki() {
+  "$POSTERN_BIN" pki init "$WORK/pki" --server-name 10.200.0.2 >"$WORK/pki.log" 2>&1 || fail "pki init"
+  "$POSTERN_BIN" pki issue "$WORK/pki" laptop >>"$WORK/pki.log" 2>&1 || fail "pki issue"
+  chmod 755 "$WORK/pki"
+}
+
+# write_server_config FILE [extra lines for [tunnel]]
+write_server_config() {
+  local file=$1; shift
+  cat >"$file" <<CONF
+[tunnel]
+listen = "10.200.0.2:1723"
+certificate = "pki/server.pem"
+private_key = "pki/server.key"
+client_ca = "pki/ca.pem"
+pool = "10.77.0.0/24"
+routes = ["10.77.0.0/24"${SITE_ROUTES:-}]
+dns = ["10.77.0.1"]
+interface = "pst0"
+$(printf '%s\n' "$@")
+
+[daemon]
+status_socket = "$WORK/server.sock"
+CONF
+}
+
+# write_client_config FILE [extra lines for [tunnel]]
+write_client_config() {
+  local file=$1; shift
+  cat >"$file" <<CONF
+[tunnel]
+server = "10.200.0.2:1723"
+ca = "pki/ca.pem"
+interface = "pst0"
+$(printf '%s\n' "$@")
+
+[daemon]
+status_socket = "$WORK/$(basename "$file" .toml).sock"
+CONF
+}
+
+start_server() {
+  local conf=$1
+  in_site "$POSTERN_BIN" server -c "$conf" >"$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  SERVER_PID=$!
+}
+
+# start_client CONF NAME [netns]
+start_client() {
+  local conf=$1 name=$2 ns=${3:-$NS_LAPTOP}
+  ip netns exec "$ns" "$POSTERN_BIN" client -c "$conf" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  CLIENT_PID=$!
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.2 s
+wait_for() {
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting for $what"
+    sleep 0.2
+  done
+}
+
+# tunnel_address NS IFNAME: prints the IPv4 address on the interface
+tunnel_address() {
+  ip -n "$1" -4 -o addr show dev "$2" 2>/dev/null | awk '{print $4}' | cut -d/ -f1
+}

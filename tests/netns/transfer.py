@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""TCP bulk transfer for the netns tests: `recv PORT` prints the SHA-256 of everything received;
+`send HOST PORT MEGABYTES MARKER` sends random data with MARKER embedded every 64 KiB and prints
+the SHA-256 of what it sent. The test compares the two digests."""
+import hashlib
+import os
+import socket
+import sys
+
+
+def recv(port: int) -> None:
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(1)
+    print("listening", flush=True)
+    conn, _ = srv.accept()
+    digest, total = hashlib.sha256(), 0
+    while True:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            break
+        digest.update(chunk)
+        total += len(chunk)
+    print(total, digest.hexdigest(), flush=True)
+
+
+def send(host: str, port: int, megabytes: int, marker: bytes) -> None:
+    conn = socket.create_connection((host, port), timeout=60)
+    digest, total, goal = hashlib.sha256(), 0, megabytes << 20
+    block = 1 << 16
+    while total < goal:
+        chunk = marker + os.urandom(block - len(marker))
+        conn.sendall(chunk)
+        digest.update(chunk)
+        total += len(chunk)
+    conn.shutdown(socket.SHUT_WR)
+    conn.recv(1)
+    conn.close()
+    print(total, digest.hexdigest(), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "recv":
+        recv(int(sys.argv[2]))
+    else:
+        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].encode())

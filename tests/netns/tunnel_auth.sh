@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Authentication end to end: a password user gets in; a wrong password, an unknown user and a
+# client certificate from another CA are all refused (no address, the server logs why); a
+# certificate on the deny list is refused.
+source "$(dirname "$0")/lib.sh"
+require_root
+make_topology
+make_pki
+"$POSTERN_BIN" pki init "$WORK/other" --server-name rogue >/dev/null 2>&1 || fail "second CA"
+"$POSTERN_BIN" pki issue "$WORK/other" intruder >/dev/null 2>&1 || fail "intruder cert"
+cp "$WORK/other/intruder.pem" "$WORK/other/intruder.key" "$WORK/pki/"
+printf 'correct horse battery staple\n' | "$POSTERN_BIN" user add "$WORK/users.db" alice >/dev/null || fail "user add"
+printf 'correct horse battery staple\n' >"$WORK/alice.pass"
+printf 'wrong\n' >"$WORK/wrong.pass"
+chmod 600 "$WORK/alice.pass" "$WORK/wrong.pass"
+write_server_config "$WORK/site.toml" 'users = "users.db"'
+start_server "$WORK/site.toml"
+wait_for 10 "server" in_site ip link show pst0
+
+# try NAME CONFIG-LINES...: starts a client, waits, reports whether it got an address
+try_client() {
+  local name=$1; shift
+  write_client_config "$WORK/$name.toml" "$@"
+  start_client "$WORK/$name.toml" "$name"
+  local pid=$CLIENT_PID ok=1
+  for _ in $(seq 1 40); do
+    if ip -n "$NS_LAPTOP" -4 addr show dev pst0 2>/dev/null | grep -q 'inet 10.77.0.'; then ok=0; break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  sleep 0.3
+  return $ok
+}
+
+try_client good 'user = "alice"' 'password_file = "alice.pass"' || fail "alice with the right password was refused"
+log "password user accepted"
+try_client wrongpw 'user = "alice"' 'password_file = "wrong.pass"' && fail "wrong password accepted"
+grep -q "auth" "$WORK/server.log" || fail "server did not log the refusal"
+log "wrong password refused"
+try_client nouser 'user = "mallory"' 'password_file = "alice.pass"' && fail "unknown user accepted"
+log "unknown user refused"
+try_client othercert 'certificate = "pki/intruder.pem"' 'private_key = "pki/intruder.key"' && fail "certificate from another CA accepted"
+log "certificate from another CA refused"
+try_client goodcert 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' || fail "laptop certificate refused"
+log "certificate from the client CA accepted"
+log "PASS"

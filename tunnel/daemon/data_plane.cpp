@@ -1,0 +1,363 @@
+// The data plane threads (see data_plane.hpp).
+#include "tunnel/daemon/data_plane.hpp"
+
+#include "common/log.hpp"
+#include "tunnel/data/gre_frame.hpp"
+#include "tunnel/data/lcp_echo.hpp"
+#include "tunnel/data/mss_clamp.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace postern::tunnel::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kPollMs = 200;  // how often an idle thread notices stop()
+constexpr std::size_t kIpv4HeaderMin = 20;
+constexpr std::size_t kIpv6Header = 40;
+constexpr std::uint16_t kIpv4TcpOverhead = 40;  // IPv4 + TCP headers, for the MSS clamp
+
+// Waits until fd is readable or the poll interval passed. The data plane's only wait.
+bool wait_readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, kPollMs) > 0;
+}
+
+std::uint32_t load_be32(const std::uint8_t* p) { return data::load_be32(p); }
+
+// PPP protocol for an IP packet by its version nibble; nullopt for anything else.
+std::optional<data::PppProtocol> protocol_of(std::span<const std::uint8_t> packet) {
+  if (packet.empty()) return std::nullopt;
+  switch (packet[0] >> 4) {
+    case 4: return packet.size() >= kIpv4HeaderMin ? std::optional(data::PppProtocol::ipv4) : std::nullopt;
+    case 6: return packet.size() >= kIpv6Header ? std::optional(data::PppProtocol::ipv6) : std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
+  counter.fetch_add(by, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+struct DataPlane::Counters {
+  std::atomic<std::uint64_t> rx_datagrams{0}, rx_bad_header{0}, rx_unknown_session{0},
+      rx_dropped_by_session{0}, rx_spoofed_source{0}, rx_client_to_client{0}, tx_no_route{0},
+      tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0};
+};
+
+DataPlane::DataPlane(DataPlaneOptions options, platform::TunDevice tun, platform::UdpSocket udp,
+                     KeyRequest on_key_request)
+    : options_(options),
+      tun_(std::move(tun)),
+      udp_(std::move(udp)),
+      on_key_request_(std::move(on_key_request)),
+      slot_size_(std::max<std::size_t>(2048, data::kOverhead + options.mtu + 64)),
+      counters_(std::make_unique<Counters>()) {}
+
+DataPlane::~DataPlane() { stop(); }
+
+void DataPlane::start() {
+  tun_.set_nonblocking(true);
+  udp_.set_nonblocking(true);
+  udp_.set_buffer_sizes(4 << 20, 4 << 20);
+  tx_thread_ = std::thread([this] { tx_loop(); });
+  rx_thread_ = std::thread([this] { rx_loop(); });
+}
+
+void DataPlane::stop() {
+  stopping_ = true;
+  if (tx_thread_.joinable()) tx_thread_.join();
+  if (rx_thread_.joinable()) rx_thread_.join();
+}
+
+void DataPlane::add_session(std::shared_ptr<PeerSession> session) {
+  std::unique_lock lock(table_mutex_);
+  if (options_.server && session->inner_address) by_address_[session->inner_address] = session;
+  by_id_[session->local_session_id] = std::move(session);
+}
+
+void DataPlane::remove_session(std::uint32_t local_session_id) {
+  std::unique_lock lock(table_mutex_);
+  auto it = by_id_.find(local_session_id);
+  if (it == by_id_.end()) return;
+  auto addr = by_address_.find(it->second->inner_address);
+  if (addr != by_address_.end() && addr->second == it->second) by_address_.erase(addr);
+  by_id_.erase(it);
+}
+
+std::vector<std::shared_ptr<PeerSession>> DataPlane::sessions() const {
+  std::shared_lock lock(table_mutex_);
+  std::vector<std::shared_ptr<PeerSession>> out;
+  out.reserve(by_id_.size());
+  for (const auto& [id, session] : by_id_) out.push_back(session);
+  return out;
+}
+
+void DataPlane::install_key(PeerSession& session, Direction direction, std::uint32_t epoch,
+                            const SecretBytes& key) {
+  auto now = Clock::now();
+  if (direction == Direction::send) {
+    std::lock_guard lock(session.tx_mutex);
+    session.sender.install_epoch(epoch, key.span(), now);
+  } else {
+    std::lock_guard lock(session.rx_mutex);
+    session.receiver.install_epoch(epoch, key.span(), now);
+  }
+}
+
+DataPlaneStats DataPlane::stats() const {
+  const Counters& c = *counters_;
+  return {c.rx_datagrams.load(), c.rx_bad_header.load(), c.rx_unknown_session.load(),
+          c.rx_dropped_by_session.load(), c.rx_spoofed_source.load(), c.rx_client_to_client.load(),
+          c.tx_no_route.load(), c.tx_no_endpoint.load(), c.tx_seal_failed.load(),
+          c.tx_send_errors.load(), c.tun_write_errors.load()};
+}
+
+std::shared_ptr<PeerSession> DataPlane::route(std::span<const std::uint8_t> packet) const {
+  // Caller holds table_mutex_ shared.
+  if (!options_.server) return by_id_.empty() ? nullptr : by_id_.begin()->second;
+  if ((packet[0] >> 4) != 4) return nullptr;  // the pool is IPv4
+  auto it = by_address_.find(load_be32(packet.data() + 16));
+  return it == by_address_.end() ? nullptr : it->second;
+}
+
+void DataPlane::check_wanted_epochs(const std::shared_ptr<PeerSession>& session, Clock::time_point) {
+  std::optional<std::uint32_t> tx_want, rx_want;
+  {
+    std::lock_guard lock(session->tx_mutex);
+    tx_want = session->sender.wanted_epoch();
+  }
+  {
+    std::lock_guard lock(session->rx_mutex);
+    rx_want = session->receiver.wanted_epoch();
+  }
+  if (tx_want && session->tx_epoch_requested.exchange(*tx_want) != *tx_want) {
+    on_key_request_(session, Direction::send, *tx_want);
+  }
+  if (rx_want && session->rx_epoch_requested.exchange(*rx_want) != *rx_want) {
+    on_key_request_(session, Direction::receive, *rx_want);
+  }
+}
+
+void DataPlane::tx_loop() {
+  Counters& c = *counters_;
+  std::vector<std::uint8_t> storage(kBatch * slot_size_);
+  std::array<std::span<std::uint8_t>, kBatch> reads;
+  std::array<std::size_t, kBatch> sizes{};
+  std::array<std::shared_ptr<PeerSession>, kBatch> owners;
+  platform::UdpBatch<kBatch> out;
+  out.attach(storage, slot_size_);
+  const std::size_t payload_room = slot_size_ - data::kSealHeadroom - data::kSealTailroom;
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    reads[i] = std::span(storage.data() + i * slot_size_ + data::kSealHeadroom, payload_room);
+  }
+  const auto max_mss = static_cast<std::uint16_t>(options_.mtu - kIpv4TcpOverhead);
+
+  while (!stopping_) {
+    if (!wait_readable(tun_.fd())) continue;
+    std::error_code ec;
+    std::size_t n = tun_.read_batch(reads, sizes, ec);
+    if (n == 0) continue;
+    auto now = Clock::now();
+    std::size_t ready = 0;
+    {
+      std::shared_lock table(table_mutex_);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::span<std::uint8_t> packet = reads[i].first(sizes[i]);
+        auto protocol = protocol_of(packet);
+        auto session = protocol ? route(packet) : nullptr;
+        if (!session) {
+          bump(c.tx_no_route);
+          continue;
+        }
+        if (options_.mss_clamp) data::clamp_tcp_mss(packet, max_mss);
+        platform::Datagram& d = out.datagrams[ready];
+        // Seal in place into this read's own slot, then point datagram `ready` at it.
+        std::span<std::uint8_t> slot(storage.data() + i * slot_size_, slot_size_);
+        data::SealResult sealed;
+        {
+          std::lock_guard lock(session->tx_mutex);
+          sealed = session->sender.seal(*protocol, slot, packet.size(), now);
+        }
+        if (!sealed.ok()) {
+          bump(c.tx_seal_failed);
+          bump(session->tx_dropped);
+          owners[ready] = session;  // still check epochs below
+          continue;
+        }
+        {
+          std::lock_guard lock(session->endpoint_mutex);
+          if (session->endpoint_len == 0) {
+            bump(c.tx_no_endpoint);
+            continue;
+          }
+          std::memcpy(&d.peer, &session->endpoint, session->endpoint_len);
+          d.peer_len = session->endpoint_len;
+        }
+        d.data = slot.data();
+        d.capacity = slot.size();
+        d.size = sealed.length;
+        bump(session->tx_packets);
+        bump(session->tx_bytes, packet.size());
+        owners[ready++] = std::move(session);
+      }
+    }
+    std::size_t sent = 0;
+    while (sent < ready) {
+      std::error_code send_ec;
+      std::size_t k = udp_.send_batch(std::span<const platform::Datagram>(out.datagrams.data() + sent, ready - sent),
+                                      out.scratch(), send_ec);
+      sent += k;
+      if (sent < ready && k == 0) {
+        if (send_ec == std::errc::resource_unavailable_try_again || send_ec == std::errc::operation_would_block) {
+          pollfd p{udp_.fd(), POLLOUT, 0};
+          ::poll(&p, 1, kPollMs);
+        } else {
+          bump(c.tx_send_errors);
+          ++sent;  // skip the datagram the kernel refused (e.g. EMSGSIZE) and go on
+        }
+      }
+    }
+    for (std::size_t i = 0; i < ready; ++i) {
+      if (i == 0 || owners[i] != owners[i - 1]) check_wanted_epochs(owners[i], now);
+      owners[i].reset();
+    }
+  }
+}
+
+bool DataPlane::inner_allowed(const PeerSession& session, std::span<const std::uint8_t> packet) {
+  if (!options_.server) return true;
+  if ((packet[0] >> 4) != 4) return false;  // clients are given IPv4 addresses only
+  std::uint32_t source = load_be32(packet.data() + 12);
+  if (source != session.inner_address) {
+    bump(counters_->rx_spoofed_source);
+    return false;
+  }
+  std::uint32_t dest = load_be32(packet.data() + 16);
+  bool to_other_client = (dest & options_.pool_mask) == options_.pool_network && dest != options_.server_address;
+  if (to_other_client && !options_.client_to_client) {
+    bump(counters_->rx_client_to_client);
+    return false;
+  }
+  return true;
+}
+
+void DataPlane::handle_lcp(PeerSession& session, std::span<const std::uint8_t> payload) {
+  auto decoded = data::decode_lcp_echo(payload);
+  if (!decoded.ok() || decoded.echo.kind != data::LcpEchoKind::request) return;
+  std::array<std::uint8_t, 128> buffer{};
+  data::LcpEcho reply = data::make_echo_reply(decoded.echo, options_.echo_magic);
+  reply.data = {};  // never reflect peer-chosen bytes back (no amplification)
+  std::size_t len = data::encode_lcp_echo(reply, std::span(buffer).subspan(data::kSealHeadroom));
+  data::SealResult sealed;
+  {
+    std::lock_guard lock(session.tx_mutex);
+    sealed = session.sender.seal(data::PppProtocol::lcp, buffer, len, Clock::now());
+  }
+  if (!sealed.ok()) return;
+  platform::Endpoint peer;
+  {
+    std::lock_guard lock(session.endpoint_mutex);
+    auto endpoint = platform::Endpoint::from_sockaddr(session.endpoint, session.endpoint_len);
+    if (!endpoint) return;
+    peer = *endpoint;
+  }
+  std::error_code ec;
+  udp_.send_to(std::span(buffer.data(), sealed.length), peer, ec);
+}
+
+void DataPlane::send_echo(PeerSession& session, std::uint8_t identifier) {
+  std::array<std::uint8_t, 128> buffer{};
+  data::LcpEcho echo{data::LcpEchoKind::request, identifier, options_.echo_magic, {}};
+  std::size_t len = data::encode_lcp_echo(echo, std::span(buffer).subspan(data::kSealHeadroom));
+  data::SealResult sealed;
+  {
+    std::lock_guard lock(session.tx_mutex);
+    sealed = session.sender.seal(data::PppProtocol::lcp, buffer, len, Clock::now());
+  }
+  if (!sealed.ok()) return;
+  std::lock_guard lock(session.endpoint_mutex);
+  auto endpoint = platform::Endpoint::from_sockaddr(session.endpoint, session.endpoint_len);
+  if (!endpoint) return;
+  std::error_code ec;
+  udp_.send_to(std::span(buffer.data(), sealed.length), *endpoint, ec);
+}
+
+void DataPlane::rx_loop() {
+  Counters& c = *counters_;
+  std::vector<std::uint8_t> storage(kBatch * slot_size_);
+  platform::UdpBatch<kBatch> in;
+  in.attach(storage, slot_size_);
+  std::array<std::shared_ptr<PeerSession>, kBatch> owners;
+  const auto max_mss = static_cast<std::uint16_t>(options_.mtu - kIpv4TcpOverhead);
+
+  while (!stopping_) {
+    if (!wait_readable(udp_.fd())) continue;
+    std::error_code ec;
+    std::size_t n = udp_.recv_batch(in, ec);
+    if (n == 0) continue;
+    bump(c.rx_datagrams, n);
+    auto now = Clock::now();
+    auto now_ns = now.time_since_epoch().count();
+    std::size_t used = 0;
+    {
+      std::shared_lock table(table_mutex_);
+      for (std::size_t i = 0; i < n; ++i) {
+        platform::Datagram& d = in.datagrams[i];
+        auto frame = data::decode_gre_frame(d.payload());
+        if (!frame.ok() || d.truncated) {
+          bump(c.rx_bad_header);
+          continue;
+        }
+        auto it = by_id_.find(data::session_id_of(frame.frame.key));
+        if (it == by_id_.end()) {
+          bump(c.rx_unknown_session);
+          continue;
+        }
+        PeerSession& session = *it->second;
+        data::OpenResult opened;
+        {
+          std::lock_guard lock(session.rx_mutex);
+          opened = session.receiver.open(d.payload(), now);
+        }
+        if (!opened.ok()) {
+          bump(c.rx_dropped_by_session);
+          bump(session.rx_dropped);
+          continue;
+        }
+        // Authenticated from here on: follow the peer to its current address (roaming).
+        session.last_rx_ns.store(now_ns, std::memory_order_relaxed);
+        {
+          std::lock_guard lock(session.endpoint_mutex);
+          if (session.endpoint_len != d.peer_len || std::memcmp(&session.endpoint, &d.peer, d.peer_len) != 0) {
+            std::memcpy(&session.endpoint, &d.peer, d.peer_len);
+            session.endpoint_len = d.peer_len;
+          }
+        }
+        bump(session.rx_packets);
+        bump(session.rx_bytes, opened.payload.size());
+        if (used == 0 || owners[used - 1] != it->second) owners[used++] = it->second;
+        if (opened.protocol == data::PppProtocol::lcp) {
+          handle_lcp(session, opened.payload);
+          continue;
+        }
+        if (!inner_allowed(session, opened.payload)) continue;
+        if (options_.mss_clamp) data::clamp_tcp_mss(opened.payload, max_mss);
+        std::error_code write_ec;
+        tun_.write(opened.payload, write_ec);
+        if (write_ec) bump(c.tun_write_errors);
+      }
+    }
+    for (std::size_t i = 0; i < used; ++i) {
+      check_wanted_epochs(owners[i], now);
+      owners[i].reset();
+    }
+  }
+}
+
+}  // namespace postern::tunnel::daemon

@@ -1,0 +1,353 @@
+// The tunnel server's control side (see tunnel_server.hpp).
+#include "tunnel/daemon/tunnel_server.hpp"
+
+#include "common/log.hpp"
+#include "tunnel/control/negotiator_server.hpp"
+#include "tunnel/daemon/control_stream.hpp"
+#include "tunnel/daemon/session_setup.hpp"
+#include "tunnel/daemon/tls_setup.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+
+#include <cstdio>
+
+namespace postern::tunnel::daemon {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+using Clock = std::chrono::steady_clock;
+
+control::AuthPolicy to_policy(config::AuthMode mode) {
+  switch (mode) {
+    case config::AuthMode::certificate: return control::AuthPolicy::certificate;
+    case config::AuthMode::password: return control::AuthPolicy::password;
+    case config::AuthMode::both: return control::AuthPolicy::both;
+    case config::AuthMode::any: break;
+  }
+  return control::AuthPolicy::any;
+}
+
+control::Cidr to_cidr(const config::Ipv4Cidr& c) {
+  return control::Cidr{control::Ipv4{c.network()}, c.prefix_len};
+}
+
+std::string hex_id(std::uint32_t v) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "%06x", v);
+  return buf;
+}
+
+}  // namespace
+
+struct TunnelServer::Connection {
+  std::string log_id;
+  std::string peer;     // "ip:port"
+  std::string peer_ip;  // throttling key
+  std::shared_ptr<ControlStream> stream;
+  std::unique_ptr<control::ServerNegotiator> negotiator;
+  std::uint32_t local_id = 0;
+  std::shared_ptr<PeerSession> session;
+  bool torn_down = false;
+};
+
+TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfig& cfg, DataPlane& data_plane,
+                           std::shared_ptr<auth::UsersDb> users)
+    : io_(io),
+      cfg_(cfg),
+      tls_(make_server_tls_context(cfg)),
+      acceptor_(io),
+      data_plane_(data_plane),
+      users_(std::move(users)),
+      pool_(to_cidr(cfg.pool), std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)) {
+  if (cfg.deny_list) deny_list_.load(*cfg.deny_list);
+}
+
+TunnelServer::~TunnelServer() {
+  verify_pool_.join();
+}
+
+void TunnelServer::start() {
+  asio::error_code ec;
+  auto address = asio::ip::make_address(cfg_.listen.host, ec);
+  if (ec) throw std::runtime_error("tunnel listen address " + cfg_.listen.to_string() + ": " + ec.message());
+  asio::ip::tcp::endpoint endpoint(address, cfg_.listen.port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + cfg_.listen.to_string() + ": " + ec.message());
+  acceptor_.listen();
+  log::info("tunnel", "", "listening", {{"control", cfg_.listen.to_string()}, {"data_port", cfg_.data_port},
+                                        {"pool", cfg_.pool.to_string()}, {"auth", config::to_string(cfg_.auth)}});
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+void TunnelServer::stop() {
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+  auto connections = connections_;
+  for (auto& [id, connection] : connections) {
+    connection->negotiator->terminate("server shutting down", Clock::now());
+    drain(connection);
+  }
+}
+
+void TunnelServer::reload() {
+  if (users_) {
+    try {
+      users_->reload();
+      log::info("tunnel", "", "reloaded", {{"users", users_->size()}});
+    } catch (const std::exception& e) {
+      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+    }
+  }
+  if (cfg_.client_ca) {
+    try {
+      install_client_verify_store(tls_.native_handle(), cfg_);
+      log::info("tunnel", "", "reloaded", {{"client_ca", cfg_.client_ca->string()},
+                                           {"crl", cfg_.crl ? cfg_.crl->string() : "none"}});
+    } catch (const std::exception& e) {
+      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+    }
+  }
+  if (cfg_.deny_list) {
+    try {
+      deny_list_.reload();
+      log::info("tunnel", "", "reloaded", {{"deny_list", deny_list_.size()}});
+    } catch (const std::exception& e) {
+      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+    }
+  }
+}
+
+std::string TunnelServer::identity_of(std::uint32_t inner_address) const {
+  std::lock_guard lock(identity_mutex_);
+  auto it = identity_by_address_.find(inner_address);
+  return it == identity_by_address_.end() ? std::string() : it->second;
+}
+
+std::size_t TunnelServer::connection_count() const { return connections_.size(); }
+
+asio::awaitable<void> TunnelServer::accept_loop() {
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kAsTuple);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+    if (ec) {
+      log::warn("tunnel", "", "accept failed", {{"error", ec.message()}});
+      continue;
+    }
+    auto connection = std::make_shared<Connection>();
+    asio::error_code peer_ec;
+    auto remote = socket.remote_endpoint(peer_ec);
+    connection->peer_ip = remote.address().to_string();
+    connection->peer = connection->peer_ip + ":" + std::to_string(remote.port());
+    connection->log_id = "c" + std::to_string(next_connection_number_++);
+    socket.set_option(asio::ip::tcp::no_delay(true), peer_ec);
+    connection->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
+    asio::co_spawn(io_, handshake(connection), asio::detached);
+  }
+}
+
+asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connection) {
+  log::info("tunnel", connection->log_id, "connected", {{"peer", connection->peer}});
+  TlsStream& stream = connection->stream->stream();
+  asio::steady_timer timer(io_, kHandshakeTimeout);
+  auto result = co_await (stream.async_handshake(asio::ssl::stream_base::server, kAsTuple) ||
+                          timer.async_wait(kAsTuple));
+  std::string failure;
+  if (result.index() == 1) {
+    failure = "TLS handshake timed out";
+  } else if (auto [ec] = std::get<0>(result); ec) {
+    long verify = SSL_get_verify_result(stream.native_handle());
+    failure = verify != X509_V_OK ? std::string("client certificate rejected: ") + X509_verify_cert_error_string(verify)
+                                  : "TLS handshake failed: " + ec.message();
+  }
+  if (failure.empty()) {
+    X509* cert = SSL_get0_peer_certificate(stream.native_handle());
+    if (cert && deny_list_.is_denied(cert)) failure = "client certificate is on the deny list";
+  }
+  if (!failure.empty()) {
+    log::warn("tunnel", connection->log_id, "refused", {{"peer", connection->peer}, {"reason", failure}});
+    asio::error_code ignored;
+    stream.lowest_layer().close(ignored);
+    co_return;
+  }
+  log::info("tunnel", connection->log_id, "tls established",
+            {{"peer", connection->peer}, {"tls", describe_session(stream.native_handle())}});
+  begin_negotiation(connection);
+}
+
+std::uint32_t TunnelServer::allocate_session_id() {
+  for (;;) {
+    std::uint32_t id = random_u32() & data::kMaxSessionId;
+    if (id != 0 && !connections_.contains(id)) return id;
+  }
+}
+
+void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connection) {
+  SSL* ssl = connection->stream->ssl();
+  auto identity = peer_identity(ssl);
+  control::ServerConfig sc;
+  sc.policy = to_policy(cfg_.auth);
+  sc.receive_session_id = connection->local_id = allocate_session_id();
+  sc.echo_magic = random_u32();
+  sc.data_port = cfg_.data_port;
+  sc.ciphers = {cfg_.cipher == config::Cipher::chacha20_poly1305 ? control::Cipher::chacha20_poly1305
+                                                                 : control::Cipher::aes_256_gcm};
+  sc.max_mtu = static_cast<std::uint16_t>(cfg_.mtu);
+  sc.rekey_interval = std::chrono::duration_cast<std::chrono::seconds>(cfg_.rekey_interval);
+  sc.rekey_packets = cfg_.rekey_packets;
+  for (auto d : cfg_.dns) sc.dns.push_back(control::Ipv4{d});
+  for (const auto& r : cfg_.routes) sc.routes.push_back(to_cidr(r));
+  sc.log_id = connection->log_id;
+  connection->negotiator = std::make_unique<control::ServerNegotiator>(
+      std::move(sc), control::PeerCertificate{identity.has_value(), identity.value_or("")}, pool_, Clock::now());
+  connections_[connection->local_id] = connection;
+
+  std::weak_ptr<Connection> weak = connection;
+  ControlStream::Driver driver;
+  driver.on_bytes = [this, weak](std::span<const std::uint8_t> bytes, SteadyTime now) {
+    if (auto c = weak.lock()) {
+      c->negotiator->feed(bytes, now);
+      drain(c);
+    }
+  };
+  driver.on_timer = [this, weak](SteadyTime now) {
+    if (auto c = weak.lock()) {
+      c->negotiator->on_timer(now);
+      drain(c);
+    }
+  };
+  driver.next_deadline = [weak]() -> std::optional<SteadyTime> {
+    auto c = weak.lock();
+    return c ? c->negotiator->next_deadline() : std::nullopt;
+  };
+  driver.on_closed = [this, weak](const std::string& reason) {
+    if (auto c = weak.lock()) {
+      c->negotiator->terminate(reason, Clock::now());
+      drain(c);
+      teardown(*c, reason);
+    }
+  };
+  connection->stream->start(std::move(driver));
+  drain(connection);
+}
+
+void TunnelServer::drain(const std::shared_ptr<Connection>& connection) {
+  for (auto& action : connection->negotiator->take_actions()) {
+    if (auto* send = std::get_if<control::SendBytes>(&action)) {
+      connection->stream->send(send->bytes);
+    } else if (auto* verify = std::get_if<control::VerifyPassword>(&action)) {
+      verify_password(connection, std::move(verify->user), std::move(verify->password));
+    } else if (auto* established = std::get_if<control::Established>(&action)) {
+      establish(*connection, established->params);
+    } else if (std::holds_alternative<control::DataFrame>(action)) {
+      // UDP fallback inside TLS is not enabled on this server yet: drop.
+    } else if (auto* closed = std::get_if<control::Closed>(&action)) {
+      log::info("tunnel", connection->log_id, "control closed", {{"reason", closed->reason}});
+      connection->stream->close(closed->reason);
+      teardown(*connection, closed->reason);
+    }
+  }
+}
+
+void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection, std::string user,
+                                   SecretBytes password) {
+  auto verdict = throttle_.check(connection->peer_ip, Clock::now());
+  if (!verdict.allowed || !users_) {
+    log::warn("tunnel", connection->log_id, "auth failed",
+              {{"user", user}, {"peer", connection->peer},
+               {"reason", !users_ ? "no users file configured" : "too many failures from this address"}});
+    connection->negotiator->on_password_verified(false, Clock::now());
+    drain(connection);
+    return;
+  }
+  std::weak_ptr<Connection> weak = connection;
+  asio::post(verify_pool_, [this, weak, user = std::move(user), password = std::move(password)]() mutable {
+    bool ok = users_->verify(user, password);
+    password.wipe();
+    asio::post(io_, [this, weak, ok, user = std::move(user)] {
+      auto c = weak.lock();
+      if (!c || c->torn_down) return;
+      auto now = Clock::now();
+      if (ok) {
+        throttle_.record_success(c->peer_ip);
+        log::info("tunnel", c->log_id, "auth ok", {{"user", user}, {"peer", c->peer}});
+        c->negotiator->on_password_verified(true, now);
+        drain(c);
+        return;
+      }
+      auto delay = throttle_.record_failure(c->peer_ip, now);
+      log::warn("tunnel", c->log_id, "auth failed",
+                {{"user", user}, {"peer", c->peer}, {"reason", "bad user or password"}, {"delay_ms", delay.count()}});
+      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+      timer->async_wait([this, weak, timer](const asio::error_code&) {
+        auto c2 = weak.lock();
+        if (!c2 || c2->torn_down) return;
+        c2->negotiator->on_password_verified(false, Clock::now());
+        drain(c2);
+      });
+    });
+  });
+}
+
+void TunnelServer::establish(Connection& connection, const control::TunnelParameters& params) {
+  auto session = make_peer_session(connection.stream->ssl(), data::Role::server, params);
+  if (!session) {
+    connection.negotiator->terminate("cannot export data-channel keys", Clock::now());
+    return;
+  }
+  session->inner_address = params.client_address.value;
+  session->identity = params.identity;
+  session->log_id = connection.log_id;
+  connection.session = session;
+  data_plane_.add_session(session);
+  {
+    std::lock_guard lock(identity_mutex_);
+    identity_by_address_[params.client_address.value] = params.identity;
+  }
+  log::info("tunnel", connection.log_id, "session up",
+            {{"identity", params.identity}, {"address", params.client_address.to_string()},
+             {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
+             {"cipher", control::to_string(params.cipher)}, {"mtu", params.mtu}});
+}
+
+void TunnelServer::teardown(Connection& connection, const std::string& reason) {
+  if (connection.torn_down) return;
+  connection.torn_down = true;
+  if (connection.session) {
+    data_plane_.remove_session(connection.local_id);
+    std::lock_guard lock(identity_mutex_);
+    auto it = identity_by_address_.find(connection.session->inner_address);
+    if (it != identity_by_address_.end() && it->second == connection.session->identity) {
+      // Another live session of the same identity may hold the address: keep it then.
+      bool still_held = false;
+      for (const auto& [id, other] : connections_) {
+        still_held |= other.get() != &connection && other->session &&
+                      other->session->inner_address == connection.session->inner_address;
+      }
+      if (!still_held) identity_by_address_.erase(it);
+    }
+    log::info("tunnel", connection.log_id, "session down",
+              {{"identity", connection.session->identity}, {"reason", reason},
+               {"rx_packets", connection.session->rx_packets.load()},
+               {"tx_packets", connection.session->tx_packets.load()}});
+  }
+  connections_.erase(connection.local_id);
+}
+
+void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch) {
+  asio::post(io_, [this, session = std::move(session), direction, epoch] {
+    auto it = connections_.find(session->local_session_id);
+    if (it == connections_.end() || it->second->session != session) return;
+    if (install_exported_key(it->second->stream->ssl(), data::Role::server, *session, direction, epoch)) {
+      session->rekeys.fetch_add(direction == Direction::send ? 1 : 0);
+      log::debug("tunnel", it->second->log_id, "key installed",
+                 {{"direction", direction == Direction::send ? "send" : "receive"}, {"epoch", epoch}});
+    }
+  });
+}
+
+}  // namespace postern::tunnel::daemon

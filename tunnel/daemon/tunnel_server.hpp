@@ -1,0 +1,73 @@
+// `postern server`'s tunnel half: accepts TLS 1.3 control connections, runs one
+// ServerNegotiator per connection (tunnel/control), checks passwords off the network thread with
+// per-source throttling, and on Established exports the data-channel keys from that connection's
+// TLS session and adds a PeerSession to the data plane. When a control connection ends, its
+// session leaves the data plane and its address returns to the pool (after the grace period).
+// Threading: everything here runs on the io_context thread except password checks (a one-thread
+// pool) and the data plane's key requests, which are posted back to the io_context.
+#pragma once
+
+#include "common/config.hpp"
+#include "tunnel/auth/cert_checks.hpp"
+#include "tunnel/auth/throttle.hpp"
+#include "tunnel/auth/users_db.hpp"
+#include "tunnel/control/address_pool.hpp"
+#include "tunnel/control/tunnel_parameters.hpp"
+#include "tunnel/daemon/data_plane.hpp"
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace postern::tunnel::daemon {
+
+class TunnelServer {
+ public:
+  TunnelServer(asio::io_context& io, const config::TunnelServerConfig& cfg, DataPlane& data_plane,
+               std::shared_ptr<auth::UsersDb> users);
+  ~TunnelServer();
+
+  // Binds the control listener (throws std::runtime_error naming the address) and accepts.
+  void start();
+  void stop();
+  // SIGHUP: re-reads the users file, the CRL and the deny list; keeps the old ones on error.
+  void reload();
+  // Key requests from the data plane threads (thread-safe: posts to the io_context).
+  void request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch);
+
+  // The tunnel identity (user or certificate name) holding an inner address, "" if none.
+  // Thread-safe (SMTP asks from its own handlers).
+  std::string identity_of(std::uint32_t inner_address) const;
+  std::size_t connection_count() const;
+
+ private:
+  struct Connection;
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> handshake(std::shared_ptr<Connection> connection);
+  void begin_negotiation(const std::shared_ptr<Connection>& connection);
+  void drain(const std::shared_ptr<Connection>& connection);
+  void verify_password(const std::shared_ptr<Connection>& connection, std::string user, SecretBytes password);
+  void establish(Connection& connection, const control::TunnelParameters& params);
+  void teardown(Connection& connection, const std::string& reason);
+  std::uint32_t allocate_session_id();
+
+  asio::io_context& io_;
+  const config::TunnelServerConfig& cfg_;
+  asio::ssl::context tls_;
+  asio::ip::tcp::acceptor acceptor_;
+  DataPlane& data_plane_;
+  std::shared_ptr<auth::UsersDb> users_;
+  auth::DenyList deny_list_;
+  auth::AuthThrottle throttle_;
+  control::AddressPool pool_;
+  asio::thread_pool verify_pool_{1};
+  std::map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by local session id
+  mutable std::mutex identity_mutex_;
+  std::map<std::uint32_t, std::string> identity_by_address_;
+  std::uint64_t next_connection_number_ = 1;
+};
+
+}  // namespace postern::tunnel::daemon
