@@ -92,11 +92,12 @@ Target resolve(const PrivilegeDrop& drop) {
   Target target{};
   if (pw_result != nullptr) {
     target = {pw.pw_uid, pw.pw_gid};
-  } else if (auto id = parse_id(user); id && drop.group.size() > 0) {
-    target = {*id, 0};
+  } else if (auto id = parse_id(user); id && !drop.group.empty()) {
+    target = {*id, 0};  // a bare uid has no primary group: the group below is required
   } else {
     throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                            "drop privileges: unknown user '" + user + "'");
+                            "drop privileges: unknown user '" + user + "'" +
+                                (id ? " (a numeric uid needs an explicit group)" : ""));
   }
   if (drop.group.empty()) return target;
   group gr{};

@@ -110,5 +110,21 @@ TEST(PrivilegesTest, UnknownUserFailsLoudly) {
   EXPECT_TRUE(exited_ok(result)) << result.message;
 }
 
+TEST(PrivilegesTest, NumericIdsNeedAGroup) {
+  POSTERN_REQUIRE_NETNS();
+  const auto result = run_in_child([]() -> std::string {
+    try {
+      drop_privileges({"65534", "", {}});
+      return "bare numeric uid accepted";
+    } catch (const std::system_error&) {
+    }
+    drop_privileges({"65534", "65533", {}});
+    const auto id = current_identity();
+    if (id.real_uid != 65534 || id.real_gid != 65533) return "ids " + id.to_string();
+    return "";
+  });
+  EXPECT_TRUE(exited_ok(result)) << result.message;
+}
+
 }  // namespace
 }  // namespace postern::platform
