@@ -1,0 +1,119 @@
+// `postern user add|del|list FILE ...`: manages the scrypt users file shared by tunnel password
+// auth and SMTP AUTH (see tunnel/auth/users_db.hpp). `add` reads the password from stdin when
+// stdin is not a terminal (one line), else prompts twice without echo. The file is rewritten
+// atomically with mode 0600; a running daemon picks it up on SIGHUP.
+#include "tools/postern/command.hpp"
+#include "tunnel/auth/users_db.hpp"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+
+namespace postern::cli {
+namespace {
+
+namespace auth = postern::tunnel::auth;
+
+// One line from stdin into a SecretBytes, wiping the temporary.
+SecretBytes read_line() {
+  std::string line;
+  if (!std::getline(std::cin, line) && line.empty()) throw std::runtime_error("no password given on stdin");
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  SecretBytes out(line);
+  std::fill(line.begin(), line.end(), '\0');
+  return out;
+}
+
+SecretBytes prompt(const char* text) {
+  std::fprintf(stderr, "%s", text);
+  termios old {};
+  bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  SecretBytes out;
+  try {
+    out = read_line();
+  } catch (...) {
+    if (tty) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    throw;
+  }
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+  std::fprintf(stderr, "\n");
+  return out;
+}
+
+SecretBytes read_new_password() {
+  if (!::isatty(STDIN_FILENO)) return read_line();
+  SecretBytes first = prompt("New password: ");
+  SecretBytes second = prompt("Again: ");
+  if (!constant_time_equal(first.span(), second.span())) throw std::runtime_error("passwords do not match");
+  return first;
+}
+
+void open_db(auth::UsersDb& db, const std::string& file, bool create) {
+  if (create && !std::filesystem::exists(file)) {
+    db.reset(file);
+    return;
+  }
+  db.load(file);
+}
+
+POSTERN_REGISTER_COMMAND(60, [](CLI::App& app) {
+  CLI::App* user = app.add_subcommand("user", "Manage the users file (scrypt password hashes)");
+  user->require_subcommand(1);
+
+  struct Args {
+    std::string file;
+    std::string name;
+    int cost = 15;
+  };
+  auto args = std::make_shared<Args>();
+
+  CLI::App* add = user->add_subcommand("add", "Add a user or replace their password");
+  add->add_option("file", args->file, "Users file (created if missing)")->required();
+  add->add_option("name", args->name, "User name (for SMTP AUTH often the mail address)")->required();
+  add->add_option("--cost", args->cost, "scrypt cost as log2(N)")->check(CLI::Range(10, 20))->capture_default_str();
+  add->callback([args] {
+    SecretBytes password = read_new_password();
+    if (password.empty()) throw std::runtime_error("empty password refused");
+    auth::UsersDb db(auth::ScryptParams{static_cast<std::uint8_t>(args->cost), 8, 1});
+    open_db(db, args->file, true);
+    bool replaced = db.set_password(args->name, password);
+    db.save();
+    std::printf("%s user %s %s %s\n", replaced ? "updated" : "added", args->name.c_str(), replaced ? "in" : "to",
+                args->file.c_str());
+  });
+
+  CLI::App* del = user->add_subcommand("del", "Remove a user");
+  del->add_option("file", args->file, "Users file")->required();
+  del->add_option("name", args->name, "User name")->required();
+  del->callback([args] {
+    auth::UsersDb db;
+    open_db(db, args->file, false);
+    if (!db.remove(args->name)) {
+      std::fprintf(stderr, "postern user del: no user %s in %s\n", args->name.c_str(), args->file.c_str());
+      set_exit_status(1);
+      return;
+    }
+    db.save();
+    std::printf("removed user %s from %s\n", args->name.c_str(), args->file.c_str());
+  });
+
+  CLI::App* list = user->add_subcommand("list", "List user names");
+  list->add_option("file", args->file, "Users file")->required();
+  list->callback([args] {
+    auth::UsersDb db;
+    open_db(db, args->file, false);
+    for (const auto& name : db.names()) std::printf("%s\n", name.c_str());
+  });
+});
+
+}  // namespace
+}  // namespace postern::cli
