@@ -5,6 +5,8 @@
 //   2. serve(): read (session's timer) -> feed -> pump() until the session closes.
 //   3. pump(): write take_output(), then perform each action; repeat while actions appear.
 // Timeouts use awaitable_operators (op || timer); all results are taken as values (as_tuple).
+// Every co_await result is stored in a local before it is tested: g++ 12 miscompiles a
+// co_await inside an if condition or an && operand (the frame resumes into ud2, SIGILL).
 #include "smtp/server/connection.hpp"
 
 #include "common/log.hpp"
@@ -158,7 +160,8 @@ void Connection::wrong_mode(std::string_view what, std::string_view advice) {
 
 asio::awaitable<void> Connection::run() {
   make_session();
-  if (co_await open_by_mode()) co_await serve();
+  const bool opened = co_await open_by_mode();
+  if (opened) co_await serve();
   transport_.close();
   log::info(kLog, id_, "disconnect",
             {{"reason", reason_.empty() ? "closed" : reason_}, {"bytes_in", bytes_fed_}});
@@ -218,7 +221,8 @@ asio::awaitable<bool> Connection::handshake() {
 
 asio::awaitable<void> Connection::serve() {
   session_->start(wall_now());
-  if (!co_await pump()) co_return;
+  const bool greeted = co_await pump();
+  if (!greeted) co_return;
   std::array<char, kReadSize> buffer;
   while (!session_->closed()) {
     const Timeout which = session_->current_timeout();
@@ -243,7 +247,8 @@ asio::awaitable<void> Connection::serve() {
     }
     bytes_fed_ += n;
     session_->feed(std::span<const char>(buffer.data(), n), wall_now());
-    if (!co_await pump()) co_return;
+    const bool alive = co_await pump();
+    if (!alive) co_return;
   }
 }
 
@@ -257,11 +262,15 @@ asio::awaitable<bool> Connection::write(std::string_view bytes) {
 asio::awaitable<bool> Connection::pump() {
   for (;;) {
     std::string output = session_->take_output();
-    if (!output.empty() && !co_await write(output)) co_return false;
+    if (!output.empty()) {
+      const bool written = co_await write(output);
+      if (!written) co_return false;
+    }
     std::vector<Action> actions = session_->take_actions();
     if (actions.empty()) co_return !session_->closed();
     for (Action& action : actions) {
-      if (!co_await perform(action)) co_return false;
+      const bool ok = co_await perform(action);
+      if (!ok) co_return false;
     }
   }
 }
