@@ -30,6 +30,7 @@ std::span<std::uint8_t> ipv6_tcp_segment(std::span<std::uint8_t> packet) {
   std::uint8_t next = packet[6];
   std::size_t offset = 40;
   for (int hops = 0; hops < 8; ++hops) {
+    if (offset > end) return {};  // an extension header claimed more than the payload
     if (next == kProtoTcp) return packet.subspan(offset, end - offset);
     if (next != 0 && next != 43 && next != 60) return {};  // hop-by-hop, routing, dest options
     if (offset + 8 > end) return {};

@@ -148,6 +148,10 @@ TEST(MssClamp, LeftAlone) {
   v6_fragment[6] = 44;  // fragment header: not walked
   EXPECT_FALSE(clamp_tcp_mss(v6_fragment, 100));
 
+  auto v6_long_ext = ipv6_syn(true);
+  v6_long_ext[41] = 200;  // hop-by-hop length runs past the payload (found by fuzz_gre_frame)
+  EXPECT_FALSE(clamp_tcp_mss(v6_long_ext, 100));
+
   EXPECT_FALSE(clamp_tcp_mss({}, 100));
   std::vector<std::uint8_t> garbage(60, 0x00);
   EXPECT_FALSE(clamp_tcp_mss(garbage, 100));
