@@ -1,0 +1,194 @@
+// Unit tests of the `postern capture` analysis: sequence accounting, TLS record framing over TCP
+// (with a split-point grind), frame decoding and the analyzer's leak check (no pcap, no sockets).
+#include "tools/postern/capture/analyzer.hpp"
+#include "tools/postern/capture/report.hpp"
+#include "tunnel/data/gre_frame.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace postern::tools::capture {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+TEST(SequenceTracker, Table) {
+  struct Step {
+    std::uint32_t seq;
+    SeqVerdict verdict;
+  };
+  const std::vector<Step> steps = {
+      {10, SeqVerdict::first},  {11, SeqVerdict::in_order},  {14, SeqVerdict::gap},
+      {12, SeqVerdict::reordered}, {12, SeqVerdict::duplicate}, {14, SeqVerdict::duplicate},
+      {15, SeqVerdict::in_order},
+  };
+  SequenceTracker t;
+  for (const auto& s : steps) EXPECT_EQ(t.observe(s.seq), s.verdict) << s.seq;
+  EXPECT_EQ(t.missing(), 1u);  // 13
+  EXPECT_EQ(t.reorders(), 1u);
+  EXPECT_EQ(t.duplicates(), 2u);
+}
+
+TEST(SequenceTracker, WrapsAround) {
+  SequenceTracker t;
+  t.observe(0xFFFFFFFEu);
+  EXPECT_EQ(t.observe(0xFFFFFFFFu), SeqVerdict::in_order);
+  EXPECT_EQ(t.observe(1), SeqVerdict::gap);  // 0 missing
+  EXPECT_EQ(t.missing(), 1u);
+  EXPECT_EQ(t.observe(0), SeqVerdict::reordered);
+  EXPECT_EQ(t.missing(), 0u);
+}
+
+Bytes record(std::uint8_t type, std::size_t length, std::uint8_t first = 0) {
+  Bytes r = {type, 3, 3, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length)};
+  for (std::size_t i = 0; i < length; ++i) r.push_back(i == 0 ? first : 0xAB);
+  return r;
+}
+
+Bytes tls_stream() {
+  Bytes s;
+  for (const Bytes& r : {record(22, 40, 1), record(22, 30, 2), record(20, 1, 1), record(23, 100),
+                         record(23, 0), record(21, 2)}) {
+    s.insert(s.end(), r.begin(), r.end());
+  }
+  return s;
+}
+
+TEST(TlsRecordParser, RecordsAndHandshakeTypes) {
+  TlsRecordParser p;
+  std::vector<TlsRecord> out;
+  Bytes s = tls_stream();
+  p.feed(s, out);
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(out[0].handshake_type, 1);
+  EXPECT_EQ(handshake_name(out[1].handshake_type), "ServerHello");
+  EXPECT_EQ(out[3].content_type, 23);
+  EXPECT_EQ(out[3].length, 100);
+  EXPECT_TRUE(p.in_sync());
+}
+
+TEST(TlsRecordParser, GrindEverySplitPoint) {
+  Bytes s = tls_stream();
+  TlsRecordParser whole_parser;
+  std::vector<TlsRecord> whole;
+  whole_parser.feed(s, whole);
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    for (std::size_t j = i; j <= s.size(); j += 7) {
+      TlsRecordParser p;
+      std::vector<TlsRecord> out;
+      std::span<const std::uint8_t> all(s);
+      p.feed(all.subspan(0, i), out);
+      p.feed(all.subspan(i, j - i), out);
+      p.feed(all.subspan(j), out);
+      ASSERT_EQ(out, whole) << "split at " << i << "," << j;
+    }
+  }
+}
+
+TEST(TlsRecordParser, JunkLosesSync) {
+  TlsRecordParser p;
+  std::vector<TlsRecord> out;
+  std::string smtp = "220 mail.example.org ESMTP\r\n";
+  p.feed({reinterpret_cast<const std::uint8_t*>(smtp.data()), smtp.size()}, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(p.in_sync());
+  Bytes r = record(23, 5);
+  p.feed(r, out);  // next segment starts a record: resynchronised
+  EXPECT_EQ(out.size(), 1u);
+}
+
+TEST(TcpStream, RetransmissionsAndHoles) {
+  Bytes s = tls_stream();
+  std::span<const std::uint8_t> all(s);
+  TcpStream t;
+  std::vector<TlsRecord> out;
+  t.segment(1000, kTcpSyn, {}, out);
+  t.segment(1001, 0x10, all.subspan(0, 50), out);
+  t.segment(1001, 0x10, all.subspan(0, 50), out);   // full retransmission
+  t.segment(1041, 0x10, all.subspan(40, 60), out);  // overlapping
+  t.segment(1101, 0x10, all.subspan(100), out);
+  EXPECT_EQ(out.size(), 6u);
+  EXPECT_EQ(t.holes(), 0u);
+  EXPECT_EQ(t.retransmitted_bytes(), 60u);
+  Bytes next = record(23, 10);
+  t.segment(1001 + static_cast<std::uint32_t>(s.size()) + 500, 0x10, next, out);  // hole
+  EXPECT_EQ(t.holes(), 1u);
+  EXPECT_EQ(out.size(), 7u);
+}
+
+// Ethernet + IPv4 + UDP/TCP frame builder.
+Bytes frame(std::uint8_t proto, std::uint16_t sport, std::uint16_t dport, const Bytes& payload,
+            std::uint32_t tcp_seq = 0) {
+  Bytes l4;
+  if (proto == 17) {
+    std::size_t len = 8 + payload.size();
+    l4 = {static_cast<std::uint8_t>(sport >> 8), static_cast<std::uint8_t>(sport),
+          static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport),
+          static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len), 0, 0};
+  } else {
+    l4 = {static_cast<std::uint8_t>(sport >> 8), static_cast<std::uint8_t>(sport),
+          static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport),
+          static_cast<std::uint8_t>(tcp_seq >> 24), static_cast<std::uint8_t>(tcp_seq >> 16),
+          static_cast<std::uint8_t>(tcp_seq >> 8), static_cast<std::uint8_t>(tcp_seq),
+          0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0};
+  }
+  l4.insert(l4.end(), payload.begin(), payload.end());
+  std::size_t total = 20 + l4.size();
+  Bytes f(12, 0x02);
+  f.insert(f.end(), {0x08, 0x00});
+  Bytes ip = {0x45, 0, static_cast<std::uint8_t>(total >> 8), static_cast<std::uint8_t>(total), 0, 0, 0x40, 0,
+              64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
+  f.insert(f.end(), ip.begin(), ip.end());
+  f.insert(f.end(), l4.begin(), l4.end());
+  f.insert(f.end(), 6, 0);  // Ethernet padding must be ignored
+  return f;
+}
+
+Bytes gre(std::uint32_t session, std::uint32_t epoch, std::uint32_t seq, std::size_t sealed = 40) {
+  Bytes d(tunnel::data::kGreHeaderSize + sealed, 0x5A);
+  tunnel::data::encode_gre_header(std::span<std::uint8_t, tunnel::data::kGreHeaderSize>(d.data(), 12),
+                                  (session << 8) | epoch, seq);
+  return d;
+}
+
+TEST(PacketDecode, EthernetIpv4Udp) {
+  Bytes f = frame(17, 40000, 1723, {1, 2, 3});
+  DecodedPacket p = decode_packet(linktype::ethernet, f);
+  EXPECT_EQ(p.transport, Transport::udp);
+  EXPECT_EQ(p.src(), "10.0.0.1:40000");
+  EXPECT_EQ(p.dst(), "10.0.0.2:1723");
+  EXPECT_EQ(p.payload.size(), 3u);
+  for (std::size_t cut = 0; cut < f.size(); ++cut) {  // truncation never crashes
+    decode_packet(linktype::ethernet, std::span<const std::uint8_t>(f).first(cut));
+  }
+}
+
+TEST(CaptureAnalyzer, SessionsFlowsAndLeaks) {
+  CaptureAnalyzer a({1723, {"SECRET-MARKER", "absent"}});
+  for (std::uint32_t seq : {1u, 2u, 4u, 3u, 3u, 6u}) a.consume(0, linktype::ethernet, frame(17, 40000, 1723, gre(0x42, 1, seq)));
+  a.consume(0, linktype::ethernet, frame(17, 1723, 40000, gre(0x77, 1, 9)));
+  Bytes hello = record(22, 40, 1);
+  a.consume(0, linktype::ethernet, frame(6, 50000, 1723, hello, 5000));
+  Bytes junk = {'x', 'S', 'E', 'C', 'R', 'E', 'T', '-', 'M', 'A', 'R', 'K', 'E', 'R'};
+  PacketReport leak = a.consume(0, linktype::ethernet, frame(17, 40000, 1723, junk));
+  EXPECT_EQ(leak.kind, PacketKind::bad_data);
+  ASSERT_EQ(leak.leaks.size(), 1u);
+  CaptureSummary s = a.summary();
+  EXPECT_EQ(s.packets, 9u);
+  ASSERT_EQ(s.sessions.size(), 2u);
+  EXPECT_EQ(s.sessions[0].session, 0x42u);
+  EXPECT_EQ(s.sessions[0].packets, 6u);
+  EXPECT_EQ(s.sessions[0].gaps, 1u);  // 5
+  EXPECT_EQ(s.sessions[0].reorders, 1u);
+  EXPECT_EQ(s.sessions[0].duplicates, 1u);
+  ASSERT_EQ(s.flows.size(), 1u);
+  EXPECT_EQ(s.flows[0].client_hellos, 1u);
+  ASSERT_EQ(s.leaks.size(), 1u);
+  EXPECT_EQ(s.leaks[0].first_packet, 9u);
+  EXPECT_NE(format_leak_verdict(s).find("\"SECRET-MARKER\" found in packet 9"), std::string::npos);
+  EXPECT_NE(json_summary(s).find("\"gaps\":1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace postern::tools::capture
