@@ -55,6 +55,9 @@ struct ServiceState {
   std::unique_ptr<asio::thread_pool> store_pool;
 
   std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> acceptors;
+  // Bound by open() (before the privilege drop), accepted on by start().
+  std::vector<std::pair<std::shared_ptr<asio::ip::tcp::acceptor>, config::SmtpTlsMode>> bound;
+  bool opened = false;
   std::set<std::shared_ptr<asio::ip::tcp::socket>> sockets;  // open connections, for stop()
   std::map<asio::ip::address, std::uint32_t> per_ip;
   AtomicCounters counters;

@@ -181,8 +181,10 @@ SmtpService::SmtpService(asio::io_context& io, const config::SmtpConfig& cfg,
 
 SmtpService::~SmtpService() { stop(); }
 
-void SmtpService::start() {
+void SmtpService::open() {
   ServiceState& st = *state_;
+  if (st.opened) return;
+  st.opened = true;
   st.tls.emplace(make_server_context(st.cfg.certificate, st.cfg.private_key));
   if (st.cfg.users) {
     st.users = std::make_unique<tunnel::auth::UsersDb>();
@@ -193,10 +195,15 @@ void SmtpService::start() {
     throw std::runtime_error("smtp: cannot open the spool " + st.cfg.spool.string() + ": " +
                              ec.message());
   }
-  std::vector<std::pair<std::shared_ptr<tcp::acceptor>, config::SmtpTlsMode>> bound;
   for (const auto& listener : st.cfg.listen) {
-    bound.emplace_back(bind_listener(st.io, listener), listener.mode);
+    st.bound.emplace_back(bind_listener(st.io, listener), listener.mode);
   }
+}
+
+void SmtpService::start() {
+  open();
+  ServiceState& st = *state_;
+  auto bound = std::move(st.bound);
   st.delivery = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir);
   st.runner = std::make_unique<spool::QueueRunner>(*st.spool, *st.delivery);
   st.auth_pool = std::make_unique<asio::thread_pool>(2);

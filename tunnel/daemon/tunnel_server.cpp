@@ -66,7 +66,7 @@ TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfi
 }
 
 TunnelServer::~TunnelServer() {
-  verify_pool_.join();
+  if (verify_pool_) verify_pool_->join();
 }
 
 void TunnelServer::start() {
@@ -265,7 +265,8 @@ void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection
     return;
   }
   std::weak_ptr<Connection> weak = connection;
-  asio::post(verify_pool_, [this, weak, user = std::move(user), password = std::move(password)]() mutable {
+  if (!verify_pool_) verify_pool_ = std::make_unique<asio::thread_pool>(1);
+  asio::post(*verify_pool_, [this, weak, user = std::move(user), password = std::move(password)]() mutable {
     bool ok = users_->verify(user, password);
     password.wipe();
     asio::post(io_, [this, weak, ok, user = std::move(user)] {

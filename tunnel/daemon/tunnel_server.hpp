@@ -63,7 +63,8 @@ class TunnelServer {
   auth::DenyList deny_list_;
   auth::AuthThrottle throttle_;
   control::AddressPool pool_;
-  asio::thread_pool verify_pool_{1};
+  // Created on first use: the daemon drops privileges while still single-threaded.
+  std::unique_ptr<asio::thread_pool> verify_pool_;
   std::map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by local session id
   mutable std::mutex identity_mutex_;
   std::map<std::uint32_t, std::string> identity_by_address_;

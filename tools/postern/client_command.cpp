@@ -1,0 +1,72 @@
+// `postern client -c FILE`: the laptop daemon. Opens the TUN device, connects to the site's
+// tunnel server, applies the negotiated address, MTU and routes, and keeps the tunnel up
+// (reconnecting with backoff). Root until the privilege drop, then only CAP_NET_ADMIN is kept
+// (to re-apply address and routes after a reconnect).
+#include "tools/postern/command.hpp"
+#include "tools/postern/daemon_runtime.hpp"
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "platform/netlink.hpp"
+#include "platform/tun_device.hpp"
+#include "platform/udp_socket.hpp"
+#include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/session_setup.hpp"
+#include "tunnel/daemon/tunnel_client.hpp"
+
+#include <asio.hpp>
+
+#include <memory>
+
+namespace postern::cli {
+namespace {
+
+using tunnel::daemon::DataPlane;
+using tunnel::daemon::TunnelClient;
+
+// Buffers are sized for this; the negotiated MTU is never larger (the server NAKs above its own).
+constexpr std::uint16_t kMaxClientMtu = 1500;
+
+int run_client(const std::string& path) {
+  config::Config cfg = config::load_config(path);
+  if (!cfg.client) throw std::runtime_error(path + " has no client [tunnel] section (server = \"host:port\")");
+  const config::TunnelClientConfig& c = *cfg.client;
+  log::set_min_level(cfg.daemon.log_level);
+
+  SecretBytes password;
+  if (c.password_file) password = config::read_password_file(*c.password_file);
+
+  asio::io_context io(1);
+  auto tun = platform::TunDevice::open({c.interface, false, false});
+  auto netlink = platform::Netlink::open();
+  auto udp = platform::UdpSocket::bind(platform::Endpoint(platform::IpAddress::any(platform::IpAddress::Family::v4), 0));
+
+  tunnel::daemon::DataPlaneOptions options;
+  options.server = false;
+  options.mtu = kMaxClientMtu;
+  options.echo_magic = tunnel::daemon::random_u32();
+  std::unique_ptr<TunnelClient> client;
+  DataPlane data_plane(options, std::move(tun), std::move(udp), [&client](auto session, auto direction, auto epoch) {
+    // Runs on a data thread; request_key only posts to the io_context.
+    client->request_key(std::move(session), direction, epoch);
+  });
+  client = std::make_unique<TunnelClient>(io, c, data_plane, netlink, std::move(password));
+
+  drop_to_run_as_user(cfg.daemon, {platform::Capability::net_admin});
+
+  data_plane.start();
+  client->start();
+  run_until_signalled(io, [&] { client->stop(); }, {});
+  data_plane.stop();
+  return client->exit_status().value_or(0);
+}
+
+POSTERN_REGISTER_COMMAND(11, [](CLI::App& app) {
+  auto* cmd = app.add_subcommand("client", "Run the laptop daemon: connect the tunnel to the site");
+  auto path = std::make_shared<std::string>();
+  cmd->add_option("-c,--config", *path, "Configuration file (TOML)")->required();
+  cmd->callback([path] { set_exit_status(run_client(*path)); });
+});
+
+}  // namespace
+}  // namespace postern::cli

@@ -1,0 +1,148 @@
+// `postern server -c FILE`: the site daemon. Runs the tunnel server ([tunnel] with `listen`)
+// and/or the SMTP listener ([smtp]) from one config file.
+// Startup order (root until the drop): config -> TUN + address via netlink -> UDP and TCP
+// listeners -> certificates and users read -> SMTP listeners bound -> privilege drop -> threads.
+#include "tools/postern/command.hpp"
+#include "tools/postern/daemon_runtime.hpp"
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "platform/netlink.hpp"
+#include "platform/sysctl.hpp"
+#include "platform/tun_device.hpp"
+#include "platform/udp_socket.hpp"
+#include "smtp/server/smtp_service.hpp"
+#include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/interface_setup.hpp"
+#include "tunnel/daemon/session_setup.hpp"
+#include "tunnel/daemon/tunnel_server.hpp"
+
+#include <asio.hpp>
+
+#include <memory>
+
+namespace postern::cli {
+namespace {
+
+using tunnel::daemon::DataPlane;
+using tunnel::daemon::TunnelServer;
+
+struct ServerTunnel {
+  std::unique_ptr<DataPlane> data_plane;
+  std::unique_ptr<TunnelServer> server;
+};
+
+void warn_if_not_forwarding(const config::TunnelServerConfig& s) {
+  bool beyond_pool = false;
+  for (const auto& r : s.routes) beyond_pool |= !(r.network() == s.pool.network() && r.prefix_len == s.pool.prefix_len);
+  bool forwarding = false;
+  if (beyond_pool && !platform::ip_forwarding_enabled(platform::IpAddress::Family::v4, forwarding) && !forwarding) {
+    log::warn("tunnel", "", "ip forwarding is off",
+              {{"hint", "routes beyond the pool are pushed to clients but this host will not forward them: "
+                        "sysctl -w net.ipv4.ip_forward=1"}});
+  }
+}
+
+std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::TunnelServerConfig& s) {
+  auto tun = platform::TunDevice::open({s.interface, false, false});
+  auto netlink = platform::Netlink::open();
+  tunnel::daemon::InterfaceSettings settings;
+  settings.name = tun.name();
+  settings.address = s.pool.first_host();
+  settings.prefix_len = s.pool.prefix_len;
+  settings.mtu = s.mtu;
+  tunnel::daemon::configure_interface(netlink, settings);
+  warn_if_not_forwarding(s);
+
+  auto listen_ip = platform::IpAddress::parse(s.listen.host);
+  if (!listen_ip) throw std::runtime_error("[tunnel] listen: not an IP address: " + s.listen.host);
+  auto udp = platform::UdpSocket::bind(platform::Endpoint(*listen_ip, s.data_port));
+
+  std::shared_ptr<tunnel::auth::UsersDb> users;
+  if (s.users) {
+    users = std::make_shared<tunnel::auth::UsersDb>();
+    users->load(*s.users);
+  }
+  tunnel::daemon::DataPlaneOptions options;
+  options.server = true;
+  options.mtu = static_cast<std::uint16_t>(s.mtu);
+  options.mss_clamp = s.mss_clamp;
+  options.client_to_client = s.client_to_client;
+  options.pool_network = s.pool.network();
+  options.pool_mask = s.pool.netmask();
+  options.server_address = s.pool.first_host();
+  options.echo_magic = tunnel::daemon::random_u32();
+
+  auto t = std::make_unique<ServerTunnel>();
+  ServerTunnel* self = t.get();  // outlives the data plane it owns
+  t->data_plane = std::make_unique<DataPlane>(options, std::move(tun), std::move(udp),
+                                              [self](auto session, auto direction, auto epoch) {
+                                                self->server->request_key(std::move(session), direction, epoch);
+                                              });
+  t->server = std::make_unique<TunnelServer>(io, s, *t->data_plane, users);
+  t->server->start();
+  return t;
+}
+
+bool in_networks(const std::vector<config::Ipv4Cidr>& networks, const asio::ip::address& address) {
+  if (!address.is_v4()) return false;
+  std::uint32_t a = address.to_v4().to_uint();
+  for (const auto& n : networks) {
+    if (n.contains(a)) return true;
+  }
+  return false;
+}
+
+int run_server(const std::string& path) {
+  config::Config cfg = config::load_config(path);
+  if (cfg.client) throw std::runtime_error(path + " is a client configuration ([tunnel] server = ...): use `postern client -c`");
+  if (!cfg.server && !cfg.smtp) throw std::runtime_error(path + " configures neither a tunnel server nor [smtp]");
+  log::set_min_level(cfg.daemon.log_level);
+
+  asio::io_context io(1);
+  std::unique_ptr<ServerTunnel> tunnel;
+  if (cfg.server) tunnel = open_tunnel(io, *cfg.server);
+  TunnelServer* tunnel_server = tunnel ? tunnel->server.get() : nullptr;
+
+  std::unique_ptr<smtp::server::SmtpService> mail;
+  if (cfg.smtp) {
+    prepare_writable_dir(cfg.smtp->spool, cfg.daemon);
+    prepare_writable_dir(cfg.smtp->maildir, cfg.daemon);
+    const auto& trusted = cfg.smtp->trusted_networks;
+    mail = std::make_unique<smtp::server::SmtpService>(
+        io, *cfg.smtp, [&trusted](const asio::ip::address& a) { return in_networks(trusted, a); },
+        [tunnel_server](const asio::ip::address& a) {
+          return tunnel_server && a.is_v4() ? tunnel_server->identity_of(a.to_v4().to_uint()) : std::string();
+        });
+    mail->open();
+  }
+
+  drop_to_run_as_user(cfg.daemon, {});
+
+  if (tunnel) tunnel->data_plane->start();
+  if (mail) mail->start();
+  log::info("daemon", "", "ready", {{"config", path}, {"tunnel", cfg.server ? "server" : "off"},
+                                    {"smtp", cfg.smtp ? "on" : "off"}});
+  run_until_signalled(
+      io,
+      [&] {
+        if (tunnel) tunnel->server->stop();
+        if (mail) mail->stop();
+      },
+      [&] {
+        if (tunnel) tunnel->server->reload();
+      });
+  if (mail) mail->stop();
+  if (tunnel) tunnel->data_plane->stop();
+  return 0;
+}
+
+POSTERN_REGISTER_COMMAND(10, [](CLI::App& app) {
+  auto* cmd = app.add_subcommand("server", "Run the site daemon: tunnel server and/or SMTP listener");
+  auto path = std::make_shared<std::string>();
+  cmd->add_option("-c,--config", *path, "Configuration file (TOML)")->required();
+  cmd->callback([path] { set_exit_status(run_server(*path)); });
+});
+
+}  // namespace
+}  // namespace postern::cli

@@ -1,0 +1,259 @@
+// The tunnel client (see tunnel_client.hpp).
+#include "tunnel/daemon/tunnel_client.hpp"
+
+#include "common/log.hpp"
+#include "tunnel/auth/cert_checks.hpp"
+#include "tunnel/control/control_errc.hpp"
+#include "tunnel/control/negotiator_client.hpp"
+#include "tunnel/daemon/control_stream.hpp"
+#include "tunnel/daemon/interface_setup.hpp"
+#include "tunnel/daemon/session_setup.hpp"
+#include "tunnel/daemon/tls_setup.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+
+#include <algorithm>
+
+namespace postern::tunnel::daemon {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr auto kFirstBackoff = std::chrono::milliseconds(1000);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
+constexpr int kExitAuthRefused = 2;
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+struct TunnelClient::Attempt {
+  explicit Attempt(asio::io_context& io) : done(io, asio::steady_timer::time_point::max()) {}
+  std::shared_ptr<ControlStream> stream;
+  std::unique_ptr<control::ClientNegotiator> negotiator;
+  std::shared_ptr<PeerSession> session;
+  asio::ip::address server_address;
+  asio::steady_timer done;
+  std::string reason;
+  std::error_code error;
+  bool finished = false;
+};
+
+TunnelClient::TunnelClient(asio::io_context& io, const config::TunnelClientConfig& cfg, DataPlane& data_plane,
+                           platform::Netlink& netlink, SecretBytes password)
+    : io_(io),
+      cfg_(cfg),
+      tls_(make_client_tls_context(cfg)),
+      data_plane_(data_plane),
+      netlink_(netlink),
+      password_(std::move(password)),
+      keepalive_timer_(io) {}
+
+TunnelClient::~TunnelClient() = default;
+
+void TunnelClient::start() { asio::co_spawn(io_, run(), asio::detached); }
+
+void TunnelClient::stop() {
+  stopping_ = true;
+  keepalive_timer_.cancel();
+  if (current_ && current_->negotiator) {
+    current_->negotiator->terminate("client shutting down", Clock::now());
+    drain(*current_);
+  }
+  if (current_) current_->done.cancel();
+}
+
+asio::awaitable<void> TunnelClient::run() {
+  auto backoff = kFirstBackoff;
+  while (!stopping_) {
+    bool was_established = false;
+    std::string reason = co_await connect_once();
+    if (current_) {
+      was_established = current_->session != nullptr;
+      if (current_->error == control::errc::auth_failed) {
+        log::error("tunnel", "", "giving up", {{"reason", "the server refused our credentials: " + reason}});
+        exit_status_ = kExitAuthRefused;
+        stopping_ = true;
+        io_.stop();
+        co_return;
+      }
+    }
+    if (stopping_) break;
+    if (was_established) backoff = kFirstBackoff;
+    // Jitter in [0.5, 1.5) x backoff so a site's clients do not reconnect in lockstep.
+    auto jittered = std::chrono::milliseconds(backoff.count() / 2 + random_u32() % std::max<long>(1, backoff.count()));
+    log::warn("tunnel", "", "disconnected", {{"reason", reason}, {"retry_in_ms", jittered.count()}});
+    asio::steady_timer wait(io_, jittered);
+    co_await wait.async_wait(kAsTuple);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+asio::awaitable<std::string> TunnelClient::connect_once() {
+  current_.reset();
+  asio::ip::tcp::resolver resolver(io_);
+  auto [rec, endpoints] = co_await resolver.async_resolve(cfg_.server.host, std::to_string(cfg_.server.port), kAsTuple);
+  if (rec) co_return "cannot resolve " + cfg_.server.host + ": " + rec.message();
+
+  asio::ip::tcp::socket socket(io_);
+  asio::steady_timer timer(io_, kConnectTimeout);
+  auto connected = co_await (asio::async_connect(socket, endpoints, kAsTuple) || timer.async_wait(kAsTuple));
+  if (connected.index() == 1) co_return "connecting to " + cfg_.server.to_string() + " timed out";
+  if (auto [cec, ep] = std::get<0>(connected); cec) {
+    co_return "cannot connect to " + cfg_.server.to_string() + ": " + cec.message();
+  }
+  asio::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  auto attempt = std::make_shared<Attempt>(io_);
+  attempt->server_address = socket.remote_endpoint(ignored).address();
+  attempt->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
+  TlsStream& stream = attempt->stream->stream();
+  prepare_client_connection(stream.native_handle(), cfg_);
+  timer.expires_after(kConnectTimeout);
+  auto shaken = co_await (stream.async_handshake(asio::ssl::stream_base::client, kAsTuple) || timer.async_wait(kAsTuple));
+  if (shaken.index() == 1) co_return "TLS handshake with " + cfg_.server.to_string() + " timed out";
+  if (auto [hec] = std::get<0>(shaken); hec) {
+    long verify = SSL_get_verify_result(stream.native_handle());
+    co_return verify != X509_V_OK
+        ? std::string("server certificate rejected: ") + X509_verify_cert_error_string(verify)
+        : "TLS handshake failed: " + hec.message() + " (wrong server, or it refused our certificate)";
+  }
+  if (cfg_.server_fingerprint && cfg_.ca) {
+    X509* cert = SSL_get0_peer_certificate(stream.native_handle());
+    if (!cert || auth::fingerprint(cert) != *cfg_.server_fingerprint) {
+      co_return "server certificate does not match server_fingerprint";
+    }
+  }
+  log::info("tunnel", "", "tls established",
+            {{"server", cfg_.server.to_string()}, {"tls", describe_session(stream.native_handle())}});
+
+  control::ClientConfig cc;
+  cc.receive_session_id = random_u32() & data::kMaxSessionId;
+  if (cc.receive_session_id == 0) cc.receive_session_id = 1;
+  cc.echo_magic = random_u32();
+  cc.user = cfg_.user;
+  if (cfg_.user) cc.password = password_.clone();
+  if (cfg_.cipher == config::Cipher::chacha20_poly1305) {
+    cc.ciphers = {control::Cipher::chacha20_poly1305, control::Cipher::aes_256_gcm};
+  }
+  cc.previous_address = previous_address_;
+  cc.keepalive = std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive);
+  cc.log_id = "client";
+  attempt->negotiator = std::make_unique<control::ClientNegotiator>(std::move(cc));
+  current_ = attempt;
+
+  std::weak_ptr<Attempt> weak = attempt;
+  ControlStream::Driver driver;
+  driver.on_bytes = [this, weak](std::span<const std::uint8_t> bytes, SteadyTime now) {
+    if (auto a = weak.lock()) {
+      a->negotiator->feed(bytes, now);
+      drain(*a);
+    }
+  };
+  driver.on_timer = [this, weak](SteadyTime now) {
+    if (auto a = weak.lock()) {
+      a->negotiator->on_timer(now);
+      drain(*a);
+    }
+  };
+  driver.next_deadline = [weak]() -> std::optional<SteadyTime> {
+    auto a = weak.lock();
+    return a ? a->negotiator->next_deadline() : std::nullopt;
+  };
+  driver.on_closed = [this, weak](const std::string& reason) {
+    if (auto a = weak.lock()) {
+      if (a->reason.empty()) a->reason = reason;
+      a->negotiator->terminate(reason, Clock::now());
+      drain(*a);
+      a->finished = true;
+      a->done.cancel();
+    }
+  };
+  attempt->stream->start(std::move(driver));
+  attempt->negotiator->start(Clock::now());
+  drain(*attempt);
+  while (!attempt->finished && !stopping_) co_await attempt->done.async_wait(kAsTuple);
+
+  keepalive_timer_.cancel();
+  if (attempt->session) data_plane_.remove_session(attempt->session->local_session_id);
+  established_ = false;
+  co_return attempt->reason.empty() ? std::string("connection closed") : attempt->reason;
+}
+
+void TunnelClient::drain(Attempt& attempt) {
+  for (auto& action : attempt.negotiator->take_actions()) {
+    if (auto* send = std::get_if<control::SendBytes>(&action)) {
+      attempt.stream->send(send->bytes);
+    } else if (auto* established = std::get_if<control::Established>(&action)) {
+      establish(attempt, established->params);
+    } else if (auto* closed = std::get_if<control::Closed>(&action)) {
+      if (attempt.reason.empty()) attempt.reason = closed->reason;
+      attempt.error = closed->error;
+      attempt.stream->close(closed->reason);
+    }
+    // VerifyPassword never reaches a client; DataFrame (UDP fallback) is not enabled yet.
+  }
+}
+
+void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& params) {
+  auto session = make_peer_session(attempt.stream->ssl(), data::Role::client, params);
+  if (!session) {
+    attempt.negotiator->terminate("cannot export data-channel keys", Clock::now());
+    return;
+  }
+  InterfaceSettings settings;
+  settings.name = data_plane_.tun().name();
+  settings.address = params.client_address.value;
+  settings.prefix_len = params.prefix_len;
+  settings.mtu = params.mtu;
+  for (const auto& r : params.routes) settings.routes.push_back({r.network.value, r.prefix_len});
+  try {
+    configure_interface(netlink_, settings);
+  } catch (const std::exception& e) {
+    log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
+    attempt.negotiator->terminate("client could not configure its interface", Clock::now());
+    return;
+  }
+  platform::Endpoint server;
+  if (auto ip = platform::IpAddress::parse(attempt.server_address.to_string())) server = {*ip, params.data_port};
+  {
+    std::lock_guard lock(session->endpoint_mutex);
+    session->endpoint_len = server.to_sockaddr(session->endpoint);
+  }
+  session->identity = params.identity;
+  attempt.session = session;
+  previous_address_ = params.client_address;
+  data_plane_.add_session(session);
+  established_ = true;
+  std::string routes, dns;
+  for (const auto& r : params.routes) routes += (routes.empty() ? "" : ",") + r.to_string();
+  for (const auto& d : params.dns) dns += (dns.empty() ? "" : ",") + d.to_string();
+  log::info("tunnel", "", "session up",
+            {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
+             {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
+             {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()}});
+  data_plane_.send_echo(*session, 0);  // tells the server our UDP address at once
+  keepalive_tick();
+}
+
+void TunnelClient::keepalive_tick() {
+  keepalive_timer_.expires_after(cfg_.keepalive);
+  keepalive_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopping_ || !current_ || !current_->session) return;
+    static std::uint8_t identifier = 0;
+    data_plane_.send_echo(*current_->session, ++identifier);
+    keepalive_tick();
+  });
+}
+
+void TunnelClient::request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch) {
+  asio::post(io_, [this, session = std::move(session), direction, epoch] {
+    if (!current_ || current_->session != session || current_->finished) return;
+    if (install_exported_key(current_->stream->ssl(), data::Role::client, *session, direction, epoch)) {
+      if (direction == Direction::send) session->rekeys.fetch_add(1);
+    }
+  });
+}
+
+}  // namespace postern::tunnel::daemon
