@@ -70,7 +70,9 @@ SealResult DataSender::seal(PppProtocol protocol, std::span<std::uint8_t> buffer
   if (counter_ >= kRejectAfterCounter) return {SealStatus::counter_exhausted, 0};
   const std::size_t plain_len = kPppProtocolSize + payload_len;
   const std::size_t total = kGreHeaderSize + plain_len + kTagSize;
-  if (payload_len > kMaxDatagramSize || buffer.size() < total) return {SealStatus::buffer_too_small, 0};
+  if (payload_len > kMaxDatagramSize || total > kMaxDatagramSize || buffer.size() < total) {
+    return {SealStatus::buffer_too_small, 0};  // also: would not fit one UDP datagram
+  }
 
   const std::uint32_t key = make_gre_key(peer_session_id_, epoch.number);
   encode_gre_header(buffer.first<kGreHeaderSize>(), key, static_cast<std::uint32_t>(counter_));
