@@ -30,7 +30,9 @@ def free_port():
 
 
 def binary():
-    path = os.environ.get("POSTERN_SMTP_BIN") or os.environ.get("POSTERN_BIN")
+    if os.environ.get("POSTERN_SMTP_BIN"):
+        return os.environ["POSTERN_SMTP_BIN"]
+    path = os.environ.get("POSTERN_BIN")
     if not path or not os.access(path, os.X_OK):
         print("SKIP: POSTERN_BIN is not set or not executable")
         sys.exit(SKIP)
@@ -81,6 +83,8 @@ domains = ["%s"]
 users = "users"
 greeting_delay = "400ms"
 auth_failure_delay = "200ms"
+command_timeout = "2s"
+max_connections_per_ip = 8
 trusted_networks = ["127.0.0.0/8"]
 %s
 [daemon]

@@ -294,6 +294,41 @@ def test_relay_refused_without_auth(server):
         assert code in (550, 554, 551, 553), code
 
 
+def test_timeouts_plain_and_tls(server):
+    with socket.create_connection(("127.0.0.1", server.ports["starttls"]), timeout=10) as sock:
+        assert read_replies(sock, 1)[0].startswith(b"220")
+        started = time.time()
+        reply = read_replies(sock, 1, timeout=6)
+        assert reply and reply[0].startswith(b"421"), reply
+        assert 1.5 < time.time() - started < 5, time.time() - started
+    with client_context().wrap_socket(
+            socket.create_connection(("127.0.0.1", server.ports["tls"]), timeout=10),
+            server_hostname="mail.test") as tls:
+        assert read_replies(tls, 1)[0].startswith(b"220")
+        reply = read_replies(tls, 1, timeout=6)
+        assert reply and reply[0].startswith(b"421"), reply
+    # Silent on the implicit-TLS port: no ClientHello ever comes; the server hangs up.
+    with socket.create_connection(("127.0.0.1", server.ports["tls"]), timeout=10) as sock:
+        sock.settimeout(6)
+        assert sock.recv(100) == b""
+
+
+def test_connection_limit_per_ip(server):
+    held = []
+    try:
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", server.ports["starttls"]), timeout=10)
+            assert read_replies(s, 1)[0].startswith(b"220")
+            held.append(s)
+        with socket.create_connection(("127.0.0.1", server.ports["starttls"]), timeout=10) as s:
+            reply = read_replies(s, 1)
+            assert reply and reply[0].startswith(b"421 4.7.0"), reply
+    finally:
+        for s in held:
+            s.close()
+    assert server.wait_log("connect_refused")
+
+
 def main():
     server = Server().start()
     runner = Runner()
@@ -311,6 +346,8 @@ def main():
             ("smuggling", test_smuggling),
             ("early_talker_and_wrong_modes", test_early_talker_and_wrong_modes),
             ("relay_refused_without_auth", test_relay_refused_without_auth),
+            ("timeouts_plain_and_tls", test_timeouts_plain_and_tls),
+            ("connection_limit_per_ip", test_connection_limit_per_ip),
         ]:
             runner.run(name, fn, server)
     finally:
