@@ -13,6 +13,12 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
+// Byte-wise append: GCC 12 at -O2 reports false -Warray-bounds on vector range inserts.
+void append(Bytes& to, const Bytes& from) {
+  to.reserve(to.size() + from.size());
+  for (std::uint8_t b : from) to.push_back(b);
+}
+
 TEST(SequenceTracker, Table) {
   struct Step {
     std::uint32_t seq;
@@ -50,7 +56,7 @@ Bytes tls_stream() {
   Bytes s;
   for (const Bytes& r : {record(22, 40, 1), record(22, 30, 2), record(20, 1, 1), record(23, 100),
                          record(23, 0), record(21, 2)}) {
-    s.insert(s.end(), r.begin(), r.end());
+    append(s, r);
   }
   return s;
 }
@@ -133,15 +139,13 @@ Bytes frame(std::uint8_t proto, std::uint16_t sport, std::uint16_t dport, const 
           static_cast<std::uint8_t>(tcp_seq >> 8), static_cast<std::uint8_t>(tcp_seq),
           0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0};
   }
-  l4.insert(l4.end(), payload.begin(), payload.end());
+  append(l4, payload);
   std::size_t total = 20 + l4.size();
-  Bytes f(12, 0x02);
-  f.insert(f.end(), {0x08, 0x00});
-  Bytes ip = {0x45, 0, static_cast<std::uint8_t>(total >> 8), static_cast<std::uint8_t>(total), 0, 0, 0x40, 0,
+  // Ethernet: dst, src, type IPv4; built in one list (GCC 12 -Warray-bounds misfires on inserts).
+  Bytes f = {2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 0x08, 0x00, 0x45, 0, static_cast<std::uint8_t>(total >> 8), static_cast<std::uint8_t>(total), 0, 0, 0x40, 0,
               64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
-  f.insert(f.end(), ip.begin(), ip.end());
-  f.insert(f.end(), l4.begin(), l4.end());
-  f.insert(f.end(), 6, 0);  // Ethernet padding must be ignored
+  append(f, l4);
+  append(f, Bytes(6, 0));  // Ethernet padding must be ignored
   return f;
 }
 

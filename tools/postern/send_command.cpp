@@ -15,13 +15,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <memory>
-#include <sstream>
 
 namespace postern::tools::send {
 namespace {
@@ -43,10 +41,25 @@ struct SendArgs {
   bool verbose = false;
 };
 
+// C stdio rather than iostreams: GCC 12 -O2 reports false null dereferences in streambuf.
+std::string read_stream(std::FILE* in) {
+  std::string out;
+  char buf[65536];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof(buf), in)) > 0;) out.append(buf, n);
+  return out;
+}
+
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> in(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!in) throw SendError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return read_stream(in.get());
+}
+
+std::string read_line(std::FILE* in) {
+  std::string line;
+  for (int c; (c = std::fgetc(in)) != EOF && c != '\n';) line += static_cast<char>(c);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 // Reads one line from the terminal with echo off (so the password never shows on screen).
@@ -61,8 +74,7 @@ SecretBytes prompt_password(const std::string& user) {
   std::fprintf(tty.get(), "Password for %s: ", user.c_str());
   std::fflush(tty.get());
   tcsetattr(fd, TCSAFLUSH, &quiet);
-  std::string line;
-  for (int c; (c = std::fgetc(tty.get())) != EOF && c != '\n';) line += static_cast<char>(c);
+  std::string line = read_line(tty.get());
   tcsetattr(fd, TCSAFLUSH, &old);
   std::fprintf(tty.get(), "\n");
   SecretBytes secret(line);
@@ -74,9 +86,7 @@ SecretBytes prompt_password(const std::string& user) {
 // would show it); the rest of stdin is then the body if --body is not given.
 SecretBytes read_password(const std::string& user) {
   if (isatty(STDIN_FILENO)) return prompt_password(user);
-  std::string line;
-  std::getline(std::cin, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::string line = read_line(stdin);
   SecretBytes secret(line);
   OPENSSL_cleanse(line.data(), line.size());
   if (secret.empty()) throw SendError("--auth given but stdin held no password line");
@@ -86,7 +96,7 @@ SecretBytes read_password(const std::string& user) {
 std::string read_body(const std::string& body_file) {
   if (!body_file.empty() && body_file != "-") return read_file(body_file);
   if (isatty(STDIN_FILENO)) std::fprintf(stderr, "(type the message body, end with Ctrl-D)\n");
-  return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  return read_stream(stdin);
 }
 
 std::string random_token() {
