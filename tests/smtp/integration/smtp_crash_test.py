@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Crash test: messages acknowledged with 250 survive `kill -9` of the server and are delivered
 exactly once per recipient after a restart.
-Phase A: delivery is impossible (the Maildir root is a plain file), so every acknowledged
+Phase A: delivery is impossible (each mailbox path is a plain file), so every acknowledged
 message must still be in the spool after kill -9, and the restarted server delivers it.
 Phase B: kill -9 lands while the queue runner is busy delivering; after the restart every
 (message, recipient) pair has exactly one file, nothing else was delivered, and the spool is
@@ -71,16 +71,21 @@ def check_exactly_once(server, ids):
 
 
 def phase_a(server):
+    # Each recipient's mailbox path is a plain file: every delivery fails temporarily.
     maildir = os.path.join(server.dir, "maildir")
-    with open(maildir, "w") as f:
-        f.write("not a directory: deliveries fail temporarily\n")
+    os.makedirs(maildir, exist_ok=True)
+    blockers = [os.path.join(maildir, r) for r in RCPTS]
+    for path in blockers:
+        with open(path, "w") as f:
+            f.write("not a directory: deliveries fail temporarily\n")
     server.start()
     ids = send_many(server, 12)
     server.kill9()
     queued = [f for f in server.queue_files() if not f.endswith(".done")]
     assert sorted(queued) == sorted(ids), "acknowledged but not in the spool: %s" % (
         set(ids) - set(queued))
-    os.unlink(maildir)
+    for path in blockers:
+        os.unlink(path)
     server.start()
     assert server.wait_log("queue recovered"), "no recovery logged"
     wait_delivered(server, ids)
