@@ -105,6 +105,7 @@ status_socket = "%s"
             check=True, capture_output=True)
 
     def start(self):
+        self.stop()  # never leak an earlier instance when a test failed half-way
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([binary(), "server", "-c", self.config], cwd=self.dir,
                                      stdout=self.log_file, stderr=subprocess.STDOUT)
@@ -131,7 +132,7 @@ status_socket = "%s"
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.kill9()
-        if not self.log_file.closed:
+        if getattr(self, "log_file", None) and not self.log_file.closed:
             self.log_file.close()
 
     def cleanup(self):
