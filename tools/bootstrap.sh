@@ -11,7 +11,7 @@ PACKAGES=(
   libssl-dev openssl libasio-dev libpcap-dev libgtest-dev libgmock-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev
   clang libclang-rt-14-dev
-  iproute2 nftables iputils-ping iperf3 swaks python3 tcpdump procps psmisc
+  iproute2 nftables iputils-ping iperf3 swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
