@@ -153,3 +153,72 @@ wait_for() {
 tunnel_address() {
   ip -n "$1" -4 -o addr show dev "$2" 2>/dev/null | awk '{print $4}' | cut -d/ -f1
 }
+
+# --- Fault relay (tests/netns/fault_relay.py) -------------------------------------------------
+# start_relay [relay options...]: runs the relay in the site namespace on 10.200.0.3:1723 (a second
+# address on the site's veth) forwarding UDP and TCP to the server at 10.200.0.2:1723; point the
+# client at it with RELAY_SERVER. Commands go through relay_cmd ("blackhole on", "rebind", ...).
+RELAY_SERVER='server = "10.200.0.3:1723"'
+start_relay() {
+  ip -n "$NS_SITE" addr add 10.200.0.3/24 dev "$VETH_SITE" 2>/dev/null || true
+  RELAY_FIFO="$WORK/relay.fifo"
+  mkfifo -m 600 "$RELAY_FIFO"
+  in_site python3 "$(dirname "${BASH_SOURCE[0]}")/fault_relay.py" --listen 10.200.0.3:1723 \
+    --target 10.200.0.2:1723 --control "$RELAY_FIFO" "$@" >"$WORK/relay.log" 2>&1 &
+  PIDS+=($!)
+  RELAY_PID=$!
+  wait_for 5 "fault relay" grep -q "relay listening" "$WORK/relay.log"
+}
+relay_cmd() { printf '%s\n' "$*" >"$RELAY_FIFO"; }
+
+# wait_for_log SECONDS FILE REGEX: polls a daemon log for an extended regular expression
+wait_for_log() { wait_for "$1" "/$3/ in $(basename "$2")" grep -Eq "$3" "$2"; }
+
+# transfer_sha MEGABYTES [TIMEOUT_S]: TCP transfer laptop -> site (10.77.0.1:5001) through the
+# tunnel; fails unless the SHA-256 of what arrived matches what was sent.
+transfer_sha() {
+  local megabytes=$1 timeout=${2:-60}
+  in_site timeout "$timeout" python3 "$(dirname "${BASH_SOURCE[0]}")/transfer.py" recv 5001 >"$WORK/recv.out" 2>&1 &
+  local recv_pid=$!
+  PIDS+=($recv_pid)
+  wait_for 5 "receiver" grep -q listening "$WORK/recv.out"
+  in_laptop timeout "$timeout" python3 "$(dirname "${BASH_SOURCE[0]}")/transfer.py" send 10.77.0.1 5001 "$megabytes" \
+    "MARK$$" >"$WORK/send.out" || fail "transfer of $megabytes MB did not complete"
+  wait "$recv_pid" || true
+  local sent received
+  sent=$(cat "$WORK/send.out"); received=$(tail -n 1 "$WORK/recv.out")
+  log "sent     $sent"
+  log "received $received"
+  [ "$sent" = "$received" ] || fail "SHA-256 mismatch: sent $sent received $received"
+}
+
+# write_relay_client_config FILE [extra lines]: a certificate client that reaches the server through
+# the fault relay (10.200.0.3) and still verifies the server's name (10.200.0.2).
+write_relay_client_config() {
+  local file=$1; shift
+  cat >"$file" <<CONF
+[tunnel]
+server = "10.200.0.3:1723"
+server_name = "10.200.0.2"
+ca = "pki/ca.pem"
+certificate = "pki/laptop.pem"
+private_key = "pki/laptop.key"
+interface = "pst0"
+$(printf '%s\n' "$@")
+
+[daemon]
+status_socket = "$WORK/$(basename "$file" .toml).sock"
+CONF
+}
+
+# up_tunnel SERVER_CONF CLIENT_CONF: starts both daemons, waits for the laptop's tunnel address
+# (LAPTOP_ADDRESS) and one answered ping to the server's tunnel address.
+up_tunnel() {
+  start_server "$1"
+  wait_for 10 "server tunnel interface" in_site ip link show pst0
+  start_client "$2" laptop
+  wait_for 15 "laptop tunnel address" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
+  LAPTOP_ADDRESS=$(tunnel_address "$NS_LAPTOP" pst0)
+  wait_for 15 "a ping through the tunnel" in_laptop ping -c 1 -W 1 10.77.0.1
+  log "tunnel up, laptop is $LAPTOP_ADDRESS"
+}

@@ -4,6 +4,7 @@
 // (to re-apply address and routes after a reconnect).
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
+#include "tools/postern/status/daemon_status.hpp"
 
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -51,12 +52,23 @@ int run_client(const std::string& path) {
     client->request_key(std::move(session), direction, epoch);
   });
   client = std::make_unique<TunnelClient>(io, c, data_plane, netlink, std::move(password));
+  data_plane.set_tls_frames_handler([&client](auto session) { client->on_tls_frames(std::move(session)); });
+  status::enable_inner_capture(cfg.daemon, data_plane);
+  auto status_server = status::open_status_server(
+      io, cfg.daemon, {"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr});
 
   drop_to_run_as_user(cfg.daemon, {platform::Capability::net_admin});
 
   data_plane.start();
   client->start();
-  run_until_signalled(io, [&] { client->stop(); }, {});
+  status_server->start();
+  run_until_signalled(
+      io,
+      [&] {
+        status_server->stop();
+        client->stop();
+      },
+      {});
   data_plane.stop();
   return client->exit_status().value_or(0);
 }

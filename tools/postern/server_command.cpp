@@ -4,6 +4,7 @@
 // listeners -> certificates and users read -> SMTP listeners bound -> privilege drop -> threads.
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
+#include "tools/postern/status/daemon_status.hpp"
 
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -80,6 +81,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
                                                 self->server->request_key(std::move(session), direction, epoch);
                                               });
   t->server = std::make_unique<TunnelServer>(io, s, *t->data_plane, users);
+  t->data_plane->set_tls_frames_handler([self](auto session) { self->server->on_tls_frames(std::move(session)); });
   t->server->start();
   return t;
 }
@@ -116,16 +118,22 @@ int run_server(const std::string& path) {
         });
     mail->open();
   }
+  if (tunnel) status::enable_inner_capture(cfg.daemon, *tunnel->data_plane);
+  auto status_server = status::open_status_server(
+      io, cfg.daemon,
+      {"server", path, std::chrono::steady_clock::now(), tunnel ? tunnel->data_plane.get() : nullptr, mail.get()});
 
   drop_to_run_as_user(cfg.daemon, {});
 
   if (tunnel) tunnel->data_plane->start();
   if (mail) mail->start();
+  status_server->start();
   log::info("daemon", "", "ready", {{"config", path}, {"tunnel", cfg.server ? "server" : "off"},
                                     {"smtp", cfg.smtp ? "on" : "off"}});
   run_until_signalled(
       io,
       [&] {
+        status_server->stop();
         if (tunnel) tunnel->server->stop();
         if (mail) mail->stop();
       },

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 namespace postern::tunnel::daemon {
 namespace {
@@ -47,7 +48,13 @@ void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
 struct DataPlane::Counters {
   std::atomic<std::uint64_t> rx_datagrams{0}, rx_bad_header{0}, rx_unknown_session{0},
       rx_dropped_by_session{0}, rx_spoofed_source{0}, rx_client_to_client{0}, tx_no_route{0},
-      tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0};
+      tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0}, tx_tls_queue_full{0};
+};
+
+struct DataPlane::InnerCapture {
+  std::mutex mutex;
+  platform::PcapWriter writer;
+  bool failed = false;  // logged once, then packets are no longer written
 };
 
 DataPlane::DataPlane(DataPlaneOptions options, platform::TunDevice tun, platform::UdpSocket udp,
@@ -101,6 +108,7 @@ std::vector<std::shared_ptr<PeerSession>> DataPlane::sessions() const {
 void DataPlane::install_key(PeerSession& session, Direction direction, std::uint32_t epoch,
                             const SecretBytes& key) {
   auto now = Clock::now();
+  if (epoch > 0) session.last_rekey_ns.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   if (direction == Direction::send) {
     std::lock_guard lock(session.tx_mutex);
     session.sender.install_epoch(epoch, key.span(), now);
@@ -110,12 +118,29 @@ void DataPlane::install_key(PeerSession& session, Direction direction, std::uint
   }
 }
 
+void DataPlane::capture_inner(platform::PcapWriter writer) {
+  capture_ = std::make_unique<InnerCapture>();
+  capture_->writer = std::move(writer);
+}
+
+void DataPlane::capture(std::span<const std::uint8_t> packet) {
+  std::lock_guard lock(capture_->mutex);
+  if (capture_->failed) return;
+  // Flushed per packet so the file is readable while the daemon runs (debug only).
+  std::error_code ec = capture_->writer.write(packet, std::chrono::system_clock::now());
+  if (!ec) ec = capture_->writer.flush();
+  if (ec) {
+    capture_->failed = true;
+    log::error("tunnel", "", "capture_inner write failed; capture stopped", {{"error", ec.message()}});
+  }
+}
+
 DataPlaneStats DataPlane::stats() const {
   const Counters& c = *counters_;
   return {c.rx_datagrams.load(), c.rx_bad_header.load(), c.rx_unknown_session.load(),
           c.rx_dropped_by_session.load(), c.rx_spoofed_source.load(), c.rx_client_to_client.load(),
           c.tx_no_route.load(), c.tx_no_endpoint.load(), c.tx_seal_failed.load(),
-          c.tx_send_errors.load(), c.tun_write_errors.load()};
+          c.tx_send_errors.load(), c.tun_write_errors.load(), c.tx_tls_queue_full.load()};
 }
 
 std::shared_ptr<PeerSession> DataPlane::route(std::span<const std::uint8_t> packet) const {
@@ -150,6 +175,7 @@ void DataPlane::tx_loop() {
   std::array<std::span<std::uint8_t>, kBatch> reads;
   std::array<std::size_t, kBatch> sizes{};
   std::array<std::shared_ptr<PeerSession>, kBatch> owners;
+  std::array<std::shared_ptr<PeerSession>, kBatch> tls_owners;  // sessions whose frames went to TLS
   platform::UdpBatch<kBatch> out;
   out.attach(storage, slot_size_);
   const std::size_t payload_room = slot_size_ - data::kSealHeadroom - data::kSealTailroom;
@@ -164,7 +190,7 @@ void DataPlane::tx_loop() {
     std::size_t n = tun_.read_batch(reads, sizes, ec);
     if (n == 0) continue;
     auto now = Clock::now();
-    std::size_t ready = 0;
+    std::size_t ready = 0, tls_ready = 0;
     {
       std::shared_lock table(table_mutex_);
       for (std::size_t i = 0; i < n; ++i) {
@@ -176,6 +202,7 @@ void DataPlane::tx_loop() {
           continue;
         }
         if (options_.mss_clamp) data::clamp_tcp_mss(packet, max_mss);
+        if (capture_) capture(packet);
         platform::Datagram& d = out.datagrams[ready];
         // Seal in place into this read's own slot, then point datagram `ready` at it.
         std::span<std::uint8_t> slot(storage.data() + i * slot_size_, slot_size_);
@@ -188,6 +215,13 @@ void DataPlane::tx_loop() {
           bump(c.tx_seal_failed);
           bump(session->tx_dropped);
           owners[ready] = session;  // still check epochs below
+          continue;
+        }
+        if (session->transport.load(std::memory_order_relaxed) == Transport::tls) {
+          queue_for_tls(session, std::span<const std::uint8_t>(slot.data(), sealed.length));
+          bump(session->tx_packets);
+          bump(session->tx_bytes, packet.size());
+          if (tls_ready == 0 || tls_owners[tls_ready - 1] != session) tls_owners[tls_ready++] = std::move(session);
           continue;
         }
         {
@@ -227,6 +261,10 @@ void DataPlane::tx_loop() {
       if (i == 0 || owners[i] != owners[i - 1]) check_wanted_epochs(owners[i], now);
       owners[i].reset();
     }
+    for (std::size_t i = 0; i < tls_ready; ++i) {
+      check_wanted_epochs(tls_owners[i], now);
+      tls_owners[i].reset();
+    }
   }
 }
 
@@ -247,45 +285,132 @@ bool DataPlane::inner_allowed(const PeerSession& session, std::span<const std::u
   return true;
 }
 
-void DataPlane::handle_lcp(PeerSession& session, std::span<const std::uint8_t> payload) {
+void DataPlane::handle_lcp(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> payload,
+                           Transport via, std::int64_t now_ns) {
   auto decoded = data::decode_lcp_echo(payload);
-  if (!decoded.ok() || decoded.echo.kind != data::LcpEchoKind::request) return;
+  if (!decoded.ok()) return;
+  if (decoded.echo.kind == data::LcpEchoKind::reply) {
+    // Only a reply that came back over UDP proves the UDP path both ways (transport_monitor.hpp).
+    if (via == Transport::udp) session->last_udp_echo_reply_ns.store(now_ns, std::memory_order_relaxed);
+    return;
+  }
+  if (decoded.echo.kind != data::LcpEchoKind::request) return;
   std::array<std::uint8_t, 128> buffer{};
   data::LcpEcho reply = data::make_echo_reply(decoded.echo, options_.echo_magic);
   reply.data = {};  // never reflect peer-chosen bytes back (no amplification)
   std::size_t len = data::encode_lcp_echo(reply, std::span(buffer).subspan(data::kSealHeadroom));
   data::SealResult sealed;
   {
-    std::lock_guard lock(session.tx_mutex);
-    sealed = session.sender.seal(data::PppProtocol::lcp, buffer, len, Clock::now());
+    std::lock_guard lock(session->tx_mutex);
+    sealed = session->sender.seal(data::PppProtocol::lcp, buffer, len, Clock::now());
   }
-  if (!sealed.ok()) return;
-  platform::Endpoint peer;
-  {
-    std::lock_guard lock(session.endpoint_mutex);
-    auto endpoint = platform::Endpoint::from_sockaddr(session.endpoint, session.endpoint_len);
-    if (!endpoint) return;
-    peer = *endpoint;
-  }
-  std::error_code ec;
-  udp_.send_to(std::span(buffer.data(), sealed.length), peer, ec);
+  // Answered by the way it came: a UDP probe from a client on the TLS fallback must be
+  // answered over UDP, or it would never learn that UDP works again.
+  if (sealed.ok()) send_sealed(session, std::span(buffer.data(), sealed.length), via);
 }
 
-void DataPlane::send_echo(PeerSession& session, std::uint8_t identifier) {
+void DataPlane::send_echo(const std::shared_ptr<PeerSession>& session, std::uint8_t identifier, Transport via) {
   std::array<std::uint8_t, 128> buffer{};
   data::LcpEcho echo{data::LcpEchoKind::request, identifier, options_.echo_magic, {}};
   std::size_t len = data::encode_lcp_echo(echo, std::span(buffer).subspan(data::kSealHeadroom));
   data::SealResult sealed;
   {
-    std::lock_guard lock(session.tx_mutex);
-    sealed = session.sender.seal(data::PppProtocol::lcp, buffer, len, Clock::now());
+    std::lock_guard lock(session->tx_mutex);
+    sealed = session->sender.seal(data::PppProtocol::lcp, buffer, len, Clock::now());
   }
-  if (!sealed.ok()) return;
-  std::lock_guard lock(session.endpoint_mutex);
-  auto endpoint = platform::Endpoint::from_sockaddr(session.endpoint, session.endpoint_len);
-  if (!endpoint) return;
+  if (sealed.ok()) send_sealed(session, std::span(buffer.data(), sealed.length), via);
+}
+
+void DataPlane::send_sealed(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> frame,
+                            Transport via) {
+  if (via == Transport::tls) {
+    queue_for_tls(session, frame);
+    return;
+  }
+  platform::Endpoint peer;
+  {
+    std::lock_guard lock(session->endpoint_mutex);
+    auto endpoint = platform::Endpoint::from_sockaddr(session->endpoint, session->endpoint_len);
+    if (!endpoint) return;
+    peer = *endpoint;
+  }
   std::error_code ec;
-  udp_.send_to(std::span(buffer.data(), sealed.length), *endpoint, ec);
+  udp_.send_to(frame, peer, ec);
+}
+
+void DataPlane::queue_for_tls(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> frame) {
+  switch (session->tls_out.push(frame)) {
+    case FrameQueue::Push::dropped:
+      bump(counters_->tx_tls_queue_full);
+      bump(session->tx_dropped);
+      return;
+    case FrameQueue::Push::queued_wake:
+      if (on_tls_frames_) on_tls_frames_(session);
+      break;
+    case FrameQueue::Push::queued:
+      break;
+  }
+  bump(session->tls_tx_frames);
+}
+
+void DataPlane::log_move(const PeerSession& session, const platform::Datagram& d) {
+  // Rare (NAT rebinding, a new network): the one log line the data path writes per event.
+  auto to = platform::Endpoint::from_sockaddr(d.peer, d.peer_len);
+  log::info("tunnel", session.log_id, "peer moved",
+            {{"identity", session.identity}, {"to", to ? to->to_string() : std::string("?")}});
+}
+
+bool DataPlane::set_transport(PeerSession& session, Transport to, std::string_view reason) {
+  if (session.transport.exchange(to) == to) return false;
+  bump(session.transport_switches);
+  log::info("tunnel", session.log_id, "transport switched",
+            {{"transport", to_string(to)}, {"reason", reason}, {"identity", session.identity}});
+  return true;
+}
+
+void DataPlane::deliver(const std::shared_ptr<PeerSession>& session, data::OpenResult& opened, Transport via,
+                        std::int64_t now_ns) {
+  if (opened.protocol == data::PppProtocol::lcp) {
+    handle_lcp(session, opened.payload, via, now_ns);
+    return;
+  }
+  if (!inner_allowed(*session, opened.payload)) return;
+  if (options_.mss_clamp) {
+    data::clamp_tcp_mss(opened.payload, static_cast<std::uint16_t>(options_.mtu - kIpv4TcpOverhead));
+  }
+  if (capture_) capture(opened.payload);
+  std::error_code write_ec;
+  tun_.write(opened.payload, write_ec);
+  if (write_ec) bump(counters_->tun_write_errors);
+}
+
+DataPlane::TlsFrameKind DataPlane::receive_over_tls(const std::shared_ptr<PeerSession>& session,
+                                                    std::span<std::uint8_t> frame) {
+  auto header = data::decode_gre_frame(frame);
+  if (!header.ok() || data::session_id_of(header.frame.key) != session->local_session_id) {
+    bump(counters_->rx_bad_header);
+    return TlsFrameKind::dropped;
+  }
+  auto now = Clock::now();
+  data::OpenResult opened;
+  {
+    std::lock_guard lock(session->rx_mutex);
+    opened = session->receiver.open(frame, now);
+  }
+  if (!opened.ok()) {
+    bump(counters_->rx_dropped_by_session);
+    bump(session->rx_dropped);
+    return TlsFrameKind::dropped;
+  }
+  auto now_ns = now.time_since_epoch().count();
+  session->last_rx_ns.store(now_ns, std::memory_order_relaxed);
+  bump(session->tls_rx_frames);
+  bump(session->rx_packets);
+  bump(session->rx_bytes, opened.payload.size());
+  bool echo = opened.protocol == data::PppProtocol::lcp;
+  deliver(session, opened, Transport::tls, now_ns);
+  check_wanted_epochs(session, now);
+  return echo ? TlsFrameKind::echo : TlsFrameKind::data;
 }
 
 void DataPlane::rx_loop() {
@@ -294,7 +419,6 @@ void DataPlane::rx_loop() {
   platform::UdpBatch<kBatch> in;
   in.attach(storage, slot_size_);
   std::array<std::shared_ptr<PeerSession>, kBatch> owners;
-  const auto max_mss = static_cast<std::uint16_t>(options_.mtu - kIpv4TcpOverhead);
 
   while (!stopping_) {
     if (!wait_readable(udp_.fd())) continue;
@@ -319,7 +443,8 @@ void DataPlane::rx_loop() {
           bump(c.rx_unknown_session);
           continue;
         }
-        PeerSession& session = *it->second;
+        const std::shared_ptr<PeerSession>& owner = it->second;
+        PeerSession& session = *owner;
         data::OpenResult opened;
         {
           std::lock_guard lock(session.rx_mutex);
@@ -332,25 +457,25 @@ void DataPlane::rx_loop() {
         }
         // Authenticated from here on: follow the peer to its current address (roaming).
         session.last_rx_ns.store(now_ns, std::memory_order_relaxed);
+        session.last_udp_rx_ns.store(now_ns, std::memory_order_relaxed);
+        bool moved = false;
         {
           std::lock_guard lock(session.endpoint_mutex);
           if (session.endpoint_len != d.peer_len || std::memcmp(&session.endpoint, &d.peer, d.peer_len) != 0) {
+            moved = session.endpoint_len != 0;
             std::memcpy(&session.endpoint, &d.peer, d.peer_len);
             session.endpoint_len = d.peer_len;
           }
         }
+        if (moved && options_.server) log_move(session, d);
         bump(session.rx_packets);
         bump(session.rx_bytes, opened.payload.size());
-        if (used == 0 || owners[used - 1] != it->second) owners[used++] = it->second;
-        if (opened.protocol == data::PppProtocol::lcp) {
-          handle_lcp(session, opened.payload);
-          continue;
+        if (used == 0 || owners[used - 1] != owner) owners[used++] = owner;
+        if (options_.server && opened.protocol != data::PppProtocol::lcp &&
+            session.transport.load(std::memory_order_relaxed) == Transport::tls) {
+          set_transport(session, Transport::udp, "client sends over UDP again");
         }
-        if (!inner_allowed(session, opened.payload)) continue;
-        if (options_.mss_clamp) data::clamp_tcp_mss(opened.payload, max_mss);
-        std::error_code write_ec;
-        tun_.write(opened.payload, write_ec);
-        if (write_ec) bump(c.tun_write_errors);
+        deliver(owner, opened, Transport::udp, now_ns);
       }
     }
     for (std::size_t i = 0; i < used; ++i) {

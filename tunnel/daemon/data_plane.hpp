@@ -7,12 +7,19 @@
 // Buffers are allocated once per thread; nothing on the per-packet path allocates or fetches a
 // cipher. Datagrams that do not authenticate change no state and get no answer; they are
 // counted by reason (stats()).
+// UDP fallback (transport.hpp): for a session whose transport is tls, the TX thread pushes the
+// sealed frame into the session's tls_out queue instead of the UDP batch and wakes the control
+// thread (TlsFramesReady, once per burst); the control thread sends them as DATA messages and
+// hands frames that arrived that way to receive_over_tls(), which is the RX path minus the
+// socket. Echo requests are answered on the transport they came by. The server follows its
+// client: DATA frames over TLS move the session to tls, authenticated non-echo UDP moves it back.
 // Keys come from the control thread: when a session's sender or receiver wants its next epoch,
 // the data thread calls KeyRequest once per epoch; the control thread exports the key from TLS
 // and calls install_key(). The session table is guarded by a shared_mutex taken once per batch.
 #pragma once
 
 #include "common/secret.hpp"
+#include "platform/pcap_writer.hpp"
 #include "platform/tun_device.hpp"
 #include "platform/udp_socket.hpp"
 #include "tunnel/daemon/peer_session.hpp"
@@ -23,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <shared_mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -54,11 +62,15 @@ struct DataPlaneStats {
   std::uint64_t tx_seal_failed = 0;
   std::uint64_t tx_send_errors = 0;
   std::uint64_t tun_write_errors = 0;
+  std::uint64_t tx_tls_queue_full = 0;  // frames for the TLS fallback dropped: queue full
 };
 
 class DataPlane {
  public:
   using KeyRequest = std::function<void(std::shared_ptr<PeerSession>, Direction, std::uint32_t epoch)>;
+  // Called from a data thread when a session's tls_out queue needs draining (must only post).
+  using TlsFramesReady = std::function<void(std::shared_ptr<PeerSession>)>;
+  enum class TlsFrameKind { dropped, echo, data };
 
   DataPlane(DataPlaneOptions options, platform::TunDevice tun, platform::UdpSocket udp, KeyRequest on_key_request);
   ~DataPlane();
@@ -74,27 +86,50 @@ class DataPlane {
   // Installs an exported key; called by the control thread.
   static void install_key(PeerSession& session, Direction direction, std::uint32_t epoch,
                           const SecretBytes& key);
-  // Sends an LCP echo request to the session's peer (keepalive / endpoint announcement).
-  void send_echo(PeerSession& session, std::uint8_t identifier);
+  // Sends an LCP echo request to the session's peer over `via` (keepalive, UDP probe, endpoint
+  // announcement).
+  void send_echo(const std::shared_ptr<PeerSession>& session, std::uint8_t identifier, Transport via);
+  // Call before start(): where the data threads announce frames queued for the TLS fallback.
+  void set_tls_frames_handler(TlsFramesReady handler) { on_tls_frames_ = std::move(handler); }
+  // A data-channel frame that arrived inside TLS for `session` (control thread): opened in
+  // place and delivered like a UDP datagram, without touching the session's UDP endpoint.
+  TlsFrameKind receive_over_tls(const std::shared_ptr<PeerSession>& session, std::span<std::uint8_t> frame);
+  // Moves the session to `to`; logs the switch with its reason. False if it was already there.
+  static bool set_transport(PeerSession& session, Transport to, std::string_view reason);
 
   DataPlaneStats stats() const;
   const platform::TunDevice& tun() const { return tun_; }
+  // Debug ([daemon] capture_inner): every inner packet (received after decryption, sent before
+  // encryption) is appended to `writer`. Call before start(). Off costs one branch per packet;
+  // on, the two threads take one mutex per packet (a debug feature, not a fast path).
+  void capture_inner(platform::PcapWriter writer);
 
  private:
   static constexpr std::size_t kBatch = 64;
   struct Counters;
+  struct InnerCapture;
 
   void tx_loop();
   void rx_loop();
   std::shared_ptr<PeerSession> route(std::span<const std::uint8_t> packet) const;
   void check_wanted_epochs(const std::shared_ptr<PeerSession>& session, std::chrono::steady_clock::time_point now);
-  void handle_lcp(PeerSession& session, std::span<const std::uint8_t> payload);
+  // Echo replies, inner checks, MSS clamp, TUN write: what happens to an opened packet.
+  void deliver(const std::shared_ptr<PeerSession>& session, data::OpenResult& opened, Transport via,
+               std::int64_t now_ns);
+  void handle_lcp(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> payload,
+                  Transport via, std::int64_t now_ns);
+  // Sends one sealed frame by `via` (UDP to the session's endpoint, or its TLS queue).
+  void send_sealed(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> frame, Transport via);
+  void queue_for_tls(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> frame);
+  static void log_move(const PeerSession& session, const platform::Datagram& d);
   bool inner_allowed(const PeerSession& session, std::span<const std::uint8_t> packet);
+  void capture(std::span<const std::uint8_t> packet);
 
   DataPlaneOptions options_;
   platform::TunDevice tun_;
   platform::UdpSocket udp_;
   KeyRequest on_key_request_;
+  TlsFramesReady on_tls_frames_;
   std::size_t slot_size_;
 
   mutable std::shared_mutex table_mutex_;
@@ -102,6 +137,7 @@ class DataPlane {
   std::unordered_map<std::uint32_t, std::shared_ptr<PeerSession>> by_address_;
 
   std::unique_ptr<Counters> counters_;
+  std::unique_ptr<InnerCapture> capture_;  // null unless capture_inner()
   std::atomic<bool> stopping_{false};
   std::thread tx_thread_;
   std::thread rx_thread_;

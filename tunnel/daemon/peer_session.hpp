@@ -4,10 +4,14 @@
 // Locking: tx_mutex guards sender, rx_mutex guards receiver, endpoint_mutex guards the endpoint;
 // counters are atomics. A session is never used after DataPlane::remove_session() returns
 // except through shared_ptrs still held by an in-flight batch (harmless: it just finishes).
+// `transport` says where sealed frames go (transport.hpp): UDP, or `tls_out`, the bounded queue
+// the control thread drains into the TLS connection (UDP fallback).
 #pragma once
 
 #include "tunnel/data/data_receiver.hpp"
 #include "tunnel/data/data_sender.hpp"
+#include "tunnel/daemon/frame_queue.hpp"
+#include "tunnel/daemon/transport.hpp"
 
 #include <sys/socket.h>
 
@@ -47,6 +51,17 @@ struct PeerSession {
   std::atomic<std::uint64_t> tx_packets{0}, tx_bytes{0}, rx_packets{0}, rx_bytes{0};
   std::atomic<std::uint64_t> rx_dropped{0}, tx_dropped{0}, rekeys{0};
   std::atomic<std::int64_t> last_rx_ns{0};  // steady_clock time of the last authenticated packet
+  std::atomic<std::int64_t> last_udp_rx_ns{0};          // ... that came over UDP
+  std::atomic<std::int64_t> last_udp_echo_reply_ns{0};  // ... that was an LCP echo reply over UDP
+
+  // UDP fallback inside TLS. 256 frames of up to 2 KiB: ~4 ms of a saturated TLS path; a full
+  // queue drops (TCP above us retransmits), it never blocks the data threads.
+  static constexpr std::size_t kTlsQueueFrames = 256;
+  static constexpr std::size_t kTlsMaxFrame = 2048;
+  std::atomic<Transport> transport{Transport::udp};
+  FrameQueue tls_out{kTlsQueueFrames, kTlsMaxFrame};
+  std::atomic<std::uint64_t> tls_tx_frames{0}, tls_rx_frames{0}, transport_switches{0};
+  std::atomic<std::int64_t> last_rekey_ns{0};  // steady_clock time a later-than-first key was installed
 };
 
 }  // namespace postern::tunnel::daemon

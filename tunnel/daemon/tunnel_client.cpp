@@ -21,10 +21,19 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
-constexpr auto kFirstBackoff = std::chrono::milliseconds(1000);
+// A lost session is retried after ~0.5 s, then 1, 2, 4... s: a restarted server is found within
+// a few seconds, a long outage costs one attempt per 30 s.
+constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
 constexpr int kExitAuthRefused = 2;
 using Clock = std::chrono::steady_clock;
+
+// A PeerSession timestamp (steady_clock nanoseconds, 0 = never) as a time point.
+std::optional<Clock::time_point> as_time(const std::atomic<std::int64_t>& ns) {
+  std::int64_t v = ns.load(std::memory_order_relaxed);
+  if (v == 0) return std::nullopt;
+  return Clock::time_point(Clock::duration(v));
+}
 
 }  // namespace
 
@@ -33,6 +42,9 @@ struct TunnelClient::Attempt {
   std::shared_ptr<ControlStream> stream;
   std::unique_ptr<control::ClientNegotiator> negotiator;
   std::shared_ptr<PeerSession> session;
+  std::unique_ptr<TransportMonitor> monitor;
+  std::uint64_t tx_packets_seen = 0;  // session->tx_packets at the previous transport tick
+  std::uint8_t echo_identifier = 0;
   asio::ip::address server_address;
   asio::steady_timer done;
   std::string reason;
@@ -139,6 +151,8 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   }
   cc.previous_address = previous_address_;
   cc.keepalive = std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive);
+  // 3.5 keepalives without a byte over TLS: the server or the path is dead; reconnect.
+  cc.dead_peer = std::max(std::chrono::seconds(3), std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive * 7 / 2));
   cc.log_id = "client";
   attempt->negotiator = std::make_unique<control::ClientNegotiator>(std::move(cc));
   current_ = attempt;
@@ -192,7 +206,10 @@ void TunnelClient::drain(Attempt& attempt) {
       attempt.error = closed->error;
       attempt.stream->close(closed->reason);
     }
-    // VerifyPassword never reaches a client; DataFrame (UDP fallback) is not enabled yet.
+    else if (auto* frame = std::get_if<control::DataFrame>(&action)) {
+      if (attempt.session) data_plane_.receive_over_tls(attempt.session, frame->bytes);
+    }
+    // VerifyPassword never reaches a client.
   }
 }
 
@@ -222,6 +239,8 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
     session->endpoint_len = server.to_sockaddr(session->endpoint);
   }
   session->identity = params.identity;
+  session->log_id = "client";
+  session->inner_address = params.client_address.value;  // our own address, for `postern status`
   attempt.session = session;
   previous_address_ = params.client_address;
   data_plane_.add_session(session);
@@ -233,18 +252,41 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
              {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()}});
-  data_plane_.send_echo(*session, 0);  // tells the server our UDP address at once
-  keepalive_tick();
+  data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once
+  attempt.monitor = std::make_unique<TransportMonitor>(
+      TransportTimers{std::chrono::milliseconds(1000), std::chrono::milliseconds(3000), cfg_.keepalive}, Clock::now());
+  transport_tick();
 }
 
-void TunnelClient::keepalive_tick() {
-  keepalive_timer_.expires_after(cfg_.keepalive);
+void TunnelClient::transport_tick() {
+  keepalive_timer_.expires_after(current_->monitor->tick_interval());
   keepalive_timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec || stopping_ || !current_ || !current_->session) return;
-    static std::uint8_t identifier = 0;
-    data_plane_.send_echo(*current_->session, ++identifier);
-    keepalive_tick();
+    if (ec || stopping_ || !current_ || !current_->session || !current_->monitor) return;
+    Attempt& a = *current_;
+    auto& session = a.session;
+    std::uint64_t tx = session->tx_packets.load(std::memory_order_relaxed);
+    bool sending = tx != a.tx_packets_seen;
+    a.tx_packets_seen = tx;
+    auto d = a.monitor->tick(Clock::now(), as_time(session->last_udp_rx_ns), as_time(session->last_udp_echo_reply_ns),
+                             sending);
+    if (d.switch_to) DataPlane::set_transport(*session, *d.switch_to, d.reason);
+    if (d.probe_udp) data_plane_.send_echo(session, ++a.echo_identifier, Transport::udp);
+    if (d.keepalive_tls) data_plane_.send_echo(session, ++a.echo_identifier, Transport::tls);
+    transport_tick();
   });
+}
+
+void TunnelClient::on_tls_frames(std::shared_ptr<PeerSession> session) {
+  asio::post(io_, [this, session = std::move(session)] {
+    if (!current_ || current_->session != session || current_->finished) return;
+    flush_tls_frames(*current_);
+  });
+}
+
+void TunnelClient::flush_tls_frames(Attempt& attempt) {
+  attempt.session->tls_out.drain(
+      [&](std::span<const std::uint8_t> frame) { attempt.negotiator->send_data_frame(frame); });
+  drain(attempt);
 }
 
 void TunnelClient::request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch) {
@@ -252,6 +294,11 @@ void TunnelClient::request_key(std::shared_ptr<PeerSession> session, Direction d
     if (!current_ || current_->session != session || current_->finished) return;
     if (install_exported_key(current_->stream->ssl(), data::Role::client, *session, direction, epoch)) {
       if (direction == Direction::send) session->rekeys.fetch_add(1);
+      // Epoch n + 1 is installed while n is current: installing epoch >= 2 means a rekey happened.
+      if (epoch >= 2) {
+        log::info("tunnel", "client", "rekeyed",
+                  {{"direction", direction == Direction::send ? "send" : "receive"}, {"next_epoch", epoch}});
+      }
     }
   });
 }

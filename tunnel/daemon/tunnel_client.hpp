@@ -4,6 +4,12 @@
 // control connection ends it reconnects with exponential backoff and jitter (1 s doubling to
 // 30 s), re-resolving the server name each time and asking for its previous address, so the TUN
 // interface and open TCP connections through it survive a short outage.
+// Dead peers: the negotiator's echoes inside TLS close the attempt after 3.5 keepalives of
+// silence (then we reconnect); a server that died with its host or behind a dead path is found
+// that way, a killed process at once (its kernel resets the TCP connection).
+// Transport: a TransportMonitor ticks every 500 ms and moves the session between UDP and the TLS
+// fallback (transport_monitor.hpp); frames for TLS arrive from the data plane through
+// on_tls_frames() and leave as the negotiator's DATA messages.
 // Threading: the io_context thread; the data plane's key requests are posted back to it.
 #pragma once
 
@@ -11,6 +17,7 @@
 #include "platform/netlink.hpp"
 #include "tunnel/control/tunnel_parameters.hpp"
 #include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/transport_monitor.hpp"
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -30,6 +37,8 @@ class TunnelClient {
   void start();
   void stop();
   void request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch);
+  // The data plane queued frames for the TLS fallback (thread-safe: posts to the io_context).
+  void on_tls_frames(std::shared_ptr<PeerSession> session);
   bool established() const { return established_; }
 
   // Exit status for the command: set when the client gives up (authentication refused).
@@ -41,7 +50,8 @@ class TunnelClient {
   asio::awaitable<std::string> connect_once();
   void drain(Attempt& attempt);
   void establish(Attempt& attempt, const control::TunnelParameters& params);
-  void keepalive_tick();
+  void transport_tick();
+  void flush_tls_frames(Attempt& attempt);
 
   asio::io_context& io_;
   const config::TunnelClientConfig& cfg_;

@@ -50,6 +50,7 @@ struct TunnelServer::Connection {
   std::unique_ptr<control::ServerNegotiator> negotiator;
   std::uint32_t local_id = 0;
   std::shared_ptr<PeerSession> session;
+  SteadyTime established_at{};
   bool torn_down = false;
 };
 
@@ -61,7 +62,8 @@ TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfi
       acceptor_(io),
       data_plane_(data_plane),
       users_(std::move(users)),
-      pool_(to_cidr(cfg.pool), std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)) {
+      pool_(to_cidr(cfg.pool), std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)),
+      housekeeping_timer_(io) {
   if (cfg.deny_list) deny_list_.load(*cfg.deny_list);
 }
 
@@ -82,9 +84,12 @@ void TunnelServer::start() {
   log::info("tunnel", "", "listening", {{"control", cfg_.listen.to_string()}, {"data_port", cfg_.data_port},
                                         {"pool", cfg_.pool.to_string()}, {"auth", config::to_string(cfg_.auth)}});
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, housekeeping(), asio::detached);
 }
 
 void TunnelServer::stop() {
+  stopping_ = true;
+  housekeeping_timer_.cancel();
   asio::error_code ignored;
   acceptor_.close(ignored);
   auto connections = connections_;
@@ -243,8 +248,13 @@ void TunnelServer::drain(const std::shared_ptr<Connection>& connection) {
       verify_password(connection, std::move(verify->user), std::move(verify->password));
     } else if (auto* established = std::get_if<control::Established>(&action)) {
       establish(*connection, established->params);
-    } else if (std::holds_alternative<control::DataFrame>(action)) {
-      // UDP fallback inside TLS is not enabled on this server yet: drop.
+    } else if (auto* frame = std::get_if<control::DataFrame>(&action)) {
+      if (!connection->session) continue;
+      auto kind = data_plane_.receive_over_tls(connection->session, frame->bytes);
+      // Echoes may be the client probing; data means it has chosen TLS: follow it.
+      if (kind == DataPlane::TlsFrameKind::data) {
+        DataPlane::set_transport(*connection->session, Transport::tls, "client sends over TLS (UDP fallback)");
+      }
     } else if (auto* closed = std::get_if<control::Closed>(&action)) {
       log::info("tunnel", connection->log_id, "control closed", {{"reason", closed->reason}});
       connection->stream->close(closed->reason);
@@ -304,6 +314,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   session->identity = params.identity;
   session->log_id = connection.log_id;
   connection.session = session;
+  connection.established_at = Clock::now();
   data_plane_.add_session(session);
   {
     std::lock_guard lock(identity_mutex_);
@@ -349,6 +360,45 @@ void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction d
                  {{"direction", direction == Direction::send ? "send" : "receive"}, {"epoch", epoch}});
     }
   });
+}
+
+void TunnelServer::on_tls_frames(std::shared_ptr<PeerSession> session) {
+  asio::post(io_, [this, session = std::move(session)] {
+    auto it = connections_.find(session->local_session_id);
+    if (it == connections_.end() || it->second->session != session || it->second->torn_down) return;
+    auto connection = it->second;
+    session->tls_out.drain(
+        [&](std::span<const std::uint8_t> frame) { connection->negotiator->send_data_frame(frame); });
+    drain(connection);
+  });
+}
+
+asio::awaitable<void> TunnelServer::housekeeping() {
+  while (!stopping_) {
+    housekeeping_timer_.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await housekeeping_timer_.async_wait(kAsTuple);
+    if (ec || stopping_) break;
+    auto now = Clock::now();
+    reap_idle(now);
+    pool_.expire(now);
+  }
+}
+
+void TunnelServer::reap_idle(SteadyTime now) {
+  std::vector<std::shared_ptr<Connection>> stale;
+  for (const auto& [id, connection] : connections_) {
+    if (!connection->session || connection->torn_down) continue;
+    std::int64_t last_ns = connection->session->last_rx_ns.load(std::memory_order_relaxed);
+    SteadyTime last = std::max(connection->established_at, SteadyTime(SteadyTime::duration(last_ns)));
+    if (now - last >= cfg_.idle_timeout) stale.push_back(connection);
+  }
+  for (const auto& connection : stale) {
+    auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(cfg_.idle_timeout).count();
+    log::info("tunnel", connection->log_id, "reaping stale session",
+              {{"identity", connection->session->identity}, {"idle_s", idle_s}});
+    connection->negotiator->terminate("idle for " + std::to_string(idle_s) + " s", now);
+    drain(connection);
+  }
 }
 
 }  // namespace postern::tunnel::daemon

@@ -3,6 +3,11 @@
 // per-source throttling, and on Established exports the data-channel keys from that connection's
 // TLS session and adds a PeerSession to the data plane. When a control connection ends, its
 // session leaves the data plane and its address returns to the pool (after the grace period).
+// Housekeeping (every second): sessions without an authenticated data-channel frame (UDP or TLS
+// fallback) for idle_timeout are terminated ("stale"), and expired address leases are freed.
+// UDP fallback: a client's DATA messages go to DataPlane::receive_over_tls(); the first data
+// frame that way moves the session to the tls transport; frames the data plane queues for TLS
+// arrive through on_tls_frames() and leave as DATA messages.
 // Threading: everything here runs on the io_context thread except password checks (a one-thread
 // pool) and the data plane's key requests, which are posted back to the io_context.
 #pragma once
@@ -37,6 +42,8 @@ class TunnelServer {
   void reload();
   // Key requests from the data plane threads (thread-safe: posts to the io_context).
   void request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch);
+  // The data plane queued frames for the TLS fallback (thread-safe: posts to the io_context).
+  void on_tls_frames(std::shared_ptr<PeerSession> session);
 
   // The tunnel identity (user or certificate name) holding an inner address, "" if none.
   // Thread-safe (SMTP asks from its own handlers).
@@ -46,6 +53,8 @@ class TunnelServer {
  private:
   struct Connection;
   asio::awaitable<void> accept_loop();
+  asio::awaitable<void> housekeeping();
+  void reap_idle(std::chrono::steady_clock::time_point now);
   asio::awaitable<void> handshake(std::shared_ptr<Connection> connection);
   void begin_negotiation(const std::shared_ptr<Connection>& connection);
   void drain(const std::shared_ptr<Connection>& connection);
@@ -69,6 +78,8 @@ class TunnelServer {
   mutable std::mutex identity_mutex_;
   std::map<std::uint32_t, std::string> identity_by_address_;
   std::uint64_t next_connection_number_ = 1;
+  asio::steady_timer housekeeping_timer_;
+  bool stopping_ = false;
 };
 
 }  // namespace postern::tunnel::daemon

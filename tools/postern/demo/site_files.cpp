@@ -103,13 +103,25 @@ std::vector<fs::path> delivered_messages(const fs::path& maildir) {
   return out;
 }
 
-std::vector<std::string> first_lines(const fs::path& file, std::size_t count) {
+std::vector<std::string> message_summary(const fs::path& file) {
   std::ifstream in(file);
   std::vector<std::string> out;
   std::string line;
-  while (out.size() < count && std::getline(in, line)) {
+  bool in_body = false;
+  while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    out.push_back(line);
+    if (in_body) {
+      if (line.empty()) continue;
+      out.push_back(line);
+      break;
+    }
+    if (line.empty()) {
+      in_body = true;
+      out.push_back("");
+    } else if ((out.empty() && line.rfind("Received:", 0) == 0) || line.rfind("From:", 0) == 0 ||
+               line.rfind("To:", 0) == 0 || line.rfind("Subject:", 0) == 0) {
+      out.push_back(line);
+    }
   }
   return out;
 }

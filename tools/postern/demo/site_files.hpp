@@ -51,8 +51,10 @@ void write_file(const std::filesystem::path& file, const std::string& text, std:
 // Regular files in any `new/` folder below `maildir`, sorted by modification time.
 std::vector<std::filesystem::path> delivered_messages(const std::filesystem::path& maildir);
 
-// The first `count` lines of a file (CR stripped), and whether `needle` occurs anywhere in it.
-std::vector<std::string> first_lines(const std::filesystem::path& file, std::size_t count);
+// What a person wants to see of a delivered message: the first line of its Received: header
+// (added by the server), its From/To/Subject headers and the first body line (CR stripped).
+std::vector<std::string> message_summary(const std::filesystem::path& file);
+// Whether `needle` occurs anywhere in the file.
 bool file_contains(const std::filesystem::path& file, const std::string& needle);
 
 // True when a TCP socket listens on ip:port in the network namespace of process `pid`

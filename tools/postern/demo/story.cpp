@@ -127,6 +127,12 @@ int Demo::run() {
                  Stage::laptop_ns, Stage::site_ns);
     return 1;
   }
+  try {
+    prepare_workdir();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "postern demo: %s\n", e.what());
+    return 1;
+  }
   int status = 0;
   try {
     step(1, std::string("creating namespaces ") + Stage::laptop_ns + " and " + Stage::site_ns + ", joined by veth",
@@ -202,7 +208,6 @@ void run_self(const std::vector<std::string>& argv, const std::string& input, co
 }
 
 Details Demo::make_pki() {
-  prepare_workdir();
   password_ = random_hex(12);
   marker_ = "POSTERN-DEMO-MARKER-" + random_hex(8);
   fs::path pki = dir_ / "pki";
@@ -293,7 +298,7 @@ Details Demo::show_mail() {
   Details out;
   for (const auto& file : files) {
     out.push_back(file.string());
-    for (const auto& line : first_lines(file, 6)) out.push_back("  | " + line.substr(0, 100));
+    for (const auto& line : message_summary(file)) out.push_back("  | " + line.substr(0, 100));
     if (!file_contains(file, marker_)) throw StepFailure(file.string() + " lacks the body's marker " + marker_);
     out.push_back("  | ... (the body carries the marker " + marker_ + ")");
   }
@@ -305,7 +310,7 @@ Details Demo::check_capture() {
   // Label -> needle; the password is shown by name only.
   std::vector<std::pair<std::string, std::string>> needles{
       {"EHLO", "EHLO"}, {"MAIL FROM", "MAIL FROM"}, {"RCPT TO", "RCPT TO"}, {"DATA", "DATA"},
-      {"STARTTLS", "STARTTLS"}, {"AUTH", "AUTH"}, {"the marker", marker_}, {"the password", password_}};
+      {"STARTTLS", "STARTTLS"}, {"AUTH", "AUTH"}, {"the body's marker", marker_}, {"the password", password_}};
   std::vector<std::string> strings;
   for (const auto& n : needles) strings.push_back(n.second);
   CaptureReport r = analyze_capture(dir_ / "wire.pcap", Stage::tunnel_port, strings);
@@ -326,7 +331,7 @@ Details Demo::check_capture() {
   if (!problems.empty()) throw StepFailure(counts + "; " + join(problems, "; "));
   std::vector<std::string> labels;
   for (const auto& n : needles) labels.push_back(n.first);
-  return {counts, "searched every frame's bytes: no " + join(labels, ", no ")};
+  return {counts, "searched every frame's bytes for " + join(labels, ", ") + ": none found"};
 }
 
 Details Demo::clean_up() {
