@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 5: with UDP blackholed from the start the session comes up over the TLS fallback and
+# passes traffic (ping + 10 MB with a matching SHA-256); when UDP comes back both ends move to UDP
+# and traffic flows there (the relay forwards it).
+source "$(dirname "$0")/lib.sh"
+require_root
+command -v python3 >/dev/null || skip "python3 is not installed"
+make_topology
+make_pki
+write_server_config "$WORK/site.toml"
+write_relay_client_config "$WORK/laptop.toml"
+start_relay --blackhole
+up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
+wait_for_log 10 "$WORK/laptop.log" 'transport switched.*transport=tls'
+wait_for_log 10 "$WORK/server.log" 'transport switched.*transport=tls'
+log "both ends on the TLS fallback"
+in_laptop ping -c 5 -i 0.2 -W 2 10.77.0.1 >"$WORK/ping.log" || fail "ping over the TLS fallback"
+transfer_sha 10 40
+log "traffic over TLS ok"
+
+relay_cmd "blackhole off"
+wait_for_log 10 "$WORK/laptop.log" 'transport switched.*transport=udp'
+in_laptop ping -c 5 -i 0.2 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping after UDP came back"
+wait_for_log 10 "$WORK/server.log" 'transport switched.*transport=udp'
+relay_cmd stats
+wait_for_log 5 "$WORK/relay.log" "relay stats "
+forwarded=$(grep "relay stats " "$WORK/relay.log" | tail -n 1 | sed -n 's/.* forwarded=\([0-9]*\).*/\1/p')
+[ "${forwarded:-0}" -ge 10 ] || fail "no traffic went over UDP after the blackhole ended (forwarded=$forwarded)"
+log "back on UDP ($forwarded datagrams forwarded by the relay)"
+log "PASS"

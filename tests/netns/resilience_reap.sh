@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Issue 5: a client that goes silent (SIGSTOP: its TCP connection stays open, nothing is sent) is
+# reaped by the server after idle_timeout; its address stays reserved for address_grace, so when
+# the client wakes up (SIGCONT) it reconnects and gets the same address back.
+source "$(dirname "$0")/lib.sh"
+require_root
+make_topology
+make_pki
+write_server_config "$WORK/site.toml" 'idle_timeout = "3s"'
+write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
+up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
+before=$LAPTOP_ADDRESS
+kill -STOP "$CLIENT_PID"
+wait_for_log 10 "$WORK/server.log" 'reaping stale session'
+wait_for_log 5 "$WORK/server.log" 'session down'
+log "server reaped the silent session"
+kill -CONT "$CLIENT_PID"
+wait_for 15 "the client back" bash -c "[ \$(grep -c 'session up' '$WORK/laptop.log') -ge 2 ]"
+wait_for 10 "a ping after the reconnect" in_laptop ping -c 1 -W 1 10.77.0.1
+after=$(tunnel_address "$NS_LAPTOP" pst0)
+[ "$after" = "$before" ] || fail "address changed across the reap: $before -> $after"
+log "reconnected with the same address $after"
+log "PASS"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 5: the client's outer source port changes mid-transfer (the relay rebinds, like a NAT
+# forgetting its mapping) twice: the server follows the authenticated packets to the new port
+# and the 30 MB transfer completes with a matching SHA-256.
+source "$(dirname "$0")/lib.sh"
+require_root
+command -v python3 >/dev/null || skip "python3 is not installed"
+make_topology
+make_pki
+write_server_config "$WORK/site.toml"
+write_relay_client_config "$WORK/laptop.toml"
+start_relay
+up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
+(
+  sleep 1.5; relay_cmd rebind
+  sleep 1.5; relay_cmd rebind
+) &
+PIDS+=($!)
+transfer_sha 30 50
+n=$(grep -c "relay rebound" "$WORK/relay.log" || true)
+[ "$n" -ge 2 ] || fail "the relay rebound only $n times (the transfer finished too early?)"
+ports=$(grep -c "relay flow" "$WORK/relay.log" || true)
+[ "$ports" -ge 3 ] || fail "expected 3 source ports, saw $ports"
+grep -q "peer moved" "$WORK/server.log" || fail "the server did not log the move to the new port"
+log "transfer survived $n rebinds ($(grep -c 'peer moved' "$WORK/server.log") moves in the server log)"
+log "PASS"

@@ -1,0 +1,136 @@
+// TransportMonitor (the client's UDP / TLS-fallback decision) and FrameQueue, with a simulated
+// clock: no sockets, no threads.
+#include "tunnel/daemon/frame_queue.hpp"
+#include "tunnel/daemon/transport_monitor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace postern::tunnel::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using TimePoint = TransportMonitor::TimePoint;
+
+// Drives a monitor tick by tick; `udp_works` decides whether each UDP probe is answered (the
+// reply lands 10 ms after the probe, before the next tick).
+struct Sim {
+  TimePoint now{std::chrono::seconds(1000)};
+  TransportMonitor monitor{TransportTimers{1000ms, 3000ms, 10'000ms}, now};
+  std::optional<TimePoint> last_udp_rx, last_reply;
+  bool udp_works = true;
+  bool sending = false;
+  int probes = 0, tls_keepalives = 0;
+  std::vector<Transport> switches;
+
+  Sim() {
+    if (udp_works) answer();  // the echo sent when the session came up
+  }
+  void answer() { last_udp_rx = last_reply = now + 10ms; }
+  void run(std::chrono::milliseconds d) {
+    for (auto end = now + d; now < end;) {
+      now += monitor.tick_interval();
+      auto decision = monitor.tick(now, last_udp_rx, last_reply, sending);
+      if (decision.switch_to) {
+        EXPECT_FALSE(decision.reason.empty());
+        switches.push_back(*decision.switch_to);
+      }
+      if (decision.probe_udp) {
+        ++probes;
+        if (udp_works) answer();
+      }
+      if (decision.keepalive_tls) ++tls_keepalives;
+      if (sending && udp_works) last_udp_rx = now;  // the peer's traffic comes back over UDP
+    }
+  }
+};
+
+TEST(TransportMonitor, StaysOnUdpWhenEchoesAreAnswered) {
+  Sim sim;
+  sim.run(60s);
+  EXPECT_TRUE(sim.switches.empty());
+  EXPECT_EQ(sim.monitor.transport(), Transport::udp);
+  EXPECT_GE(sim.probes, 4);   // keepalive probes while idle...
+  EXPECT_LE(sim.probes, 12);  // ...but not one per tick
+}
+
+TEST(TransportMonitor, FallsBackWhenUdpIsBlockedFromTheStart) {
+  Sim sim;
+  sim.udp_works = false;
+  sim.last_udp_rx.reset();
+  sim.last_reply.reset();
+  sim.run(2500ms);
+  EXPECT_EQ(sim.monitor.transport(), Transport::udp);  // not yet: a few seconds of grace
+  sim.run(1000ms);
+  EXPECT_EQ(sim.monitor.transport(), Transport::tls);
+  ASSERT_EQ(sim.switches.size(), 1u);
+}
+
+TEST(TransportMonitor, FallsBackDuringTrafficAndReturnsWhenUdpIsAnsweredAgain) {
+  Sim sim;
+  sim.sending = true;
+  sim.run(5s);
+  EXPECT_EQ(sim.monitor.transport(), Transport::udp);
+  sim.udp_works = false;
+  sim.run(5s);
+  EXPECT_EQ(sim.monitor.transport(), Transport::tls);
+  int probes_before = sim.probes;
+  sim.run(20s);
+  EXPECT_EQ(sim.monitor.transport(), Transport::tls);
+  EXPECT_GE(sim.probes - probes_before, 15);  // keeps probing UDP about once a second
+  EXPECT_GE(sim.tls_keepalives, 1);           // and keeps the session alive inside TLS
+  sim.udp_works = true;
+  sim.run(2s);
+  EXPECT_EQ(sim.monitor.transport(), Transport::udp);
+  EXPECT_EQ(sim.switches, (std::vector<Transport>{Transport::tls, Transport::udp}));
+}
+
+TEST(TransportMonitor, UdpFromTheServerWithoutEchoRepliesDoesNotCountAsAnswered) {
+  Sim sim;
+  sim.run(3s);
+  sim.udp_works = false;
+  sim.sending = true;
+  // The server still sends over UDP (one-way path): data arrives, echo replies do not.
+  for (int i = 0; i < 40; ++i) {
+    sim.last_udp_rx = sim.now;
+    sim.run(500ms);
+  }
+  EXPECT_EQ(sim.monitor.transport(), Transport::tls);
+  EXPECT_EQ(sim.switches.size(), 1u);  // and it does not flap back
+}
+
+TEST(TransportMonitor, OneLostReplyDoesNotCauseAFallback) {
+  Sim sim;
+  sim.run(9800ms);
+  sim.udp_works = false;  // the idle keepalive probe at ~10 s is lost...
+  sim.run(1000ms);
+  sim.udp_works = true;   // ...the next one is answered
+  sim.run(10s);
+  EXPECT_TRUE(sim.switches.empty());
+}
+
+TEST(FrameQueue, KeepsOrderWakesOncePerBurstAndDropsWhenFull) {
+  FrameQueue q(4, 8);
+  std::vector<std::uint8_t> f1{1}, f2{2, 2}, big(9, 0);
+  EXPECT_EQ(q.push(f1), FrameQueue::Push::queued_wake);
+  EXPECT_EQ(q.push(f2), FrameQueue::Push::queued);
+  EXPECT_EQ(q.push(big), FrameQueue::Push::dropped);
+  EXPECT_EQ(q.push(f1), FrameQueue::Push::queued);
+  EXPECT_EQ(q.push(f1), FrameQueue::Push::queued);
+  EXPECT_EQ(q.push(f1), FrameQueue::Push::dropped);  // full
+  EXPECT_EQ(q.dropped(), 2u);
+  std::vector<std::vector<std::uint8_t>> out;
+  EXPECT_EQ(q.drain([&](std::span<const std::uint8_t> f) { out.emplace_back(f.begin(), f.end()); }), 4u);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0], f1);
+  EXPECT_EQ(out[1], f2);
+  EXPECT_EQ(q.push(f2), FrameQueue::Push::queued_wake);  // wrapped around, wakes again
+  out.clear();
+  q.drain([&](std::span<const std::uint8_t> f) { out.emplace_back(f.begin(), f.end()); });
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], f2);
+}
+
+}  // namespace
+}  // namespace postern::tunnel::daemon
