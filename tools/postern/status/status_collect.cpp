@@ -1,0 +1,106 @@
+// Snapshot of the live daemon objects for `postern status` (see status_collect.hpp).
+#include "tools/postern/status/status_collect.hpp"
+
+#include "common/config.hpp"
+#include "platform/endpoint.hpp"
+#include "smtp/server/smtp_service.hpp"
+#include "tunnel/daemon/data_plane.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace postern::cli::status {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Seconds between a steady_clock stamp stored as nanoseconds and now; nullopt for "never" (0).
+std::optional<double> seconds_since(std::int64_t stamp_ns, Clock::time_point now) {
+  if (stamp_ns == 0) return std::nullopt;
+  auto then = Clock::time_point(Clock::duration(stamp_ns));
+  return std::chrono::duration<double>(now - then).count();
+}
+
+SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point now) {
+  SessionStatus out;
+  out.identity = s.identity;
+  out.inner_address = s.inner_address ? config::format_ipv4(s.inner_address) : "";
+  {
+    std::lock_guard lock(s.endpoint_mutex);
+    if (auto endpoint = platform::Endpoint::from_sockaddr(s.endpoint, s.endpoint_len)) {
+      out.outer_address = endpoint->to_string();
+    }
+  }
+  out.transport = std::string(tunnel::daemon::to_string(s.transport.load(std::memory_order_relaxed)));
+  out.transport_switches = s.transport_switches.load(std::memory_order_relaxed);
+  out.session_id = fmt::format("0x{:08x}", s.local_session_id);
+  out.rx_packets = s.rx_packets.load(std::memory_order_relaxed);
+  out.rx_bytes = s.rx_bytes.load(std::memory_order_relaxed);
+  out.tx_packets = s.tx_packets.load(std::memory_order_relaxed);
+  out.tx_bytes = s.tx_bytes.load(std::memory_order_relaxed);
+  out.rx_dropped = s.rx_dropped.load(std::memory_order_relaxed);
+  out.tx_dropped = s.tx_dropped.load(std::memory_order_relaxed);
+  out.rekeys = s.rekeys.load(std::memory_order_relaxed);
+  out.last_rekey_seconds_ago = seconds_since(s.last_rekey_ns.load(std::memory_order_relaxed), now);
+  out.last_packet_seconds_ago = seconds_since(s.last_rx_ns.load(std::memory_order_relaxed), now);
+  return out;
+}
+
+Counters data_plane_counters(const tunnel::daemon::DataPlaneStats& st) {
+  return {{"rx_datagrams", st.rx_datagrams},
+          {"rx_bad_header", st.rx_bad_header},
+          {"rx_unknown_session", st.rx_unknown_session},
+          {"rx_dropped_by_session", st.rx_dropped_by_session},
+          {"rx_spoofed_source", st.rx_spoofed_source},
+          {"rx_client_to_client", st.rx_client_to_client},
+          {"tx_no_route", st.tx_no_route},
+          {"tx_no_endpoint", st.tx_no_endpoint},
+          {"tx_seal_failed", st.tx_seal_failed},
+          {"tx_send_errors", st.tx_send_errors},
+          {"tun_write_errors", st.tun_write_errors}};
+}
+
+Counters smtp_counters(const smtp::server::SmtpService::Counters& c) {
+  return {{"connections", c.connections},
+          {"active_connections", c.active_connections},
+          {"rejected_connections", c.rejected_connections},
+          {"early_talkers", c.early_talkers},
+          {"wrong_mode", c.wrong_mode},
+          {"tls_handshakes", c.tls_handshakes},
+          {"tls_failures", c.tls_failures},
+          {"auth_ok", c.auth_ok},
+          {"auth_failed", c.auth_failed},
+          {"messages_accepted", c.messages_accepted},
+          {"message_bytes", c.message_bytes},
+          {"store_failures", c.store_failures},
+          {"delivered", c.delivered},
+          {"deferred", c.deferred},
+          {"delivery_failed", c.delivery_failed},
+          {"queued", c.queued}};
+}
+
+}  // namespace
+
+StatusReport collect_status(const StatusSources& sources, Clock::time_point now) {
+  StatusReport report;
+  report.role = sources.role;
+  report.pid = static_cast<long>(::getpid());
+  report.config = sources.config;
+  report.uptime_seconds = std::chrono::duration<double>(now - sources.started).count();
+  if (sources.data_plane) {
+    for (const auto& session : sources.data_plane->sessions()) {
+      report.sessions.push_back(session_status(*session, now));
+    }
+    std::sort(report.sessions.begin(), report.sessions.end(),
+              [](const SessionStatus& a, const SessionStatus& b) { return a.session_id < b.session_id; });
+    report.data_plane = data_plane_counters(sources.data_plane->stats());
+  }
+  if (sources.smtp) report.smtp = smtp_counters(sources.smtp->counters());
+  return report;
+}
+
+}  // namespace postern::cli::status
