@@ -362,18 +362,17 @@ Details Demo::clean_up() {
 }
 
 void Demo::print_keep_help() const {
-  std::string laptop = std::string("ip netns exec ") + Stage::laptop_ns;
-  std::printf(
-      "\nThe demo is still running. Try:\n"
-      "  (cat %s/demo-password; echo hello) | %s postern send --server 10.77.0.1:587 --ca %s/pki/ca.pem \\\n"
-      "      --auth demo --from demo@site.test --to demo@site.test --subject hi\n"
-      "  %s ping -c 2 10.77.0.1                      # through the tunnel\n"
-      "  ls %s/maildir/*/new                          # delivered mail\n"
-      "  postern capture --read %s/wire.pcap          # the wire during the demo\n"
-      "  logs: %s/server.log %s/client.log\n"
-      "Stop everything (daemons, namespaces, files) with:  postern demo --stop\n",
-      dir_.c_str(), laptop.c_str(), dir_.c_str(), laptop.c_str(), dir_.c_str(), dir_.c_str(), dir_.c_str(),
-      dir_.c_str());
+  const char* d = dir_.c_str();
+  const char* bin = self_.c_str();
+  std::printf("\nThe demo is still running. Try:\n");
+  std::printf("  (cat %s/demo-password; echo hello) | ip netns exec %s %s send --server 10.77.0.1:587 \\\n"
+              "      --ca %s/pki/ca.pem --auth demo --from demo@site.test --to demo@site.test --subject hi\n",
+              d, Stage::laptop_ns, bin, d);
+  std::printf("  ip netns exec %s ping -c 2 10.77.0.1  # through the tunnel\n", Stage::laptop_ns);
+  std::printf("  ls %s/maildir/*/new  # delivered mail\n", d);
+  std::printf("  %s capture --read %s/wire.pcap  # the wire during the demo\n", bin, d);
+  std::printf("  logs: %s/server.log %s/client.log\n", d, d);
+  std::printf("Stop everything (daemons, namespaces, files) with:  %s demo --stop\n", bin);
 }
 
 }  // namespace
