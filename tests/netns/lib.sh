@@ -126,7 +126,8 @@ CONF
 
 start_server() {
   local conf=$1
-  in_site "$POSTERN_BIN" server -c "$conf" >"$WORK/server.log" 2>&1 &
+  # `ip netns exec` execs the daemon, so $! is the daemon itself (signals reach it).
+  ip netns exec "$NS_SITE" "$POSTERN_BIN" server -c "$conf" >"$WORK/server.log" 2>&1 &
   PIDS+=($!)
   SERVER_PID=$!
 }
@@ -221,4 +222,14 @@ up_tunnel() {
   LAPTOP_ADDRESS=$(tunnel_address "$NS_LAPTOP" pst0)
   wait_for 15 "a ping through the tunnel" in_laptop ping -c 1 -W 1 10.77.0.1
   log "tunnel up, laptop is $LAPTOP_ADDRESS"
+}
+
+# postern_pid NS: the pid of the postern daemon running in namespace NS (start_server/start_client
+# record the pid of a wrapper subshell, which is not the process to signal).
+postern_pid() {
+  local pid
+  for pid in $(ip netns pids "$1"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postern ] && { echo "$pid"; return 0; }
+  done
+  return 1
 }

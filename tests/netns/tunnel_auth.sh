@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Authentication end to end: a password user gets in; a wrong password, an unknown user and a
 # client certificate from another CA are all refused (no address, the server logs why); a
-# certificate on the deny list is refused.
+# certificate put on the deny list is refused once SIGHUP makes the server re-read it.
 source "$(dirname "$0")/lib.sh"
 require_root
 make_topology
@@ -13,7 +13,8 @@ printf 'correct horse battery staple\n' | "$POSTERN_BIN" user add "$WORK/users.d
 printf 'correct horse battery staple\n' >"$WORK/alice.pass"
 printf 'wrong\n' >"$WORK/wrong.pass"
 chmod 600 "$WORK/alice.pass" "$WORK/wrong.pass"
-write_server_config "$WORK/site.toml" 'users = "users.db"'
+touch "$WORK/deny.list"; chmod 644 "$WORK/deny.list"
+write_server_config "$WORK/site.toml" 'users = "users.db"' 'deny_list = "deny.list"'
 start_server "$WORK/site.toml"
 wait_for 10 "server" in_site ip link show pst0
 
@@ -45,4 +46,12 @@ try_client othercert 'certificate = "pki/intruder.pem"' 'private_key = "pki/intr
 log "certificate from another CA refused"
 try_client goodcert 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' || fail "laptop certificate refused"
 log "certificate from the client CA accepted"
+
+# Deny the laptop's certificate by fingerprint; SIGHUP makes the running server re-read the list.
+openssl x509 -in "$WORK/pki/laptop.pem" -noout -fingerprint -sha256 | cut -d= -f2 >"$WORK/deny.list"
+kill -HUP "$SERVER_PID"
+wait_for 5 "deny list reload" grep -q "reloaded deny_list=1" "$WORK/server.log"
+try_client deniedcert 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' && fail "denied certificate accepted after SIGHUP"
+grep -q "deny list" "$WORK/server.log" || fail "server did not log the deny-list refusal"
+log "certificate on the deny list refused after SIGHUP"
 log "PASS"
