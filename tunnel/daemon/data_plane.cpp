@@ -108,7 +108,11 @@ std::vector<std::shared_ptr<PeerSession>> DataPlane::sessions() const {
 void DataPlane::install_key(PeerSession& session, Direction direction, std::uint32_t epoch,
                             const SecretBytes& key) {
   auto now = Clock::now();
-  if (epoch > 0) session.last_rekey_ns.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  // Epochs first and first + 1 come with the session; epoch n + 1 is installed as soon as n
+  // becomes current, so a send install of first + 2 or later marks a rekey (as `rekeys` counts).
+  if (epoch >= data::kFirstEpoch + 2 && direction == Direction::send) {
+    session.last_rekey_ns.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  }
   if (direction == Direction::send) {
     std::lock_guard lock(session.tx_mutex);
     session.sender.install_epoch(epoch, key.span(), now);

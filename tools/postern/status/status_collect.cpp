@@ -61,7 +61,8 @@ Counters data_plane_counters(const tunnel::daemon::DataPlaneStats& st) {
           {"tx_no_endpoint", st.tx_no_endpoint},
           {"tx_seal_failed", st.tx_seal_failed},
           {"tx_send_errors", st.tx_send_errors},
-          {"tun_write_errors", st.tun_write_errors}};
+          {"tun_write_errors", st.tun_write_errors},
+          {"tx_tls_queue_full", st.tx_tls_queue_full}};
 }
 
 Counters smtp_counters(const smtp::server::SmtpService::Counters& c) {
