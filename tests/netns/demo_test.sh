@@ -2,15 +2,15 @@
 # `postern demo` end to end: a full run (exit 0, both delivered Maildir files printed, the wire
 # check passed) leaves no namespace, process, temp dir or state file behind; --keep leaves a
 # working tunnel and refuses a second demo; --stop removes everything; Ctrl-C (SIGINT) in the
-# middle cleans up and exits 130; a non-root user is told plainly and gets exit 1.
+# middle cleans up and exits 130; a failing step is named, explained, cleaned up (exit 1); a non-root user is told plainly and gets exit 1.
 # The demo uses fixed namespace names, so this test skips when a demo is already running.
 source "$(dirname "$0")/lib.sh"
 require_root
 NS_RE='^postern-demo-(laptop|site)( |$)'
 if ip netns list | grep -Eq "$NS_RE"; then skip "a postern demo is already running (postern demo --stop)"; fi
 
-# demo_workdir OUTPUT_FILE: the temp dir the demo announced in step 2
-demo_workdir() { sed -n 's/^ *in \(\/tmp\/postern-demo\.[A-Za-z0-9]*\):.*/\1/p' "$1" | head -n 1; }
+# demo_workdir OUTPUT_FILE: the temp dir the demo announced before step 1
+demo_workdir() { sed -n 's/^postern demo: files in \(\/tmp\/postern-demo\.[A-Za-z0-9]*\) .*/\1/p' "$1" | head -n 1; }
 
 # assert_nothing_left OUTPUT_FILE WHAT
 assert_nothing_left() {
@@ -80,7 +80,19 @@ grep -q '^\[9/9\] cleaning up .* ok$' "$WORK/int.log" || fail "the interrupted d
 assert_nothing_left "$WORK/int.log" "after Ctrl-C"
 log "Ctrl-C ok (exit $status)"
 
-# 4. Not root.
+# 4. A step that fails: a link named like the demo's site veth already exists in the root namespace.
+ip link add pdemo-site type veth peer name "pdt$$"
+status=0
+timeout 30 "$POSTERN_BIN" demo >"$WORK/fail.log" 2>&1 || status=$?
+ip link del pdemo-site 2>/dev/null || true
+cat "$WORK/fail.log"
+[ "$status" -eq 1 ] || fail "a failing demo exited $status, expected 1"
+grep -q '^\[1/9\] .* FAILED$' "$WORK/fail.log" || fail "the failing step was not named"
+grep -q 'File exists' "$WORK/fail.log" || fail "the failure does not say why"
+assert_nothing_left "$WORK/fail.log" "after a failed step"
+log "failing step reported and cleaned up ok"
+
+# 5. Not root.
 status=0
 setpriv --reuid=65534 --regid=65534 --clear-groups "$POSTERN_BIN" demo >"$WORK/user.log" 2>&1 || status=$?
 [ "$status" -eq 1 ] || fail "as nobody: exit $status, expected 1"

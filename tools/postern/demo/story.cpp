@@ -133,6 +133,8 @@ int Demo::run() {
     std::fprintf(stderr, "postern demo: %s\n", e.what());
     return 1;
   }
+  std::printf("postern demo: files in %s (%s)\n", dir_.c_str(),
+              !remove_dir_ ? "kept: --workdir" : options_.keep ? "kept with the demo: --keep" : "removed at the end");
   int status = 0;
   try {
     step(1, std::string("creating namespaces ") + Stage::laptop_ns + " and " + Stage::site_ns + ", joined by veth",
