@@ -64,6 +64,7 @@ class Demo {
   int run();
 
  private:
+  int run_steps();
   void step(int n, const std::string& title, const std::function<Details()>& body);
   Details make_namespaces();
   Details make_pki();
@@ -118,23 +119,8 @@ void Demo::step(int n, const std::string& title, const std::function<Details()>&
   std::fflush(stdout);
 }
 
-int Demo::run() {
-  install_interrupt_handlers();
-  if (namespace_exists(Stage::site_ns) || namespace_exists(Stage::laptop_ns)) {
-    std::fprintf(stderr,
-                 "postern demo: network namespace %s or %s already exists, probably from an earlier "
-                 "`postern demo --keep`.\nStop it first with:  postern demo --stop\n",
-                 Stage::laptop_ns, Stage::site_ns);
-    return 1;
-  }
-  try {
-    prepare_workdir();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "postern demo: %s\n", e.what());
-    return 1;
-  }
-  std::printf("postern demo: files in %s (%s)\n", dir_.c_str(),
-              !remove_dir_ ? "kept: --workdir" : options_.keep ? "kept with the demo: --keep" : "removed at the end");
+// Steps 1-8; returns 0, 1 (a step failed) or 130 (interrupted).
+int Demo::run_steps() {
   int status = 0;
   try {
     step(1, std::string("creating namespaces ") + Stage::laptop_ns + " and " + Stage::site_ns + ", joined by veth",
@@ -155,8 +141,29 @@ int Demo::run() {
   } catch (const StepFailure&) {
     status = 1;
   }
+  return status;
+}
+
+int Demo::run() {
+  install_interrupt_handlers();
+  if (namespace_exists(Stage::site_ns) || namespace_exists(Stage::laptop_ns)) {
+    std::fprintf(stderr,
+                 "postern demo: network namespace %s or %s already exists, probably from an earlier "
+                 "`postern demo --keep`.\nStop it first with:  postern demo --stop\n",
+                 Stage::laptop_ns, Stage::site_ns);
+    return 1;
+  }
+  try {
+    prepare_workdir();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "postern demo: %s\n", e.what());
+    return 1;
+  }
+  std::printf("postern demo: files in %s (%s)\n", dir_.c_str(),
+              !remove_dir_ ? "kept: --workdir" : options_.keep ? "kept with --keep if every step passes" : "removed at the end");
+  int status = run_steps();
   if (status == 0 && options_.keep) {
-    step(9, "leaving the demo running (--keep)", [] { return Details{}; });
+    std::printf("[9/9] leaving the demo running (--keep) ... ok\n");
     print_keep_help();
     return 0;
   }
