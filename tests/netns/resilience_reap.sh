@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Issue 5: a client that goes silent (SIGSTOP: its TCP connection stays open, nothing is sent) is
 # reaped by the server after idle_timeout; its address stays reserved for address_grace, so when
-# the client wakes up (SIGCONT) it reconnects and gets the same address back.
+# the client wakes up (SIGCONT) it reconnects and gets the same address back. The client's
+# keepalive (1 s) is below idle_timeout, so a live idle client is never reaped: checked first.
 source "$(dirname "$0")/lib.sh"
 require_root
 make_topology
 make_pki
 write_server_config "$WORK/site.toml" 'idle_timeout = "3s"'
-write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
+write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' 'keepalive = "1s"'
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 before=$LAPTOP_ADDRESS
-kill -STOP "$CLIENT_PID"
+sleep 6
+grep -q 'reaping stale session' "$WORK/server.log" && fail "the server reaped a live, idle client"
+client=$(postern_pid "$NS_LAPTOP") || fail "no postern process in the laptop namespace"
+kill -STOP "$client"
 wait_for_log 10 "$WORK/server.log" 'reaping stale session'
 wait_for_log 5 "$WORK/server.log" 'session down'
 log "server reaped the silent session"
-kill -CONT "$CLIENT_PID"
+kill -CONT "$client"
 wait_for 15 "the client back" bash -c "[ \$(grep -c 'session up' '$WORK/laptop.log') -ge 2 ]"
 wait_for 10 "a ping after the reconnect" in_laptop ping -c 1 -W 1 10.77.0.1
 after=$(tunnel_address "$NS_LAPTOP" pst0)

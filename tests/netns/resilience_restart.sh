@@ -11,11 +11,14 @@ write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'privat
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 before=$LAPTOP_ADDRESS
 
-kill -9 "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null || true
+server=$(postern_pid "$NS_SITE") || fail "no postern process in the site namespace"
+kill -9 "$server"
 killed_at=$(date +%s.%N)
+wait "$SERVER_PID" 2>/dev/null || true
 log "server killed"
 mv "$WORK/server.log" "$WORK/server-first.log"
+# The kernel removes the dead daemon's TUN device asynchronously; a restart must wait for it.
+wait_for 5 "the old pst0 to go away" bash -c "! ip -n $NS_SITE link show pst0"
 start_server "$WORK/site.toml"
 deadline=$((SECONDS + 15))
 until in_laptop ping -c 1 -W 1 10.77.0.1 >/dev/null 2>&1; do
