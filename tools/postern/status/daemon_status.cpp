@@ -9,6 +9,9 @@ namespace postern::cli::status {
 
 std::unique_ptr<StatusServer> open_status_server(asio::io_context& io, const config::DaemonConfig& daemon,
                                                  StatusSources sources) {
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(sources.config, ec);
+  if (!ec) sources.config = absolute.string();  // the daemon never chdirs, so resolve it now
   return std::make_unique<StatusServer>(io, daemon.status_socket, [sources = std::move(sources)] {
     return collect_status(sources, std::chrono::steady_clock::now());
   });
