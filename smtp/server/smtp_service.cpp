@@ -190,11 +190,6 @@ void SmtpService::open() {
     st.users = std::make_unique<tunnel::auth::UsersDb>();
     st.users->load(*st.cfg.users);
   }
-  st.spool = std::make_unique<spool::Spool>(st.cfg.spool, random_u64);
-  if (auto ec = st.spool->open()) {
-    throw std::runtime_error("smtp: cannot open the spool " + st.cfg.spool.string() + ": " +
-                             ec.message());
-  }
   for (const auto& listener : st.cfg.listen) {
     st.bound.emplace_back(bind_listener(st.io, listener), listener.mode);
   }
@@ -203,6 +198,13 @@ void SmtpService::open() {
 void SmtpService::start() {
   open();
   ServiceState& st = *state_;
+  // The spool is opened (and its tmp/ and queue/ created) here, after the daemon dropped
+  // privileges, so its files belong to the user that writes them from now on.
+  st.spool = std::make_unique<spool::Spool>(st.cfg.spool, random_u64);
+  if (auto ec = st.spool->open()) {
+    throw std::runtime_error("smtp: cannot open the spool " + st.cfg.spool.string() + ": " +
+                             ec.message());
+  }
   auto bound = std::move(st.bound);
   st.delivery = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir);
   st.runner = std::make_unique<spool::QueueRunner>(*st.spool, *st.delivery);

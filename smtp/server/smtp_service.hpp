@@ -36,10 +36,11 @@ class SmtpService {
   SmtpService(const SmtpService&) = delete;
   SmtpService& operator=(const SmtpService&) = delete;
 
-  // Root-only part of startup, no threads: loads TLS material and users, opens the spool,
-  // binds the listeners. The daemon calls it before dropping privileges.
+  // Root-only part of startup, no threads: loads TLS material and users, binds the
+  // listeners. The daemon calls it before dropping privileges.
   void open();
-  // Calls open() if needed, then starts the worker threads, the queue runner and accepting.
+  // Calls open() if needed, then opens the spool (as the run-as user), starts the worker
+  // threads, the queue runner and accepting.
   void start();
   void stop();
 

@@ -3,8 +3,6 @@
 #include "tools/postern/demo/site_files.hpp"
 
 #include <arpa/inet.h>
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 #include <openssl/rand.h>
 
@@ -62,18 +60,6 @@ void write_client_config(const fs::path& dir) {
     << "[daemon]\n"
     << "status_socket = \"" << (dir / "laptop.sock").string() << "\"\n";
   write_file(dir / "laptop.toml", c.str(), fs::perms(0644));
-}
-
-void prepare_spool(const fs::path& dir) {
-  passwd* pw = ::getpwnam("nobody");
-  group* gr = ::getgrnam("nogroup");
-  if (!pw) throw std::runtime_error("there is no user nobody for the daemons to drop to");
-  gid_t gid = gr ? gr->gr_gid : pw->pw_gid;
-  for (const fs::path& p : {dir / "spool", dir / "spool" / "tmp", dir / "spool" / "queue"}) {
-    fs::create_directories(p);
-    fs::permissions(p, fs::perms(0700));
-    if (::chown(p.c_str(), pw->pw_uid, gid) != 0) throw std::runtime_error("cannot chown " + p.string());
-  }
 }
 
 std::string random_hex(std::size_t bytes) {

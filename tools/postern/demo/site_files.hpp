@@ -37,10 +37,6 @@ void write_server_config(const std::filesystem::path& dir);
 // laptop.toml: [tunnel] client with the laptop certificate.
 void write_client_config(const std::filesystem::path& dir);
 
-// Pre-creates spool/{tmp,queue} owned by nobody:nogroup. Work-around: `postern server` opens the
-// spool (creating those folders as root, mode 0700) before it drops to nobody, and then cannot
-// write there; remove once the server hands them over itself.
-void prepare_spool(const std::filesystem::path& dir);
 
 // `bytes` random bytes (OpenSSL RAND_bytes) as lower-case hex.
 std::string random_hex(std::size_t bytes);

@@ -229,7 +229,6 @@ Details Demo::make_pki() {
            "postern user add");
   write_file(dir_ / "demo-password", password_ + "\n", fs::perms(0600));
   write_server_config(dir_);
-  prepare_spool(dir_);
   write_client_config(dir_);
   return {"in " + dir_.string() + ": pki/ (CA, server 10.99.0.2 + 10.77.0.1, laptop), users, site.toml, laptop.toml"};
 }
