@@ -6,9 +6,7 @@ require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
 make_topology
 make_pki
-# The daemon stays root here: the spool checks of a dropped daemon are the SMTP tests' business.
 write_server_config "$WORK/site.toml"
-sed -i 's/^\[daemon\]$/[daemon]\nuser = "root"/' "$WORK/site.toml"
 cat >>"$WORK/site.toml" <<CONF
 
 [smtp]
