@@ -321,6 +321,12 @@ TunnelClientConfig load_client(Section& s) {
   c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher);
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
+  c.leak_protection = s.boolean("leak_protection").value_or(c.leak_protection);
+  c.fwmark = static_cast<std::uint32_t>(s.integer("fwmark", 1, 0xffffffff).value_or(c.fwmark));
+  c.table = static_cast<std::uint32_t>(s.integer("table", 1, 0xfffffffe).value_or(c.table));
+  // 253-255 are the kernel's default, main and local tables (rt_class_t): routes pushed there
+  // would mix with the host's own, and the rules below would point at them.
+  if (c.table >= 253 && c.table <= 255) s.fail("table", "253, 254 and 255 are the kernel's own tables");
   return c;
 }
 

@@ -117,6 +117,12 @@ struct TunnelClientConfig {
   std::string interface = "postern0";
   std::optional<Cipher> cipher;  // preference; nullopt: take the server's choice
   std::chrono::milliseconds keepalive{10'000};
+  // Leak protection (docs/resilience.md): pushed routes go into routing table `table`, policy
+  // rules send unmarked traffic there first, and the client's own sockets carry `fwmark` so
+  // they bypass it. Off by default: it adds `ip rule`s to the host.
+  bool leak_protection = false;
+  std::uint32_t fwmark = 0x7073;  // "ps"
+  std::uint32_t table = 7073;
 };
 
 enum class SmtpTlsMode {

@@ -157,6 +157,40 @@ password_file = "alice.pass"
   EXPECT_EQ(c.client->keepalive, milliseconds(10'000));
 }
 
+TEST(Config, ClientLeakProtection) {
+  const std::string base = "[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\n";
+  Config off = parse_config(base, "/etc/postern/laptop.toml");
+  ASSERT_TRUE(off.client);
+  EXPECT_FALSE(off.client->leak_protection);
+  EXPECT_EQ(off.client->fwmark, 0x7073u);
+  EXPECT_EQ(off.client->table, 7073u);
+
+  Config on = parse_config(base + "leak_protection = true\nfwmark = 0xca6c\ntable = 51820\n", "/etc/postern/laptop.toml");
+  ASSERT_TRUE(on.client);
+  EXPECT_TRUE(on.client->leak_protection);
+  EXPECT_EQ(on.client->fwmark, 0xca6cu);
+  EXPECT_EQ(on.client->table, 51820u);
+
+  struct Case {
+    std::string extra;
+    std::string want;
+  } cases[] = {
+      {"leak_protection = \"yes\"\n", "laptop.toml:4: [tunnel] leak_protection: expected true or false"},
+      {"fwmark = 0\n", "laptop.toml:4: [tunnel] fwmark: expected an integer from 1 to 4294967295"},
+      {"table = 254\n", "laptop.toml:4: [tunnel] table: 253, 254 and 255 are the kernel's own tables"},
+      {"table = 0\n", "laptop.toml:4: [tunnel] table: expected an integer from 1"},
+  };
+  for (const auto& c : cases) {
+    std::string err;
+    try {
+      parse_config(base + c.extra, "/etc/postern/laptop.toml");
+    } catch (const ConfigError& e) {
+      err = e.what();
+    }
+    EXPECT_EQ(err.find("/etc/postern/" + c.want), 0u) << "got: " << err << "\nwant prefix: " << c.want;
+  }
+}
+
 // Each error must name the file, the line of the offending key and the key itself.
 TEST(Config, ErrorsNameFileLineAndKey) {
   struct Case {
