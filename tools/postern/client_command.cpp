@@ -1,7 +1,9 @@
 // `postern client -c FILE`: the laptop daemon. Opens the TUN device, connects to the site's
 // tunnel server, applies the negotiated address, MTU and routes, and keeps the tunnel up
 // (reconnecting with backoff). Root until the privilege drop, then only CAP_NET_ADMIN is kept
-// (to re-apply address and routes after a reconnect).
+// (to re-apply address and routes after a reconnect, and to mark each new control socket).
+// With leak_protection the UDP socket is marked at bind time and the TunnelClient installs the
+// policy rules; it is destroyed after the data plane, so it removes them after the TUN is gone.
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
 #include "tools/postern/status/daemon_status.hpp"
@@ -40,7 +42,12 @@ int run_client(const std::string& path) {
   asio::io_context io(1);
   auto tun = platform::TunDevice::open({c.interface, false, false});
   auto netlink = platform::Netlink::open();
-  auto udp = platform::UdpSocket::bind(platform::Endpoint(platform::IpAddress::any(platform::IpAddress::Family::v4), 0));
+  platform::UdpOptions udp_options;
+  // Leak protection: SO_MARK needs CAP_NET_ADMIN, and the mark must be on the socket before the
+  // first datagram so the data channel bypasses the tunnel's own routing table.
+  if (c.leak_protection) udp_options.mark = c.fwmark;
+  auto udp = platform::UdpSocket::bind(platform::Endpoint(platform::IpAddress::any(platform::IpAddress::Family::v4), 0),
+                                       udp_options);
 
   tunnel::daemon::DataPlaneOptions options;
   options.server = false;

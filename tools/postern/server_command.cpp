@@ -21,6 +21,7 @@
 #include <asio.hpp>
 
 #include <memory>
+#include <thread>
 
 namespace postern::cli {
 namespace {
@@ -44,8 +45,29 @@ void warn_if_not_forwarding(const config::TunnelServerConfig& s) {
   }
 }
 
+// After `kill -9` of a previous server the kernel frees its TUN device asynchronously, and
+// TUNSETIFF on the same name fails with EBUSY for a moment: retry for a few seconds (a restart
+// under a supervisor must not fail on it). Any other error fails at once.
+platform::TunDevice open_tun_with_retry(const std::string& name) {
+  constexpr auto kRetryFor = std::chrono::seconds(5);
+  constexpr auto kRetryEvery = std::chrono::milliseconds(200);
+  const auto deadline = std::chrono::steady_clock::now() + kRetryFor;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return platform::TunDevice::open({name, false, false});
+    } catch (const std::system_error& e) {
+      if (e.code() != std::errc::device_or_resource_busy || std::chrono::steady_clock::now() >= deadline) throw;
+      if (attempt == 1) {
+        log::warn("tunnel", "", "tun device busy, retrying",
+                  {{"interface", name}, {"error", e.what()}, {"retry_for_s", kRetryFor.count()}});
+      }
+    }
+    std::this_thread::sleep_for(kRetryEvery);
+  }
+}
+
 std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::TunnelServerConfig& s) {
-  auto tun = platform::TunDevice::open({s.interface, false, false});
+  auto tun = open_tun_with_retry(s.interface);
   auto netlink = platform::Netlink::open();
   tunnel::daemon::InterfaceSettings settings;
   settings.name = tun.name();

@@ -2,6 +2,7 @@
 #include "tunnel/daemon/interface_setup.hpp"
 
 #include "common/log.hpp"
+#include "platform/sysctl.hpp"
 
 #include <stdexcept>
 
@@ -12,6 +13,16 @@ void check(std::error_code ec, platform::Netlink& netlink, const std::string& wh
   if (!ec) return;
   std::string detail = netlink.last_error_detail();
   throw std::runtime_error(what + ": " + ec.message() + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+std::string fmt_hex(std::uint32_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.insert(out.begin(), kDigits[v & 0xf]);
+    v >>= 4;
+  } while (v != 0);
+  return "0x" + out;
 }
 
 std::uint32_t mask_of(std::uint8_t prefix_len) {
@@ -38,14 +49,89 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
         "add address to " + ifname);
   check(netlink.link_up(ifname), netlink, "bring up " + ifname);
   const std::uint32_t own_mask = mask_of(s.prefix_len);
-  for (const auto& r : s.routes) {
+  std::vector<InterfaceSettings::Route> routes = s.routes;
+  // In a table of its own, the interface's prefix is not implied by the address (the kernel puts
+  // that route in main), so it is added there explicitly: the pool is protected too.
+  if (s.table) routes.insert(routes.begin(), {s.address & own_mask, s.prefix_len});
+  for (const auto& r : routes) {
     bool implied = r.prefix_len >= s.prefix_len && (r.network & own_mask) == (s.address & own_mask);
-    if (implied) continue;
-    platform::RouteSpec route{{to_ip_address(r.network), r.prefix_len}, ifname, std::nullopt, std::nullopt,
+    if (implied && !s.table) continue;
+    platform::RouteSpec route{{to_ip_address(r.network), r.prefix_len}, ifname, std::nullopt, s.table,
                               std::nullopt};
     check(netlink.add_route(route, platform::ExistsPolicy::replace), netlink,
-          "add route " + route.destination.to_string() + " via " + ifname);
+          "add route " + route.destination.to_string() + " via " + ifname +
+              (s.table ? " in table " + std::to_string(*s.table) : std::string()));
   }
+}
+
+std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& p) {
+  platform::RuleSpec pushed;
+  pushed.fwmark = p.fwmark;
+  pushed.invert = true;
+  pushed.table = p.table;
+  pushed.priority = k_leak_rule_priority;
+  pushed.suppress_prefixlength = 0;
+  platform::RuleSpec main_specific;
+  main_specific.table = platform::k_table_main;
+  main_specific.priority = k_leak_rule_priority + 1;
+  main_specific.suppress_prefixlength = 0;
+  platform::RuleSpec pushed_default = pushed;
+  pushed_default.priority = k_leak_rule_priority + 2;
+  pushed_default.suppress_prefixlength.reset();
+  return {pushed, main_specific, pushed_default};
+}
+
+void install_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
+  // A crashed run leaves its rules behind (they outlive the process, unlike the TUN routes).
+  // Fixed priorities make "ours" unambiguous; the fwmark/table may have changed since, so
+  // whatever sits at our priorities with our shape of rule is removed, up to a few copies.
+  auto rules = leak_protection_rules(p);
+  for (const auto& rule : rules) {
+    platform::RuleSpec at_priority;
+    at_priority.priority = rule.priority;
+    at_priority.table = rule.table == platform::k_table_main ? platform::k_table_main : 0;
+    for (int i = 0; i < 4; ++i) {
+      if (rule.table == platform::k_table_main) {
+        if (netlink.delete_rule(rule, platform::MissingPolicy::fail)) break;
+      } else if (netlink.delete_rule(at_priority, platform::MissingPolicy::fail)) {
+        break;
+      }
+      log::info("tunnel", "", "removed a stale leak-protection rule", {{"priority", *rule.priority}});
+    }
+  }
+  for (const auto& rule : rules) {
+    check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
+          "add leak-protection rule at priority " + std::to_string(*rule.priority));
+  }
+  log::info("tunnel", "", "leak protection on",
+            {{"fwmark", fmt_hex(p.fwmark)}, {"table", p.table},
+             {"rule_priorities", std::to_string(k_leak_rule_priority) + "-" + std::to_string(k_leak_rule_priority + 2)}});
+}
+
+void warn_if_strict_rp_filter(const InterfaceSettings& settings) {
+  bool pushes_default = false;
+  for (const auto& r : settings.routes) pushes_default |= r.prefix_len == 0;
+  if (!settings.table || !pushes_default) return;
+  // With a default route in our table, the reverse-path lookup of a reply from the server
+  // (unmarked on input) points into the tunnel; strict mode (1) then drops it. wg-quick works
+  // around this with src_valid_mark plus a conntrack mark-restore rule; we only warn.
+  std::string value;
+  if (platform::read_sysctl("net.ipv4.conf.all.rp_filter", value) || value.find('1') == std::string::npos) return;
+  log::warn("tunnel", "", "strict reverse-path filter with a pushed default route",
+            {{"hint", "replies from the server may be dropped: sysctl -w net.ipv4.conf.all.rp_filter=2 (loose)"}});
+}
+
+bool remove_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
+  bool all = true;
+  for (const auto& rule : leak_protection_rules(p)) {
+    if (auto ec = netlink.delete_rule(rule, platform::MissingPolicy::accept)) {
+      all = false;
+      log::warn("tunnel", "", "cannot remove leak-protection rule",
+                {{"priority", *rule.priority}, {"error", ec.message()}});
+    }
+  }
+  if (all) log::info("tunnel", "", "leak protection removed", {{"table", p.table}});
+  return all;
 }
 
 }  // namespace postern::tunnel::daemon

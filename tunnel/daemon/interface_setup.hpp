@@ -1,11 +1,16 @@
 // Applies what negotiation decided to the TUN interface through rtnetlink (platform/netlink):
 // address/prefix, MTU, link up, and routes. Throws std::runtime_error naming the interface and
 // what the kernel refused; used at startup (server) and after each negotiation (client).
+// Leak protection (client, docs/resilience.md "Leak protection"): routes go into their own
+// table and three policy rules at fixed priorities steer unmarked traffic to it; the rules are
+// installed once per daemon run (stale ones from a crashed run are removed first) and removed on
+// exit. The routes need no cleanup: the kernel drops them with the TUN device.
 #pragma once
 
 #include "platform/netlink.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,10 +26,37 @@ struct InterfaceSettings {
     std::uint8_t prefix_len = 0;
   };
   std::vector<Route> routes;  // routes inside the address's own prefix are implied and skipped
+  // Leak protection: every route (the implied ones too) goes into this table instead of main.
+  std::optional<std::uint32_t> table;
 };
 
 void configure_interface(platform::Netlink& netlink, const InterfaceSettings& settings);
 
 platform::IpAddress to_ip_address(std::uint32_t host_order);
+
+struct LeakProtection {
+  std::uint32_t fwmark = 0;  // carried by the client's own sockets (SO_MARK)
+  std::uint32_t table = 0;   // holds the pushed routes
+};
+
+// The rules, in priority order (lower first):
+//   k_leak_rule_priority     not fwmark M lookup T suppress_prefixlength 0
+//                            (pushed prefixes beat any route in main, however specific)
+//   k_leak_rule_priority+1   lookup main suppress_prefixlength 0
+//                            (main's specific routes, e.g. the LAN, beat a pushed default route)
+//   k_leak_rule_priority+2   not fwmark M lookup T
+//                            (a pushed default route beats main's default)
+// Marked packets (the tunnel's own) skip both T rules and use main: they never loop.
+inline constexpr std::uint32_t k_leak_rule_priority = 32761;
+std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& protection);
+
+// Removes leftovers of an earlier run, then adds the rules. Throws std::runtime_error.
+void install_leak_protection(platform::Netlink& netlink, const LeakProtection& protection);
+// Best effort (shutdown): deletes the rules, logs what the kernel refused. Returns true when
+// every rule is gone.
+bool remove_leak_protection(platform::Netlink& netlink, const LeakProtection& protection);
+// Logs a warning when settings put a default route into a leak-protection table while
+// net.ipv4.conf.all.rp_filter is strict (1): replies from the server would then be dropped.
+void warn_if_strict_rp_filter(const InterfaceSettings& settings);
 
 }  // namespace postern::tunnel::daemon

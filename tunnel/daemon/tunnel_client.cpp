@@ -2,6 +2,7 @@
 #include "tunnel/daemon/tunnel_client.hpp"
 
 #include "common/log.hpp"
+#include "platform/socket_mark.hpp"
 #include "tunnel/auth/cert_checks.hpp"
 #include "tunnel/control/control_errc.hpp"
 #include "tunnel/control/negotiator_client.hpp"
@@ -62,11 +63,26 @@ TunnelClient::TunnelClient(asio::io_context& io, const config::TunnelClientConfi
       password_(std::move(password)),
       keepalive_timer_(io) {}
 
-TunnelClient::~TunnelClient() = default;
+TunnelClient::~TunnelClient() { remove_leak_protection_rules(); }
 
-void TunnelClient::start() { asio::co_spawn(io_, run(), asio::detached); }
+void TunnelClient::start() {
+  if (cfg_.leak_protection) {
+    install_leak_protection(netlink_, {cfg_.fwmark, cfg_.table});
+    leak_rules_installed_ = true;
+  }
+  asio::co_spawn(io_, run(), asio::detached);
+}
+
+void TunnelClient::remove_leak_protection_rules() {
+  if (!leak_rules_installed_) return;
+  leak_rules_installed_ = false;
+  remove_leak_protection(netlink_, {cfg_.fwmark, cfg_.table});
+}
 
 void TunnelClient::stop() {
+  // The rules stay until the destructor: the command destroys the data plane (and with it the
+  // TUN device and the routes in our table) first, so there is no moment when the pushed
+  // prefixes fall back to main while the tunnel is still configured.
   stopping_ = true;
   keepalive_timer_.cancel();
   if (current_ && current_->negotiator) {
@@ -110,9 +126,9 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
 
   asio::ip::tcp::socket socket(io_);
   asio::steady_timer timer(io_, kConnectTimeout);
-  auto connected = co_await (asio::async_connect(socket, endpoints, kAsTuple) || timer.async_wait(kAsTuple));
+  auto connected = co_await (connect_socket(socket, endpoints) || timer.async_wait(kAsTuple));
   if (connected.index() == 1) co_return "connecting to " + cfg_.server.to_string() + " timed out";
-  if (auto [cec, ep] = std::get<0>(connected); cec) {
+  if (auto cec = std::get<0>(connected); cec) {
     co_return "cannot connect to " + cfg_.server.to_string() + ": " + cec.message();
   }
   asio::error_code ignored;
@@ -195,6 +211,29 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   co_return attempt->reason.empty() ? std::string("connection closed") : attempt->reason;
 }
 
+// Tries each resolved address in turn (like asio::async_connect), but opens the socket itself so
+// that, with leak protection, SO_MARK is set before connect(): the SYN's route lookup already
+// carries the mark and bypasses the tunnel's table (a range async_connect would reopen it).
+asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::socket& socket,
+                                                              const asio::ip::tcp::resolver::results_type& endpoints) {
+  std::error_code last = asio::error::host_not_found;
+  for (const auto& entry : endpoints) {
+    asio::error_code ec;
+    socket.close(ec);
+    socket.open(entry.endpoint().protocol(), ec);
+    if (!ec && cfg_.leak_protection) ec = platform::set_socket_mark(socket.native_handle(), cfg_.fwmark);
+    if (ec) {
+      last = ec;
+      continue;
+    }
+    auto [cec] = co_await socket.async_connect(entry.endpoint(), kAsTuple);
+    if (!cec) co_return std::error_code{};
+    if (cec == asio::error::operation_aborted) co_return cec;  // the connect timeout won
+    last = cec;
+  }
+  co_return last;
+}
+
 void TunnelClient::drain(Attempt& attempt) {
   for (auto& action : attempt.negotiator->take_actions()) {
     if (auto* send = std::get_if<control::SendBytes>(&action)) {
@@ -224,9 +263,11 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   settings.address = params.client_address.value;
   settings.prefix_len = params.prefix_len;
   settings.mtu = params.mtu;
+  if (cfg_.leak_protection) settings.table = cfg_.table;
   for (const auto& r : params.routes) settings.routes.push_back({r.network.value, r.prefix_len});
   try {
     configure_interface(netlink_, settings);
+    warn_if_strict_rp_filter(settings);
   } catch (const std::exception& e) {
     log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
     attempt.negotiator->terminate("client could not configure its interface", Clock::now());

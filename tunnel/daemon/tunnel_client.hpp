@@ -10,6 +10,11 @@
 // Transport: a TransportMonitor ticks every 500 ms and moves the session between UDP and the TLS
 // fallback (transport_monitor.hpp); frames for TLS arrive from the data plane through
 // on_tls_frames() and leave as the negotiator's DATA messages.
+// Leak protection (cfg.leak_protection, docs/resilience.md): start() installs the policy rules
+// (removing a crashed run's leftovers), every control socket is marked before connect, pushed
+// routes go into cfg.table, and the destructor removes the rules (after the command has closed
+// the TUN device, so the pushed prefixes never fall back to main while configured). The data plane's UDP
+// socket is marked by the command at bind time (before the privilege drop).
 // Threading: the io_context thread; the data plane's key requests are posted back to it.
 #pragma once
 
@@ -34,6 +39,7 @@ class TunnelClient {
                platform::Netlink& netlink, SecretBytes password);
   ~TunnelClient();
 
+  // Throws std::runtime_error when leak protection is on and the rules cannot be installed.
   void start();
   void stop();
   void request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch);
@@ -48,6 +54,9 @@ class TunnelClient {
   struct Attempt;
   asio::awaitable<void> run();
   asio::awaitable<std::string> connect_once();
+  asio::awaitable<std::error_code> connect_socket(asio::ip::tcp::socket& socket,
+                                                  const asio::ip::tcp::resolver::results_type& endpoints);
+  void remove_leak_protection_rules();
   void drain(Attempt& attempt);
   void establish(Attempt& attempt, const control::TunnelParameters& params);
   void transport_tick();
@@ -64,6 +73,7 @@ class TunnelClient {
   asio::steady_timer keepalive_timer_;
   bool stopping_ = false;
   bool established_ = false;
+  bool leak_rules_installed_ = false;
   std::optional<int> exit_status_;
 };
 
