@@ -4,6 +4,10 @@
 //      (554, close), silence a plaintext greeting with STARTTLS offered.
 //   2. serve(): read (session's timer) -> feed -> pump() until the session closes.
 //   3. pump(): write take_output(), then perform each action; repeat while actions appear.
+// AUTH is throttled per client IP (ServiceState::auth_throttle): a locked-out source gets
+// 454 4.7.0 (RFC 4954 6, temporary failure) without running scrypt and the connection is closed,
+// because the session core has no temporary-failure verdict to continue with; each failure
+// waits the throttle's growing delay (auth_failure_delay at least) before the 535.
 // Timeouts use awaitable_operators (op || timer); all results are taken as values (as_tuple).
 // Every co_await result is stored in a local before it is tested: g++ 12 miscompiles a
 // co_await inside an if condition or an && operand (the frame resumes into ud2, SIGILL).
@@ -21,7 +25,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <mutex>
 #include <optional>
 
 namespace postern::smtp::server {
@@ -120,6 +126,9 @@ class Connection {
   asio::awaitable<bool> pump();
   asio::awaitable<bool> perform(Action& action);
   asio::awaitable<bool> verify_auth(action::VerifyAuth& auth);
+  asio::awaitable<bool> refuse_locked_out(action::VerifyAuth& auth,
+                                          std::chrono::steady_clock::time_point until);
+  std::chrono::milliseconds record_auth_result(bool ok);
   asio::awaitable<bool> store(action::StoreMessage& store);
   asio::awaitable<bool> write(std::string_view bytes);
   void make_session();
@@ -135,6 +144,7 @@ class Connection {
   std::string id_;
   std::optional<Session> session_;
   std::string reason_;
+  std::string peer_ip_;  // the throttle's key ("192.0.2.7"; v4-mapped v6 normalised to v4)
   std::uint64_t bytes_fed_ = 0;
 };
 
@@ -144,6 +154,7 @@ void Connection::make_session() {
   asio::ip::address address = normalized(peer.address());
   ClientInfo client;
   client.peer_ip = address.to_string();
+  peer_ip_ = client.peer_ip;
   client.peer_port = peer.port();
   client.trusted = state_->is_trusted(address);
   if (state_->tunnel_user_of) client.tunnel_user = state_->tunnel_user_of(address);
@@ -292,22 +303,51 @@ asio::awaitable<bool> Connection::perform(Action& action) {
 }
 
 asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
+  tunnel::auth::AuthThrottle::Verdict verdict;
+  {
+    std::lock_guard lock(state_->throttle_mutex);
+    verdict = state_->auth_throttle.check(peer_ip_, std::chrono::steady_clock::now());
+  }
+  if (!verdict.allowed) co_return co_await refuse_locked_out(auth, verdict.locked_until);
   tunnel::auth::UsersDb* users = state_->users.get();
   auto verified = co_await run_on(*state_->auth_pool, [users, &auth] {
     return users != nullptr && users->verify(auth.user, auth.password);
   });
   auth.password.wipe();
   const bool ok = verified.value_or(false);
-  if (ok) {
-    ++state_->counters.auth_ok;
-  } else {
-    ++state_->counters.auth_failed;
+  const std::chrono::milliseconds delay = record_auth_result(ok);
+  if (!ok) {
     // Slows password guessing; the session only answers after the delay.
-    asio::steady_timer delay(co_await asio::this_coro::executor, state_->cfg.auth_failure_delay);
-    co_await delay.async_wait(use_nothrow);
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(use_nothrow);
   }
   session_->on_auth_result(ok, wall_now());
   co_return true;
+}
+
+// Counts the outcome and returns how long to hold back a failure reply.
+std::chrono::milliseconds Connection::record_auth_result(bool ok) {
+  std::lock_guard lock(state_->throttle_mutex);
+  if (ok) {
+    ++state_->counters.auth_ok;
+    state_->auth_throttle.record_success(peer_ip_);
+    return std::chrono::milliseconds(0);
+  }
+  ++state_->counters.auth_failed;
+  const auto delay = state_->auth_throttle.record_failure(peer_ip_, std::chrono::steady_clock::now());
+  log::info(kLog, id_, "auth_throttle", {{"peer", peer_ip_}, {"delay_ms", delay.count()}});
+  return std::max(delay, state_->cfg.auth_failure_delay);
+}
+
+asio::awaitable<bool> Connection::refuse_locked_out(action::VerifyAuth& auth,
+                                                    std::chrono::steady_clock::time_point until) {
+  auth.password.wipe();
+  ++state_->counters.auth_failed;
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(until - std::chrono::steady_clock::now());
+  log::warn(kLog, id_, "auth_locked_out",
+            {{"peer", peer_ip_}, {"user", auth.user}, {"retry_after_s", left.count() + 1}});
+  co_await write("454 4.7.0 too many authentication failures, try later\r\n");
+  co_return fail("auth locked out");
 }
 
 asio::awaitable<bool> Connection::store(action::StoreMessage& message) {

@@ -1,7 +1,7 @@
 // Internal to smtp/server: what the service shares with its connections (configuration, TLS
 // context, spool, worker pools, limits and counters). Not a public header.
 // Threading: everything here is touched from the io thread except the atomics, spool_ and
-// runner_ (thread-safe) and users_ (thread-safe verify()).
+// runner_ (thread-safe) and users_ (thread-safe verify()). auth_throttle has its own mutex.
 #pragma once
 
 #include "common/config.hpp"
@@ -9,6 +9,7 @@
 #include "smtp/spool/maildir_delivery.hpp"
 #include "smtp/spool/queue_runner.hpp"
 #include "smtp/spool/spool.hpp"
+#include "tunnel/auth/throttle.hpp"
 #include "tunnel/auth/users_db.hpp"
 
 #include <asio/io_context.hpp>
@@ -16,7 +17,9 @@
 #include <asio/ssl.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,9 +38,19 @@ struct AtomicCounters {
       auth_failed{0}, messages_accepted{0}, message_bytes{0}, store_failures{0};
 };
 
+// Per-source AUTH throttling, as the tunnel does for its passwords: the configured
+// auth_failure_delay is the first (and minimum) delay, doubling per failure up to 8x (16 s with
+// the 2 s default); 10 failures within 5 minutes lock the source out for 5 minutes.
+inline tunnel::auth::ThrottleLimits smtp_auth_throttle_limits(const config::SmtpConfig& config) {
+  tunnel::auth::ThrottleLimits limits;
+  limits.base_delay = std::max(config.auth_failure_delay, std::chrono::milliseconds(1));
+  limits.max_delay = limits.base_delay * 8;
+  return limits;
+}
+
 struct ServiceState {
   ServiceState(asio::io_context& io_context, const config::SmtpConfig& config)
-      : io(io_context), cfg(config) {}
+      : io(io_context), cfg(config), auth_throttle(smtp_auth_throttle_limits(config)) {}
 
   asio::io_context& io;
   config::SmtpConfig cfg;
@@ -63,6 +76,8 @@ struct ServiceState {
   AtomicCounters counters;
   std::mutex mutex;  // guards sockets and per_ip (the io_context may run on several threads)
   std::atomic<bool> stopped{false};
+  tunnel::auth::AuthThrottle auth_throttle;  // keyed by the client's IP address
+  std::mutex throttle_mutex;                 // guards auth_throttle
 
   SessionConfig session_config() const;
   bool is_trusted(const asio::ip::address& address) const;

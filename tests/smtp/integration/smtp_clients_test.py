@@ -5,6 +5,7 @@ openssl s_client -starttls smtp, swaks (--tls, --tlsc, --auth), byte-exact Maild
 (8-bit and S/MIME-style bodies), STARTTLS command injection, SMTP smuggling, early talkers and
 the wrong-mode diagnostics in the log. Each test prints PASS/FAIL; exit 1 if any failed.
 """
+import base64
 import os
 import shutil
 import smtplib
@@ -329,6 +330,59 @@ def test_connection_limit_per_ip(server):
     assert server.wait_log("connect_refused")
 
 
+def auth_plain(smtp, user, password):
+    """One AUTH PLAIN attempt (smtplib.login() would retry with other mechanisms)."""
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    return smtp.docmd("AUTH", "PLAIN " + token)
+
+
+def tls_session(port, source):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    s.starttls(context=client_context())
+    s.ehlo("client.test")
+    return s
+
+
+def test_auth_throttle_per_source(_server):
+    """RFC 4954 6: ten failures from one address lock it out (454 4.7.0, no scrypt run), with
+    growing delays; another address is unaffected. Own server: a 5 ms auth_failure_delay keeps
+    the doubling delays short (5, 10, 20, then 40 ms) and the lockout away from other tests."""
+    fast = Server()
+    with open(fast.config) as f:
+        text = f.read()
+    with open(fast.config, "w") as f:
+        f.write(text.replace('auth_failure_delay = "200ms"', 'auth_failure_delay = "5ms"'))
+    fast.start()
+    try:
+        port = fast.ports["starttls"]
+        started = time.time()
+        s = tls_session(port, "127.0.0.9")
+        for attempt in range(10):
+            code, msg = auth_plain(s, USER, "wrong %d" % attempt)
+            if code == 421:  # too many errors on one connection: carry on in a new one
+                s.close()
+                s = tls_session(port, "127.0.0.9")
+                code, msg = auth_plain(s, USER, "wrong %d" % attempt)
+            assert code == 535, (attempt, code, msg)
+        elapsed = time.time() - started
+        # 5+10+20+40*7 ms of throttle delays; a flat auth_failure_delay would give 50 ms.
+        assert elapsed >= 0.3, "throttle delays not applied: %.3fs" % elapsed
+        s.close()
+        s = tls_session(port, "127.0.0.9")
+        code, msg = auth_plain(s, USER, PASSWORD)  # even the right password
+        assert code == 454 and msg.startswith(b"4.7.0"), (code, msg)
+        s.close()
+        assert fast.wait_log("auth_locked_out"), "lockout not logged"
+        other = tls_session(port, "127.0.0.10")
+        code, msg = auth_plain(other, USER, PASSWORD)
+        assert code == 235, (code, msg)
+        other.quit()
+    finally:
+        if fast.proc and fast.proc.poll() is not None:
+            print(fast.log()[-3000:])
+        fast.cleanup()
+
+
 def main():
     server = Server().start()
     runner = Runner()
@@ -348,6 +402,7 @@ def main():
             ("relay_refused_without_auth", test_relay_refused_without_auth),
             ("timeouts_plain_and_tls", test_timeouts_plain_and_tls),
             ("connection_limit_per_ip", test_connection_limit_per_ip),
+            ("auth_throttle_per_source", test_auth_throttle_per_source),
         ]:
             runner.run(name, fn, server)
     finally:
