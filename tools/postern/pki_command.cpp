@@ -1,6 +1,7 @@
-// `postern pki init DIR --server-name NAME...` and `postern pki issue DIR NAME`: a small EC
-// P-256 PKI for a site (see tunnel/auth/pki.hpp). Prints what it wrote and the SHA-256
-// fingerprint of each certificate, ready for a client's server_fingerprint.
+// `postern pki init DIR --server-name NAME...`, `postern pki issue DIR NAME` and
+// `postern pki revoke DIR NAME`: a small EC P-256 PKI for a site (see tunnel/auth/pki.hpp).
+// Prints what it wrote and the SHA-256 fingerprint of each certificate, ready for a client's
+// server_fingerprint; revoke prints the serial it added to DIR/crl.pem.
 #include "tools/postern/command.hpp"
 #include "tunnel/auth/cert_checks.hpp"
 #include "tunnel/auth/pki.hpp"
@@ -69,11 +70,35 @@ void add_issue(CLI::App& pki) {
   });
 }
 
+void add_revoke(CLI::App& pki) {
+  struct Args {
+    std::string dir;
+    std::string name;
+    auth::PkiRevokeOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* revoke = pki.add_subcommand(
+      "revoke", "Add DIR/NAME.pem to DIR/crl.pem (created if missing), signed by DIR/ca.*");
+  revoke->add_option("dir", args->dir, "Directory holding ca.pem, ca.key and NAME.pem")->required();
+  revoke->add_option("name", args->name, "Certificate name given to `pki issue`")->required();
+  revoke->add_option("--days", args->options.days, "Days until the CRL's nextUpdate (re-sign before then)")
+      ->capture_default_str();
+  revoke->callback([args] {
+    const auto result = auth::pki_revoke(args->dir, args->name, args->options);
+    const auto crl = std::filesystem::path(args->dir) / "crl.pem";
+    std::printf("%s %s (serial %s); wrote %s (%zu revoked)\n",
+                result.already_revoked ? "already revoked:" : "revoked", args->name.c_str(),
+                result.serial.c_str(), crl.c_str(), result.revoked_count);
+    std::printf("servers with crl = \"%s\" read it on start and on SIGHUP\n", crl.c_str());
+  });
+}
+
 POSTERN_REGISTER_COMMAND(50, [](CLI::App& app) {
-  CLI::App* pki = app.add_subcommand("pki", "Create a CA and server/client certificates (EC P-256)");
+  CLI::App* pki = app.add_subcommand("pki", "Create a CA and server/client certificates (EC P-256), revoke them");
   pki->require_subcommand(1);
   add_init(*pki);
   add_issue(*pki);
+  add_revoke(*pki);
 });
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace postern::tunnel::auth {
 namespace {
@@ -98,6 +99,57 @@ std::string bio_to_string(BIO* bio) {
 }
 
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+using RevokedPtr = std::unique_ptr<X509_REVOKED, decltype(&X509_REVOKED_free)>;
+using AsnTimePtr = std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)>;
+
+// lastUpdate is a minute in the past so a verifier with a slightly slow clock accepts it.
+AsnTimePtr crl_now() { return AsnTimePtr(X509_gmtime_adj(nullptr, -60), &ASN1_TIME_free); }
+
+RevokedPtr revoked_entry(X509* cert) {
+  RevokedPtr r(X509_REVOKED_new(), &X509_REVOKED_free);
+  AsnTimePtr now = crl_now();
+  if (!r || !now || X509_REVOKED_set_serialNumber(r.get(), X509_get_serialNumber(cert)) != 1 ||
+      X509_REVOKED_set_revocationDate(r.get(), now.get()) != 1)
+    fail("cannot build a CRL entry");
+  return r;
+}
+
+// A v2 CRL issued by `ca` holding `entries` (RFC 5280 5.1), valid from now for `days`.
+X509CrlPtr build_crl(X509* ca, EVP_PKEY* ca_key, std::vector<RevokedPtr> entries, int days) {
+  X509CrlPtr crl(X509_CRL_new());
+  if (!crl) fail("X509_CRL_new");
+  X509_CRL_set_version(crl.get(), 1);  // v2
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca));
+  AsnTimePtr now = crl_now();
+  AsnTimePtr next(X509_time_adj_ex(nullptr, days, 0, nullptr), &ASN1_TIME_free);
+  X509_CRL_set1_lastUpdate(crl.get(), now.get());
+  X509_CRL_set1_nextUpdate(crl.get(), next.get());
+  for (RevokedPtr& r : entries) {
+    if (X509_CRL_add0_revoked(crl.get(), r.get()) != 1) fail("cannot add a CRL entry");
+    r.release();  // owned by the CRL now
+  }
+  X509_CRL_sort(crl.get());
+  if (X509_CRL_sign(crl.get(), ca_key, EVP_sha256()) <= 0) fail("CRL signing failed");
+  return crl;
+}
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(ASN1_INTEGER_to_BN(serial, nullptr), &BN_free);
+  if (!bn) fail("serial");
+  char* hex = BN_bn2hex(bn.get());
+  if (hex == nullptr) fail("serial");
+  std::string out(hex);
+  OPENSSL_free(hex);
+  return out;
+}
+
+// The CA pair of a PKI directory, checked to belong together.
+std::pair<X509Ptr, EvpPkeyPtr> read_ca(const std::filesystem::path& dir) {
+  auto ca = read_certificate_pem(dir / "ca.pem");
+  auto ca_key = read_private_key_pem(dir / "ca.key");
+  if (X509_check_private_key(ca.get(), ca_key.get()) != 1) fail("ca.key does not match ca.pem");
+  return {std::move(ca), std::move(ca_key)};
+}
 BioPtr mem_bio() {
   BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);
   if (!bio) fail("BIO_new");
@@ -146,24 +198,9 @@ X509Ptr make_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, X50
 }
 
 X509CrlPtr make_crl(X509* ca, EVP_PKEY* ca_key, const std::vector<X509*>& revoked, int days) {
-  X509CrlPtr crl(X509_CRL_new());
-  if (!crl) fail("X509_CRL_new");
-  X509_CRL_set_version(crl.get(), 1);  // v2
-  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca));
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> now(X509_gmtime_adj(nullptr, -60), &ASN1_TIME_free);
-  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(
-      X509_time_adj_ex(nullptr, days, 0, nullptr), &ASN1_TIME_free);
-  X509_CRL_set1_lastUpdate(crl.get(), now.get());
-  X509_CRL_set1_nextUpdate(crl.get(), next.get());
-  for (X509* cert : revoked) {
-    X509_REVOKED* r = X509_REVOKED_new();
-    X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(cert));
-    X509_REVOKED_set_revocationDate(r, now.get());
-    X509_CRL_add0_revoked(crl.get(), r);
-  }
-  X509_CRL_sort(crl.get());
-  if (X509_CRL_sign(crl.get(), ca_key, EVP_sha256()) <= 0) fail("CRL signing failed");
-  return crl;
+  std::vector<RevokedPtr> entries;
+  for (X509* cert : revoked) entries.push_back(revoked_entry(cert));
+  return build_crl(ca, ca_key, std::move(entries), days);
 }
 
 void add_subject_alt_names(CertificateSpec& spec, const std::vector<std::string>& names) {
@@ -191,6 +228,14 @@ SecretBytes private_key_pem(EVP_PKEY* key) {
   SecretBytes out(std::string_view(data, static_cast<std::size_t>(len)));
   OPENSSL_cleanse(data, static_cast<std::size_t>(len));
   return out;
+}
+
+X509CrlPtr read_crl_pem(const std::filesystem::path& path) {
+  BioPtr bio(BIO_new_file(path.c_str(), "r"), &BIO_free);
+  if (!bio) fail(path.string() + ": cannot open");
+  X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl) fail(path.string() + ": no PEM CRL");
+  return crl;
 }
 
 X509Ptr read_certificate_pem(const std::filesystem::path& path) {
@@ -250,9 +295,7 @@ void pki_init(const std::filesystem::path& dir, const PkiInitOptions& options) {
 void pki_issue(const std::filesystem::path& dir, const std::string& name, const PkiIssueOptions& options) {
   check_name(name);
   refuse_existing({dir / (name + ".pem"), dir / (name + ".key")}, options.force);
-  auto ca = read_certificate_pem(dir / "ca.pem");
-  auto ca_key = read_private_key_pem(dir / "ca.key");
-  if (X509_check_private_key(ca.get(), ca_key.get()) != 1) fail("ca.key does not match ca.pem");
+  auto [ca, ca_key] = read_ca(dir);
   auto key = generate_ec_p256_key();
   CertificateSpec spec{name, {}, {}, options.days, false, options.server, !options.server};
   if (options.server && options.alt_names.empty()) add_subject_alt_names(spec, {name});
@@ -260,6 +303,54 @@ void pki_issue(const std::filesystem::path& dir, const std::string& name, const 
   auto cert = make_certificate(spec, key.get(), ca.get(), ca_key.get());
   write_file(dir / (name + ".key"), private_key_pem(key.get()).view(), 0600, options.force);
   write_file(dir / (name + ".pem"), certificate_pem(cert.get()), 0644, options.force);
+}
+
+std::vector<std::string> crl_serials(X509_CRL* crl) {
+  std::vector<std::string> out;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    out.push_back(serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+  }
+  return out;
+}
+
+PkiRevokeResult pki_revoke(const std::filesystem::path& dir, const std::string& name,
+                           const PkiRevokeOptions& options) {
+  check_name(name);
+  auto [ca, ca_key] = read_ca(dir);
+  auto cert = read_certificate_pem(dir / (name + ".pem"));
+  EVP_PKEY* ca_public = X509_get0_pubkey(ca.get());
+  if (X509_check_issued(ca.get(), cert.get()) != X509_V_OK || X509_verify(cert.get(), ca_public) != 1)
+    fail((dir / (name + ".pem")).string() + ": not issued by this directory's ca.pem");
+  PkiRevokeResult result;
+  result.serial = serial_hex(X509_get_serialNumber(cert.get()));
+  // Keep every earlier entry with its original revocation date (RFC 5280 5.3.2 semantics stay
+  // with the entry); a CRL not signed by this CA is refused rather than silently replaced.
+  std::vector<RevokedPtr> entries;
+  const std::filesystem::path crl_path = dir / "crl.pem";
+  if (std::filesystem::exists(crl_path)) {
+    auto old = read_crl_pem(crl_path);
+    if (X509_CRL_verify(old.get(), ca_public) != 1) fail(crl_path.string() + ": not signed by ca.pem");
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(old.get());
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+      X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+      if (serial_hex(X509_REVOKED_get0_serialNumber(r)) == result.serial) result.already_revoked = true;
+      RevokedPtr copy(X509_REVOKED_dup(r), &X509_REVOKED_free);
+      if (!copy) fail("X509_REVOKED_dup");
+      entries.push_back(std::move(copy));
+    }
+  }
+  if (!result.already_revoked) entries.push_back(revoked_entry(cert.get()));
+  result.revoked_count = entries.size();
+  // Re-signed even when nothing was added: that also renews nextUpdate.
+  auto crl = build_crl(ca.get(), ca_key.get(), std::move(entries), options.days);
+  // Write then rename, so a daemon reloading on SIGHUP never reads half a file.
+  const std::filesystem::path tmp = dir / "crl.pem.tmp";
+  write_file(tmp, crl_pem(crl.get()), 0644, true);
+  std::error_code ec;
+  std::filesystem::rename(tmp, crl_path, ec);
+  if (ec) throw PkiError(crl_path.string() + ": " + ec.message());
+  return result;
 }
 
 }  // namespace postern::tunnel::auth

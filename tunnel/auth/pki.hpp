@@ -1,5 +1,5 @@
 // A small PKI for postern deployments: an EC P-256 CA, server and client certificates (X.509 v3,
-// SHA-256, random 128-bit serials), and CRLs. Used by `postern pki init|issue`, the daemon tests
+// SHA-256, random 128-bit serials), and CRLs. Used by `postern pki init|issue|revoke`, the daemon tests
 // and the demo. Contract: in-memory functions throw PkiError on OpenSSL failures; file functions
 // write private keys with mode 0600 (created that way, never widened) and refuse to overwrite an
 // existing file unless `force` is set. init checks every target before writing any of them.
@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -63,6 +64,9 @@ std::string certificate_pem(X509* cert);
 std::string crl_pem(X509_CRL* crl);
 SecretBytes private_key_pem(EVP_PKEY* key);  // unencrypted PKCS#8
 X509Ptr read_certificate_pem(const std::filesystem::path& path);
+X509CrlPtr read_crl_pem(const std::filesystem::path& path);  // the first CRL in the file
+// The serial numbers a CRL lists, as upper-case hex (BN_bn2hex form, e.g. "4A3F...").
+std::vector<std::string> crl_serials(X509_CRL* crl);
 EvpPkeyPtr read_private_key_pem(const std::filesystem::path& path);
 
 // Writes `data` to `path` with `mode`, created O_EXCL unless force. Throws PkiError.
@@ -87,5 +91,19 @@ struct PkiIssueOptions {
 // DIR/NAME.pem, DIR/NAME.key signed by DIR/ca.pem + DIR/ca.key. A client certificate
 // (clientAuth, CN=NAME) unless options.server.
 void pki_issue(const std::filesystem::path& dir, const std::string& name, const PkiIssueOptions& options);
+
+struct PkiRevokeOptions {
+  int days = 30;  // nextUpdate of the re-signed CRL: re-run revoke (or any revoke) before then
+};
+struct PkiRevokeResult {
+  std::string serial;            // the revoked certificate's serial, upper-case hex
+  bool already_revoked = false;  // it was listed before (the CRL is re-signed anyway)
+  std::size_t revoked_count = 0;  // entries in the new CRL
+};
+// Adds DIR/NAME.pem's serial to DIR/crl.pem (created if missing), keeping earlier entries, and
+// re-signs it with DIR/ca.key. Refuses a NAME.pem not issued by DIR/ca.pem and an existing
+// crl.pem not signed by it. The new file replaces the old one atomically (rename).
+PkiRevokeResult pki_revoke(const std::filesystem::path& dir, const std::string& name,
+                           const PkiRevokeOptions& options = {});
 
 }  // namespace postern::tunnel::auth
