@@ -76,8 +76,7 @@ if rules | grep 7073 >/dev/null; then fail "a rule for table 7073 is left"; fi
 grep -q "leak protection removed" "$WORK/laptop2.log" || fail "client did not log the removal"
 log "clean stop: rules gone"
 
-# 6. Server kill -9 and an immediate restart (the TUN name may still be busy: the server retries),
-# now pushing a default route and reached at 203.0.113.2, an address the laptop only reaches
+# 6. Server kill -9 and a restart (the TUN name is still busy: the server retries), now pushing a default route and reached at 203.0.113.2, an address the laptop only reaches
 # through main's default route: only the socket marks keep the tunnel from looping into itself.
 ip -n "$NS_SITE" addr add 203.0.113.2/32 dev lo
 SITE_ROUTES=', "192.168.50.0/24", "0.0.0.0/0"' write_server_config "$WORK/site_full.toml"
@@ -85,10 +84,15 @@ sed -i 's/^listen = .*/listen = "203.0.113.2:1723"/' "$WORK/site_full.toml"
 write_client_config "$WORK/laptop_full.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' \
   'leak_protection = true' 'server_name = "10.200.0.2"'
 sed -i 's/^server = .*/server = "203.0.113.2:1723"/' "$WORK/laptop_full.toml"
-kill -9 "$(postern_pid "$NS_SITE")"
-start_server "$WORK/site_full.toml"
-wait_for_log 15 "$WORK/server.log" 'daemon ready'
-if grep -q "tun device busy" "$WORK/server.log"; then log "server retried a busy TUN device"; else log "TUN was free at once"; fi
+# The new server starts while the old one still holds pst0 (TUNSETIFF fails with EBUSY, as
+# after a kill -9 until the kernel frees the device): it must wait, not fail.
+OLD_SERVER=$(postern_pid "$NS_SITE")
+in_site "$POSTERN_BIN" server -c "$WORK/site_full.toml" >"$WORK/server2.log" 2>&1 &
+PIDS+=($!)
+wait_for_log 5 "$WORK/server2.log" "tun device busy, retrying"
+kill -9 "$OLD_SERVER"
+wait_for_log 10 "$WORK/server2.log" 'daemon ready'
+log "the restarted server waited for the busy TUN device, then came up"
 start_client "$WORK/laptop_full.toml" laptop3
 wait_for_log 15 "$WORK/laptop3.log" "session up"
 wait_for 10 "default route in table 7073" bash -c "ip -n $NS_LAPTOP route show table 7073 | grep -q '^default dev pst0'"
@@ -107,4 +111,17 @@ ip -n "$NS_LAPTOP" route add 0.0.0.0/1 via 10.200.0.2 dev "$VETH_LAPTOP"
 [ "$(route_dev 192.168.50.2)" = pst0 ] || fail "the pushed 192.168.50.0/24 must still beat 0.0.0.0/1"
 ip -n "$NS_LAPTOP" route del 0.0.0.0/1 via 10.200.0.2 dev "$VETH_LAPTOP"
 log "documented limit holds: an injected /1 beats a pushed default, not a pushed specific prefix"
+
+# 7. Without leak protection a pushed default route is refused (it would replace main's default
+# and loop the tunnel into itself); the rest of the session works.
+kill -TERM "$(postern_pid "$NS_LAPTOP")"
+wait_for 10 "the client to exit" client_gone
+[ "$(count_rules)" = 0 ] || fail "rules left after the full-tunnel client stopped"
+grep -v '^leak_protection' "$WORK/laptop_full.toml" >"$WORK/laptop_plain.toml"
+start_client "$WORK/laptop_plain.toml" laptop4
+wait_for_log 15 "$WORK/laptop4.log" "session up"
+grep "pushed default route ignored" "$WORK/laptop4.log" >/dev/null || fail "no warning for the ignored default route"
+ip -n "$NS_LAPTOP" route show table main | grep '^default via 10.200.0.2' >/dev/null || fail "main's default route was replaced"
+wait_for 10 "a ping without leak protection" in_laptop ping -c 1 -W 1 10.77.0.1
+log "without leak protection: default route ignored with a warning, main intact, ping ok"
 log "PASS"

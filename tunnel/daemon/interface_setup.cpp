@@ -56,6 +56,13 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
   for (const auto& r : routes) {
     bool implied = r.prefix_len >= s.prefix_len && (r.network & own_mask) == (s.address & own_mask);
     if (implied && !s.table) continue;
+    if (r.prefix_len == 0 && !s.table) {
+      // In main, a default route via the TUN would replace the host's own and send the tunnel's
+      // packets to the server into the tunnel itself: only the marked-socket setup handles it.
+      log::warn("tunnel", "", "pushed default route ignored",
+                {{"interface", ifname}, {"hint", "set leak_protection = true in [tunnel] to use it"}});
+      continue;
+    }
     platform::RouteSpec route{{to_ip_address(r.network), r.prefix_len}, ifname, std::nullopt, s.table,
                               std::nullopt};
     check(netlink.add_route(route, platform::ExistsPolicy::replace), netlink,

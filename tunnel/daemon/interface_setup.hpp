@@ -27,6 +27,8 @@ struct InterfaceSettings {
   };
   std::vector<Route> routes;  // routes inside the address's own prefix are implied and skipped
   // Leak protection: every route (the implied ones too) goes into this table instead of main.
+  // Without it a pushed default route (prefix 0) is skipped with a warning: in main it would
+  // replace the host's default route and loop the tunnel's own packets into the tunnel.
   std::optional<std::uint32_t> table;
 };
 
