@@ -90,19 +90,17 @@ std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& p) {
 
 void install_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
   // A crashed run leaves its rules behind (they outlive the process, unlike the TUN routes).
-  // Fixed priorities make "ours" unambiguous; the fwmark/table may have changed since, so
-  // whatever sits at our priorities with our shape of rule is removed, up to a few copies.
+  // Our priorities are reserved for postern; the fwmark/table may have changed since, so a T rule
+  // is matched by priority alone (table 0 matches any table), the main rule exactly.
   auto rules = leak_protection_rules(p);
   for (const auto& rule : rules) {
-    platform::RuleSpec at_priority;
-    at_priority.priority = rule.priority;
-    at_priority.table = rule.table == platform::k_table_main ? platform::k_table_main : 0;
-    for (int i = 0; i < 4; ++i) {
-      if (rule.table == platform::k_table_main) {
-        if (netlink.delete_rule(rule, platform::MissingPolicy::fail)) break;
-      } else if (netlink.delete_rule(at_priority, platform::MissingPolicy::fail)) {
-        break;
-      }
+    platform::RuleSpec stale = rule;
+    if (rule.table != platform::k_table_main) {
+      stale = platform::RuleSpec{};
+      stale.priority = rule.priority;
+      stale.table = 0;
+    }
+    for (int copies = 0; copies < 4 && !netlink.delete_rule(stale, platform::MissingPolicy::fail); ++copies) {
       log::info("tunnel", "", "removed a stale leak-protection rule", {{"priority", *rule.priority}});
     }
   }
