@@ -190,8 +190,9 @@ std::optional<SmtpListener> parse_listener(std::string_view s) {
   auto space = s.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
   auto endpoint = parse_ip_endpoint(s.substr(0, space));
-  std::string_view mode = s.substr(s.find_first_not_of(' ', space));
-  if (!endpoint) return std::nullopt;
+  auto mode_start = s.find_first_not_of(' ', space);
+  if (!endpoint || mode_start == std::string_view::npos) return std::nullopt;  // "ip:port " has no mode
+  std::string_view mode = s.substr(mode_start);
   if (mode == "starttls") return SmtpListener{*endpoint, SmtpTlsMode::starttls};
   if (mode == "tls") return SmtpListener{*endpoint, SmtpTlsMode::tls};
   if (mode == "auto") return SmtpListener{*endpoint, SmtpTlsMode::auto_detect};

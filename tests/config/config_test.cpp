@@ -217,6 +217,8 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {std::string(smtp_text) + "max_message_size = \"lots\"\n", "site.toml:10: [smtp] max_message_size: expected a size"},
       {std::string(smtp_text) + "typo = 1\n", "site.toml:10: [smtp] typo: unknown key"},
       {"[smtp]\nlisten = [\"0.0.0.0:587\"]\n", "site.toml:2: [smtp] listen: expected \"ip:port mode\""},
+      // Found by fuzz_config: a trailing space and no mode used to throw std::out_of_range.
+      {"[smtp]\nlisten = [\"0.0.0.0:587 \"]\n", "site.toml:2: [smtp] listen: expected \"ip:port mode\""},
       {std::string(smtp_text) + "[daemon]\nlog_level = \"loud\"\n", "site.toml:11: [daemon] log_level: expected one of"},
       {std::string(server_text) + "[daemon]\ncapture = \"x\"\n", "site.toml:8: [daemon] capture: unknown key"},
       {"[tunel]\nlisten = 1\n", "site.toml:1: tunel: unknown section"},
