@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 5: the client's outer source port changes mid-transfer (the relay rebinds, like a NAT
-# forgetting its mapping) every 0.7 s: the server follows the authenticated packets to the new port
+# forgetting its mapping) every 0.2 s: the server follows the authenticated packets to the new port
 # and the 30 MB transfer completes with a matching SHA-256.
 source "$(dirname "$0")/lib.sh"
 require_root
@@ -13,7 +13,7 @@ write_relay_client_config "$WORK/laptop.toml"
 start_relay --delay-ms 2
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 (
-  while sleep 0.7; do relay_cmd rebind; done
+  while sleep 0.2; do relay_cmd rebind; done
 ) &
 REBINDER=$!
 PIDS+=($REBINDER)
