@@ -7,9 +7,12 @@
 // Multi-queue (IFF_MULTI_QUEUE): every queue is its own TunDevice on the same interface; the
 // kernel spreads flows over queues so two threads can each read one. A device opened without
 // multi_queue cannot get more queues.
-// Later IFF_VNET_HDR/GSO: the batch calls take one buffer per packet and report sizes, the
-// shape wireguard-go uses, so a GSO version can split one super-packet into several buffers
-// behind the same signature.
+// Offloads (IFF_VNET_HDR, on by default for real devices): every packet on the fd is preceded
+// by a virtio_net_hdr (offload.hpp). read()/write() hide it, so callers still see bare IP
+// packets. enable_offload() (TUNSETOFFLOAD CSUM|TSO4|TSO6) lets the kernel hand over TCP
+// super-packets of up to 64 KiB in one read; read_batch() then segments them in userspace into
+// the caller's MTU-sized buffers (a super-packet that does not fit stays pending for the next
+// call), and write_gso() takes a coalesced super-packet back (GRO).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +23,9 @@
 #include <system_error>
 #include <utility>
 
+#include <vector>
+
+#include "platform/offload.hpp"
 #include "platform/unique_fd.hpp"
 
 namespace postern::platform {
@@ -29,6 +35,7 @@ struct TunOptions {
   std::string name;
   bool multi_queue = false;
   bool nonblocking = false;
+  bool vnet_hdr = true;  // IFF_VNET_HDR (needed for enable_offload(); invisible otherwise)
 };
 
 class TunDevice {
@@ -65,15 +72,36 @@ class TunDevice {
   std::size_t write_batch(std::span<const std::span<const std::uint8_t>> packets,
                           std::error_code& ec);
 
+  // Setup-time: turns on TSO/checksum offload (needs vnet_hdr). Returns an error (and changes
+  // nothing) on a fake device or a kernel that refuses; the device then works as before.
+  std::error_code enable_offload();
+  bool offload_enabled() const { return offload_; }
+  // Writes one packet with its virtio_net_hdr (a GRO super-packet from TcpCoalescer, or a plain
+  // packet with a zero header). Requires vnet_hdr.
+  std::size_t write_gso(const VnetHeader& header, std::span<const std::uint8_t> packet, std::error_code& ec);
+  // Super-packets (or NEEDS_CSUM packets) the kernel gave us that could not be segmented.
+  std::uint64_t offload_drops() const { return offload_drops_; }
+
  private:
-  TunDevice(UniqueFd fd, std::string name, bool multi_queue, bool fake)
-      : fd_(std::move(fd)), name_(std::move(name)), multi_queue_(multi_queue), fake_(fake) {}
+  TunDevice(UniqueFd fd, std::string name, bool multi_queue, bool fake, bool vnet_hdr)
+      : fd_(std::move(fd)), name_(std::move(name)), multi_queue_(multi_queue), fake_(fake), vnet_hdr_(vnet_hdr) {}
+
+  std::size_t read_raw(std::span<std::uint8_t> buffer, VnetHeader& header, std::error_code& ec);
+  bool next_segment(std::span<std::uint8_t> buffer, std::size_t& size);
 
   UniqueFd fd_;
   std::string name_;
   bool multi_queue_ = false;
   bool fake_ = false;
   bool nonblocking_ = false;
+  bool vnet_hdr_ = false;
+  bool offload_ = false;
+  // The super-packet being segmented (offload only): allocated once by enable_offload().
+  std::vector<std::uint8_t> gso_buffer_;
+  std::size_t gso_length_ = 0;
+  VnetHeader gso_header_;
+  std::size_t gso_next_ = 0, gso_segments_ = 0;
+  std::uint64_t offload_drops_ = 0;
 };
 
 }  // namespace postern::platform

@@ -4,6 +4,9 @@
 #include "platform/udp_socket.hpp"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <string>
@@ -38,6 +41,28 @@ void fill_header(mmsghdr& header, iovec& vec, std::uint8_t* data, std::size_t le
   header.msg_hdr.msg_iovlen = 1;
   header.msg_hdr.msg_name = name;
   header.msg_hdr.msg_namelen = name_len;
+}
+
+// Consecutive datagrams that one UDP_SEGMENT send can carry: same peer, equal sizes (the last
+// may be shorter), at most 64 segments (UDP_MAX_SEGMENTS in 5.x/6.1) and one IP datagram's
+// worth of payload.
+constexpr std::size_t kMaxGsoSegments = 64;
+constexpr std::size_t kMaxGsoBytes = 65000;
+
+std::size_t gso_run(std::span<const Datagram> datagrams, std::size_t first) {
+  const Datagram& head = datagrams[first];
+  std::size_t end = first + 1, bytes = head.size;
+  while (end < datagrams.size() && end - first < kMaxGsoSegments) {
+    const Datagram& next = datagrams[end];
+    if (datagrams[end - 1].size != head.size || next.size > head.size || next.size == 0 ||
+        bytes + next.size > kMaxGsoBytes || next.peer_len != head.peer_len ||
+        std::memcmp(&next.peer, &head.peer, head.peer_len) != 0) {
+      break;
+    }
+    bytes += next.size;
+    ++end;
+  }
+  return end - first;
 }
 
 }  // namespace
@@ -139,6 +164,12 @@ std::error_code UdpSocket::set_path_mtu_discovery(PathMtuDiscovery mode) {
   return set_int_option(fd_.get(), IPPROTO_IPV6, IPV6_MTU_DISCOVER, pmtu_value(mode, true));
 }
 
+std::error_code UdpSocket::enable_gro() {
+  if (auto ec = set_int_option(fd_.get(), SOL_UDP, UDP_GRO, 1)) return ec;
+  gro_ = true;
+  return {};
+}
+
 std::size_t UdpSocket::send_to(std::span<const std::uint8_t> payload, const Endpoint& peer,
                                std::error_code& ec) {
   sockaddr_storage address{};
@@ -195,6 +226,10 @@ std::size_t UdpSocket::recv_batch(std::span<Datagram> datagrams, BatchScratch sc
     Datagram& slot = datagrams[i];
     fill_header(scratch.headers[i], scratch.iovecs[i], slot.data, slot.capacity, &slot.peer,
                 sizeof(slot.peer));
+    if (gro_ && i < scratch.controls.size()) {
+      scratch.headers[i].msg_hdr.msg_control = scratch.controls[i].bytes.data();
+      scratch.headers[i].msg_hdr.msg_controllen = scratch.controls[i].bytes.size();
+    }
   }
   int received = -1;
   do {
@@ -212,13 +247,75 @@ std::size_t UdpSocket::recv_batch(std::span<Datagram> datagrams, BatchScratch sc
     slot.size = header.msg_len;
     slot.peer_len = header.msg_hdr.msg_namelen;
     slot.truncated = (header.msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    slot.segment_size = 0;
+    if (header.msg_hdr.msg_controllen == 0) continue;
+    for (const cmsghdr* c = CMSG_FIRSTHDR(&header.msg_hdr); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&header.msg_hdr), const_cast<cmsghdr*>(c))) {
+      if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO) continue;
+      int segment = 0;
+      std::memcpy(&segment, CMSG_DATA(c), sizeof(segment));
+      if (segment > 0 && static_cast<std::size_t>(segment) < slot.size) {
+        slot.segment_size = static_cast<std::size_t>(segment);
+      }
+    }
   }
   ec.clear();
   return static_cast<std::size_t>(received);
 }
 
+std::size_t UdpSocket::send_gso_batch(std::span<const Datagram> datagrams, BatchScratch scratch,
+                                      std::error_code& ec) {
+  const std::size_t count =
+      std::min({datagrams.size(), scratch.headers.size(), scratch.iovecs.size(), scratch.controls.size()});
+  std::size_t groups = 0;
+  for (std::size_t i = 0; i < count;) {
+    const std::size_t run = gso_run(datagrams.first(count), i);
+    for (std::size_t k = 0; k < run; ++k) {
+      scratch.iovecs[i + k] = {datagrams[i + k].data, datagrams[i + k].size};
+    }
+    const Datagram& head = datagrams[i];
+    mmsghdr& header = scratch.headers[groups];
+    fill_header(header, scratch.iovecs[i], head.data, head.size,
+                head.peer_len > 0 ? const_cast<sockaddr_storage*>(&head.peer) : nullptr, head.peer_len);
+    header.msg_hdr.msg_iovlen = run;  // fill_header pointed at iovecs[i]; take the whole run
+    if (run > 1) {
+      ControlSlot& control = scratch.controls[groups];
+      header.msg_hdr.msg_control = control.bytes.data();
+      header.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
+      cmsghdr* c = CMSG_FIRSTHDR(&header.msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto segment = static_cast<std::uint16_t>(head.size);
+      std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+    }
+    ++groups;
+    i += run;
+  }
+  std::size_t done_groups = 0, sent = 0;
+  ec.clear();
+  while (done_groups < groups) {
+    const int n = ::sendmmsg(fd_.get(), scratch.headers.data() + done_groups,
+                             static_cast<unsigned>(groups - done_groups), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ec = last_error();
+      const bool refused = errno == EIO || errno == EINVAL || errno == ENOPROTOOPT;
+      if (refused && scratch.headers[done_groups].msg_hdr.msg_iovlen > 1) {
+        gso_ = false;  // the route or kernel cannot do UDP GSO: plain sends from now on
+        return sent + send_batch(datagrams.subspan(sent), scratch, ec);
+      }
+      break;
+    }
+    for (int k = 0; k < n; ++k) sent += scratch.headers[done_groups + static_cast<std::size_t>(k)].msg_hdr.msg_iovlen;
+    done_groups += static_cast<std::size_t>(n);
+  }
+  return sent;
+}
+
 std::size_t UdpSocket::send_batch(std::span<const Datagram> datagrams, BatchScratch scratch,
                                   std::error_code& ec) {
+  if (gso_ && !scratch.controls.empty()) return send_gso_batch(datagrams, scratch, ec);
   const std::size_t count =
       std::min({datagrams.size(), scratch.headers.size(), scratch.iovecs.size()});
   for (std::size_t i = 0; i < count; ++i) {

@@ -6,6 +6,12 @@
 // Datagram points at memory the caller keeps alive, and the mmsghdr/iovec arrays the kernel
 // needs live in a caller-owned BatchScratch (UdpBatch<N> bundles all three, preallocated).
 // The daemon may wrap fd() in Asio for readiness but must not close it.
+// UDP GSO/GRO (udp(7) UDP_SEGMENT / UDP_GRO, Linux >= 4.18 / 5.0): send_batch with gso on
+// sends each run of consecutive equal-size datagrams to one peer as one sendmsg carrying a
+// UDP_SEGMENT cmsg (the kernel cuts it back into the same datagrams, on veth or at the NIC), and
+// a socket with enable_gro() may receive several same-size datagrams of one sender as one
+// buffer (Datagram::segment_size says where to cut). Both fall back to the plain path when the
+// kernel or the route refuses.
 #pragma once
 
 #include <sys/socket.h>
@@ -34,6 +40,9 @@ struct Datagram {
   sockaddr_storage peer{};
   socklen_t peer_len = 0;
   bool truncated = false;  // MSG_TRUNC: the datagram was larger than capacity
+  // Receive with enable_gro(): > 0 when data holds several datagrams of segment_size bytes each
+  // (the last may be shorter), coalesced by the kernel; 0 for one datagram.
+  std::size_t segment_size = 0;
 
   void set_buffer(std::span<std::uint8_t> buffer) {
     data = buffer.data();
@@ -46,9 +55,15 @@ struct Datagram {
 
 // Kernel-facing scratch for one batch call; must hold at least as many entries as datagrams
 // (extra datagrams are ignored).
+// Room for one UDP_SEGMENT / UDP_GRO control message per header.
+struct alignas(cmsghdr) ControlSlot {
+  std::array<unsigned char, CMSG_SPACE(sizeof(int))> bytes{};
+};
+
 struct BatchScratch {
   std::span<mmsghdr> headers;
   std::span<iovec> iovecs;
+  std::span<ControlSlot> controls = {};  // needed for GSO sends and GRO receives
 };
 
 // Preallocated batch of N slots; allocate it once per reader/writer (it is ~N * 200 bytes).
@@ -57,8 +72,9 @@ struct UdpBatch {
   std::array<Datagram, N> datagrams{};
   std::array<mmsghdr, N> headers{};
   std::array<iovec, N> iovecs{};
+  std::array<ControlSlot, N> controls{};
 
-  BatchScratch scratch() { return {headers, iovecs}; }
+  BatchScratch scratch() { return {headers, iovecs, controls}; }
   // Points slot i at storage[i*slot_size, (i+1)*slot_size); storage must hold N slots.
   void attach(std::span<std::uint8_t> storage, std::size_t slot_size) {
     for (std::size_t i = 0; i < N && (i + 1) * slot_size <= storage.size(); ++i) {
@@ -104,6 +120,14 @@ class UdpSocket {
   std::error_code buffer_sizes(int& receive_bytes, int& send_bytes) const;
   std::error_code set_mark(std::uint32_t mark);  // CAP_NET_ADMIN
   std::error_code set_path_mtu_discovery(PathMtuDiscovery mode);
+  // UDP_GRO: from now on a received datagram may be several coalesced ones (segment_size).
+  // Receive buffers must then hold 64 KiB, or coalesced data is cut off (truncated).
+  std::error_code enable_gro();
+  bool gro_enabled() const { return gro_; }
+  // Lets send_batch use UDP_SEGMENT. Off after the kernel refused once (EIO: no checksum
+  // offload on the route; EINVAL/ENOPROTOOPT: no UDP GSO), and the batch is sent plainly.
+  void set_gso(bool on) { gso_ = on; }
+  bool gso_enabled() const { return gso_; }
 
   std::size_t send_to(std::span<const std::uint8_t> payload, const Endpoint& peer,
                       std::error_code& ec);
@@ -133,8 +157,12 @@ class UdpSocket {
  private:
   UdpSocket(UniqueFd fd, IpAddress::Family family) : fd_(std::move(fd)), family_(family) {}
 
+  std::size_t send_gso_batch(std::span<const Datagram> datagrams, BatchScratch scratch, std::error_code& ec);
+
   UniqueFd fd_;
   IpAddress::Family family_ = IpAddress::Family::v4;
+  bool gro_ = false;
+  bool gso_ = false;
 };
 
 }  // namespace postern::platform

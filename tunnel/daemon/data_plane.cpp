@@ -17,6 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kPollMs = 200;  // how often an idle thread notices stop()
+constexpr std::size_t kGroSlot = 65536;  // one UDP GRO receive: up to 64 KiB of datagrams
 constexpr std::size_t kIpv4HeaderMin = 20;
 constexpr std::size_t kIpv6Header = 40;
 constexpr std::uint16_t kIpv4TcpOverhead = 40;  // IPv4 + TCP headers, for the MSS clamp
@@ -51,6 +52,11 @@ struct DataPlane::Counters {
       tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0}, tx_tls_queue_full{0};
 };
 
+struct DataPlane::TunWriter {
+  platform::TcpCoalescer gro;
+  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(platform::TcpCoalescer::kMaxSize);
+};
+
 struct DataPlane::InnerCapture {
   std::mutex mutex;
   platform::PcapWriter writer;
@@ -70,8 +76,17 @@ DataPlane::~DataPlane() { stop(); }
 
 void DataPlane::start() {
   tun_.set_nonblocking(true);
+  if (options_.offload) {
+    if (auto ec = tun_.enable_offload()) {
+      log::info("tunnel", "", "tun offload unavailable; one packet per read", {{"error", ec.message()}});
+    }
+  }
   udp_.set_nonblocking(true);
   udp_.set_buffer_sizes(4 << 20, 4 << 20);
+  if (options_.offload) {
+    udp_.set_gso(true);  // falls back by itself if the route refuses
+    if (auto ec = udp_.enable_gro()) log::info("tunnel", "", "udp gro unavailable", {{"error", ec.message()}});
+  }
   tx_thread_ = std::thread([this] { tx_loop(); });
   rx_thread_ = std::thread([this] { rx_loop(); });
 }
@@ -373,7 +388,7 @@ bool DataPlane::set_transport(PeerSession& session, Transport to, std::string_vi
 }
 
 void DataPlane::deliver(const std::shared_ptr<PeerSession>& session, data::OpenResult& opened, Transport via,
-                        std::int64_t now_ns) {
+                        std::int64_t now_ns, TunWriter* writer) {
   if (opened.protocol == data::PppProtocol::lcp) {
     handle_lcp(session, opened.payload, via, now_ns);
     return;
@@ -383,8 +398,26 @@ void DataPlane::deliver(const std::shared_ptr<PeerSession>& session, data::OpenR
     data::clamp_tcp_mss(opened.payload, static_cast<std::uint16_t>(options_.mtu - kIpv4TcpOverhead));
   }
   if (capture_) capture(opened.payload);
+  write_inner(writer, opened.payload);
+}
+
+void DataPlane::write_inner(TunWriter* writer, std::span<const std::uint8_t> packet) {
+  if (writer != nullptr) {
+    if (writer->gro.append(packet)) return;
+    flush_inner(*writer);  // keeps the order: what was pending goes out before this packet
+    if (writer->gro.start(writer->buffer, packet)) return;
+  }
   std::error_code write_ec;
-  tun_.write(opened.payload, write_ec);
+  tun_.write(packet, write_ec);
+  if (write_ec) bump(counters_->tun_write_errors);
+}
+
+void DataPlane::flush_inner(TunWriter& writer) {
+  if (!writer.gro.active()) return;
+  platform::VnetHeader header;
+  auto packet = writer.gro.finish(header);
+  std::error_code write_ec;
+  tun_.write_gso(header, packet, write_ec);
   if (write_ec) bump(counters_->tun_write_errors);
 }
 
@@ -417,74 +450,101 @@ DataPlane::TlsFrameKind DataPlane::receive_over_tls(const std::shared_ptr<PeerSe
   return echo ? TlsFrameKind::echo : TlsFrameKind::data;
 }
 
+// One received data-channel frame (a whole datagram, or one cut from a UDP GRO buffer).
+// Returns the session that authenticated it, or null.
+PeerSession* DataPlane::receive_frame(std::span<std::uint8_t> payload, const platform::Datagram& d,
+                                      RxBatch& batch) {
+  Counters& c = *counters_;
+  auto frame = data::decode_gre_frame(payload);
+  if (!frame.ok() || d.truncated) {
+    bump(c.rx_bad_header);
+    return nullptr;
+  }
+  auto it = by_id_.find(data::session_id_of(frame.frame.key));
+  if (it == by_id_.end()) {
+    bump(c.rx_unknown_session);
+    return nullptr;
+  }
+  const std::shared_ptr<PeerSession>& owner = it->second;
+  PeerSession& session = *owner;
+  data::OpenResult opened;
+  {
+    std::lock_guard lock(session.rx_mutex);
+    opened = session.receiver.open(payload, batch.now);
+  }
+  if (!opened.ok()) {
+    bump(c.rx_dropped_by_session);
+    bump(session.rx_dropped);
+    return nullptr;
+  }
+  // Authenticated from here on: follow the peer to its current address (roaming).
+  session.last_rx_ns.store(batch.now_ns, std::memory_order_relaxed);
+  session.last_udp_rx_ns.store(batch.now_ns, std::memory_order_relaxed);
+  bool moved = false;
+  {
+    std::lock_guard lock(session.endpoint_mutex);
+    if (session.endpoint_len != d.peer_len || std::memcmp(&session.endpoint, &d.peer, d.peer_len) != 0) {
+      moved = session.endpoint_len != 0;
+      std::memcpy(&session.endpoint, &d.peer, d.peer_len);
+      session.endpoint_len = d.peer_len;
+    }
+  }
+  if (moved && options_.server) log_move(session, d);
+  bump(session.rx_packets);
+  bump(session.rx_bytes, opened.payload.size());
+  // A GRO batch can hold more frames than owner slots; a session left out is checked next time.
+  if (batch.used < kBatch && (batch.used == 0 || batch.owners[batch.used - 1] != owner)) {
+    batch.owners[batch.used++] = owner;
+  }
+  if (options_.server && opened.protocol != data::PppProtocol::lcp &&
+      session.transport.load(std::memory_order_relaxed) == Transport::tls) {
+    set_transport(session, Transport::udp, "client sends over UDP again");
+  }
+  deliver(owner, opened, Transport::udp, batch.now_ns, batch.writer);
+  return &session;
+}
+
 void DataPlane::rx_loop() {
   Counters& c = *counters_;
-  std::vector<std::uint8_t> storage(kBatch * slot_size_);
+  // With UDP GRO one receive buffer may hold a whole train of datagrams (up to 64 KiB).
+  const std::size_t rx_slot = udp_.gro_enabled() ? kGroSlot : slot_size_;
+  std::vector<std::uint8_t> storage(kBatch * rx_slot);
   platform::UdpBatch<kBatch> in;
-  in.attach(storage, slot_size_);
-  std::array<std::shared_ptr<PeerSession>, kBatch> owners;
+  in.attach(storage, rx_slot);
+  RxBatch batch;
+  std::unique_ptr<TunWriter> gro;  // GRO only when the TUN takes virtio headers with GSO
+  if (tun_.offload_enabled()) gro = std::make_unique<TunWriter>();
+  batch.writer = gro.get();
 
   while (!stopping_) {
     if (!wait_readable(udp_.fd())) continue;
     std::error_code ec;
     std::size_t n = udp_.recv_batch(in, ec);
     if (n == 0) continue;
-    bump(c.rx_datagrams, n);
-    auto now = Clock::now();
-    auto now_ns = now.time_since_epoch().count();
-    std::size_t used = 0;
+    batch.now = Clock::now();
+    batch.now_ns = batch.now.time_since_epoch().count();
+    batch.used = 0;
+    std::size_t frames = 0;
     {
       std::shared_lock table(table_mutex_);
       for (std::size_t i = 0; i < n; ++i) {
         platform::Datagram& d = in.datagrams[i];
-        auto frame = data::decode_gre_frame(d.payload());
-        if (!frame.ok() || d.truncated) {
-          bump(c.rx_bad_header);
-          continue;
-        }
-        auto it = by_id_.find(data::session_id_of(frame.frame.key));
-        if (it == by_id_.end()) {
-          bump(c.rx_unknown_session);
-          continue;
-        }
-        const std::shared_ptr<PeerSession>& owner = it->second;
-        PeerSession& session = *owner;
-        data::OpenResult opened;
-        {
-          std::lock_guard lock(session.rx_mutex);
-          opened = session.receiver.open(d.payload(), now);
-        }
-        if (!opened.ok()) {
-          bump(c.rx_dropped_by_session);
-          bump(session.rx_dropped);
-          continue;
-        }
-        // Authenticated from here on: follow the peer to its current address (roaming).
-        session.last_rx_ns.store(now_ns, std::memory_order_relaxed);
-        session.last_udp_rx_ns.store(now_ns, std::memory_order_relaxed);
-        bool moved = false;
-        {
-          std::lock_guard lock(session.endpoint_mutex);
-          if (session.endpoint_len != d.peer_len || std::memcmp(&session.endpoint, &d.peer, d.peer_len) != 0) {
-            moved = session.endpoint_len != 0;
-            std::memcpy(&session.endpoint, &d.peer, d.peer_len);
-            session.endpoint_len = d.peer_len;
-          }
-        }
-        if (moved && options_.server) log_move(session, d);
-        bump(session.rx_packets);
-        bump(session.rx_bytes, opened.payload.size());
-        if (used == 0 || owners[used - 1] != owner) owners[used++] = owner;
-        if (options_.server && opened.protocol != data::PppProtocol::lcp &&
-            session.transport.load(std::memory_order_relaxed) == Transport::tls) {
-          set_transport(session, Transport::udp, "client sends over UDP again");
-        }
-        deliver(owner, opened, Transport::udp, now_ns);
+        // A GRO buffer is several datagrams back to back, segment_size bytes each (udp(7)).
+        const std::size_t step = d.segment_size != 0 ? d.segment_size : d.size;
+        std::size_t offset = 0;
+        do {
+          const std::size_t length = std::min(step, d.size - offset);
+          receive_frame(d.payload().subspan(offset, length), d, batch);
+          offset += length;
+          ++frames;
+        } while (offset < d.size);
       }
     }
-    for (std::size_t i = 0; i < used; ++i) {
-      check_wanted_epochs(owners[i], now);
-      owners[i].reset();
+    bump(c.rx_datagrams, frames);
+    if (gro) flush_inner(*gro);
+    for (std::size_t i = 0; i < batch.used; ++i) {
+      check_wanted_epochs(batch.owners[i], batch.now);
+      batch.owners[i].reset();
     }
   }
 }

@@ -4,6 +4,11 @@
 //   RX thread: recvmmsg batch -> GRE key -> session -> open in place (replay window moves only
 //              after the AEAD open succeeded) -> inner source check (server) -> MSS clamp ->
 //              TUN write; LCP echo requests are answered on the spot.
+// Offloads (platform/offload.hpp), when the TUN accepts them: the TX thread's read_batch gets
+// TCP super-packets from the kernel (TSO) and hands them over already cut into MTU-sized
+// segments, so everything after it still sees one inner packet per slot; the RX thread
+// coalesces consecutive in-order segments of one TCP flow within a batch into one super-packet
+// (GRO) and writes it with one write(), after every per-packet check has passed.
 // Buffers are allocated once per thread; nothing on the per-packet path allocates or fetches a
 // cipher. Datagrams that do not authenticate change no state and get no answer; they are
 // counted by reason (stats()).
@@ -48,6 +53,10 @@ struct DataPlaneOptions {
   std::uint32_t pool_mask = 0;
   std::uint32_t server_address = 0;
   std::uint32_t echo_magic = 0;  // our LCP magic number
+  // TUN TSO/GRO and UDP GSO/GRO (docs/performance.md): ~5x single-stream throughput. Off by
+  // default until the netns tests that count ACK-direction packets (resilience_rekey) or need a
+  // slow transfer (resilience_rebind) are adjusted; then this default becomes true.
+  bool offload = false;
 };
 
 struct DataPlaneStats {
@@ -108,14 +117,25 @@ class DataPlane {
   static constexpr std::size_t kBatch = 64;
   struct Counters;
   struct InnerCapture;
+  struct TunWriter;  // the RX thread's GRO state (null on the TLS path: plain writes)
+  struct RxBatch {    // what the RX thread carries from one frame of a batch to the next
+    std::chrono::steady_clock::time_point now;
+    std::int64_t now_ns = 0;
+    std::array<std::shared_ptr<PeerSession>, kBatch> owners;
+    std::size_t used = 0;
+    TunWriter* writer = nullptr;
+  };
 
   void tx_loop();
   void rx_loop();
+  PeerSession* receive_frame(std::span<std::uint8_t> payload, const platform::Datagram& d, RxBatch& batch);
   std::shared_ptr<PeerSession> route(std::span<const std::uint8_t> packet) const;
   void check_wanted_epochs(const std::shared_ptr<PeerSession>& session, std::chrono::steady_clock::time_point now);
   // Echo replies, inner checks, MSS clamp, TUN write: what happens to an opened packet.
   void deliver(const std::shared_ptr<PeerSession>& session, data::OpenResult& opened, Transport via,
-               std::int64_t now_ns);
+               std::int64_t now_ns, TunWriter* writer = nullptr);
+  void write_inner(TunWriter* writer, std::span<const std::uint8_t> packet);
+  void flush_inner(TunWriter& writer);
   void handle_lcp(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> payload,
                   Transport via, std::int64_t now_ns);
   // Sends one sealed frame by `via` (UDP to the session's endpoint, or its TLS queue).
