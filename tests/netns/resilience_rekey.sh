@@ -14,9 +14,16 @@ up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 in_laptop ping -q -c 500 -i 0.01 -W 2 10.77.0.1 >"$WORK/ping.log" 2>&1 &
 PING_PID=$!
 PIDS+=($PING_PID)
+# The site mostly ACKs the transfer (few packets once GRO merges segments): its own pings make
+# sure its send direction crosses rekey_packets too.
+in_site ping -q -c 1500 -i 0.005 -W 2 "$LAPTOP_ADDRESS" >"$WORK/site-ping.log" 2>&1 &
+SITE_PING_PID=$!
+PIDS+=($SITE_PING_PID)
 transfer_sha 30 50
 wait "$PING_PID" || true
+wait "$SITE_PING_PID" || true
 log "$(grep loss "$WORK/ping.log")"
+log "site: $(grep loss "$WORK/site-ping.log")"
 for end in server laptop; do
   "$POSTERN_BIN" status --socket "$WORK/$end.sock" --json >"$WORK/$end-status.json" || fail "postern status ($end)"
   python3 - "$WORK/$end-status.json" "$end" <<'PY' || fail "$end counters"
@@ -26,7 +33,7 @@ sessions = doc["sessions"]
 assert len(sessions) == 1, f"expected one session, got {len(sessions)}"
 s = sessions[0]
 print(f"[resilience_rekey] {sys.argv[2]}: rekeys={s['rekeys']} rx_dropped={s['rx_dropped']} tx_dropped={s['tx_dropped']} rx_packets={s['rx_packets']}")
-# rekeys count the send direction: the laptop sends the bulk, the site mostly ACKs.
+# rekeys count the send direction: the laptop sends the bulk, the site ACKs and pings.
 assert s["rekeys"] >= (10 if sys.argv[2] == "laptop" else 1), "too few rekeys"
 assert s["rx_dropped"] == 0 and s["tx_dropped"] == 0, "packets lost to rekeying"
 PY
