@@ -76,6 +76,9 @@ class TunDevice {
   // nothing) on a fake device or a kernel that refuses; the device then works as before.
   std::error_code enable_offload();
   bool offload_enabled() const { return offload_; }
+  // Segments of a super-packet are waiting for the next read_batch(). poll() on fd() cannot see
+  // them: a reader must not wait for readability while this is true.
+  bool has_pending() const { return gso_next_ < gso_segments_; }
   // Writes one packet with its virtio_net_hdr (a GRO super-packet from TcpCoalescer, or a plain
   // packet with a zero header). Requires vnet_hdr.
   std::size_t write_gso(const VnetHeader& header, std::span<const std::uint8_t> packet, std::error_code& ec);

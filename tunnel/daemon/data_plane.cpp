@@ -203,10 +203,13 @@ void DataPlane::tx_loop() {
   }
   const auto max_mss = static_cast<std::uint16_t>(options_.mtu - kIpv4TcpOverhead);
 
+  bool more = false;  // the last read filled the batch: read again before waiting
   while (!stopping_) {
-    if (!wait_readable(tun_.fd())) continue;
+    // Segments of a super-packet left over from the last batch are invisible to poll().
+    if (!more && !tun_.has_pending() && !wait_readable(tun_.fd())) continue;
     std::error_code ec;
     std::size_t n = tun_.read_batch(reads, sizes, ec);
+    more = n == kBatch;
     if (n == 0) continue;
     auto now = Clock::now();
     std::size_t ready = 0, tls_ready = 0;
@@ -516,10 +519,12 @@ void DataPlane::rx_loop() {
   if (tun_.offload_enabled()) gro = std::make_unique<TunWriter>();
   batch.writer = gro.get();
 
+  bool more = false;  // the last receive filled the batch: receive again before waiting
   while (!stopping_) {
-    if (!wait_readable(udp_.fd())) continue;
+    if (!more && !wait_readable(udp_.fd())) continue;
     std::error_code ec;
     std::size_t n = udp_.recv_batch(in, ec);
+    more = n == kBatch;
     if (n == 0) continue;
     batch.now = Clock::now();
     batch.now_ns = batch.now.time_since_epoch().count();
