@@ -275,6 +275,7 @@ TunnelServerConfig load_server(Section& s) {
   c.rekey_packets = s.integer("rekey_packets", 1024, std::uint64_t{1} << 60).value_or(c.rekey_packets);
   c.client_to_client = s.boolean("client_to_client").value_or(c.client_to_client);
   c.mss_clamp = s.boolean("mss_clamp").value_or(c.mss_clamp);
+  c.offload = s.boolean("offload").value_or(c.offload);
   c.idle_timeout = s.duration("idle_timeout").value_or(c.idle_timeout);
   c.address_grace = s.duration("address_grace").value_or(c.address_grace);
   return c;
@@ -323,6 +324,7 @@ TunnelClientConfig load_client(Section& s) {
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
   c.leak_protection = s.boolean("leak_protection").value_or(c.leak_protection);
+  c.offload = s.boolean("offload").value_or(c.offload);
   c.fwmark = static_cast<std::uint32_t>(s.integer("fwmark", 1, 0xffffffff).value_or(c.fwmark));
   c.table = static_cast<std::uint32_t>(s.integer("table", 1, 0xfffffffe).value_or(c.table));
   // 253-255 are the kernel's default, main and local tables (rt_class_t): routes pushed there

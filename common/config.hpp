@@ -98,6 +98,7 @@ struct TunnelServerConfig {
   std::uint64_t rekey_packets = 268'435'456;  // 2^28
   bool client_to_client = false;
   bool mss_clamp = true;
+  bool offload = true;  // TUN TSO/GRO + UDP GSO/GRO (docs/performance.md)
   std::chrono::milliseconds idle_timeout{300'000};
   std::chrono::milliseconds address_grace{600'000};
 };
@@ -123,6 +124,7 @@ struct TunnelClientConfig {
   bool leak_protection = false;
   std::uint32_t fwmark = 0x7073;  // "ps"
   std::uint32_t table = 7073;
+  bool offload = true;  // TUN TSO/GRO + UDP GSO/GRO (docs/performance.md)
 };
 
 enum class SmtpTlsMode {

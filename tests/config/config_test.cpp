@@ -67,6 +67,7 @@ TEST(Config, ServerDefaultsAndRelativePaths) {
   EXPECT_EQ(s.rekey_packets, 268435456u);
   EXPECT_FALSE(s.client_to_client);
   EXPECT_TRUE(s.mss_clamp);
+  EXPECT_TRUE(s.offload);
   EXPECT_EQ(s.idle_timeout, milliseconds(300'000));
   EXPECT_EQ(s.address_grace, milliseconds(600'000));
   EXPECT_EQ(c.daemon.user, "nobody");
@@ -162,10 +163,13 @@ TEST(Config, ClientLeakProtection) {
   Config off = parse_config(base, "/etc/postern/laptop.toml");
   ASSERT_TRUE(off.client);
   EXPECT_FALSE(off.client->leak_protection);
+  EXPECT_TRUE(off.client->offload);
   EXPECT_EQ(off.client->fwmark, 0x7073u);
   EXPECT_EQ(off.client->table, 7073u);
 
-  Config on = parse_config(base + "leak_protection = true\nfwmark = 0xca6c\ntable = 51820\n", "/etc/postern/laptop.toml");
+  Config on = parse_config(base + "leak_protection = true\nfwmark = 0xca6c\ntable = 51820\noffload = false\n",
+                           "/etc/postern/laptop.toml");
+  EXPECT_FALSE(on.client->offload);
   ASSERT_TRUE(on.client);
   EXPECT_TRUE(on.client->leak_protection);
   EXPECT_EQ(on.client->fwmark, 0xca6cu);

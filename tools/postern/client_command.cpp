@@ -52,6 +52,7 @@ int run_client(const std::string& path) {
   tunnel::daemon::DataPlaneOptions options;
   options.server = false;
   options.mtu = kMaxClientMtu;
+  options.offload = c.offload;
   options.echo_magic = tunnel::daemon::random_u32();
   std::unique_ptr<TunnelClient> client;
   DataPlane data_plane(options, std::move(tun), std::move(udp), [&client](auto session, auto direction, auto epoch) {

@@ -90,6 +90,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   options.server = true;
   options.mtu = static_cast<std::uint16_t>(s.mtu);
   options.mss_clamp = s.mss_clamp;
+  options.offload = s.offload;
   options.client_to_client = s.client_to_client;
   options.pool_network = s.pool.network();
   options.pool_mask = s.pool.netmask();
