@@ -7,6 +7,11 @@
 #include <stdexcept>
 
 namespace postern::tunnel::daemon {
+namespace {
+// Ample time for the peer's control thread to export and install the key after next (see
+// data::Limits::min_epoch_time), tiny against any sensible rekey interval.
+constexpr auto kMinEpochTime = std::chrono::milliseconds(200);
+}  // namespace
 
 data::Suite to_suite(control::Cipher cipher) {
   return cipher == control::Cipher::chacha20_poly1305 ? data::Suite::chacha20_poly1305 : data::Suite::aes_256_gcm;
@@ -16,6 +21,7 @@ data::Limits to_limits(const control::TunnelParameters& params) {
   data::Limits limits;
   if (params.rekey_interval.count() > 0) limits.rekey_after_time = params.rekey_interval;
   if (params.rekey_packets > 0) limits.rekey_after_packets = params.rekey_packets;
+  limits.min_epoch_time = kMinEpochTime;
   // The hard limits must stay above the soft ones, whatever the operator configured.
   limits.reject_after_time = std::max(limits.reject_after_time, limits.rekey_after_time * 3 / 2);
   limits.reject_after_packets = std::max(limits.reject_after_packets, limits.rekey_after_packets * 2);

@@ -45,7 +45,9 @@ InstallStatus DataSender::install_epoch(std::uint32_t epoch, std::span<const std
 }
 
 bool DataSender::rekey_due(const Epoch& epoch, TimePoint now) const {
-  return now - epoch.started >= limits_.rekey_after_time || epoch.sealed >= limits_.rekey_after_packets;
+  const auto age = now - epoch.started;
+  return age >= limits_.rekey_after_time ||
+         (epoch.sealed >= limits_.rekey_after_packets && age >= limits_.min_epoch_time);
 }
 
 void DataSender::maybe_switch(TimePoint now) {

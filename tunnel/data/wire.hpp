@@ -85,6 +85,11 @@ struct Limits {
   std::chrono::steady_clock::duration reject_after_time = kRejectAfterTime;
   std::uint64_t reject_after_packets = kRejectAfterPackets;
   std::chrono::steady_clock::duration previous_key_overlap = kPreviousKeyOverlap;
+  // A packet-count rekey waits until the epoch is at least this old. The peer installs the key
+  // of epoch n + 2 when it first sees epoch n + 1, from its control thread; at several Gbit/s a
+  // tiny rekey_after_packets would otherwise end epoch n + 1 before that install lands and the
+  // first packets of n + 2 would be dropped. The daemon sets it (session_setup.cpp); 0 = off.
+  std::chrono::steady_clock::duration min_epoch_time{0};
 };
 
 // --- LCP echo (RFC 1661 section 5.8) --------------------------------------------------------

@@ -183,6 +183,24 @@ TEST(DataChannel, RejectAfterTimeWithoutNextKey) {
   EXPECT_EQ(p.sender.current_epoch(), 1u);
 }
 
+TEST(DataChannel, PacketCountRekeyWaitsForMinimumEpochTime) {
+  Limits limits;
+  limits.rekey_after_packets = 2;
+  limits.min_epoch_time = 1s;
+  Pair p(kDefaultSuite, limits);
+  p.sender.install_epoch(0, test_key(1, 0), t0());
+  p.sender.install_epoch(1, test_key(1, 1), t0());
+  auto payload = ipv4_payload(1);
+  for (int i = 0; i < 4; ++i) {
+    auto buf = seal_buffer(payload);
+    EXPECT_TRUE(p.sender.seal(PppProtocol::ipv4, buf, payload.size(), t0() + 999ms).ok());
+  }
+  EXPECT_EQ(p.sender.current_epoch(), 0u);  // count reached, but the epoch is too young
+  auto buf = seal_buffer(payload);
+  EXPECT_TRUE(p.sender.seal(PppProtocol::ipv4, buf, payload.size(), t0() + 1s).ok());
+  EXPECT_EQ(p.sender.current_epoch(), 1u);
+}
+
 TEST(DataChannel, RejectAfterPackets) {
   Limits limits;
   limits.rekey_after_packets = 2;
