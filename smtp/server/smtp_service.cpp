@@ -221,6 +221,17 @@ void SmtpService::start() {
   }
 }
 
+void SmtpService::reload() {
+  ServiceState& st = *state_;
+  if (!st.users) return;
+  try {
+    st.users->reload();
+    log::info(kLog, "-", "reloaded", {{"users", st.users->size()}});
+  } catch (const std::exception& e) {
+    log::error(kLog, "-", "reload failed", {{"error", e.what()}});
+  }
+}
+
 void SmtpService::stop() {
   ServiceState& st = *state_;
   if (st.stopped) return;

@@ -43,6 +43,8 @@ class SmtpService {
   // threads, the queue runner and accepting.
   void start();
   void stop();
+  // SIGHUP: re-reads the users file (AUTH); a file that fails to load keeps the old users.
+  void reload();
 
   struct Counters {
     std::uint64_t connections = 0;          // accepted since start

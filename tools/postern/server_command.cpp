@@ -162,6 +162,7 @@ int run_server(const std::string& path) {
       },
       [&] {
         if (tunnel) tunnel->server->reload();
+        if (mail) mail->reload();
       });
   if (mail) mail->stop();
   if (tunnel) tunnel->data_plane->stop();
