@@ -8,6 +8,7 @@ the wrong-mode diagnostics in the log. Each test prints PASS/FAIL; exit 1 if any
 import base64
 import os
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -17,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DOMAIN, PASSWORD, USER, Runner, Server, Skip, client_context,  # noqa: E402
-                     queue_id_of, strip_received)
+                     queue_id_of, strip_received, users_line)
 
 CRLF = b"\r\n"
 
@@ -343,6 +344,17 @@ def tls_session(port, source):
     return s
 
 
+def test_sighup_reloads_users(server):
+    """A user added to the users file while the server runs may AUTH after SIGHUP."""
+    with open(os.path.join(server.dir, "users"), "a") as f:
+        f.write(users_line("dave@example.org", "dave's new password"))
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_log("reloaded users=2")
+    with smtplib.SMTP("127.0.0.1", server.ports["starttls"], timeout=10) as s:
+        s.starttls(context=client_context())
+        s.login("dave@example.org", "dave's new password")
+
+
 def test_auth_throttle_per_source(_server):
     """RFC 4954 6: ten failures from one address lock it out (454 4.7.0, no scrypt run), with
     growing delays; another address is unaffected. Own server: a 5 ms auth_failure_delay keeps
@@ -402,6 +414,7 @@ def main():
             ("relay_refused_without_auth", test_relay_refused_without_auth),
             ("timeouts_plain_and_tls", test_timeouts_plain_and_tls),
             ("connection_limit_per_ip", test_connection_limit_per_ip),
+            ("sighup_reloads_users", test_sighup_reloads_users),
             ("auth_throttle_per_source", test_auth_throttle_per_source),
         ]:
             runner.run(name, fn, server)
