@@ -14,6 +14,7 @@ POSTERN_BIN=${POSTERN_BIN:-$here/build/release/tools/postern/postern}
 [ -x "$POSTERN_BIN" ] || { echo "build first (cmake --preset release && cmake --build --preset release) or set POSTERN_BIN" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "needs iperf3 (apt-get install iperf3)" >&2; exit 1; }
 export POSTERN_BIN
+TEST_WATCHDOG=${TEST_WATCHDOG:-3600}  # a benchmark may run long; the tests keep 100 s
 source "$here/tests/netns/lib.sh"
 require_root
 make_topology

@@ -29,6 +29,8 @@ skip() { printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"; exit 77; }
 
 cleanup() {
   local status=$?
+  trap '' INT TERM  # a second signal must not cut the clean-up short
+  [ -n "${WATCHDOG_PID:-}" ] && kill "$WATCHDOG_PID" 2>/dev/null
   # SIGCONT too: a test may have stopped a daemon (SIGSTOP), and waiting for it would hang.
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -39,6 +41,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# CTest kills a test that overruns its TIMEOUT with SIGKILL, which no trap sees: this watchdog
+# fires first (TEST_WATCHDOG seconds, below every netns TIMEOUT), kills what runs in the test's
+# namespaces so no wait hangs, and TERMs the script so cleanup removes them.
+(
+  sleep "${TEST_WATCHDOG:-100}"
+  echo "[$TEST_NAME] watchdog: still running after ${TEST_WATCHDOG:-100}s, stopping the test" >&2
+  kill -TERM $$ 2>/dev/null
+  sleep 2  # the script is blocked in a foreground command: unblock it
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$ID-"); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
+) &
+WATCHDOG_PID=$!
 
 require_root() {
   [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces and TUN devices (run as root)"
