@@ -46,7 +46,8 @@ trap 'exit 130' INT TERM
 # fires first (TEST_WATCHDOG seconds, below every netns TIMEOUT), kills what runs in the test's
 # namespaces so no wait hangs, and TERMs the script so cleanup removes them.
 (
-  sleep "${TEST_WATCHDOG:-100}"
+  # The sleep must not hold the test's stdout/stderr: CTest waits for those pipes to close.
+  sleep "${TEST_WATCHDOG:-100}" </dev/null >/dev/null 2>&1
   echo "[$TEST_NAME] watchdog: still running after ${TEST_WATCHDOG:-100}s, stopping the test" >&2
   kill -TERM $$ 2>/dev/null
   sleep 2  # the script is blocked in a foreground command: unblock it
