@@ -251,3 +251,21 @@ postern_pid() {
   done
   return 1
 }
+
+# try_client NAME CONFIG-LINES...: starts a client with those [tunnel] lines, waits up to 8 s,
+# stops it, and succeeds if it got a tunnel address (the authentication tests' probe)
+try_client() {
+  local name=$1; shift
+  write_client_config "$WORK/$name.toml" "$@"
+  start_client "$WORK/$name.toml" "$name"
+  local pid=$CLIENT_PID ok=1
+  for _ in $(seq 1 40); do
+    if ip -n "$NS_LAPTOP" -4 addr show dev pst0 2>/dev/null | grep -q 'inet 10.77.0.'; then ok=0; break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  sleep 0.3
+  return $ok
+}

@@ -18,23 +18,6 @@ write_server_config "$WORK/site.toml" 'users = "users.db"' 'deny_list = "deny.li
 start_server "$WORK/site.toml"
 wait_for 10 "server" in_site ip link show pst0
 
-# try NAME CONFIG-LINES...: starts a client, waits, reports whether it got an address
-try_client() {
-  local name=$1; shift
-  write_client_config "$WORK/$name.toml" "$@"
-  start_client "$WORK/$name.toml" "$name"
-  local pid=$CLIENT_PID ok=1
-  for _ in $(seq 1 40); do
-    if ip -n "$NS_LAPTOP" -4 addr show dev pst0 2>/dev/null | grep -q 'inet 10.77.0.'; then ok=0; break; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  sleep 0.3
-  return $ok
-}
-
 try_client good 'user = "alice"' 'password_file = "alice.pass"' || fail "alice with the right password was refused"
 log "password user accepted"
 try_client wrongpw 'user = "alice"' 'password_file = "wrong.pass"' && fail "wrong password accepted"

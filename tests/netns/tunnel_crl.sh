@@ -16,23 +16,6 @@ write_server_config "$WORK/site.toml" 'crl = "pki/crl.pem"'
 start_server "$WORK/site.toml"
 wait_for 10 "server" in_site ip link show pst0
 
-# try_client NAME CONFIG-LINES...: starts a client, waits, reports whether it got an address
-try_client() {
-  local name=$1; shift
-  write_client_config "$WORK/$name.toml" "$@"
-  start_client "$WORK/$name.toml" "$name"
-  local pid=$CLIENT_PID ok=1
-  for _ in $(seq 1 40); do
-    if ip -n "$NS_LAPTOP" -4 addr show dev pst0 2>/dev/null | grep -q 'inet 10.77.0.'; then ok=0; break; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  sleep 0.3
-  return $ok
-}
-
 try_client before 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' \
   || fail "laptop certificate refused before it was revoked"
 log "laptop certificate accepted"
