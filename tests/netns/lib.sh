@@ -127,12 +127,12 @@ status_socket = "$WORK/server.sock"
 CONF
 }
 
-# write_client_config FILE [extra lines for [tunnel]]
+# write_client_config FILE [extra lines for [tunnel]]; CLIENT_SERVER overrides the server address
 write_client_config() {
   local file=$1; shift
   cat >"$file" <<CONF
 [tunnel]
-server = "10.200.0.2:1723"
+server = "${CLIENT_SERVER:-10.200.0.2:1723}"
 ca = "pki/ca.pem"
 interface = "pst0"
 $(printf '%s\n' "$@")
@@ -215,19 +215,8 @@ transfer_sha() {
 # the fault relay (10.200.0.3) and still verifies the server's name (10.200.0.2).
 write_relay_client_config() {
   local file=$1; shift
-  cat >"$file" <<CONF
-[tunnel]
-server = "10.200.0.3:1723"
-server_name = "10.200.0.2"
-ca = "pki/ca.pem"
-certificate = "pki/laptop.pem"
-private_key = "pki/laptop.key"
-interface = "pst0"
-$(printf '%s\n' "$@")
-
-[daemon]
-status_socket = "$WORK/$(basename "$file" .toml).sock"
-CONF
+  CLIENT_SERVER="10.200.0.3:1723" write_client_config "$file" 'server_name = "10.200.0.2"' \
+    'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' "$@"
 }
 
 # up_tunnel SERVER_CONF CLIENT_CONF: starts both daemons, waits for the laptop's tunnel address
