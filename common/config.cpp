@@ -333,6 +333,75 @@ TunnelClientConfig load_client(Section& s) {
   return c;
 }
 
+std::optional<RelayTlsPolicy> parse_relay_tls(std::string_view s) {
+  if (s == "verify") return RelayTlsPolicy::verify;
+  if (s == "encrypt") return RelayTlsPolicy::encrypt;
+  if (s == "none") return RelayTlsPolicy::none;
+  return std::nullopt;
+}
+
+// "mx1.site.example:25", "[2001:db8::25]:587", or a bare host name or IP (port 25).
+std::optional<Endpoint> parse_relay_host(std::string_view s) {
+  if (auto e = parse_endpoint(s)) return e;
+  if (is_host_name(s) && !s.empty()) return Endpoint{std::string(s), 25};
+  return std::nullopt;
+}
+
+RelayConfig load_relay(Section& r, const SmtpConfig& smtp) {
+  RelayConfig c;
+  c.hosts = r.required(r.list("hosts", "a relay host like \"mx1.site.example:25\" or \"192.0.2.25:587\"",
+                              parse_relay_host),
+                       "hosts");
+  if (c.hosts.empty()) r.fail("hosts", "at least one relay host is required");
+  c.tls = r.parsed("tls", "\"verify\", \"encrypt\" or \"none\"", parse_relay_tls).value_or(c.tls);
+  c.ca = r.path("ca");
+  if (c.ca && c.tls != RelayTlsPolicy::verify)
+    r.fail("ca", "only used with tls = \"verify\" (the certificate is not checked otherwise)");
+  c.server_name = r.parsed("server_name", "a host name like \"mx1.site.example\"",
+                           [](std::string_view v) -> std::optional<std::string> {
+                             if (!is_host_name(v)) return std::nullopt;
+                             return std::string(v);
+                           });
+  if (c.server_name && c.tls != RelayTlsPolicy::verify)
+    r.fail("server_name", "only used with tls = \"verify\" (the name is not checked otherwise)");
+  c.user = r.string("user");
+  c.password_file = r.path("password_file");
+  if (c.user && !c.password_file) r.fail("user", "password_file is required with user");
+  if (c.password_file && !c.user) r.fail("password_file", "user is required with password_file");
+  if (c.user && c.tls == RelayTlsPolicy::none)
+    r.fail("user", "refusing to send a password to the relay without TLS (tls = \"none\")");
+  c.helo_name = r.parsed("helo_name", "a host name like \"vpn.site.example\"",
+                         [](std::string_view v) -> std::optional<std::string> {
+                           if (!is_host_name(v)) return std::nullopt;
+                           return std::string(v);
+                         })
+                    .value_or(smtp.hostname);
+  auto positive = [&r](std::string_view key, std::chrono::milliseconds fallback) {
+    auto v = r.duration(key).value_or(fallback);
+    if (v.count() <= 0) r.fail(key, "must be greater than 0");
+    return v;
+  };
+  c.connect_timeout = positive("connect_timeout", c.connect_timeout);
+  c.command_timeout = positive("command_timeout", c.command_timeout);
+  c.data_timeout = positive("data_timeout", c.data_timeout);
+  c.final_timeout = positive("final_timeout", c.final_timeout);
+  c.reuse_idle = r.duration("reuse_idle").value_or(c.reuse_idle);
+  c.max_messages_per_connection = static_cast<std::uint32_t>(
+      r.integer("max_messages_per_connection", 1, 100000).value_or(c.max_messages_per_connection));
+  return c;
+}
+
+QueueConfig load_queue(Section& q) {
+  QueueConfig c;
+  c.retry_min = q.duration("retry_min").value_or(c.retry_min);
+  c.retry_max = q.duration("retry_max").value_or(c.retry_max);
+  c.lifetime = q.duration("lifetime").value_or(c.lifetime);
+  if (c.retry_min.count() < 1000) q.fail("retry_min", "must be at least 1s");
+  if (c.retry_max < c.retry_min) q.fail("retry_max", "must not be less than retry_min");
+  if (c.lifetime < c.retry_min) q.fail("lifetime", "must not be less than retry_min");
+  return c;
+}
+
 SmtpConfig load_smtp(Section& s, const std::optional<TunnelServerConfig>& server) {
   SmtpConfig c;
   c.listen = s.required(s.list("listen", "\"ip:port mode\" like \"0.0.0.0:587 starttls\" (mode: starttls, tls, auto)",
@@ -366,6 +435,14 @@ SmtpConfig load_smtp(Section& s, const std::optional<TunnelServerConfig>& server
   if (server) default_trusted.push_back(server->pool);
   c.trusted_networks = s.list("trusted_networks", cidr_expected, parse_network).value_or(default_trusted);
   return c;
+}
+
+// [smtp.relay] and [smtp.queue] are tables inside [smtp]; the [smtp] Section marks them read.
+const toml::table* smtp_subtable(Section& s, std::string_view name) {
+  const toml::node* n = s.get(name);
+  if (!n) return nullptr;
+  if (auto t = n->as_table()) return t;
+  s.fail(name, "expected a [smtp." + std::string(name) + "] section");
 }
 
 DaemonConfig load_daemon(Section& s, const fs::path& file) {
@@ -407,6 +484,16 @@ Config build(const Context& ctx, const toml::table& root, const fs::path& file) 
   if (const toml::table* t = subtable(ctx, root, "smtp")) {
     Section s(ctx, "smtp", t);
     config.smtp = load_smtp(s, config.server);
+    if (const toml::table* rt = smtp_subtable(s, "relay")) {
+      Section r(ctx, "smtp.relay", rt);
+      config.smtp->relay = load_relay(r, *config.smtp);
+      r.reject_unknown();
+    }
+    if (const toml::table* qt = smtp_subtable(s, "queue")) {
+      Section q(ctx, "smtp.queue", qt);
+      config.smtp->queue = load_queue(q);
+      q.reject_unknown();
+    }
     s.reject_unknown();
   }
   Section d(ctx, "daemon", subtable(ctx, root, "daemon"));
@@ -418,6 +505,15 @@ Config build(const Context& ctx, const toml::table& root, const fs::path& file) 
 }
 
 }  // namespace
+
+std::string_view to_string(RelayTlsPolicy policy) {
+  switch (policy) {
+    case RelayTlsPolicy::verify: return "verify";
+    case RelayTlsPolicy::encrypt: return "encrypt";
+    case RelayTlsPolicy::none: return "none";
+  }
+  return "verify";
+}
 
 Config parse_config(std::string_view text, const std::filesystem::path& path) {
   Context ctx{path.string(), fs::absolute(path).parent_path()};

@@ -139,6 +139,45 @@ struct SmtpListener {
   SmtpTlsMode mode = SmtpTlsMode::starttls;
 };
 
+// How the relay link is protected (docs/smtp-relay.md). Under verify and encrypt nothing is
+// ever sent before TLS is up: a relay without STARTTLS, a failed handshake or (verify) a
+// certificate that does not chain to `ca` or does not name the host defers the message.
+enum class RelayTlsPolicy {
+  verify,   // STARTTLS required, chain checked against ca (or the system store), host name checked
+  encrypt,  // STARTTLS required, certificate not checked
+  none,     // plaintext; only where the operator writes tls = "none"
+};
+std::string_view to_string(RelayTlsPolicy policy);  // "verify", "encrypt", "none"
+
+// [smtp.relay]: the site's MTA (smarthost). Every recipient outside [smtp] domains goes here.
+struct RelayConfig {
+  std::vector<Endpoint> hosts;  // tried in order (failover); host may be a DNS name
+  RelayTlsPolicy tls = RelayTlsPolicy::verify;
+  std::optional<std::filesystem::path> ca;  // PEM bundle; default: the system store
+  // Name the relay's certificate must carry (verify); default: each host's own name.
+  std::optional<std::string> server_name;
+  std::optional<std::string> user;                     // SMTP AUTH to the relay (PLAIN/LOGIN)
+  std::optional<std::filesystem::path> password_file;  // set iff user is set; mode 0600
+  std::string helo_name;  // default [smtp] hostname
+  std::chrono::milliseconds connect_timeout{30'000};
+  // RFC 5321 4.5.3.2 timeouts: greeting/MAIL/RCPT/other commands, DATA initiation and data
+  // blocks, and the final "." reply.
+  std::chrono::milliseconds command_timeout{300'000};
+  std::chrono::milliseconds data_timeout{180'000};
+  std::chrono::milliseconds final_timeout{600'000};
+  // A connection is reused for further queued messages while the queue has more due within
+  // this time; then it is closed with QUIT.
+  std::chrono::milliseconds reuse_idle{2'000};
+  std::uint32_t max_messages_per_connection = 100;
+};
+
+// Retry schedule of the queue (docs/smtp-delivery.md).
+struct QueueConfig {
+  std::chrono::milliseconds retry_min{60'000};       // first retry after a temporary failure
+  std::chrono::milliseconds retry_max{3'600'000};    // backoff doubles up to this
+  std::chrono::milliseconds lifetime{5 * 86'400'000};  // then the remaining recipients bounce
+};
+
 struct SmtpConfig {
   std::vector<SmtpListener> listen;  // at least one
   std::string hostname;
@@ -158,6 +197,8 @@ struct SmtpConfig {
   std::chrono::milliseconds auth_failure_delay{2'000};
   // Networks that may submit without AUTH. Default: {tunnel pool} when [tunnel] is a server.
   std::vector<Ipv4Cidr> trusted_networks;
+  std::optional<RelayConfig> relay;  // [smtp.relay]; without it non-local recipients get 550
+  QueueConfig queue;                 // [smtp.queue]
 };
 
 struct DaemonConfig {

@@ -225,6 +225,18 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {"[smtp]\nlisten = [\"0.0.0.0:587 \"]\n", "site.toml:2: [smtp] listen: expected \"ip:port mode\""},
       {std::string(smtp_text) + "[daemon]\nlog_level = \"loud\"\n", "site.toml:11: [daemon] log_level: expected one of"},
       {std::string(server_text) + "[daemon]\ncapture = \"x\"\n", "site.toml:8: [daemon] capture: unknown key"},
+      {std::string(smtp_text) + "[smtp.relay]\ntls = \"verify\"\n", "site.toml:10: [smtp.relay] hosts: required key is missing"},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1 .x\"]\n", "site.toml:11: [smtp.relay] hosts: expected a relay host"},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\ntls = \"maybe\"\n", "site.toml:12: [smtp.relay] tls: expected \"verify\", \"encrypt\" or \"none\""},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\ntls = \"encrypt\"\nca = \"ca.pem\"\n", "site.toml:13: [smtp.relay] ca: only used with tls = \"verify\""},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\ntls = \"none\"\nuser = \"u\"\npassword_file = \"p\"\n", "site.toml:13: [smtp.relay] user: refusing to send a password"},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\nuser = \"u\"\n", "site.toml:12: [smtp.relay] user: password_file is required"},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\nhost = \"mx2\"\n", "site.toml:12: [smtp.relay] host: unknown key"},
+      {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\nconnect_timeout = \"0s\"\n", "site.toml:12: [smtp.relay] connect_timeout: must be greater than 0"},
+      {std::string(smtp_text) + "relay = \"mx1\"\n", "site.toml:10: [smtp] relay: expected a [smtp.relay] section"},
+      {std::string(smtp_text) + "[smtp.queue]\nretry_min = \"10m\"\nretry_max = \"1m\"\n", "site.toml:12: [smtp.queue] retry_max: must not be less than retry_min"},
+      {std::string(smtp_text) + "[smtp.queue]\nlifetime = 5\n", "site.toml:11: [smtp.queue] lifetime: expected a duration"},
+      {std::string(smtp_text) + "[smtp.queue]\nretry_min = \"100ms\"\n", "site.toml:11: [smtp.queue] retry_min: must be at least 1s"},
       {"[tunel]\nlisten = 1\n", "site.toml:1: tunel: unknown section"},
       {"[tunnel]\nlisten = \"0.0.0.0:443\n", "site.toml:2: "},
       {"", "site.toml: nothing to run"},
@@ -234,6 +246,50 @@ TEST(Config, ErrorsNameFileLineAndKey) {
     EXPECT_EQ(err.find("/etc/postern/" + c.want), 0u) << "got: " << err << "\nwant prefix: " << c.want
                                                       << "\ninput:\n" << c.text;
   }
+}
+
+TEST(Config, RelayAndQueueSections) {
+  Config c = parse_config(std::string(server_text) + smtp_text + R"(
+[smtp.relay]
+hosts = ["mx1.site.example", "192.0.2.25:587", "[2001:db8::25]:2525"]
+ca = "pki/site-ca.pem"
+server_name = "mail.site.example"
+user = "postern"
+password_file = "relay.pw"
+connect_timeout = "5s"
+reuse_idle = "1s"
+max_messages_per_connection = 7
+
+[smtp.queue]
+retry_min = "30s"
+retry_max = "2h"
+lifetime = "3d"
+)", "/srv/site.toml");
+  ASSERT_TRUE(c.smtp && c.smtp->relay);
+  const RelayConfig& r = *c.smtp->relay;
+  ASSERT_EQ(r.hosts.size(), 3u);
+  EXPECT_EQ(r.hosts[0], (Endpoint{"mx1.site.example", 25}));
+  EXPECT_EQ(r.hosts[1], (Endpoint{"192.0.2.25", 587}));
+  EXPECT_EQ(r.hosts[2], (Endpoint{"2001:db8::25", 2525}));
+  EXPECT_EQ(r.tls, RelayTlsPolicy::verify);  // the default
+  EXPECT_EQ(r.ca, fs::path("/srv/pki/site-ca.pem"));
+  EXPECT_EQ(r.server_name, "mail.site.example");
+  EXPECT_EQ(r.user, "postern");
+  EXPECT_EQ(r.password_file, fs::path("/srv/relay.pw"));
+  EXPECT_EQ(r.helo_name, "mail.example.org");  // [smtp] hostname
+  EXPECT_EQ(r.connect_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(r.command_timeout, std::chrono::minutes(5));
+  EXPECT_EQ(r.reuse_idle, std::chrono::seconds(1));
+  EXPECT_EQ(r.max_messages_per_connection, 7u);
+  EXPECT_EQ(c.smtp->queue.retry_min, std::chrono::seconds(30));
+  EXPECT_EQ(c.smtp->queue.retry_max, std::chrono::hours(2));
+  EXPECT_EQ(c.smtp->queue.lifetime, std::chrono::hours(72));
+
+  Config plain = parse_config(std::string(smtp_text) + "[smtp.relay]\nhosts = [\"10.0.0.25:25\"]\ntls = \"none\"\n",
+                              "/srv/site.toml");
+  EXPECT_EQ(plain.smtp->relay->tls, RelayTlsPolicy::none);
+  EXPECT_EQ(plain.smtp->queue.lifetime, std::chrono::hours(24 * 5));  // the default
+  EXPECT_FALSE(parse_config(smtp_text, "/srv/site.toml").smtp->relay);
 }
 
 TEST(Config, LoadConfigReadsFileAndResolvesAgainstItsDirectory) {
