@@ -214,6 +214,24 @@ std::optional<Params> parse_params(std::string_view text) {
   return params;
 }
 
+bool valid_xtext(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '+') {
+      // RFC 3461 4: the hex digits are upper case.
+      auto hex = [&](std::size_t at) {
+        return at < text.size() && (is_digit(static_cast<unsigned char>(text[at])) ||
+                                    (text[at] >= 'A' && text[at] <= 'F'));
+      };
+      if (!hex(i + 1) || !hex(i + 2)) return false;
+      i += 2;
+    } else if (c < '!' || c > '~' || c == '=') {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string_view domain_of(std::string_view mailbox) {
   const std::size_t at = mailbox.rfind('@');
   return at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1);

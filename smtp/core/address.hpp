@@ -36,6 +36,9 @@ bool valid_utf8(std::string_view text);
 using Params = std::vector<std::pair<std::string, std::string>>;
 std::optional<Params> parse_params(std::string_view text);
 
+// RFC 3461 4: xtext = *( xchar / "+" 2HEXDIG ), xchar = "!".."~" except "+" and "=".
+bool valid_xtext(std::string_view text);
+
 // The part after the last '@' ("" when there is none, as in <Postmaster>).
 std::string_view domain_of(std::string_view mailbox);
 bool iequals(std::string_view a, std::string_view b);

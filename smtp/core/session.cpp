@@ -169,7 +169,9 @@ void Session::finish_message(const DataFindings& findings) {
                     tls_ ? tls_->version : "", tls_ ? tls_->cipher : "", auth_user_, client_.tunnel_user,
                     store.queue_id, txn_->recipients.size() == 1 ? txn_->recipients.front() : "", now_};
   store.message = build_received(info) + txn_->body->take_content();
-  store.envelope = Envelope{txn_->mail_from, txn_->recipients, helo_, auth_user_, txn_->eight_bit, txn_->smtputf8};
+  store.envelope = Envelope{txn_->mail_from, txn_->recipients, txn_->recipient_dsn, txn_->dsn_ret,
+                            txn_->dsn_envid,  helo_,           auth_user_,
+                            txn_->eight_bit,  txn_->smtputf8};
   pending_queue_id_ = store.queue_id;
   actions_.emplace_back(std::move(store));
   enter(State::wait_store);

@@ -36,6 +36,9 @@ struct SessionConfig {
   std::vector<std::string> domains;  // accepted recipient domains (compared case-insensitively)
   bool starttls_available = false;
   bool auth_available = false;  // users db configured
+  // [smtp.relay] is configured: submitters (trusted or authenticated) may address recipients
+  // outside `domains`; without it those get 550 5.7.1 (no open relay either way).
+  bool relay_available = false;
   std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4, octets incl. CRLF
   std::size_t max_text_line = 1000;    // RFC 5321 4.5.3.1.6, octets incl. CRLF
   int max_bad_commands = 10;
@@ -56,6 +59,9 @@ struct TlsInfo {
 struct Envelope {
   std::string mail_from;  // "" for the null reverse-path
   std::vector<std::string> recipients;
+  std::vector<RecipientDsn> recipient_dsn;  // one per recipient (RFC 3461 NOTIFY/ORCPT)
+  std::string dsn_ret;    // RFC 3461 4.3 RET: "FULL", "HDRS" or ""
+  std::string dsn_envid;  // RFC 3461 4.4 ENVID (xtext as received) or ""
   std::string helo;
   std::string auth_user;  // "" if not authenticated
   bool eight_bit = false;
@@ -165,6 +171,7 @@ class Session {
   void send_ehlo_reply();
   bool starttls_offered() const;
   bool auth_offered() const;
+  bool is_local_domain(std::string_view domain) const;
   void start_auth(PlainCredentials creds);
 
   // session_auth.cpp: SASL PLAIN / LOGIN (RFC 4954, 4616).

@@ -4,6 +4,7 @@
 // smtpd_cmd_table and OpenSMTPD smtp_session.c; handlers only parse arguments and act.
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 
 #include "common/log.hpp"
@@ -45,6 +46,37 @@ std::optional<std::pair<std::uint64_t, bool>> parse_bdat_args(std::string_view a
   return std::make_pair(size, !rest.empty());
 }
 
+// RFC 3461 4.1: NOTIFY=NEVER, or any of SUCCESS, FAILURE, DELAY once each; upper-cased.
+std::optional<std::string> parse_notify(std::string_view value) {
+  const std::string upper = to_upper(value);
+  if (upper == "NEVER") return upper;
+  std::vector<std::string_view> seen;
+  std::string_view rest = upper;
+  while (true) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    if ((item != "SUCCESS" && item != "FAILURE" && item != "DELAY") ||
+        std::find(seen.begin(), seen.end(), item) != seen.end()) {
+      return std::nullopt;
+    }
+    seen.push_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return upper;
+}
+
+// RFC 3461 4.2: ORCPT=addr-type ";" xtext, addr-type an atom; at most 500 characters.
+bool valid_orcpt(std::string_view value) {
+  const std::size_t semi = value.find(';');
+  if (semi == 0 || semi == std::string_view::npos || value.size() > 500) return false;
+  const std::string_view type = value.substr(0, semi);
+  return std::all_of(type.begin(), type.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+         }) &&
+         valid_xtext(value.substr(semi + 1));
+}
+
 bool printable_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
@@ -81,6 +113,11 @@ std::span<const Session::Verb> Session::verb_table() {
 
 bool Session::starttls_offered() const { return config_.starttls_available && !tls_; }
 bool Session::auth_offered() const { return config_.auth_available; }
+
+bool Session::is_local_domain(std::string_view domain) const {
+  return std::any_of(config_.domains.begin(), config_.domains.end(),
+                     [&](const std::string& d) { return iequals(d, domain); });
+}
 
 void Session::dispatch(std::string_view line) {
   const std::size_t space = line.find(' ');
@@ -136,7 +173,7 @@ void Session::cmd_ehlo(std::string_view args) {
 
 void Session::send_ehlo_reply() {
   std::vector<std::string> lines{config_.hostname, "PIPELINING", "SIZE " + std::to_string(config_.max_message_size),
-                                 "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING"};
+                                 "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING", "DSN"};
   if (starttls_offered()) lines.emplace_back("STARTTLS");
   if (tls_ && config_.auth_available) lines.emplace_back("AUTH PLAIN LOGIN");  // RFC 4954 4: only under TLS
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -195,7 +232,12 @@ void Session::cmd_mail(std::string_view args) {
       txn.smtputf8 = true;
     } else if (key == "AUTH" && !value.empty()) {
       // RFC 4954 5: accepted and not trusted; the Received header names the authenticated user.
-    } else if (key == "BODY" || key == "SMTPUTF8" || key == "AUTH") {
+    } else if (key == "RET" && txn.dsn_ret.empty() && (iequals(value, "FULL") || iequals(value, "HDRS"))) {
+      txn.dsn_ret = to_upper(value);  // RFC 3461 4.3
+    } else if (key == "ENVID" && txn.dsn_envid.empty() && !value.empty() && value.size() <= 100 &&
+               valid_xtext(value)) {
+      txn.dsn_envid = value;  // RFC 3461 4.4: at most 100 characters of xtext
+    } else if (key == "BODY" || key == "SMTPUTF8" || key == "AUTH" || key == "RET" || key == "ENVID") {
       reply(501, "5.5.4", "Error: bad " + key + " parameter");
       return;
     } else {
@@ -222,9 +264,33 @@ void Session::cmd_rcpt(std::string_view args) {
     reply(501, "5.1.3", "Error: bad recipient address syntax");
     return;
   }
-  if (!path.rest.empty()) {  // no RCPT extensions are offered (no DSN)
-    reply(555, "5.5.4", "Error: unsupported RCPT parameter");
+  const auto params = parse_params(path.rest);
+  if (!params) {
+    reply(501, "5.5.4", "Error: bad RCPT parameter syntax");
     return;
+  }
+  RecipientDsn dsn;
+  for (const auto& [key, value] : *params) {
+    if (key == "NOTIFY" && dsn.notify.empty()) {
+      auto notify = parse_notify(value);
+      if (!notify) {
+        reply(501, "5.5.4", "Error: bad NOTIFY parameter");
+        return;
+      }
+      dsn.notify = std::move(*notify);
+    } else if (key == "ORCPT" && dsn.orcpt.empty()) {
+      if (!valid_orcpt(value)) {
+        reply(501, "5.5.4", "Error: bad ORCPT parameter");
+        return;
+      }
+      dsn.orcpt = value;
+    } else if (key == "NOTIFY" || key == "ORCPT") {
+      reply(501, "5.5.4", "Error: duplicate " + key + " parameter");
+      return;
+    } else {
+      reply(555, "5.5.4", "Error: unsupported RCPT parameter " + key);
+      return;
+    }
   }
   if (path.non_ascii && !txn_->smtputf8) {
     reply(553, "5.6.7", "Error: non-ASCII address requires SMTPUTF8");
@@ -238,17 +304,18 @@ void Session::cmd_rcpt(std::string_view args) {
   if (domain_of(path.mailbox).empty() && !config_.domains.empty()) {
     path.mailbox = "postmaster@" + config_.domains.front();
   }
-  const std::string_view domain = domain_of(path.mailbox);
-  const bool local = std::any_of(config_.domains.begin(), config_.domains.end(),
-                                 [&](const std::string& d) { return iequals(d, domain); });
-  if (!local) {
+  // MAIL already required a submitter (trusted source or AUTH): only they get this far, so a
+  // configured relay never makes an open relay.
+  const bool local = is_local_domain(domain_of(path.mailbox));
+  if (!local && !config_.relay_available) {
     log::info(component, id_, "rcpt_rejected", {{"to", path.mailbox}, {"reason", "relay"}});
     reply(550, "5.7.1", "<" + path.mailbox + ">: Relay access denied");
     return;
   }
-  log::info(component, id_, "rcpt", {{"to", path.mailbox}});
+  log::info(component, id_, "rcpt", {{"to", path.mailbox}, {"route", local ? "local" : "relay"}});
   if (std::find(txn_->recipients.begin(), txn_->recipients.end(), path.mailbox) == txn_->recipients.end()) {
     txn_->recipients.push_back(path.mailbox);
+    txn_->recipient_dsn.push_back(std::move(dsn));
   }
   reply(250, "2.1.5", "Ok");
 }

@@ -88,6 +88,7 @@ class Player {
     else if (key == "tunnel_user") client_.tunnel_user = value;
     else if (key == "starttls") config_.starttls_available = value == "yes";
     else if (key == "auth") config_.auth_available = value == "yes";
+    else if (key == "relay") config_.relay_available = value == "yes";
     else if (key == "implicit_tls") implicit_tls_ = value == "yes";
     else if (key == "max_size") config_.max_message_size = std::stoull(value);
     else if (key == "max_recipients") config_.max_recipients = std::stoul(value);
@@ -164,9 +165,17 @@ class Player {
     }
   }
 
+  // "from to1 to2 ...": each recipient followed by [notify|orcpt] when it has DSN parameters,
+  // and "ret=... envid=..." after the sender when the transaction had them.
   void expect_envelope(const std::string& want) {
     std::string got = envelope_.mail_from.empty() ? "<>" : envelope_.mail_from;
-    for (const auto& r : envelope_.recipients) got += " " + r;
+    if (!envelope_.dsn_ret.empty()) got += " ret=" + envelope_.dsn_ret;
+    if (!envelope_.dsn_envid.empty()) got += " envid=" + envelope_.dsn_envid;
+    for (std::size_t i = 0; i < envelope_.recipients.size(); ++i) {
+      got += " " + envelope_.recipients[i];
+      const RecipientDsn& dsn = envelope_.recipient_dsn.at(i);
+      if (!dsn.notify.empty() || !dsn.orcpt.empty()) got += "[" + dsn.notify + "|" + dsn.orcpt + "]";
+    }
     if (got != want) fail("expected envelope '" + want + "', got '" + got + "'");
   }
 

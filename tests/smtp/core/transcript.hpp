@@ -5,7 +5,8 @@
 //   S^ prefix    next reply line starts with it   S... pfx  skip reply lines up to one starting with pfx
 //   M: text / M~ regex   next line of the last stored message (after "@ store ok")
 //   M* prefix           skip one header field of the stored message (first line starts with prefix)
-//   E: from to1 to2...   envelope of the last stored message ("<>" for the null path)
+//   E: from to1 to2...   envelope of the last stored message ("<>" for the null path; see
+//                        expect_envelope for DSN parameters)
 //   @ set key=value      session config before the first C:/S: line (see transcript_test.cpp)
 //   @ auth ok|fail [user] / @ store ok|fail / @ tls / @ starttls-pending / @ closed / @ waiting / @ timeout command|data
 //   @ messages N        number of messages stored so far          # comment
