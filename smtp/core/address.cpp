@@ -232,6 +232,22 @@ bool valid_xtext(std::string_view text) {
   return true;
 }
 
+std::string encode_xtext(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= '!' && c <= '~' && c != '+' && c != '=') {
+      out += ch;
+    } else {
+      out += '+';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
 std::string_view domain_of(std::string_view mailbox) {
   const std::size_t at = mailbox.rfind('@');
   return at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1);

@@ -25,6 +25,7 @@
 #include "common/secret.hpp"
 #include "smtp/core/line_reader.hpp"
 #include "smtp/core/sasl.hpp"
+#include "smtp/core/submission_policy.hpp"
 #include "smtp/core/transaction.hpp"
 
 namespace postern::smtp {
@@ -39,6 +40,9 @@ struct SessionConfig {
   // [smtp.relay] is configured: submitters (trusted or authenticated) may address recipients
   // outside `domains`; without it those get 550 5.7.1 (no open relay either way).
   bool relay_available = false;
+  // Sender binding, recipient map and per-user limits (submission_policy.hpp); nullptr: none
+  // (any sender, any local part, no limits). Shared by every session; not owned.
+  SubmissionPolicy* policy = nullptr;
   std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4, octets incl. CRLF
   std::size_t max_text_line = 1000;    // RFC 5321 4.5.3.1.6, octets incl. CRLF
   int max_bad_commands = 10;
@@ -47,8 +51,10 @@ struct SessionConfig {
 struct ClientInfo {
   std::string peer_ip;
   std::uint16_t peer_port = 0;
-  bool trusted = false;     // source in the tunnel pool / trusted networks
-  std::string tunnel_user;  // "" if unknown
+  bool trusted = false;     // source in [smtp] trusted_networks: may submit without an identity
+  // The tunnel identity holding the client's inner address ("" when the source is not a live
+  // tunnel session). It authenticates the connection: no AUTH needed, and an AUTH must name it.
+  std::string tunnel_user;
 };
 
 struct TlsInfo {
@@ -127,6 +133,8 @@ class Session {
   State state() const { return state_; }
   bool tls_active() const { return tls_.has_value(); }
   const std::string& auth_user() const { return auth_user_; }
+  // Who submits: the AUTH user, else the tunnel user ("" for neither).
+  const std::string& identity() const { return auth_user_.empty() ? client_.tunnel_user : auth_user_; }
 
   // One row per verb (session_commands.cpp); public so the table can name the handlers.
   using Handler = void (Session::*)(std::string_view args);
@@ -172,6 +180,8 @@ class Session {
   bool starttls_offered() const;
   bool auth_offered() const;
   bool is_local_domain(std::string_view domain) const;
+  bool sender_allowed(std::string_view sender) const;
+  bool add_recipient(const std::string& mailbox, const std::string& written, const RecipientDsn& dsn);
   void start_auth(PlainCredentials creds);
 
   // session_auth.cpp: SASL PLAIN / LOGIN (RFC 4954, 4616).

@@ -118,6 +118,16 @@ void Session::auth_login_password(std::string_view b64) {
 }
 
 void Session::start_auth(PlainCredentials creds) {
+  // One identity per connection: over the tunnel, AUTH may only confirm the tunnel user (no
+  // password check is run for another name, so this cannot be used to guess passwords).
+  if (!client_.tunnel_user.empty() && creds.authcid != client_.tunnel_user) {
+    log::warn(component, id_, "auth", {{"result", "refused"}, {"user", creds.authcid},
+                                       {"tunnel_user", client_.tunnel_user}});
+    creds.password.wipe();
+    enter(State::command);
+    reply(535, "5.7.8", "Error: this tunnel belongs to " + client_.tunnel_user + ", not " + creds.authcid);
+    return;
+  }
   pending_auth_user_ = creds.authcid;
   actions_.emplace_back(action::VerifyAuth{std::move(creds.authcid), std::move(creds.password)});
   enter(State::wait_auth);

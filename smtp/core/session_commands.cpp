@@ -193,8 +193,14 @@ void Session::cmd_helo(std::string_view args) {
   reply_raw("250 " + config_.hostname);
 }
 
+bool Session::sender_allowed(std::string_view sender) const {
+  // RFC 5321 4.5.5 / RFC 8098 3.3: notifications (DSNs, MDNs) go out with the null sender.
+  if (sender.empty() || identity().empty() || !config_.policy) return true;
+  return config_.policy->may_send_as(identity(), sender);
+}
+
 void Session::cmd_mail(std::string_view args) {
-  if (!client_.trusted && auth_user_.empty()) {
+  if (!client_.trusted && identity().empty()) {
     reply(530, "5.7.0", "Authentication required");
     return;
   }
@@ -249,7 +255,25 @@ void Session::cmd_mail(std::string_view args) {
     reply(553, "5.6.7", "Error: non-ASCII address requires SMTPUTF8");
     return;
   }
-  log::info(component, id_, "mail", {{"from", txn.mail_from}, {"auth", auth_user_}, {"trusted", client_.trusted ? "yes" : "no"}});
+  if (!sender_allowed(txn.mail_from)) {
+    log::warn(component, id_, "sender_rejected", {{"from", txn.mail_from}, {"identity", identity()}});
+    reply(553, "5.7.1", "<" + txn.mail_from + ">: Sender address not owned by user " + identity());
+    return;
+  }
+  if (config_.policy && !identity().empty()) {
+    if (auto refused = config_.policy->check_rate(identity(), 1, now_)) {
+      log::warn(component, id_, "rate_limited", {{"identity", identity()}, {"limit", refused->limit},
+                                                 {"allowed", refused->allowed}, {"retry_after_s", refused->retry_after.count()}});
+      reply(450, "4.7.1", "Error: user " + identity() + " exceeded " + std::to_string(refused->allowed) + " " +
+                              (refused->limit == "messages_per_hour" ? "messages" : "recipients") +
+                              " per hour, try again later");
+      return;
+    }
+  }
+  // The log says how the sender was vouched for: an identity (tunnel or AUTH), or only the
+  // source network ([smtp] trusted_networks), which binds no sender.
+  log::info(component, id_, "mail", {{"from", txn.mail_from}, {"identity", identity()},
+                                     {"via", !auth_user_.empty() ? "auth" : !client_.tunnel_user.empty() ? "tunnel" : "trusted_network"}});
   txn_ = std::move(txn);
   reply(250, "2.1.0", "Ok");
 }
@@ -304,20 +328,62 @@ void Session::cmd_rcpt(std::string_view args) {
   if (domain_of(path.mailbox).empty() && !config_.domains.empty()) {
     path.mailbox = "postmaster@" + config_.domains.front();
   }
-  // MAIL already required a submitter (trusted source or AUTH): only they get this far, so a
-  // configured relay never makes an open relay.
+  // MAIL already required a submitter (an identity or a trusted source): only they get this
+  // far, so a configured relay never makes an open relay.
   const bool local = is_local_domain(domain_of(path.mailbox));
   if (!local && !config_.relay_available) {
     log::info(component, id_, "rcpt_rejected", {{"to", path.mailbox}, {"reason", "relay"}});
     reply(550, "5.7.1", "<" + path.mailbox + ">: Relay access denied");
     return;
   }
-  log::info(component, id_, "rcpt", {{"to", path.mailbox}, {"route", local ? "local" : "relay"}});
-  if (std::find(txn_->recipients.begin(), txn_->recipients.end(), path.mailbox) == txn_->recipients.end()) {
-    txn_->recipients.push_back(path.mailbox);
-    txn_->recipient_dsn.push_back(std::move(dsn));
+  std::vector<std::string> targets{path.mailbox};
+  if (local && config_.policy) {
+    auto resolved = config_.policy->resolve_local(path.mailbox);
+    if (!resolved || resolved->empty()) {
+      log::info(component, id_, "rcpt_rejected", {{"to", path.mailbox}, {"reason", "unknown_recipient"}});
+      reply(550, "5.1.1", "<" + path.mailbox + ">: Recipient address rejected: User unknown");
+      return;
+    }
+    targets = std::move(*resolved);
   }
+  const std::size_t before = txn_->recipients.size();
+  for (const std::string& target : targets) {
+    if (!add_recipient(target, path.mailbox, dsn)) {
+      txn_->recipients.resize(before);  // an alias is taken whole or not at all
+      txn_->recipient_dsn.resize(before);
+      reply(452, "4.5.3", "Error: too many recipients");
+      return;
+    }
+  }
+  if (config_.policy && !identity().empty() && txn_->recipients.size() > before) {
+    if (auto refused = config_.policy->check_rate(identity(), txn_->recipients.size(), now_);
+        refused && refused->limit == "recipients_per_hour") {
+      txn_->recipients.resize(before);
+      txn_->recipient_dsn.resize(before);
+      log::warn(component, id_, "rate_limited", {{"identity", identity()}, {"limit", refused->limit},
+                                                 {"allowed", refused->allowed}, {"retry_after_s", refused->retry_after.count()}});
+      reply(452, "4.7.1", "Error: user " + identity() + " exceeded " + std::to_string(refused->allowed) +
+                              " recipients per hour, try again later");
+      return;
+    }
+  }
+  log::info(component, id_, "rcpt", {{"to", path.mailbox}, {"route", local ? "local" : "relay"},
+                                     {"expanded", targets.size()}});
   reply(250, "2.1.5", "Ok");
+}
+
+// Adds one envelope recipient (duplicates collapse, keeping the first one's DSN parameters);
+// false when the transaction already holds max_recipients.
+bool Session::add_recipient(const std::string& mailbox, const std::string& written, const RecipientDsn& dsn) {
+  if (std::find(txn_->recipients.begin(), txn_->recipients.end(), mailbox) != txn_->recipients.end()) return true;
+  if (txn_->recipients.size() >= config_.max_recipients) return false;
+  txn_->recipients.push_back(mailbox);
+  RecipientDsn kept = dsn;
+  // An alias target keeps the address the client wrote as its original recipient (RFC 3461 4.2),
+  // so a bounce names what the sender typed.
+  if (kept.orcpt.empty() && mailbox != written) kept.orcpt = "rfc822;" + encode_xtext(written);
+  txn_->recipient_dsn.push_back(std::move(kept));
+  return true;
 }
 
 void Session::cmd_data(std::string_view args) {

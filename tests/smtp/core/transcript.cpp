@@ -29,6 +29,36 @@ std::vector<std::string> split_crlf(std::string& buffer) {
   return lines;
 }
 
+// `@ set policy=yes`: identity "alice" may send as alice@example.test and *@example.org;
+// local recipients are alice, bob and postmaster @example.test, team@example.test is an alias for
+// alice, bob and partner@elsewhere.test; at most 2 messages and 5 recipients per hour.
+class FakePolicy : public SubmissionPolicy {
+ public:
+  bool may_send_as(std::string_view identity, std::string_view sender) const override {
+    return identity == "alice" && (sender == "alice@example.test" || sender.ends_with("@example.org"));
+  }
+  std::optional<std::vector<std::string>> resolve_local(std::string_view rcpt) const override {
+    if (rcpt == "team@example.test") return std::vector<std::string>{"alice@example.test", "bob@example.test", "partner@elsewhere.test"};
+    for (const char* known : {"alice@example.test", "bob@example.test", "postmaster@example.test"}) {
+      if (rcpt == known) return std::vector<std::string>{known};
+    }
+    return std::nullopt;
+  }
+  std::optional<RateRefusal> check_rate(std::string_view, std::size_t recipients,
+                                        system_clock::time_point) const override {
+    if (messages_ + 1 > 2) return RateRefusal{"messages_per_hour", 2, std::chrono::seconds(3600)};
+    if (recipients_ + recipients > 5) return RateRefusal{"recipients_per_hour", 5, std::chrono::seconds(3600)};
+    return std::nullopt;
+  }
+  void record_message(std::string_view, std::size_t recipients, system_clock::time_point) override {
+    ++messages_;
+    recipients_ += recipients;
+  }
+
+ private:
+  std::size_t messages_ = 0, recipients_ = 0;
+};
+
 class Player {
  public:
   explicit Player(FeedMode mode) : mode_(mode) {
@@ -89,6 +119,7 @@ class Player {
     else if (key == "starttls") config_.starttls_available = value == "yes";
     else if (key == "auth") config_.auth_available = value == "yes";
     else if (key == "relay") config_.relay_available = value == "yes";
+    else if (key == "policy") config_.policy = value == "yes" ? &policy_ : nullptr;
     else if (key == "implicit_tls") implicit_tls_ = value == "yes";
     else if (key == "max_size") config_.max_message_size = std::stoull(value);
     else if (key == "max_recipients") config_.max_recipients = std::stoul(value);
@@ -196,6 +227,7 @@ class Player {
   }
 
   FeedMode mode_;
+  FakePolicy policy_;
   SessionConfig config_;
   ClientInfo client_;
   bool implicit_tls_ = false;
