@@ -333,6 +333,18 @@ TunnelClientConfig load_client(Section& s) {
   return c;
 }
 
+// "0600", "0640", "0660": octal, owner may read and write, nobody executes, others never write.
+std::optional<std::uint32_t> parse_file_mode(std::string_view s) {
+  if (s.size() != 4 || s[0] != '0') return std::nullopt;
+  std::uint32_t mode = 0;
+  for (char ch : s.substr(1)) {
+    if (ch < '0' || ch > '7') return std::nullopt;
+    mode = mode * 8 + static_cast<std::uint32_t>(ch - '0');
+  }
+  if ((mode & 0600) != 0600 || (mode & 0111) != 0 || (mode & 0002) != 0) return std::nullopt;
+  return mode;
+}
+
 std::optional<RelayTlsPolicy> parse_relay_tls(std::string_view s) {
   if (s == "verify") return RelayTlsPolicy::verify;
   if (s == "encrypt") return RelayTlsPolicy::encrypt;
@@ -402,7 +414,7 @@ QueueConfig load_queue(Section& q) {
   return c;
 }
 
-SmtpConfig load_smtp(Section& s, const std::optional<TunnelServerConfig>& server) {
+SmtpConfig load_smtp(Section& s) {
   SmtpConfig c;
   c.listen = s.required(s.list("listen", "\"ip:port mode\" like \"0.0.0.0:587 starttls\" (mode: starttls, tls, auto)",
                                parse_listener),
@@ -431,9 +443,16 @@ SmtpConfig load_smtp(Section& s, const std::optional<TunnelServerConfig>& server
       static_cast<std::uint32_t>(s.integer("max_connections_per_ip", 1, 1'000'000).value_or(c.max_connections_per_ip));
   c.max_connections = static_cast<std::uint32_t>(s.integer("max_connections", 1, 1'000'000).value_or(c.max_connections));
   c.auth_failure_delay = s.duration("auth_failure_delay").value_or(c.auth_failure_delay);
-  std::vector<Ipv4Cidr> default_trusted;
-  if (server) default_trusted.push_back(server->pool);
-  c.trusted_networks = s.list("trusted_networks", cidr_expected, parse_network).value_or(default_trusted);
+  c.trusted_networks = s.list("trusted_networks", cidr_expected, parse_network).value_or(c.trusted_networks);
+  c.senders = s.path("senders");
+  c.sender_check = s.boolean("sender_check").value_or(c.sender_check);
+  if (c.senders && !c.sender_check) s.fail("senders", "a sender map with sender_check = false would be ignored");
+  c.recipients = s.path("recipients");
+  c.messages_per_hour = static_cast<std::uint32_t>(s.integer("messages_per_hour", 0, 1'000'000).value_or(c.messages_per_hour));
+  c.recipients_per_hour = static_cast<std::uint32_t>(s.integer("recipients_per_hour", 0, 10'000'000).value_or(c.recipients_per_hour));
+  c.maildir_mode = s.parsed("maildir_mode", "an octal file mode like \"0600\" or \"0660\" (owner read/write at least, no execute bits)",
+                            parse_file_mode).value_or(c.maildir_mode);
+  c.maildir_group = s.string("maildir_group");
   return c;
 }
 
@@ -483,7 +502,7 @@ Config build(const Context& ctx, const toml::table& root, const fs::path& file) 
   }
   if (const toml::table* t = subtable(ctx, root, "smtp")) {
     Section s(ctx, "smtp", t);
-    config.smtp = load_smtp(s, config.server);
+    config.smtp = load_smtp(s);
     if (const toml::table* rt = smtp_subtable(s, "relay")) {
       Section r(ctx, "smtp.relay", rt);
       config.smtp->relay = load_relay(r, *config.smtp);

@@ -195,8 +195,20 @@ struct SmtpConfig {
   std::uint32_t max_connections_per_ip = 20;
   std::uint32_t max_connections = 200;
   std::chrono::milliseconds auth_failure_delay{2'000};
-  // Networks that may submit without AUTH. Default: {tunnel pool} when [tunnel] is a server.
+  // Networks whose clients may submit with no identity at all (no tunnel session, no AUTH);
+  // logged as via=trusted_network and bound to no sender. Default: none. Tunnel clients need no
+  // entry here: their tunnel identity authenticates them (docs/smtp-identity.md).
   std::vector<Ipv4Cidr> trusted_networks;
+  // Identity policy (docs/smtp-identity.md).
+  std::optional<std::filesystem::path> senders;     // sender map: identity -> addresses it may use
+  bool sender_check = true;                         // false: any MAIL FROM (logged at start)
+  std::optional<std::filesystem::path> recipients;  // local recipients and aliases; none: any local part
+  std::uint32_t messages_per_hour = 200;            // per identity; 0 = no limit
+  std::uint32_t recipients_per_hour = 1000;         // per identity; 0 = no limit
+  // Maildir files: mode (default 0600) and, optionally, a group the daemon's run-as user
+  // belongs to (e.g. the IMAP server's "vmail"), so the site's IMAP server reads them as is.
+  std::uint32_t maildir_mode = 0600;
+  std::optional<std::string> maildir_group;
   std::optional<RelayConfig> relay;  // [smtp.relay]; without it non-local recipients get 550
   QueueConfig queue;                 // [smtp.queue]
 };

@@ -96,8 +96,32 @@ TEST(Config, ServerWithSmtpDefaults) {
   EXPECT_EQ(m.max_connections_per_ip, 20u);
   EXPECT_EQ(m.max_connections, 200u);
   EXPECT_EQ(m.auth_failure_delay, milliseconds(2'000));
-  ASSERT_EQ(m.trusted_networks.size(), 1u);  // the tunnel pool
-  EXPECT_EQ(m.trusted_networks[0].to_string(), "10.77.0.0/24");
+  // Tunnel clients are authenticated by their tunnel identity, not trusted by address.
+  EXPECT_TRUE(m.trusted_networks.empty());
+  EXPECT_FALSE(m.senders);
+  EXPECT_TRUE(m.sender_check);
+  EXPECT_FALSE(m.recipients);
+  EXPECT_EQ(m.messages_per_hour, 200u);
+  EXPECT_EQ(m.recipients_per_hour, 1000u);
+  EXPECT_EQ(m.maildir_mode, 0600u);
+  EXPECT_FALSE(m.maildir_group);
+}
+
+TEST(Config, SmtpIdentityKeys) {
+  Config c = parse_config(std::string(smtp_text) +
+                              "senders = \"senders\"\nrecipients = \"/etc/postern/recipients\"\n"
+                              "messages_per_hour = 0\nrecipients_per_hour = 50\nmaildir_mode = \"0660\"\n"
+                              "maildir_group = \"vmail\"\ntrusted_networks = [\"192.0.2.0/24\"]\n",
+                          "/srv/site.toml");
+  const auto& m = *c.smtp;
+  EXPECT_EQ(m.senders, fs::path("/srv/senders"));
+  EXPECT_EQ(m.recipients, fs::path("/etc/postern/recipients"));
+  EXPECT_EQ(m.messages_per_hour, 0u);
+  EXPECT_EQ(m.recipients_per_hour, 50u);
+  EXPECT_EQ(m.maildir_mode, 0660u);
+  EXPECT_EQ(m.maildir_group, "vmail");
+  ASSERT_EQ(m.trusted_networks.size(), 1u);
+  EXPECT_FALSE(parse_config(std::string(smtp_text) + "sender_check = false\n", "/srv/site.toml").smtp->sender_check);
 }
 
 TEST(Config, SmtpOnlyHasNoTrustedNetworks) {
@@ -237,6 +261,12 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {std::string(smtp_text) + "[smtp.queue]\nretry_min = \"10m\"\nretry_max = \"1m\"\n", "site.toml:12: [smtp.queue] retry_max: must not be less than retry_min"},
       {std::string(smtp_text) + "[smtp.queue]\nlifetime = 5\n", "site.toml:11: [smtp.queue] lifetime: expected a duration"},
       {std::string(smtp_text) + "[smtp.queue]\nretry_min = \"100ms\"\n", "site.toml:11: [smtp.queue] retry_min: must be at least 1s"},
+      {std::string(smtp_text) + "maildir_mode = \"0644x\"\n", "site.toml:10: [smtp] maildir_mode: expected an octal file mode"},
+      {std::string(smtp_text) + "maildir_mode = \"0755\"\n", "site.toml:10: [smtp] maildir_mode: expected an octal file mode"},
+      {std::string(smtp_text) + "maildir_mode = \"0400\"\n", "site.toml:10: [smtp] maildir_mode: expected an octal file mode"},
+      {std::string(smtp_text) + "messages_per_hour = -1\n", "site.toml:10: [smtp] messages_per_hour: expected an integer from 0"},
+      {std::string(smtp_text) + "sender_check = \"no\"\n", "site.toml:10: [smtp] sender_check: expected true or false"},
+      {std::string(smtp_text) + "senders = \"s\"\nsender_check = false\n", "site.toml:10: [smtp] senders: a sender map with sender_check = false"},
       {"[tunel]\nlisten = 1\n", "site.toml:1: tunel: unknown section"},
       {"[tunnel]\nlisten = \"0.0.0.0:443\n", "site.toml:2: "},
       {"", "site.toml: nothing to run"},
