@@ -139,6 +139,12 @@ void ServerNegotiator::on_hello(const Frame& frame, TimePoint now) {
     return accept_auth(now);
   }
   params_.identity = *h.user;
+  // "both": one identity namespace (docs/control-channel.md), so the certificate must be the
+  // password user's own (CN == user). Refused before the scrypt is queued: a stolen certificate
+  // plus someone else's password costs us nothing and proves nothing.
+  if (config_.policy == AuthPolicy::both && peer_.identity != *h.user) {
+    return refuse("certificate identity does not match the password user", now);
+  }
   enter(State::verifying_password);
   link_.emit(VerifyPassword{*h.user, std::move(h.password)});
 }
@@ -152,7 +158,7 @@ void ServerNegotiator::on_password_verified(bool ok, TimePoint now) {
 void ServerNegotiator::refuse(std::string_view why, TimePoint now) {
   // The peer only learns "authentication failed"; the operator log has the cause.
   log::warn("control-server", config_.log_id, "auth_refused",
-            {{"why", why}, {"policy", to_string(config_.policy)}, {"cert", peer_.identity}});
+            {{"why", why}, {"policy", to_string(config_.policy)}, {"cert", peer_.identity}, {"user", params_.identity}});
   link_.send(encode_auth_fail(kAuthFailText));
   link_.close(kAuthFailText, errc::auth_failed, false);
   sync_closed(now);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/log.hpp"
 #include "tunnel/control/negotiator_client.hpp"
 #include "tunnel/control/negotiator_server.hpp"
 
@@ -195,7 +196,9 @@ TEST_F(Fixture, PolicyMatrix) {
   for (const auto& k : cases) {
     AddressPool local_pool(*Cidr::parse("10.77.0.0/24"), 300s);
     PeerCertificate cert;
-    if (k.cert) cert = {true, "laptop-cn"};
+    // Under "both" the certificate must be the password user's own (CN == user); the other
+    // policies keep a CN distinct from the user, so the identity check below tells them apart.
+    if (k.cert) cert = {true, k.policy == AuthPolicy::both ? "alice" : "laptop-cn"};
     auto cc = k.password ? client_config("alice", "good") : client_config(std::nullopt, "");
     Pair p(local_pool, std::move(cc), server_config(k.policy), cert);
     p.run();
@@ -211,6 +214,46 @@ TEST_F(Fixture, PolicyMatrix) {
       EXPECT_EQ(p.server.identity(), k.expect_verify ? "alice" : "laptop-cn") << label;
     }
   }
+}
+
+TEST_F(Fixture, BothAcceptsTheCertificateOfThePasswordUser) {
+  Pair p(pool, client_config("alice", "good"), server_config(AuthPolicy::both), {true, "alice"});
+  p.run();
+  EXPECT_EQ(p.server.state(), ServerNegotiator::State::established);
+  EXPECT_EQ(p.server.identity(), "alice");
+  EXPECT_TRUE(p.s.find<VerifyPassword>());
+}
+
+TEST_F(Fixture, BothRefusesAnotherUsersCertificateBeforeTheScrypt) {
+  std::vector<std::string> lines;
+  auto previous = log::set_sink([&](log::Level, std::string_view line) { lines.emplace_back(line); });
+  // A good password for alice with bob's (valid) certificate: refused, and no password check is
+  // queued (the scrypt is the expensive part; a mismatch needs no password to decide).
+  Pair p(pool, client_config("alice", "good"), server_config(AuthPolicy::both), {true, "bob"});
+  p.run();
+  log::set_sink(std::move(previous));
+  EXPECT_EQ(p.server.state(), ServerNegotiator::State::closed);
+  EXPECT_EQ(p.client.state(), ClientNegotiator::State::closed);
+  EXPECT_FALSE(p.s.find<VerifyPassword>());
+  ASSERT_TRUE(p.c.find<Closed>());
+  EXPECT_EQ(p.c.find<Closed>()->error, errc::auth_failed);
+  EXPECT_EQ(p.s.sent, std::vector<MessageType>{MessageType::auth_fail});
+  EXPECT_EQ(pool.leased(), 0u);
+  const auto refused = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("auth_refused") != std::string::npos;
+  });
+  ASSERT_NE(refused, lines.end());
+  EXPECT_NE(refused->find("certificate identity does not match the password user"), std::string::npos) << *refused;
+  EXPECT_NE(refused->find("cert=bob"), std::string::npos) << *refused;
+  EXPECT_NE(refused->find("user=alice"), std::string::npos) << *refused;
+}
+
+TEST_F(Fixture, BothComparesCertificateAndUserExactly) {
+  // One namespace, compared byte for byte as the users file and the pool key are.
+  Pair p(pool, client_config("alice", "good"), server_config(AuthPolicy::both), {true, "Alice"});
+  p.run();
+  EXPECT_EQ(p.server.state(), ServerNegotiator::State::closed);
+  EXPECT_FALSE(p.s.find<VerifyPassword>());
 }
 
 TEST_F(Fixture, CertificateNotVerifiedByTlsIsNoCertificate) {
