@@ -183,7 +183,7 @@ void Session::on_store_result(bool ok, const std::string& detail, std::chrono::s
   if (ok) {
     log::info(component, id_, "queued", {{"queue_id", pending_queue_id_}, {"from", txn_->mail_from},
                                          {"nrcpt", txn_->recipients.size()}, {"identity", identity()}});
-    if (config_.policy && !identity().empty()) config_.policy->record_message(identity(), txn_->recipients.size(), now);
+    if (config_.policy && !identity().empty()) config_.policy->record_message(identity(), txn_->recipients.size());
     reply(250, "2.0.0", "Ok: queued as " + pending_queue_id_);
   } else {
     log::warn(component, id_, "store_failed", {{"queue_id", pending_queue_id_}, {"detail", detail}});

@@ -261,7 +261,7 @@ void Session::cmd_mail(std::string_view args) {
     return;
   }
   if (config_.policy && !identity().empty()) {
-    if (auto refused = config_.policy->check_rate(identity(), 1, now_)) {
+    if (auto refused = config_.policy->check_rate(identity(), 1)) {
       log::warn(component, id_, "rate_limited", {{"identity", identity()}, {"limit", refused->limit},
                                                  {"allowed", refused->allowed}, {"retry_after_s", refused->retry_after.count()}});
       reply(450, "4.7.1", "Error: user " + identity() + " exceeded " + std::to_string(refused->allowed) + " " +
@@ -356,7 +356,7 @@ void Session::cmd_rcpt(std::string_view args) {
     }
   }
   if (config_.policy && !identity().empty() && txn_->recipients.size() > before) {
-    if (auto refused = config_.policy->check_rate(identity(), txn_->recipients.size(), now_);
+    if (auto refused = config_.policy->check_rate(identity(), txn_->recipients.size());
         refused && refused->limit == "recipients_per_hour") {
       txn_->recipients.resize(before);
       txn_->recipient_dsn.resize(before);

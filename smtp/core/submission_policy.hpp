@@ -3,7 +3,9 @@
 // transaction. The session owns the protocol (which reply, when); this interface owns the data
 // (sender map, recipient map and aliases, per-user hourly limits). The daemon implements it over
 // the files named in [smtp] (smtp/server/submission_rules.cpp); tests use a fake.
-// Contract: called on the session's thread, never blocks, never throws; time is an argument.
+// Contract: called on the session's thread, never blocks, never throws. The hourly windows are
+// the implementation's (it owns their clock, as the spool owns fsync): the session core still
+// reads no clock.
 #pragma once
 
 #include <chrono>
@@ -31,11 +33,10 @@ class SubmissionPolicy {
   // expands to; nullopt means no such recipient (550 5.1.1).
   virtual std::optional<std::vector<std::string>> resolve_local(std::string_view recipient) const = 0;
   // Would one more message with `recipients` recipients put `identity` over an hourly limit?
-  virtual std::optional<RateRefusal> check_rate(std::string_view identity, std::size_t recipients,
-                                                std::chrono::system_clock::time_point now) const = 0;
+  // Counts a refusal when there is one (the session asks once per MAIL and per RCPT).
+  virtual std::optional<RateRefusal> check_rate(std::string_view identity, std::size_t recipients) = 0;
   // A message by `identity` was accepted (250).
-  virtual void record_message(std::string_view identity, std::size_t recipients,
-                              std::chrono::system_clock::time_point now) = 0;
+  virtual void record_message(std::string_view identity, std::size_t recipients) = 0;
 };
 
 }  // namespace postern::smtp

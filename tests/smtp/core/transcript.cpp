@@ -44,13 +44,12 @@ class FakePolicy : public SubmissionPolicy {
     }
     return std::nullopt;
   }
-  std::optional<RateRefusal> check_rate(std::string_view, std::size_t recipients,
-                                        system_clock::time_point) const override {
+  std::optional<RateRefusal> check_rate(std::string_view, std::size_t recipients) override {
     if (messages_ + 1 > 2) return RateRefusal{"messages_per_hour", 2, std::chrono::seconds(3600)};
     if (recipients_ + recipients > 5) return RateRefusal{"recipients_per_hour", 5, std::chrono::seconds(3600)};
     return std::nullopt;
   }
-  void record_message(std::string_view, std::size_t recipients, system_clock::time_point) override {
+  void record_message(std::string_view, std::size_t recipients) override {
     ++messages_;
     recipients_ += recipients;
   }
