@@ -55,7 +55,8 @@ void write_client_config(const fs::path& dir) {
   c << "# postern demo: the laptop (tunnel client with a certificate)\n"
     << "[tunnel]\n"
     << "server = \"" << Stage::site_ip << ':' << Stage::tunnel_port << "\"\n"
-    << "ca = \"pki/ca.pem\"\ncertificate = \"pki/laptop.pem\"\nprivate_key = \"pki/laptop.key\"\n"
+    << "ca = \"pki/ca.pem\"\ncertificate = \"pki/" << Stage::user << ".pem\"\nprivate_key = \"pki/" << Stage::user
+    << ".key\"\n"
     << "interface = \"" << Stage::tun_name << "\"\n\n"
     << "[daemon]\n"
     << "status_socket = \"" << (dir / "laptop.sock").string() << "\"\n";

@@ -223,14 +223,17 @@ Details Demo::make_pki() {
   // The server certificate names the tunnel endpoint (tunnel TLS) and the tunnel address (SMTP TLS).
   run_self({self_, "pki", "init", pki.string(), "--server-name", Stage::site_ip, "--ip", Stage::site_tunnel_ip},
            {}, "postern pki init");
-  run_self({self_, "pki", "issue", pki.string(), "laptop"}, {}, "postern pki issue");
+  // The laptop's certificate names the same person as the password user (one identity: the
+  // tunnel user is the mail user, and an AUTH over the tunnel must name it).
+  run_self({self_, "pki", "issue", pki.string(), Stage::user}, {}, "postern pki issue");
   fs::permissions(pki, fs::perms(0755));
   run_self({self_, "user", "add", "--cost", "12", (dir_ / "users").string(), Stage::user}, password_ + "\n",
            "postern user add");
   write_file(dir_ / "demo-password", password_ + "\n", fs::perms(0600));
   write_server_config(dir_);
   write_client_config(dir_);
-  return {"in " + dir_.string() + ": pki/ (CA, server 10.99.0.2 + 10.77.0.1, laptop), users, site.toml, laptop.toml"};
+  return {"in " + dir_.string() + ": pki/ (CA, server 10.99.0.2 + 10.77.0.1, user " +
+          std::string(Stage::user) + "), users, site.toml, laptop.toml"};
 }
 
 void Demo::wait_until(seconds limit, const std::string& what, const std::function<bool()>& done, pid_t daemon,
