@@ -142,7 +142,9 @@ void ServerNegotiator::on_hello(const Frame& frame, TimePoint now) {
   // "both": one identity namespace (docs/control-channel.md), so the certificate must be the
   // password user's own (CN == user). Refused before the scrypt is queued: a stolen certificate
   // plus someone else's password costs us nothing and proves nothing.
-  if (config_.policy == AuthPolicy::both && peer_.identity != *h.user) {
+  // Under "any" a client that presents both a certificate and a password gets the same rule:
+  // two names in one login is a confused or hostile client, never two identities at once.
+  if ((config_.policy == AuthPolicy::both || has_cert) && peer_.identity != *h.user) {
     return refuse("certificate identity does not match the password user", now);
   }
   enter(State::verifying_password);

@@ -196,9 +196,11 @@ TEST_F(Fixture, PolicyMatrix) {
   for (const auto& k : cases) {
     AddressPool local_pool(*Cidr::parse("10.77.0.0/24"), 300s);
     PeerCertificate cert;
-    // Under "both" the certificate must be the password user's own (CN == user); the other
-    // policies keep a CN distinct from the user, so the identity check below tells them apart.
-    if (k.cert) cert = {true, k.policy == AuthPolicy::both ? "alice" : "laptop-cn"};
+    // A certificate sent with a password must be the password user's own (CN == user); a
+    // certificate alone keeps a CN distinct from the user, so the identity check below tells
+    // which credential named the session.
+    const std::string cn = k.policy == AuthPolicy::both || k.password ? "alice" : "laptop-cn";
+    if (k.cert) cert = {true, cn};
     auto cc = k.password ? client_config("alice", "good") : client_config(std::nullopt, "");
     Pair p(local_pool, std::move(cc), server_config(k.policy), cert);
     p.run();
@@ -211,9 +213,20 @@ TEST_F(Fixture, PolicyMatrix) {
       ASSERT_TRUE(p.c.find<Closed>()) << label;
       EXPECT_EQ(p.c.find<Closed>()->error, errc::auth_failed) << label;
     } else {
-      EXPECT_EQ(p.server.identity(), k.expect_verify ? "alice" : "laptop-cn") << label;
+      EXPECT_EQ(p.server.identity(), k.expect_verify ? "alice" : cn) << label;
     }
   }
+}
+
+TEST_F(Fixture, AnyRefusesACertificateAndAPasswordOfTwoPeople) {
+  // Under "any" either credential alone would do, but both naming different people is refused
+  // before the scrypt: one login never carries two identities.
+  Pair p(pool, client_config("alice", "good"), server_config(AuthPolicy::any), {true, "bob"});
+  p.run();
+  EXPECT_EQ(p.server.state(), ServerNegotiator::State::closed);
+  EXPECT_FALSE(p.s.find<VerifyPassword>());
+  ASSERT_TRUE(p.c.find<Closed>());
+  EXPECT_EQ(p.c.find<Closed>()->error, errc::auth_failed);
 }
 
 TEST_F(Fixture, BothAcceptsTheCertificateOfThePasswordUser) {
