@@ -38,6 +38,16 @@ struct DeliveryResult {
   std::string remote_reply;
 };
 
+// A result without remote details (local deliveries, internal errors). Added for the spool.
+inline DeliveryResult make_result(DeliveryStatus status, std::string detail,
+                                  std::string status_code = {}) {
+  DeliveryResult r;
+  r.status = status;
+  r.detail = std::move(detail);
+  r.status_code = std::move(status_code);
+  return r;
+}
+
 class Delivery {
  public:
   virtual ~Delivery() = default;

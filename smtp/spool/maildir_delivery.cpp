@@ -27,7 +27,7 @@ void append_escaped(std::string& out, unsigned char c) {
 std::string file_name(std::string_view id) { return std::string(id) + ".postern"; }
 
 DeliveryResult temporary(std::string what, const std::error_code& ec) {
-  return {DeliveryStatus::temporary_failure, what + ": " + ec.message()};
+  return make_result(DeliveryStatus::temporary_failure, what + ": " + ec.message());
 }
 
 }  // namespace
@@ -82,9 +82,18 @@ bool MaildirDelivery::already_in_cur(const std::filesystem::path& mailbox,
   return false;
 }
 
-DeliveryResult MaildirDelivery::deliver(const QueuedMessage& message, std::string_view recipient) {
+std::vector<DeliveryResult> MaildirDelivery::deliver(const QueuedMessage& message,
+                                                     std::span<const std::string> recipients) {
+  std::vector<DeliveryResult> results;
+  results.reserve(recipients.size());
+  for (const std::string& rcpt : recipients) results.push_back(deliver_one(message, rcpt));
+  return results;
+}
+
+DeliveryResult MaildirDelivery::deliver_one(const QueuedMessage& message,
+                                            std::string_view recipient) {
   auto mailbox_dir = mailbox_name(recipient);
-  if (!mailbox_dir) return {DeliveryStatus::permanent_failure, "recipient cannot name a mailbox"};
+  if (!mailbox_dir) return make_result(DeliveryStatus::permanent_failure, "recipient cannot name a mailbox", "5.1.3");
   const std::filesystem::path mailbox = root_ / *mailbox_dir;
   const std::string name = file_name(message.id);
   for (const char* sub : {"tmp", "new", "cur"}) {
@@ -94,7 +103,7 @@ DeliveryResult MaildirDelivery::deliver(const QueuedMessage& message, std::strin
   }
   const std::filesystem::path final_path = mailbox / "new" / name;
   if (message.recovered && already_in_cur(mailbox, name)) {
-    return {DeliveryStatus::delivered, "already delivered before restart (in cur/)"};
+    return make_result(DeliveryStatus::delivered, "already delivered before restart (in cur/)");
   }
   const std::filesystem::path tmp_path = mailbox / "tmp" / name;
   ::unlink(tmp_path.c_str());  // leftover of a crash mid-write: it never reached new/
@@ -115,8 +124,8 @@ DeliveryResult MaildirDelivery::deliver(const QueuedMessage& message, std::strin
   if (auto ec = fs::sync_directory(mailbox / "new")) {
     return temporary("cannot sync " + (mailbox / "new").string(), ec);
   }
-  return {DeliveryStatus::delivered,
-          existed ? "already delivered before restart" : final_path.string()};
+  return make_result(DeliveryStatus::delivered,
+                     existed ? "already delivered before restart" : final_path.string());
 }
 
 }  // namespace postern::smtp::spool

@@ -25,7 +25,10 @@ std::optional<std::string> mailbox_name(std::string_view recipient);
 class MaildirDelivery : public Delivery {
  public:
   explicit MaildirDelivery(std::filesystem::path root);
-  DeliveryResult deliver(const QueuedMessage& message, std::string_view recipient) override;
+  // Each recipient in turn (a Maildir write has no batching to gain).
+  std::vector<DeliveryResult> deliver(const QueuedMessage& message,
+                                      std::span<const std::string> recipients) override;
+  DeliveryResult deliver_one(const QueuedMessage& message, std::string_view recipient);
 
   // Where deliver() puts (message id, recipient), for tests and logs.
   std::optional<std::filesystem::path> delivered_path(std::string_view id,

@@ -7,12 +7,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace postern::smtp::spool {
 namespace {
 
-constexpr std::string_view kMagic = "postern-spool 1\n";
 constexpr std::string_view kDoneSuffix = ".done";
 constexpr int kIdAttempts = 8;
 
@@ -23,16 +23,6 @@ class SpoolCategory : public std::error_category {
     return std::string(to_string(static_cast<errc>(value)));
   }
 };
-
-bool valid_address(std::string_view address) {
-  return address.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-bool is_queue_id(std::string_view name) {
-  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  });
-}
 
 }  // namespace
 
@@ -51,62 +41,6 @@ const std::error_category& spool_category() {
 }
 
 std::error_code make_error_code(errc e) { return {static_cast<int>(e), spool_category()}; }
-
-std::string_view to_string(Outcome outcome) {
-  return outcome == Outcome::delivered ? "delivered" : "failed";
-}
-
-std::string encode_envelope(std::string_view sender, std::span<const std::string> recipients) {
-  std::string out(kMagic);
-  out.append("sender ").append(sender).append("\n");
-  for (const std::string& rcpt : recipients) out.append("recipient ").append(rcpt).append("\n");
-  out.append("\n");
-  return out;
-}
-
-bool decode_queue_file(std::string_view file, QueuedMessage& out) {
-  if (!file.starts_with(kMagic)) return false;
-  file.remove_prefix(kMagic.size());
-  out.sender.clear();
-  out.recipients.clear();
-  bool have_sender = false;
-  for (;;) {
-    std::size_t eol = file.find('\n');
-    if (eol == std::string_view::npos) return false;
-    std::string_view line = file.substr(0, eol);
-    file.remove_prefix(eol + 1);
-    if (line.empty()) break;
-    if (line.starts_with("sender ")) {
-      out.sender = line.substr(7);
-      have_sender = true;
-    } else if (line.starts_with("recipient ")) {
-      out.recipients.emplace_back(line.substr(10));
-    } else {
-      return false;
-    }
-  }
-  if (!have_sender || out.recipients.empty()) return false;
-  out.message.assign(file);
-  return true;
-}
-
-std::vector<DoneRecord> decode_done_file(std::string_view file) {
-  std::vector<DoneRecord> records;
-  for (;;) {
-    std::size_t eol = file.find('\n');
-    if (eol == std::string_view::npos) break;  // torn tail: the record never became durable
-    std::string_view line = file.substr(0, eol);
-    file.remove_prefix(eol + 1);
-    if (line.starts_with("delivered ")) {
-      records.push_back({std::string(line.substr(10)), Outcome::delivered});
-    } else if (line.starts_with("failed ")) {
-      records.push_back({std::string(line.substr(7)), Outcome::failed});
-    }
-    // Anything else is a torn record glued to a later one; its recipient is simply retried
-    // and the delivery's own idempotence check (Maildir: the deterministic name) answers.
-  }
-  return records;
-}
 
 Spool::Spool(std::filesystem::path root, IdGenerator next_id)
     : root_(std::move(root)),
@@ -136,28 +70,10 @@ std::string Spool::make_id() {
   return text;
 }
 
-namespace {
-
-bool valid_envelope(std::string_view sender, std::span<const std::string> recipients) {
-  return !recipients.empty() && valid_address(sender) &&
-         std::all_of(recipients.begin(), recipients.end(),
-                     [](const std::string& r) { return valid_address(r); });
-}
-
-std::vector<std::string> without_duplicates(std::span<const std::string> recipients) {
-  std::vector<std::string> unique;
-  for (const std::string& r : recipients) {
-    if (std::find(unique.begin(), unique.end(), r) == unique.end()) unique.push_back(r);
-  }
-  return unique;
-}
-
-}  // namespace
-
-StoreResult Spool::store(std::string_view sender, std::span<const std::string> recipients,
-                         std::string_view message) {
-  if (!valid_envelope(sender, recipients)) return {{}, make_error_code(errc::invalid_envelope)};
-  const std::string header = encode_envelope(sender, without_duplicates(recipients));
+StoreResult Spool::store(const MessageEnvelope& envelope, std::string_view message) {
+  MessageEnvelope normal;
+  if (auto ec = normalize_envelope(envelope, normal)) return {{}, ec};
+  const std::string header = encode_envelope(normal);
   for (int attempt = 0; attempt < kIdAttempts; ++attempt) {
     std::string id = make_id();
     std::error_code ec = store_checked(id, header, message);
@@ -168,13 +84,12 @@ StoreResult Spool::store(std::string_view sender, std::span<const std::string> r
   return {{}, make_error_code(errc::id_collision)};
 }
 
-std::error_code Spool::store_as(std::string_view id, std::string_view sender,
-                                std::span<const std::string> recipients, std::string_view message) {
-  if (!is_queue_id(id) || !valid_envelope(sender, recipients)) {
-    return make_error_code(errc::invalid_envelope);
-  }
-  return store_checked(std::string(id), encode_envelope(sender, without_duplicates(recipients)),
-                       message);
+std::error_code Spool::store_as(std::string_view id, const MessageEnvelope& envelope,
+                                std::string_view message) {
+  MessageEnvelope normal;
+  if (!is_queue_id(id)) return make_error_code(errc::invalid_envelope);
+  if (auto ec = normalize_envelope(envelope, normal)) return ec;
+  return store_checked(std::string(id), encode_envelope(normal), message);
 }
 
 std::error_code Spool::store_checked(const std::string& id, const std::string& header,
@@ -221,6 +136,16 @@ std::error_code Spool::commit_queue_directory() {
   return {};
 }
 
+std::error_code Spool::list_ids(std::vector<std::string>& ids) const {
+  std::vector<std::string> names;
+  if (auto ec = fs::list_directory(queue_dir_, names)) return ec;
+  ids.clear();
+  for (std::string& name : names) {
+    if (is_queue_id(name)) ids.push_back(std::move(name));
+  }
+  return {};
+}
+
 std::error_code Spool::list_queue(std::vector<std::string>& ids) {
   std::vector<std::string> names;
   if (auto ec = fs::list_directory(queue_dir_, names)) return ec;
@@ -239,39 +164,81 @@ std::error_code Spool::list_queue(std::vector<std::string>& ids) {
 }
 
 std::error_code Spool::load(std::string_view id, QueuedMessage& message,
-                            std::vector<DoneRecord>& done) const {
+                            std::vector<QueueRecord>& records) const {
+  if (!is_queue_id(id)) return make_error_code(errc::invalid_envelope);
+  const std::filesystem::path path = queue_dir_ / id;
   std::string file;
-  if (auto ec = fs::read_file(queue_dir_ / id, file)) return ec;
+  if (auto ec = fs::read_file(path, file)) return ec;
   if (!decode_queue_file(file, message)) return make_error_code(errc::corrupt_file);
+  if (message.queued_at == WallTime{}) {
+    // A file of the first version: the time it was written is the time it was accepted.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      message.queued_at = from_unix_ms(std::int64_t{st.st_mtim.tv_sec} * 1000 +
+                                       st.st_mtim.tv_nsec / 1'000'000);
+    }
+  }
   message.id = id;
-  done.clear();
+  records.clear();
   std::string done_file;
   std::error_code ec = fs::read_file(queue_dir_ / (std::string(id) + std::string(kDoneSuffix)),
                                      done_file);
   if (ec && ec != std::errc::no_such_file_or_directory) return ec;
-  if (!ec) done = decode_done_file(done_file);
+  if (!ec) records = decode_records(done_file);
   return {};
 }
 
-std::error_code Spool::record_done(std::string_view id, std::string_view recipient,
-                                   Outcome outcome) {
-  if (!valid_address(recipient)) return make_error_code(errc::invalid_envelope);
+namespace {
+
+// Cuts a torn last line (a crash mid-append) so the next append starts on a line of its own.
+std::error_code cut_torn_tail(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fs::last_error();
+  if (st.st_size == 0) return {};
+  char last = 0;
+  if (::pread(fd, &last, 1, st.st_size - 1) != 1) return fs::last_error();
+  if (last == '\n') return {};
+  std::string content(static_cast<std::size_t>(st.st_size), '\0');
+  if (::pread(fd, content.data(), content.size(), 0) != st.st_size) return fs::last_error();
+  std::size_t keep = content.rfind('\n');
+  keep = keep == std::string::npos ? 0 : keep + 1;
+  if (::ftruncate(fd, static_cast<off_t>(keep)) != 0) return fs::last_error();
+  return {};
+}
+
+}  // namespace
+
+std::error_code Spool::append_records(std::string_view id, std::span<const QueueRecord> records) {
+  if (!is_queue_id(id)) return make_error_code(errc::invalid_envelope);
+  std::string batch;
+  for (const QueueRecord& r : records) {
+    const bool names_recipient = r.type == RecordType::delivered ||
+                                 r.type == RecordType::failed || r.type == RecordType::deferred;
+    if (names_recipient && !recordable_address(r.recipient)) {
+      return make_error_code(errc::invalid_envelope);
+    }
+    batch += encode_record(r);
+  }
+  if (batch.empty()) return {};
   std::filesystem::path path = queue_dir_ / (std::string(id) + std::string(kDoneSuffix));
   bool created = true;
-  fs::Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  fs::Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid() && errno == EEXIST) {
     created = false;
-    fd = fs::Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    fd = fs::Fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
   }
   if (!fd.valid()) return fs::last_error();
-  std::string line = std::string(to_string(outcome)) + " " + std::string(recipient) + "\n";
-  if (auto ec = fs::write_all(fd.get(), line)) return ec;
+  if (!created) {
+    if (auto ec = cut_torn_tail(fd.get())) return ec;
+  }
+  if (auto ec = fs::write_all(fd.get(), batch)) return ec;
   if (::fdatasync(fd.get()) != 0) return fs::last_error();
   if (created) return fs::sync_directory(queue_dir_);
   return {};
 }
 
 std::error_code Spool::remove(std::string_view id) {
+  if (!is_queue_id(id)) return make_error_code(errc::invalid_envelope);
   if (::unlink((queue_dir_ / id).c_str()) != 0 && errno != ENOENT) return fs::last_error();
   std::filesystem::path done = queue_dir_ / (std::string(id) + std::string(kDoneSuffix));
   if (::unlink(done.c_str()) != 0 && errno != ENOENT) return fs::last_error();

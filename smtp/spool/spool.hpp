@@ -3,17 +3,31 @@
 // Layout under the spool root:
 //   tmp/<id>          being written; anything here at start-up is garbage from a crash
 //   queue/<id>        accepted: envelope header lines, a blank line, then the message bytes
-//   queue/<id>.done   one line per finished recipient ("delivered <rcpt>" / "failed <rcpt>"),
-//                     appended and fdatasync'ed by the queue runner before it moves on
+//   queue/<id>.done   the message's append-only record file (queue_records.hpp): per-recipient
+//                     outcomes, attempts, hold/release; appended and fdatasync'ed by the queue
+//                     runner, one write per attempt, before it moves on
+//
+// Queue file header (one "key value" per line after the magic; values never hold CR/LF/NUL):
+//   sender <addr>            reverse-path without <>, "" for the null sender
+//   queued <unix-ms>         when the 250 was given (absent in old files: the file's mtime)
+//   body 8bitmime / smtputf8 / ret FULL|HDRS / envid <xtext>     (RFC 6152, 6531, 3461)
+//   recipient <addr>         one per recipient, each optionally followed by
+//   notify <list> / orcpt <type;xtext>                           (RFC 3461 4.1, 4.2)
+// Every line is optional except sender and at least one recipient, so files written before
+// the DSN lines existed still load (the magic did not change).
 //
 // Contract of store(): when it returns an id, the message file has been fdatasync'ed, renamed
 // into queue/ and queue/ has been fsync'ed, so the caller may reply 250 (RFC 5321 6.1: once
 // accepted, the server is responsible for the message). Concurrent store() calls share one
 // directory fsync (group commit). Every method is blocking file I/O: call it from a worker
 // thread, never from the network thread. Queue ids come from the injected generator (no global
-// RNG here), rendered as 16 lower-case hex digits, or from the caller (store_as). Errors are values (std::error_code).
+// RNG here), rendered as 16 lower-case hex digits, or from the caller (store_as). Errors are
+// values (std::error_code).
 #pragma once
 
+#include "smtp/spool/queue_records.hpp"
+
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -29,29 +43,39 @@
 namespace postern::smtp::spool {
 
 enum class errc {
-  invalid_envelope = 1,  // no recipient, an address holding CR, LF or NUL, or a bad id
-  corrupt_file,          // a queue file whose envelope header cannot be parsed
-  id_collision,          // the generator kept returning ids already in use
+  invalid_envelope = 1,  // no recipient, a value holding CR, LF, NUL (addresses: or TAB), a bad
+                         // id or DSN parameter: a bug in the caller, do not retry
+  corrupt_file,          // a queue file whose envelope header cannot be parsed: leave it in place
+  id_collision,          // the id is already queued (store_as) or the generator kept repeating
 };
 std::string_view to_string(errc e);
 const std::error_category& spool_category();
 std::error_code make_error_code(errc e);
 
-// A message as the queue runner and the deliveries see it.
-struct QueuedMessage {
-  std::string id;
-  std::string sender;                   // reverse-path without <>; "" is the null sender
-  std::vector<std::string> recipients;  // forward-paths without <>, duplicates removed
-  std::string message;                  // exactly the bytes to deliver (CRLF lines)
-  bool recovered = false;  // found at start-up: an earlier run may have delivered some copies
+struct RecipientParams {  // RFC 3461 per-recipient DSN parameters, "" when absent
+  std::string notify;     // "NEVER" or comma list of SUCCESS,FAILURE,DELAY (upper case)
+  std::string orcpt;      // ORCPT value as received: "rfc822;user@example.org" (xtext kept)
 };
 
-enum class Outcome { delivered, failed };
-std::string_view to_string(Outcome outcome);
+struct MessageEnvelope {
+  std::string sender;                             // "" = null sender
+  std::vector<std::string> recipients;            // duplicates removed (keep first's params)
+  std::vector<RecipientParams> recipient_params;  // empty or one per recipient
+  std::string dsn_ret;                            // "FULL", "HDRS" or ""
+  std::string dsn_envid;                          // ENVID as received (xtext), or ""
+  bool eight_bit = false;                         // BODY=8BITMIME
+  bool smtputf8 = false;                          // SMTPUTF8
+  std::chrono::system_clock::time_point queued_at{};  // when the 250 was given
 
-struct DoneRecord {
-  std::string recipient;
-  Outcome outcome = Outcome::delivered;
+  // The params of recipient i ("" fields when none were given).
+  const RecipientParams& params(std::size_t i) const;
+};
+
+// A message as the queue runner and the deliveries see it.
+struct QueuedMessage : MessageEnvelope {
+  std::string id;
+  std::string message;     // exactly the bytes to deliver (CRLF lines)
+  bool recovered = false;  // found at start-up: an earlier run may have delivered some copies
 };
 
 struct StoreResult {
@@ -65,25 +89,31 @@ class Spool {
 
   Spool(std::filesystem::path root, IdGenerator next_id);
 
-  // Creates root/{tmp,queue} (durably) and empties tmp/. Call once before anything else.
+  // Creates root/{tmp,queue} (durably) and empties tmp/. Call once before anything else, in
+  // the server only: a tool reading a stopped server's spool does not call it.
   std::error_code open();
 
-  // Thread-safe. See the contract above.
-  StoreResult store(std::string_view sender, std::span<const std::string> recipients,
-                    std::string_view message);
+  // Thread-safe. See the contract above. Duplicate recipients are dropped (the first one's
+  // params kept); envelope.queued_at is written as given (the caller's "now").
+  StoreResult store(const MessageEnvelope& envelope, std::string_view message);
   // Same, under an id the caller already announced (the SMTP session names it in the Received
   // header and the 250 reply). `id` must be 1..64 bytes of [0-9A-Za-z]; an id already queued is
   // refused with errc::id_collision, never overwritten.
-  std::error_code store_as(std::string_view id, std::string_view sender,
-                           std::span<const std::string> recipients, std::string_view message);
+  std::error_code store_as(std::string_view id, const MessageEnvelope& envelope,
+                           std::string_view message);
 
   // Ids of every message in queue/ (unsorted); removes a .done file whose message is gone.
   std::error_code list_queue(std::vector<std::string>& ids);
+  // The same without touching anything (for tools reading a spool they do not own).
+  std::error_code list_ids(std::vector<std::string>& ids) const;
+  // Reads queue/<id> and its records. queued_at falls back to the file's mtime for old files.
   std::error_code load(std::string_view id, QueuedMessage& message,
-                       std::vector<DoneRecord>& done) const;
-  // Appends one record to queue/<id>.done and fdatasyncs it; the first record also fsyncs
-  // queue/ so the .done file's name survives a crash.
-  std::error_code record_done(std::string_view id, std::string_view recipient, Outcome outcome);
+                       std::vector<QueueRecord>& records) const;
+  // Appends the records to queue/<id>.done in ONE write followed by one fdatasync; the file's
+  // creation also fsyncs queue/ so its name survives a crash. A torn tail left by a crash is
+  // cut off first, so it can never glue onto the new records. errc::invalid_envelope if a
+  // record's recipient holds TAB, CR, LF or NUL (nothing is written then).
+  std::error_code append_records(std::string_view id, std::span<const QueueRecord> records);
   // Removes queue/<id> then queue/<id>.done (in that order: a lone .done is cleaned by
   // list_queue, a message whose .done vanished first would be delivered twice).
   std::error_code remove(std::string_view id);
@@ -112,12 +142,18 @@ class Spool {
   bool syncing_ = false;
 };
 
-// Envelope header encoding, exposed for tests and tools.
-std::string encode_envelope(std::string_view sender, std::span<const std::string> recipients);
-// Parses a queue file into `out` (id and recovered untouched). False if malformed.
+// 1..64 bytes of [0-9A-Za-z].
+bool is_queue_id(std::string_view name);
+
+// The envelope with duplicate recipients removed, or errc::invalid_envelope (see errc).
+std::error_code normalize_envelope(const MessageEnvelope& in, MessageEnvelope& out);
+
+// Queue file header encoding (queue_file.cpp), exposed for tests, tools and the fuzzer.
+// encode_envelope does not validate: pass a normalized envelope.
+std::string encode_envelope(const MessageEnvelope& envelope);
+// Parses a queue file into `out` (id and recovered untouched; queued_at stays {} when the file
+// has no `queued` line). False if malformed.
 bool decode_queue_file(std::string_view file, QueuedMessage& out);
-// Parses a .done file; a torn last line (no '\n') is ignored.
-std::vector<DoneRecord> decode_done_file(std::string_view file);
 
 }  // namespace postern::smtp::spool
 

@@ -71,7 +71,7 @@ TEST(MaildirDelivery, CreatesFoldersAndWritesExactBytes) {
   TempDir dir;
   MaildirDelivery delivery(dir.path() / "maildir");
   std::string body = "Received: x\r\nSubject: \xe9t\xe9\r\n\r\n8bit \x80 body\r\n.\r\n";
-  auto result = delivery.deliver(message("00000000000000a1", body), "Bob@EXAMPLE.org");
+  auto result = delivery.deliver_one(message("00000000000000a1", body), "Bob@EXAMPLE.org");
   ASSERT_EQ(result.status, DeliveryStatus::delivered) << result.detail;
   auto box = dir.path() / "maildir" / "Bob@example.org";
   EXPECT_TRUE(std::filesystem::is_directory(box / "cur"));
@@ -84,9 +84,9 @@ TEST(MaildirDelivery, CreatesFoldersAndWritesExactBytes) {
 TEST(MaildirDelivery, RepeatIsIdempotentAndDoesNotOverwrite) {
   TempDir dir;
   MaildirDelivery delivery(dir.path());
-  ASSERT_EQ(delivery.deliver(message("0000000000000001", "one"), "r@x").status,
+  ASSERT_EQ(delivery.deliver_one(message("0000000000000001", "one"), "r@x").status,
             DeliveryStatus::delivered);
-  auto repeat = delivery.deliver(message("0000000000000001", "changed"), "r@x");
+  auto repeat = delivery.deliver_one(message("0000000000000001", "changed"), "r@x");
   EXPECT_EQ(repeat.status, DeliveryStatus::delivered);
   EXPECT_EQ(slurp(dir.path() / "r@x" / "new" / "0000000000000001.postern"), "one");
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() / "r@x" / "new"),
@@ -97,14 +97,14 @@ TEST(MaildirDelivery, RepeatIsIdempotentAndDoesNotOverwrite) {
 TEST(MaildirDelivery, RecoveredMessageAlreadyReadIntoCurIsNotDuplicated) {
   TempDir dir;
   MaildirDelivery delivery(dir.path());
-  ASSERT_EQ(delivery.deliver(message("0000000000000002", "m"), "r@x").status,
+  ASSERT_EQ(delivery.deliver_one(message("0000000000000002", "m"), "r@x").status,
             DeliveryStatus::delivered);
   auto box = dir.path() / "r@x";
   std::filesystem::rename(box / "new" / "0000000000000002.postern",
                           box / "cur" / "0000000000000002.postern:2,S");
   QueuedMessage again = message("0000000000000002", "m");
   again.recovered = true;
-  EXPECT_EQ(delivery.deliver(again, "r@x").status, DeliveryStatus::delivered);
+  EXPECT_EQ(delivery.deliver_one(again, "r@x").status, DeliveryStatus::delivered);
   EXPECT_TRUE(std::filesystem::is_empty(box / "new"));
 }
 
@@ -113,7 +113,7 @@ TEST(MaildirDelivery, StaleTmpFromACrashIsReplaced) {
   MaildirDelivery delivery(dir.path());
   std::filesystem::create_directories(dir.path() / "r@x" / "tmp");
   std::ofstream(dir.path() / "r@x" / "tmp" / "0000000000000003.postern") << "torn";
-  ASSERT_EQ(delivery.deliver(message("0000000000000003", "whole"), "r@x").status,
+  ASSERT_EQ(delivery.deliver_one(message("0000000000000003", "whole"), "r@x").status,
             DeliveryStatus::delivered);
   EXPECT_EQ(slurp(dir.path() / "r@x" / "new" / "0000000000000003.postern"), "whole");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "r@x" / "tmp"));
@@ -123,7 +123,7 @@ TEST(MaildirDelivery, UnwritableRootIsATemporaryFailure) {
   TempDir dir;
   std::ofstream(dir.path() / "file") << "not a directory";
   MaildirDelivery delivery(dir.path() / "file");
-  auto result = delivery.deliver(message("0000000000000004", "m"), "r@x");
+  auto result = delivery.deliver_one(message("0000000000000004", "m"), "r@x");
   EXPECT_EQ(result.status, DeliveryStatus::temporary_failure);
   EXPECT_FALSE(result.detail.empty());
 }
@@ -131,7 +131,7 @@ TEST(MaildirDelivery, UnwritableRootIsATemporaryFailure) {
 TEST(MaildirDelivery, UnnameableRecipientIsPermanent) {
   TempDir dir;
   MaildirDelivery delivery(dir.path());
-  EXPECT_EQ(delivery.deliver(message("0000000000000005", "m"), "").status,
+  EXPECT_EQ(delivery.deliver_one(message("0000000000000005", "m"), "").status,
             DeliveryStatus::permanent_failure);
 }
 

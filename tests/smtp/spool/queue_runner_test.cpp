@@ -24,19 +24,46 @@ Spool::IdGenerator counter_ids() {
   return [next] { return (*next)++; };
 }
 
+const TimePoint kT0 = from_unix_ms(1'764'000'000'000);
+
+MessageEnvelope env(std::string sender, std::vector<std::string> rcpts) {
+  MessageEnvelope e;
+  e.queued_at = kT0;
+  e.sender = std::move(sender);
+  e.recipients = std::move(rcpts);
+  return e;
+}
+
 // Scripted results per recipient; records every call.
 class FakeDelivery : public Delivery {
  public:
   std::map<std::string, std::vector<DeliveryStatus>> script;
   std::vector<std::pair<std::string, std::string>> calls;  // (id, recipient)
-  DeliveryResult deliver(const QueuedMessage& m, std::string_view rcpt) override {
-    calls.emplace_back(m.id, std::string(rcpt));
-    auto& steps = script[std::string(rcpt)];
-    if (steps.empty()) return {DeliveryStatus::delivered, "ok"};
-    DeliveryStatus s = steps.front();
-    steps.erase(steps.begin());
-    return {s, "scripted"};
+  std::vector<std::vector<std::string>> batches;           // recipients per deliver() call
+  int idles = 0;
+  std::vector<DeliveryResult> deliver(const QueuedMessage& m,
+                                      std::span<const std::string> rcpts) override {
+    batches.emplace_back(rcpts.begin(), rcpts.end());
+    std::vector<DeliveryResult> out;
+    for (const std::string& rcpt : rcpts) {
+      calls.emplace_back(m.id, rcpt);
+      auto& steps = script[rcpt];
+      DeliveryStatus s = DeliveryStatus::delivered;
+      if (!steps.empty()) {
+        s = steps.front();
+        steps.erase(steps.begin());
+      }
+      DeliveryResult r = make_result(s, s == DeliveryStatus::delivered ? "ok" : "scripted");
+      if (s == DeliveryStatus::permanent_failure) {
+        r.status_code = "5.1.1";
+        r.remote_mta = "mx.site.example";
+        r.remote_reply = "550 5.1.1 <" + rcpt + ">: no such user";
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
   }
+  void idle() override { ++idles; }
 };
 
 std::size_t count_files(const std::filesystem::path& dir) {
@@ -52,8 +79,8 @@ TEST(QueueRunner, DeliversEveryRecipientAndRemovesTheMessage) {
   FakeDelivery delivery;
   QueueRunner runner(spool, delivery);
   std::vector<std::string> rcpts{"a@x", "b@x"};
-  auto r = spool.store("s@y", rcpts, "m");
-  TimePoint t0{};
+  auto r = spool.store(env("s@y", rcpts), "m");
+  const TimePoint t0 = kT0;
   runner.notify_new(r.id, t0);
   EXPECT_EQ(runner.run_due(t0), std::nullopt);
   EXPECT_EQ(delivery.calls.size(), 2u);
@@ -68,10 +95,10 @@ TEST(QueueRunner, TemporaryFailuresBackOffAndOnlyRetryThePendingRecipient) {
   ASSERT_FALSE(spool.open());
   FakeDelivery delivery;
   delivery.script["b@x"] = {DeliveryStatus::temporary_failure, DeliveryStatus::temporary_failure};
-  QueueRunner runner(spool, delivery, RetryPolicy{10s, 15s, 1h});
+  QueueRunner runner(spool, delivery, RetryPolicy{10s, 15s, 1h, "mta.test"});
   std::vector<std::string> rcpts{"a@x", "b@x"};
-  auto r = spool.store("", rcpts, "m");
-  TimePoint t0{};
+  auto r = spool.store(env("", rcpts), "m");
+  const TimePoint t0 = kT0;
   runner.notify_new(r.id, t0);
   EXPECT_EQ(runner.run_due(t0), t0 + 10s);
   EXPECT_EQ(runner.run_due(t0 + 9s), t0 + 10s);  // not due: nothing attempted
@@ -92,10 +119,10 @@ TEST(QueueRunner, PermanentFailureAndGiveUpFinishTheMessage) {
   FakeDelivery delivery;
   delivery.script["bad@x"] = {DeliveryStatus::permanent_failure};
   delivery.script["slow@x"] = std::vector<DeliveryStatus>(10, DeliveryStatus::temporary_failure);
-  QueueRunner runner(spool, delivery, RetryPolicy{1s, 1s, 3s});
+  QueueRunner runner(spool, delivery, RetryPolicy{1s, 1s, 3s, "mta.test"});
   std::vector<std::string> rcpts{"bad@x", "slow@x"};
-  auto r = spool.store("", rcpts, "m");
-  TimePoint t0{};
+  auto r = spool.store(env("", rcpts), "m");
+  const TimePoint t0 = kT0;
   runner.notify_new(r.id, t0);
   for (int s = 0; s <= 3; ++s) runner.run_due(t0 + std::chrono::seconds(s));
   EXPECT_EQ(runner.stats().failed, 2u);
@@ -112,9 +139,12 @@ TEST(QueueRunner, RecoverSkipsRecipientsAlreadyRecorded) {
   Spool spool(dir.path(), counter_ids());
   ASSERT_FALSE(spool.open());
   std::vector<std::string> rcpts{"a@x", "b@x", "c@x"};
-  auto r = spool.store("", rcpts, "m");
-  ASSERT_FALSE(spool.record_done(r.id, "a@x", Outcome::delivered));
-  ASSERT_FALSE(spool.record_done(r.id, "c@x", Outcome::failed));
+  auto r = spool.store(env("", rcpts), "m");
+  QueueRecord failed;
+  failed.type = RecordType::failed;
+  failed.recipient = "c@x";
+  const std::vector<QueueRecord> done = {QueueRecord::delivered("a@x"), failed};
+  ASSERT_FALSE(spool.append_records(r.id, done));
   FakeDelivery delivery;
   QueueRunner runner(spool, delivery);
   ASSERT_FALSE(runner.recover(TimePoint{}));
@@ -131,10 +161,10 @@ TEST(QueueRunner, WorkerThreadDeliversNotifiedMessages) {
   MaildirDelivery delivery(dir.path() / "maildir");
   QueueRunner runner(spool, delivery);
   std::vector<std::string> rcpts{"a@x"};
-  auto early = spool.store("", rcpts, "before start");  // found by recover()
+  auto early = spool.store(env("", rcpts), "before start");  // found by recover()
   runner.start();
   for (int i = 0; i < 20; ++i) {
-    auto r = spool.store("", rcpts, "m" + std::to_string(i));
+    auto r = spool.store(env("", rcpts), "m" + std::to_string(i));
     runner.notify_new(r.id, QueueRunner::Clock::now());
   }
   for (int i = 0; i < 500 && runner.stats().completed < 21; ++i) {
@@ -151,11 +181,17 @@ class CrashingDelivery : public Delivery {
  public:
   CrashingDelivery(Delivery& inner, int crash_before, int crash_after)
       : inner_(inner), crash_before_(crash_before), crash_after_(crash_after) {}
-  DeliveryResult deliver(const QueuedMessage& m, std::string_view rcpt) override {
-    if (call_ == crash_before_) ::_exit(0);
-    DeliveryResult result = inner_.deliver(m, rcpt);
-    if (call_++ == crash_after_) ::_exit(0);  // delivered, but not yet recorded as done
-    return result;
+  // One recipient per call through the inner delivery, so the crash points stay per recipient.
+  std::vector<DeliveryResult> deliver(const QueuedMessage& m,
+                                      std::span<const std::string> rcpts) override {
+    std::vector<DeliveryResult> out;
+    for (const std::string& rcpt : rcpts) {
+      if (call_ == crash_before_) ::_exit(0);
+      auto one = inner_.deliver(m, std::span(&rcpt, 1));
+      if (call_++ == crash_after_) ::_exit(0);  // delivered, but not yet recorded as done
+      out.push_back(std::move(one.at(0)));
+    }
+    return out;
   }
 
  private:
@@ -173,7 +209,7 @@ void crash_and_recover(int crash_before, int crash_after) {
   {
     Spool spool(spool_dir, counter_ids());
     ASSERT_FALSE(spool.open());
-    for (int i = 0; i < 2; ++i) ASSERT_FALSE(spool.store("", rcpts, "m").error);
+    for (int i = 0; i < 2; ++i) ASSERT_FALSE(spool.store(env("", rcpts), "m").error);
   }
   pid_t child = ::fork();
   ASSERT_GE(child, 0);

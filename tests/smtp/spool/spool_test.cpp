@@ -21,6 +21,13 @@ Spool::IdGenerator counter_ids(std::uint64_t start = 1) {
   return [next] { return (*next)++; };
 }
 
+MessageEnvelope env(std::string sender, std::vector<std::string> rcpts) {
+  MessageEnvelope e;
+  e.sender = std::move(sender);
+  e.recipients = std::move(rcpts);
+  return e;
+}
+
 std::string slurp(const std::filesystem::path& p) {
   std::string out;
   EXPECT_FALSE(fs::read_file(p, out));
@@ -32,7 +39,7 @@ TEST(Spool, StoreWritesQueueFileAndLeavesTmpEmpty) {
   Spool spool(dir.path(), counter_ids(0xabc));
   ASSERT_FALSE(spool.open());
   std::vector<std::string> rcpts{"a@example.org", "b@example.org", "a@example.org"};
-  StoreResult r = spool.store("s@example.net", rcpts, "Subject: x\r\n\r\nbody\r\n");
+  StoreResult r = spool.store(env("s@example.net", rcpts), "Subject: x\r\n\r\nbody\r\n");
   ASSERT_FALSE(r.error) << r.error.message();
   EXPECT_EQ(r.id, "0000000000000abc");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
@@ -42,7 +49,7 @@ TEST(Spool, StoreWritesQueueFileAndLeavesTmpEmpty) {
             "recipient b@example.org\n\nSubject: x\r\n\r\nbody\r\n");
 
   QueuedMessage m;
-  std::vector<DoneRecord> done;
+  std::vector<QueueRecord> done;
   ASSERT_FALSE(spool.load(r.id, m, done));
   EXPECT_EQ(m.id, r.id);
   EXPECT_EQ(m.sender, "s@example.net");
@@ -57,10 +64,10 @@ TEST(Spool, NullSenderAndBinaryBodyRoundTrip) {
   ASSERT_FALSE(spool.open());
   std::string body("x\0y\xff\r\n\n\n", 9);
   std::vector<std::string> rcpts{"r@x"};
-  StoreResult r = spool.store("", rcpts, body);
+  StoreResult r = spool.store(env("", rcpts), body);
   ASSERT_FALSE(r.error);
   QueuedMessage m;
-  std::vector<DoneRecord> done;
+  std::vector<QueueRecord> done;
   ASSERT_FALSE(spool.load(r.id, m, done));
   EXPECT_EQ(m.sender, "");
   EXPECT_EQ(m.message, body);
@@ -71,11 +78,11 @@ TEST(Spool, RejectsInvalidEnvelopes) {
   Spool spool(dir.path(), counter_ids());
   ASSERT_FALSE(spool.open());
   std::vector<std::string> none;
-  EXPECT_EQ(spool.store("a@b", none, "x").error, make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store(env("a@b", none), "x").error, make_error_code(errc::invalid_envelope));
   std::vector<std::string> bad{"a@b\nrecipient evil@x"};
-  EXPECT_EQ(spool.store("a@b", bad, "x").error, make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store(env("a@b", bad), "x").error, make_error_code(errc::invalid_envelope));
   std::vector<std::string> ok{"a@b"};
-  EXPECT_EQ(spool.store("a\r@b", ok, "x").error, make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store(env("a\r@b", ok), "x").error, make_error_code(errc::invalid_envelope));
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));
 }
 
@@ -85,8 +92,8 @@ TEST(Spool, IdCollisionNeverOverwritesAQueuedMessage) {
   Spool spool(dir.path(), [&calls] { return calls++ < 3 ? 7u : 8u; });
   ASSERT_FALSE(spool.open());
   std::vector<std::string> rcpts{"r@x"};
-  StoreResult first = spool.store("", rcpts, "first");
-  StoreResult second = spool.store("", rcpts, "second");
+  StoreResult first = spool.store(env("", rcpts), "first");
+  StoreResult second = spool.store(env("", rcpts), "second");
   ASSERT_FALSE(first.error);
   ASSERT_FALSE(second.error);
   EXPECT_NE(first.id, second.id);
@@ -94,7 +101,7 @@ TEST(Spool, IdCollisionNeverOverwritesAQueuedMessage) {
   EXPECT_TRUE(slurp(dir.path() / "queue" / second.id).ends_with("second"));
 
   Spool stuck(dir.path(), [] { return 7u; });
-  EXPECT_EQ(stuck.store("", rcpts, "x").error, make_error_code(errc::id_collision));
+  EXPECT_EQ(stuck.store(env("", rcpts), "x").error, make_error_code(errc::id_collision));
 }
 
 TEST(Spool, StoreAsUsesTheAnnouncedIdAndRefusesDuplicates) {
@@ -102,12 +109,12 @@ TEST(Spool, StoreAsUsesTheAnnouncedIdAndRefusesDuplicates) {
   Spool spool(dir.path(), counter_ids());
   ASSERT_FALSE(spool.open());
   std::vector<std::string> rcpts{"r@x"};
-  ASSERT_FALSE(spool.store_as("Q7xK2a", "", rcpts, "first"));
-  EXPECT_EQ(spool.store_as("Q7xK2a", "", rcpts, "second"), make_error_code(errc::id_collision));
+  ASSERT_FALSE(spool.store_as("Q7xK2a", env("", rcpts), "first"));
+  EXPECT_EQ(spool.store_as("Q7xK2a", env("", rcpts), "second"), make_error_code(errc::id_collision));
   EXPECT_TRUE(slurp(dir.path() / "queue" / "Q7xK2a").ends_with("first"));
-  EXPECT_EQ(spool.store_as("../x", "", rcpts, "m"), make_error_code(errc::invalid_envelope));
-  EXPECT_EQ(spool.store_as("", "", rcpts, "m"), make_error_code(errc::invalid_envelope));
-  EXPECT_EQ(spool.store_as("a.done", "", rcpts, "m"), make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store_as("../x", env("", rcpts), "m"), make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store_as("", env("", rcpts), "m"), make_error_code(errc::invalid_envelope));
+  EXPECT_EQ(spool.store_as("a.done", env("", rcpts), "m"), make_error_code(errc::invalid_envelope));
   std::vector<std::string> ids;
   ASSERT_FALSE(spool.list_queue(ids));
   EXPECT_EQ(ids, std::vector<std::string>{"Q7xK2a"});
@@ -120,7 +127,7 @@ TEST(Spool, OpenCleansTmpAndListQueueDropsOrphanDoneFiles) {
   std::ofstream(dir.path() / "tmp" / "0000000000000099") << "half written";
   std::ofstream(dir.path() / "queue" / "00000000000000aa.done") << "delivered x\n";
   std::vector<std::string> rcpts{"r@x"};
-  StoreResult r = spool.store("", rcpts, "m");
+  StoreResult r = spool.store(env("", rcpts), "m");
   ASSERT_FALSE(r.error);
 
   Spool reopened(dir.path(), counter_ids(100));
@@ -137,28 +144,32 @@ TEST(Spool, DoneRecordsAccumulateAndRemoveDeletesBoth) {
   Spool spool(dir.path(), counter_ids());
   ASSERT_FALSE(spool.open());
   std::vector<std::string> rcpts{"a@x", "b@x"};
-  StoreResult r = spool.store("", rcpts, "m");
-  ASSERT_FALSE(spool.record_done(r.id, "a@x", Outcome::delivered));
-  ASSERT_FALSE(spool.record_done(r.id, "b@x", Outcome::failed));
+  StoreResult r = spool.store(env("", rcpts), "m");
+  const QueueRecord first = QueueRecord::delivered("a@x");
+  QueueRecord second;
+  second.type = RecordType::failed;
+  second.recipient = "b@x";
+  ASSERT_FALSE(spool.append_records(r.id, std::span(&first, 1)));
+  ASSERT_FALSE(spool.append_records(r.id, std::span(&second, 1)));
   QueuedMessage m;
-  std::vector<DoneRecord> done;
+  std::vector<QueueRecord> done;
   ASSERT_FALSE(spool.load(r.id, m, done));
   ASSERT_EQ(done.size(), 2u);
   EXPECT_EQ(done[0].recipient, "a@x");
-  EXPECT_EQ(done[0].outcome, Outcome::delivered);
-  EXPECT_EQ(done[1].outcome, Outcome::failed);
+  EXPECT_EQ(done[0].type, RecordType::delivered);
+  EXPECT_EQ(done[1].type, RecordType::failed);
   ASSERT_FALSE(spool.remove(r.id));
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));
 }
 
 TEST(SpoolCodec, TornDoneTailIsIgnored) {
-  auto records = decode_done_file("delivered a@x\nfailed b@x\ndelivered c@");
+  auto records = decode_records("delivered a@x\nfailed b@x\ndelivered c@");
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1].recipient, "b@x");
   // A torn record glued to the next append is skipped, the later record still counts.
-  records = decode_done_file("deliverdelivered d@x\n");
+  records = decode_records("deliverdelivered d@x\n");
   EXPECT_TRUE(records.empty());
-  records = decode_done_file("deliv\ndelivered d@x\n");
+  records = decode_records("deliv\ndelivered d@x\n");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].recipient, "d@x");
 }
@@ -187,7 +198,7 @@ TEST(Spool, ConcurrentStoresAllLandWithDistinctIds) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
         std::vector<std::string> rcpts{"r@x"};
-        StoreResult r = spool.store("", rcpts, "message " + std::to_string(t * 100 + i));
+        StoreResult r = spool.store(env("", rcpts), "message " + std::to_string(t * 100 + i));
         ASSERT_FALSE(r.error);
         std::lock_guard lock(mutex);
         ids.insert(r.id);
