@@ -352,9 +352,19 @@ asio::awaitable<bool> Connection::refuse_locked_out(action::VerifyAuth& auth,
 
 asio::awaitable<bool> Connection::store(action::StoreMessage& message) {
   spool::Spool* spool = state_->spool.get();
-  auto stored = co_await run_on(*state_->store_pool, [spool, &message] {
-    return spool->store_as(message.queue_id, message.envelope.mail_from,
-                           message.envelope.recipients, message.message);
+  spool::MessageEnvelope envelope;
+  envelope.sender = message.envelope.mail_from;
+  envelope.recipients = message.envelope.recipients;
+  for (const auto& dsn : message.envelope.recipient_dsn) {
+    envelope.recipient_params.push_back({dsn.notify, dsn.orcpt});
+  }
+  envelope.dsn_ret = message.envelope.dsn_ret;
+  envelope.dsn_envid = message.envelope.dsn_envid;
+  envelope.eight_bit = message.envelope.eight_bit;
+  envelope.smtputf8 = message.envelope.smtputf8;
+  envelope.queued_at = std::chrono::system_clock::now();
+  auto stored = co_await run_on(*state_->store_pool, [spool, &message, &envelope] {
+    return spool->store_as(message.queue_id, envelope, message.message);
   });
   std::error_code ec = stored.value_or(std::make_error_code(std::errc::io_error));
   if (ec) {
@@ -364,7 +374,7 @@ asio::awaitable<bool> Connection::store(action::StoreMessage& message) {
   } else {
     ++state_->counters.messages_accepted;
     state_->counters.message_bytes += message.message.size();
-    state_->runner->notify_new(message.queue_id, std::chrono::steady_clock::now());
+    state_->runner->notify_new(message.queue_id, std::chrono::system_clock::now());
   }
   session_->on_store_result(!ec, ec ? ec.message() : message.queue_id, wall_now());
   co_return true;
