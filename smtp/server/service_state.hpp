@@ -6,8 +6,10 @@
 
 #include "common/config.hpp"
 #include "smtp/core/session.hpp"
+#include "smtp/server/submission_rules.hpp"
 #include "smtp/spool/maildir_delivery.hpp"
 #include "smtp/spool/queue_runner.hpp"
+#include "smtp/spool/routing_delivery.hpp"
 #include "smtp/spool/spool.hpp"
 #include "tunnel/auth/throttle.hpp"
 #include "tunnel/auth/users_db.hpp"
@@ -59,8 +61,13 @@ struct ServiceState {
 
   std::optional<asio::ssl::context> tls;
   std::unique_ptr<tunnel::auth::UsersDb> users;  // null: AUTH not offered
+  std::unique_ptr<SubmissionRules> rules;        // sender/recipient maps, hourly limits
   std::unique_ptr<spool::Spool> spool;
-  std::unique_ptr<spool::MaildirDelivery> delivery;
+  // Deliveries: the Maildir for the local domains, the relay for the rest, and the routing
+  // between them that the queue runner calls.
+  std::unique_ptr<spool::MaildirDelivery> maildir;
+  std::unique_ptr<spool::Delivery> relay;  // null without [smtp.relay]
+  std::unique_ptr<spool::RoutingDelivery> delivery;
   std::unique_ptr<spool::QueueRunner> runner;
   // scrypt is ~50 ms of CPU: two threads keep a password-guessing client from starving
   // deliveries. Spool writes wait on fsync, so more threads mean bigger group commits.

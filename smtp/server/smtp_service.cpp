@@ -158,6 +158,8 @@ SessionConfig ServiceState::session_config() const {
   sc.domains = cfg.domains;
   sc.starttls_available = tls.has_value();
   sc.auth_available = users != nullptr;
+  sc.relay_available = cfg.relay.has_value();
+  sc.policy = rules.get();
   return sc;
 }
 
@@ -190,6 +192,19 @@ void SmtpService::open() {
     st.users = std::make_unique<tunnel::auth::UsersDb>();
     st.users->load(*st.cfg.users);
   }
+  st.rules = std::make_unique<SubmissionRules>(st.cfg);
+  st.rules->load();
+  if (!st.cfg.sender_check) {
+    log::warn(kLog, "-", "sender_check_off", {{"effect", "any identity may use any MAIL FROM address"}});
+  }
+  if (!st.cfg.recipients) {
+    log::warn(kLog, "-", "no_recipient_map",
+              {{"effect", "every local part of the local domains is accepted"}, {"fix", "set [smtp] recipients"}});
+  }
+  if (!st.cfg.trusted_networks.empty()) {
+    log::info(kLog, "-", "trusted_networks", {{"count", st.cfg.trusted_networks.size()},
+                                              {"effect", "clients there may submit without an identity"}});
+  }
   for (const auto& listener : st.cfg.listen) {
     st.bound.emplace_back(bind_listener(st.io, listener), listener.mode);
   }
@@ -206,8 +221,11 @@ void SmtpService::start() {
                              ec.message());
   }
   auto bound = std::move(st.bound);
-  st.delivery = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir);
-  st.runner = std::make_unique<spool::QueueRunner>(*st.spool, *st.delivery);
+  st.maildir = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir);
+  st.delivery = std::make_unique<spool::RoutingDelivery>(st.cfg.domains, *st.maildir, st.relay.get());
+  spool::RetryPolicy policy{st.cfg.queue.retry_min, st.cfg.queue.retry_max, st.cfg.queue.lifetime, st.cfg.hostname};
+  st.runner = std::make_unique<spool::QueueRunner>(*st.spool, *st.delivery, policy,
+                                                   spool::QueueRunner::seeded_random(static_cast<std::uint32_t>(random_u64())));
   st.auth_pool = std::make_unique<asio::thread_pool>(2);
   st.store_pool = std::make_unique<asio::thread_pool>(8);
   st.runner->start();
@@ -223,12 +241,14 @@ void SmtpService::start() {
 
 void SmtpService::reload() {
   ServiceState& st = *state_;
-  if (!st.users) return;
   try {
-    st.users->reload();
-    log::info(kLog, "-", "reloaded", {{"users", st.users->size()}});
+    if (st.users) st.users->reload();
+    if (st.rules) st.rules->reload();
+    log::info(kLog, "-", "reloaded", {{"users", st.users ? st.users->size() : 0},
+                                      {"senders", st.rules ? st.rules->senders_loaded() : 0},
+                                      {"recipients", st.rules ? st.rules->recipients_loaded() : 0}});
   } catch (const std::exception& e) {
-    log::error(kLog, "-", "reload failed", {{"error", e.what()}});
+    log::error(kLog, "-", "reload failed, keeping the previous files", {{"error", e.what()}});
   }
 }
 
@@ -266,14 +286,34 @@ SmtpService::Counters SmtpService::counters() const {
   out.messages_accepted = c.messages_accepted;
   out.message_bytes = c.message_bytes;
   out.store_failures = c.store_failures;
+  if (state_->rules) {
+    out.rate_limited_messages = state_->rules->rate_refusals(RateLimit::messages_per_hour);
+    out.rate_limited_recipients = state_->rules->rate_refusals(RateLimit::recipients_per_hour);
+  }
   if (state_->runner) {
     spool::QueueRunner::Stats s = state_->runner->stats();
     out.delivered = s.delivered;
+    out.relayed = s.relayed;
+    out.bounced = s.bounced;
+    if (s.oldest_queued_at) {
+      const auto age = std::chrono::system_clock::now() - *s.oldest_queued_at;
+      out.oldest_queued_seconds = static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(age).count()));
+    }
     out.deferred = s.deferred;
     out.delivery_failed = s.failed;
     out.queued = s.queued;
   }
   return out;
 }
+
+std::vector<spool::MessageSnapshot> SmtpService::queue_list() const {
+  return state_->runner ? state_->runner->list() : std::vector<spool::MessageSnapshot>{};
+}
+bool SmtpService::queue_retry(const std::string& id) { return state_->runner && state_->runner->retry_now(id); }
+std::size_t SmtpService::queue_retry_all() { return state_->runner ? state_->runner->retry_all() : 0; }
+bool SmtpService::queue_hold(const std::string& id) { return state_->runner && state_->runner->hold(id); }
+bool SmtpService::queue_release(const std::string& id) { return state_->runner && state_->runner->release(id); }
+bool SmtpService::queue_remove(const std::string& id) { return state_->runner && state_->runner->remove(id); }
 
 }  // namespace postern::smtp::server

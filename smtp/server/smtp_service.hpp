@@ -14,6 +14,7 @@
 #pragma once
 
 #include "common/config.hpp"
+#include "smtp/spool/queue_snapshot.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
@@ -22,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace postern::smtp::server {
 
@@ -43,7 +45,8 @@ class SmtpService {
   // threads, the queue runner and accepting.
   void start();
   void stop();
-  // SIGHUP: re-reads the users file (AUTH); a file that fails to load keeps the old users.
+  // SIGHUP: re-reads the users file (AUTH), the sender map and the recipient map; a file that
+  // fails to load keeps its old contents (logged).
   void reload();
 
   struct Counters {
@@ -59,12 +62,25 @@ class SmtpService {
     std::uint64_t messages_accepted = 0;    // 250 after DATA/BDAT LAST
     std::uint64_t message_bytes = 0;        // bytes of accepted messages
     std::uint64_t store_failures = 0;
-    std::uint64_t delivered = 0;            // recipients delivered by the queue runner
+    std::uint64_t delivered = 0;            // recipients delivered to the Maildir
+    std::uint64_t relayed = 0;              // recipients accepted by the relay ([smtp.relay])
+    std::uint64_t bounced = 0;              // delivery status notifications created
     std::uint64_t deferred = 0;
     std::uint64_t delivery_failed = 0;
     std::uint64_t queued = 0;               // messages waiting in the queue
+    std::uint64_t oldest_queued_seconds = 0;  // age of the oldest of them (0: queue empty)
+    std::uint64_t rate_limited_messages = 0;    // 450 4.7.1: messages_per_hour
+    std::uint64_t rate_limited_recipients = 0;  // 452 4.7.1: recipients_per_hour
   };
   Counters counters() const;
+
+  // Operator verbs for `postern queue` (QueueRunner's, thread-safe; false: no such message).
+  std::vector<spool::MessageSnapshot> queue_list() const;  // blocking file I/O, oldest first
+  bool queue_retry(const std::string& id);
+  std::size_t queue_retry_all();
+  bool queue_hold(const std::string& id);
+  bool queue_release(const std::string& id);
+  bool queue_remove(const std::string& id);
 
  private:
   std::shared_ptr<ServiceState> state_;

@@ -13,6 +13,7 @@
 #include "platform/tun_device.hpp"
 #include "platform/udp_socket.hpp"
 #include "smtp/server/smtp_service.hpp"
+#include "tools/postern/queue/queue_collect.hpp"
 #include "tunnel/daemon/data_plane.hpp"
 #include "tunnel/daemon/interface_setup.hpp"
 #include "tunnel/daemon/session_setup.hpp"
@@ -145,6 +146,11 @@ int run_server(const std::string& path) {
   auto status_server = status::open_status_server(
       io, cfg.daemon,
       {"server", path, std::chrono::steady_clock::now(), tunnel ? tunnel->data_plane.get() : nullptr, mail.get()});
+
+  if (mail) {
+    status_server->set_command_handler(
+        [&mail](std::string_view request) { return queue::answer_queue_request(*mail, request); });
+  }
 
   drop_to_run_as_user(cfg.daemon, {});
 

@@ -39,11 +39,22 @@ void set_timeouts(int fd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 StatusAnswer request_status(const std::filesystem::path& socket_path, bool json, std::chrono::milliseconds timeout) {
+  return request_line(socket_path, json ? "json" : "text", timeout);
+}
+
+bool no_daemon(const std::filesystem::path& socket_path) {
+  std::error_code ec;
+  platform::UniqueFd fd = platform::connect_unix(socket_path, ec);
+  return !fd && (ec == std::errc::no_such_file_or_directory || ec == std::errc::connection_refused);
+}
+
+StatusAnswer request_line(const std::filesystem::path& socket_path, const std::string& line,
+                          std::chrono::milliseconds timeout) {
   std::error_code ec;
   platform::UniqueFd fd = platform::connect_unix(socket_path, ec);
   if (!fd) return {"", connect_error(socket_path, ec)};
   set_timeouts(fd.get(), timeout);
-  const std::string request = json ? "json\n" : "text\n";
+  const std::string request = line + "\n";
   if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     // The daemon may refuse us before reading; its error line is still worth reading below.
     if (errno != EPIPE && errno != ECONNRESET) {

@@ -18,5 +18,11 @@ struct StatusAnswer {
 
 StatusAnswer request_status(const std::filesystem::path& socket_path, bool json,
                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+// Any request line of the protocol ("queue list json", ...; without the "\n").
+StatusAnswer request_line(const std::filesystem::path& socket_path, const std::string& line,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+// True when the answer's error means no daemon runs there (missing or stale socket), so a
+// read-only tool may fall back to reading the daemon's files itself.
+bool no_daemon(const std::filesystem::path& socket_path);
 
 }  // namespace postern::cli::status

@@ -79,9 +79,14 @@ Counters smtp_counters(const smtp::server::SmtpService::Counters& c) {
           {"message_bytes", c.message_bytes},
           {"store_failures", c.store_failures},
           {"delivered", c.delivered},
+          {"relayed", c.relayed},
+          {"bounced", c.bounced},
           {"deferred", c.deferred},
           {"delivery_failed", c.delivery_failed},
-          {"queued", c.queued}};
+          {"queued", c.queued},
+          {"oldest_queued_seconds", c.oldest_queued_seconds},
+          {"rate_limited_messages", c.rate_limited_messages},
+          {"rate_limited_recipients", c.rate_limited_recipients}};
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ using namespace asio::experimental::awaitable_operators;
 using Local = asio::local::stream_protocol;
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(2);
-constexpr std::size_t kMaxRequest = 64;
+constexpr std::size_t kMaxRequest = 256;
 constexpr mode_t kSocketMode = 0600;
 
 }  // namespace
@@ -86,9 +86,10 @@ asio::awaitable<void> StatusServer::serve(Local::socket socket) {
       reply = format_json(snapshot_());
     } else if (request == "text") {
       reply = format_text(snapshot_());
-    } else {
-      reply = "error: unknown request (expected \"json\" or \"text\")\n";
+    } else if (command_) {
+      reply = command_(request);
     }
+    if (reply.empty()) reply = "error: unknown request (expected \"json\" or \"text\")\n";
   }
   asio::steady_timer timer(io_, kRequestTimeout);
   co_await (asio::async_write(socket, asio::buffer(reply), use_nothrow) || timer.async_wait(use_nothrow));

@@ -2,8 +2,11 @@
 // owned by root (created before the privilege drop), served by one coroutine per connection on
 // the daemon's single io_context thread.
 // Protocol (one exchange per connection): the client writes one line, "json\n" or "text\n";
-// the daemon answers with the report in that form and closes. Anything else, or a peer whose
-// SO_PEERCRED uid is neither 0 nor the daemon's own, gets one "error: ...\n" line and the close.
+// the daemon answers with the report in that form and closes. Other lines go to the optional
+// command handler (`postern queue`: "queue list json", "queue hold <id>"..., see
+// tools/postern/queue_command.cpp), which answers a body or "error: ...\n". Anything else, or a
+// peer whose SO_PEERCRED uid is neither 0 nor the daemon's own, gets one "error: ...\n" line and
+// the close.
 // A client that sends nothing is dropped after 2 s, so a stuck client cannot pile up.
 // Contract: the constructor is setup-time and throws (naming the path); serving never throws.
 #pragma once
@@ -22,6 +25,9 @@ class StatusServer {
  public:
   // Called on the io thread for every authorised request.
   using Snapshot = std::function<StatusReport()>;
+  // Called on the io thread for an authorised request that is not "json"/"text"; returns the
+  // answer, or "" when it does not know the request.
+  using Command = std::function<std::string(std::string_view request)>;
 
   // Binds `path` (creating its directory, replacing a stale socket) with mode 0600.
   StatusServer(asio::io_context& io, std::filesystem::path path, Snapshot snapshot);
@@ -29,6 +35,7 @@ class StatusServer {
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 
+  void set_command_handler(Command command) { command_ = std::move(command); }
   void start();
   // Closes the listener; connections in flight finish their one answer.
   void stop();
@@ -43,6 +50,7 @@ class StatusServer {
   asio::io_context& io_;
   std::filesystem::path path_;
   Snapshot snapshot_;
+  Command command_;
   asio::local::stream_protocol::acceptor acceptor_;
   std::shared_ptr<bool> alive_;  // coroutines still running after destruction check it
 };
