@@ -81,7 +81,18 @@ std::optional<unsigned> parse_id(std::string_view text) {
 struct Target {
   uid_t uid;
   gid_t gid;
+  std::vector<gid_t> groups;  // setgroups(2): gid first, then the supplementary ones
 };
+
+gid_t resolve_group(const std::string& name, std::vector<char>& buffer) {
+  group gr{};
+  group* gr_result = nullptr;
+  ::getgrnam_r(name.c_str(), &gr, buffer.data(), buffer.size(), &gr_result);
+  if (gr_result != nullptr) return gr.gr_gid;
+  if (auto id = parse_id(name)) return *id;
+  throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                          "drop privileges: unknown group '" + name + "'");
+}
 
 Target resolve(const PrivilegeDrop& drop) {
   std::vector<char> buffer(16384);
@@ -91,25 +102,19 @@ Target resolve(const PrivilegeDrop& drop) {
   ::getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &pw_result);
   Target target{};
   if (pw_result != nullptr) {
-    target = {pw.pw_uid, pw.pw_gid};
+    target = {pw.pw_uid, pw.pw_gid, {}};
   } else if (auto id = parse_id(user); id && !drop.group.empty()) {
-    target = {*id, 0};  // a bare uid has no primary group: the group below is required
+    target = {*id, 0, {}};  // a bare uid has no primary group: the group below is required
   } else {
     throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                             "drop privileges: unknown user '" + user + "'" +
                                 (id ? " (a numeric uid needs an explicit group)" : ""));
   }
-  if (drop.group.empty()) return target;
-  group gr{};
-  group* gr_result = nullptr;
-  ::getgrnam_r(drop.group.c_str(), &gr, buffer.data(), buffer.size(), &gr_result);
-  if (gr_result != nullptr) {
-    target.gid = gr.gr_gid;
-  } else if (auto id = parse_id(drop.group)) {
-    target.gid = *id;
-  } else {
-    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                            "drop privileges: unknown group '" + drop.group + "'");
+  if (!drop.group.empty()) target.gid = resolve_group(drop.group, buffer);
+  target.groups = {target.gid};
+  for (const std::string& name : drop.supplementary_groups) {
+    const gid_t gid = resolve_group(name, buffer);
+    if (std::find(target.groups.begin(), target.groups.end(), gid) == target.groups.end()) target.groups.push_back(gid);
   }
   return target;
 }
@@ -145,9 +150,10 @@ void verify(const Target& target, std::uint64_t keep) {
       now.saved_gid != target.gid) {
     fail_verification("gid", now);
   }
-  if (now.supplementary_groups.size() != 1 || now.supplementary_groups[0] != target.gid) {
-    fail_verification("groups", now);
-  }
+  std::vector<gid_t> have = now.supplementary_groups, want = target.groups;
+  std::sort(have.begin(), have.end());
+  std::sort(want.begin(), want.end());
+  if (have != want) fail_verification("groups", now);
   if (now.cap_effective != keep || now.cap_permitted != keep || now.cap_inheritable != 0 ||
       (now.cap_bounding & ~keep) != 0) {
     fail_verification("capabilities", now);
@@ -248,8 +254,9 @@ void drop_privileges(const PrivilegeDrop& drop) {
 
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) throw_errno("PR_SET_KEEPCAPS 1");
   drop_bounding_set(keep);
-  const gid_t groups[1] = {target.gid};
-  if (::setgroups(1, groups) < 0) throw_errno("setgroups " + std::to_string(target.gid));
+  if (::setgroups(target.groups.size(), target.groups.data()) < 0) {
+    throw_errno("setgroups " + std::to_string(target.gid));
+  }
   if (::setresgid(target.gid, target.gid, target.gid) < 0) {
     throw_errno("setresgid " + std::to_string(target.gid));
   }

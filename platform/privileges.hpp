@@ -54,6 +54,9 @@ struct PrivilegeDrop {
   std::string user;                 // name (or numeric uid) to become
   std::string group;                // "" = the user's primary group
   std::vector<Capability> keep;     // capabilities kept in effective and permitted sets
+  // Groups kept beside `group` (names or numeric gids), e.g. the IMAP server's group for the
+  // Maildir ([smtp] maildir_group). Nothing else of the user's /etc/group memberships is kept.
+  std::vector<std::string> supplementary_groups;
 };
 
 // setgroups, setresgid, setresuid with PR_SET_KEEPCAPS, capset to exactly `keep`, drop the

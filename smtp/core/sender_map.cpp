@@ -75,6 +75,8 @@ bool SenderMap::default_allowed(std::string_view identity, std::string_view addr
                                 std::span<const std::string> local_domains) {
   const std::size_t at = address.rfind('@');
   if (identity.empty() || at == std::string_view::npos) return false;
+  // A user named by an address (SMTP AUTH users often are: "alice@example.org") may use it.
+  if (iequals(address, identity)) return true;
   if (!iequals(address.substr(0, at), identity)) return false;
   const std::string_view domain = address.substr(at + 1);
   return std::any_of(local_domains.begin(), local_domains.end(),

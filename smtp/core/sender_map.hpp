@@ -46,7 +46,8 @@ class SenderMap {
   bool may_send_as(std::string_view identity, std::string_view address) const;
 
   // The implicit rule: an identity may always send as its own name at any local domain
-  // ("alice@site.example" for user alice, local part and domain case-insensitive).
+  // ("alice@site.example" for user alice, local part and domain case-insensitive), and an
+  // identity that is itself an address (an AUTH user "alice@example.org") may use it.
   // `local_domains` are the [smtp] domains. The null sender is not decided here.
   static bool default_allowed(std::string_view identity, std::string_view address,
                               std::span<const std::string> local_domains);

@@ -65,6 +65,7 @@ struct ServiceState {
   std::unique_ptr<spool::Spool> spool;
   // Deliveries: the Maildir for the local domains, the relay for the rest, and the routing
   // between them that the queue runner calls.
+  spool::MaildirOptions maildir_options;  // host name, [smtp] maildir_mode / maildir_group
   std::unique_ptr<spool::MaildirDelivery> maildir;
   std::unique_ptr<spool::Delivery> relay;  // null without [smtp.relay]
   std::unique_ptr<spool::RoutingDelivery> delivery;

@@ -16,6 +16,8 @@
 
 #include <openssl/rand.h>
 
+#include <grp.h>
+
 #include <stdexcept>
 
 namespace postern::smtp::server {
@@ -192,6 +194,13 @@ void SmtpService::open() {
     st.users = std::make_unique<tunnel::auth::UsersDb>();
     st.users->load(*st.cfg.users);
   }
+  st.maildir_options.hostname = st.cfg.hostname;
+  st.maildir_options.ownership.mode = st.cfg.maildir_mode;
+  if (st.cfg.maildir_group) {
+    const ::group* gr = ::getgrnam(st.cfg.maildir_group->c_str());
+    if (!gr) throw std::runtime_error("smtp: [smtp] maildir_group " + *st.cfg.maildir_group + ": no such group");
+    st.maildir_options.ownership.group = static_cast<int>(gr->gr_gid);
+  }
   st.rules = std::make_unique<SubmissionRules>(st.cfg);
   st.rules->load();
   if (!st.cfg.sender_check) {
@@ -221,7 +230,7 @@ void SmtpService::start() {
                              ec.message());
   }
   auto bound = std::move(st.bound);
-  st.maildir = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir);
+  st.maildir = std::make_unique<spool::MaildirDelivery>(st.cfg.maildir, st.maildir_options);
   st.delivery = std::make_unique<spool::RoutingDelivery>(st.cfg.domains, *st.maildir, st.relay.get());
   spool::RetryPolicy policy{st.cfg.queue.retry_min, st.cfg.queue.retry_max, st.cfg.queue.lifetime, st.cfg.hostname};
   st.runner = std::make_unique<spool::QueueRunner>(*st.spool, *st.delivery, policy,

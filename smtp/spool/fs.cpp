@@ -35,10 +35,32 @@ std::error_code write_all(int fd, std::string_view bytes) {
   return {};
 }
 
+unsigned directory_mode(const Ownership& own) {
+  unsigned mode = 0700;
+  if (own.mode & 0040) mode |= 0050;
+  if (own.mode & 0020) mode |= 0020;
+  if (own.group >= 0 && (own.mode & 0060)) mode |= 02000;
+  return mode;
+}
+
+namespace {
+
+std::error_code apply_ownership(int fd, unsigned mode, const Ownership& own) {
+  if (own.group >= 0 && ::fchown(fd, static_cast<uid_t>(-1), static_cast<gid_t>(own.group)) != 0) return last_error();
+  // After the chown: changing the group clears the setgid bit.
+  if (::fchmod(fd, mode) != 0) return last_error();
+  return {};
+}
+
+}  // namespace
+
 std::error_code write_file_synced(const std::filesystem::path& path,
-                                  std::initializer_list<std::string_view> pieces) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+                                  std::initializer_list<std::string_view> pieces, const Ownership& own) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) return last_error();
+  if (own.mode != 0600 || own.group >= 0) {
+    if (auto ec = apply_ownership(fd.get(), own.mode, own)) return ec;
+  }
   for (std::string_view piece : pieces) {
     if (auto ec = write_all(fd.get(), piece)) return ec;
   }
@@ -56,16 +78,24 @@ std::error_code sync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
-std::error_code make_directories_synced(const std::filesystem::path& dir) {
+std::error_code make_directories_synced(const std::filesystem::path& dir, const Ownership& own) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
     return S_ISDIR(st.st_mode) ? std::error_code{} : std::make_error_code(std::errc::not_a_directory);
   }
   std::filesystem::path parent = dir.parent_path();
   if (!parent.empty() && parent != dir) {
-    if (auto ec = make_directories_synced(parent)) return ec;
+    if (auto ec = make_directories_synced(parent, own)) return ec;
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return last_error();
+  const bool made = ::mkdir(dir.c_str(), 0700) == 0;
+  if (!made && errno != EEXIST) return last_error();
+  // EEXIST: made by a concurrent writer (with the same ownership); its parent fsync may not
+  // have finished yet, so sync anyway.
+  if (made && (own.mode != 0600 || own.group >= 0)) {
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) return last_error();
+    if (auto ec = apply_ownership(fd.get(), directory_mode(own), own)) return ec;
+  }
   return sync_directory(parent.empty() ? std::filesystem::path(".") : parent);
 }
 

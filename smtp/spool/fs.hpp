@@ -41,16 +41,28 @@ class Fd {
 // write(2) until every byte is written (retrying EINTR and short writes).
 std::error_code write_all(int fd, std::string_view bytes);
 
-// Creates `path` exclusively (O_EXCL, mode 0600), writes the pieces, fsyncs and closes it.
+// Mode and group of what a writer creates. `group` -1 keeps the process's own group; another
+// group must be one of the process's groups (fchown by the owner needs no privilege then).
+struct Ownership {
+  unsigned mode = 0600;  // files; a directory gets the matching x bits (see directory_mode)
+  int group = -1;
+};
+// 0600 -> 0700, 0640 -> 02750, 0660 -> 02770 (setgid so new entries keep the group).
+unsigned directory_mode(const Ownership& own);
+
+// Creates `path` exclusively (O_EXCL, exactly own.mode whatever the umask), writes the
+// pieces, fsyncs and closes it.
 std::error_code write_file_synced(const std::filesystem::path& path,
-                                  std::initializer_list<std::string_view> pieces);
+                                  std::initializer_list<std::string_view> pieces,
+                                  const Ownership& own = {});
 
 // fsync(2) on a directory: makes the names created, renamed or removed in it durable.
 std::error_code sync_directory(const std::filesystem::path& dir);
 
-// mkdir -p with mode 0700, fsyncing each parent that gained an entry, so the new directories
-// survive a crash before anything is linked into them.
-std::error_code make_directories_synced(const std::filesystem::path& dir);
+// mkdir -p (each directory it creates gets directory_mode(own) and own.group), fsyncing each
+// parent that gained an entry, so the new directories survive a crash before anything is
+// linked into them.
+std::error_code make_directories_synced(const std::filesystem::path& dir, const Ownership& own = {});
 
 // Reads a whole file.
 std::error_code read_file(const std::filesystem::path& path, std::string& out);

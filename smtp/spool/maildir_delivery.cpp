@@ -3,8 +3,11 @@
 
 #include "smtp/spool/fs.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace postern::smtp::spool {
@@ -24,7 +27,9 @@ void append_escaped(std::string& out, unsigned char c) {
   out.push_back(hex[c & 0xF]);
 }
 
-std::string file_name(std::string_view id) { return std::string(id) + ".postern"; }
+// Before the Maildir-convention names (kept so a message queued by an older version and
+// delivered just before a crash is still recognised).
+std::string legacy_file_name(std::string_view id) { return std::string(id) + ".postern"; }
 
 DeliveryResult temporary(std::string what, const std::error_code& ec) {
   return make_result(DeliveryStatus::temporary_failure, what + ": " + ec.message());
@@ -62,13 +67,27 @@ std::optional<std::string> mailbox_name(std::string_view recipient) {
   return out;
 }
 
-MaildirDelivery::MaildirDelivery(std::filesystem::path root) : root_(std::move(root)) {}
+std::string maildir_file_name(const QueuedMessage& message, std::string_view hostname) {
+  const auto since_epoch = std::chrono::duration_cast<std::chrono::microseconds>(message.queued_at.time_since_epoch());
+  const long long usec_total = std::max<long long>(0, since_epoch.count());
+  std::string host;
+  for (char c : hostname) {
+    if (c == '/') host += "\\057";
+    else if (c == ':') host += "\\072";
+    else host += c;
+  }
+  return std::to_string(usec_total / 1'000'000) + ".M" + std::to_string(usec_total % 1'000'000) + "Q" + message.id +
+         "." + host + ",S=" + std::to_string(message.message.size());
+}
+
+MaildirDelivery::MaildirDelivery(std::filesystem::path root, MaildirOptions options)
+    : root_(std::move(root)), options_(std::move(options)) {}
 
 std::optional<std::filesystem::path> MaildirDelivery::delivered_path(
-    std::string_view id, std::string_view recipient) const {
+    const QueuedMessage& message, std::string_view recipient) const {
   auto mailbox = mailbox_name(recipient);
   if (!mailbox) return std::nullopt;
-  return root_ / *mailbox / "new" / file_name(id);
+  return root_ / *mailbox / "new" / maildir_file_name(message, options_.hostname);
 }
 
 bool MaildirDelivery::already_in_cur(const std::filesystem::path& mailbox,
@@ -95,19 +114,24 @@ DeliveryResult MaildirDelivery::deliver_one(const QueuedMessage& message,
   auto mailbox_dir = mailbox_name(recipient);
   if (!mailbox_dir) return make_result(DeliveryStatus::permanent_failure, "recipient cannot name a mailbox", "5.1.3");
   const std::filesystem::path mailbox = root_ / *mailbox_dir;
-  const std::string name = file_name(message.id);
+  const std::string name = maildir_file_name(message, options_.hostname);
   for (const char* sub : {"tmp", "new", "cur"}) {
-    if (auto ec = fs::make_directories_synced(mailbox / sub)) {
+    if (auto ec = fs::make_directories_synced(mailbox / sub, options_.ownership)) {
       return temporary("cannot create " + (mailbox / sub).string(), ec);
     }
   }
   const std::filesystem::path final_path = mailbox / "new" / name;
-  if (message.recovered && already_in_cur(mailbox, name)) {
-    return make_result(DeliveryStatus::delivered, "already delivered before restart (in cur/)");
+  if (message.recovered) {
+    const std::string legacy = legacy_file_name(message.id);
+    struct stat st {};
+    if (already_in_cur(mailbox, name) || already_in_cur(mailbox, legacy) ||
+        ::lstat((mailbox / "new" / legacy).c_str(), &st) == 0) {
+      return make_result(DeliveryStatus::delivered, "already delivered before restart");
+    }
   }
   const std::filesystem::path tmp_path = mailbox / "tmp" / name;
   ::unlink(tmp_path.c_str());  // leftover of a crash mid-write: it never reached new/
-  if (auto ec = fs::write_file_synced(tmp_path, {message.message})) {
+  if (auto ec = fs::write_file_synced(tmp_path, {message.message}, options_.ownership)) {
     ::unlink(tmp_path.c_str());
     return temporary("cannot write " + tmp_path.string(), ec);
   }

@@ -3,6 +3,8 @@
 #include "platform/privileges.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,7 +59,7 @@ TEST(PrivilegesTest, DropToNobodyKeepingNetAdmin) {
   POSTERN_REQUIRE_NETNS();
   auto tun = TunDevice::open({"pt-priv", false, false});  // root-only setup before the drop
   const auto result = run_in_child([&]() -> std::string {
-    drop_privileges({"nobody", "", {Capability::net_admin}});
+    drop_privileges({"nobody", "", {Capability::net_admin}, {}});
     const auto id = current_identity();
     if (id.real_uid != 65534 || id.effective_uid != 65534) return "uid " + id.to_string();
     if (!id.has_effective(Capability::net_admin)) return "lost net_admin " + id.to_string();
@@ -80,7 +82,7 @@ TEST(PrivilegesTest, DropEverythingThenNetlinkIsRefused) {
   POSTERN_REQUIRE_NETNS();
   auto tun = TunDevice::open({"pt-nopriv", false, false});
   const auto result = run_in_child([&]() -> std::string {
-    drop_privileges({"nobody", "nogroup", {}});
+    drop_privileges({"nobody", "nogroup", {}, {}});
     const auto id = current_identity();
     if (id.cap_effective != 0 || id.cap_permitted != 0 || id.cap_bounding != 0) {
       return "caps left: " + id.to_string();
@@ -97,7 +99,7 @@ TEST(PrivilegesTest, UnknownUserFailsLoudly) {
   POSTERN_REQUIRE_NETNS();
   const auto result = run_in_child([]() -> std::string {
     try {
-      drop_privileges({"postern-no-such-user", "", {}});
+      drop_privileges({"postern-no-such-user", "", {}, {}});
     } catch (const std::system_error& e) {
       if (std::string(e.what()).find("postern-no-such-user") == std::string::npos) {
         return std::string("message lacks the name: ") + e.what();
@@ -114,13 +116,28 @@ TEST(PrivilegesTest, NumericIdsNeedAGroup) {
   POSTERN_REQUIRE_NETNS();
   const auto result = run_in_child([]() -> std::string {
     try {
-      drop_privileges({"65534", "", {}});
+      drop_privileges({"65534", "", {}, {}});
       return "bare numeric uid accepted";
     } catch (const std::system_error&) {
     }
-    drop_privileges({"65534", "65533", {}});
+    drop_privileges({"65534", "65533", {}, {}});
     const auto id = current_identity();
     if (id.real_uid != 65534 || id.real_gid != 65533) return "ids " + id.to_string();
+    return "";
+  });
+  EXPECT_TRUE(exited_ok(result)) << result.message;
+}
+
+TEST(PrivilegesTest, SupplementaryGroupIsKeptAndNothingElse) {
+  POSTERN_REQUIRE_NETNS();
+  const auto result = run_in_child([]() -> std::string {
+    // "mail" (gid 8 on Debian) stands in for the IMAP server's vmail group.
+    drop_privileges({"nobody", "nogroup", {}, {"mail", "nogroup"}});
+    const auto id = current_identity();
+    std::vector<gid_t> groups = id.supplementary_groups;
+    std::sort(groups.begin(), groups.end());
+    if (groups != std::vector<gid_t>{8, 65534}) return "groups " + id.to_string();
+    if (id.effective_gid != 65534) return "primary group " + id.to_string();
     return "";
   });
   EXPECT_TRUE(exited_ok(result)) << result.message;

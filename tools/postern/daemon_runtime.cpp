@@ -14,17 +14,19 @@
 
 namespace postern::cli {
 
-void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep) {
+void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep,
+                         std::vector<std::string> extra_groups) {
   if (daemon.user == "root" || daemon.user == "0") {
     log::warn("daemon", "", "running as root", {{"reason", "[daemon] user = \"root\""}});
     return;
   }
   if (geteuid() != 0) return;  // started unprivileged: nothing to drop
-  platform::drop_privileges({daemon.user, daemon.group, keep});
+  platform::drop_privileges({daemon.user, daemon.group, keep, extra_groups});
   std::string kept;
   for (auto c : keep) kept += (kept.empty() ? "" : ",") + std::string(platform::to_string(c));
   log::info("daemon", "", "dropped privileges",
-            {{"user", daemon.user}, {"group", daemon.group}, {"kept", kept.empty() ? "none" : kept}});
+            {{"user", daemon.user}, {"group", daemon.group}, {"kept", kept.empty() ? "none" : kept},
+             {"extra_groups", extra_groups.empty() ? "none" : extra_groups.front()}});
 }
 
 void prepare_writable_dir(const std::filesystem::path& dir, const config::DaemonConfig& daemon) {

@@ -17,7 +17,9 @@ namespace postern::cli {
 
 // Drops to [daemon] user/group keeping `keep`; a no-op with a warning when the user is "root".
 // Must run before any thread starts.
-void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep);
+// `extra_groups`: supplementary groups kept beside [daemon] group (e.g. [smtp] maildir_group).
+void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep,
+                         std::vector<std::string> extra_groups = {});
 
 // Creates `dir` (and parents) if missing and gives it to the run-as user, so the daemon can
 // still write there after the drop (spool, Maildir).

@@ -152,7 +152,9 @@ int run_server(const std::string& path) {
         [&mail](std::string_view request) { return queue::answer_queue_request(*mail, request); });
   }
 
-  drop_to_run_as_user(cfg.daemon, {});
+  std::vector<std::string> extra_groups;
+  if (cfg.smtp && cfg.smtp->maildir_group) extra_groups.push_back(*cfg.smtp->maildir_group);
+  drop_to_run_as_user(cfg.daemon, {}, extra_groups);
 
   if (tunnel) tunnel->data_plane->start();
   if (mail) mail->start();

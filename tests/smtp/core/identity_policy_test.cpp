@@ -119,6 +119,9 @@ TEST(SenderMap, DefaultAllowedIsOwnNameAtLocalDomains) {
   EXPECT_FALSE(SenderMap::default_allowed("alice", "", local)) << "the null sender is the session's";
   EXPECT_FALSE(SenderMap::default_allowed("", "@site.example", local));
   EXPECT_FALSE(SenderMap::default_allowed("alice", "alice@site.example", {}));
+  // An identity that is an address may use exactly that address, at any domain.
+  EXPECT_TRUE(SenderMap::default_allowed("alice@elsewhere.example", "Alice@Elsewhere.Example", local));
+  EXPECT_FALSE(SenderMap::default_allowed("alice@elsewhere.example", "bob@elsewhere.example", local));
 }
 
 TEST(SenderMap, LoadNamesTheUnreadableFile) {

@@ -17,6 +17,15 @@ import sys
 import tempfile
 import time
 
+
+def maildir_queue_id(maildir_name):
+    """The queue id in a Maildir file name "<secs>.M<usec>Q<id>.<host>,S=<size>[:2,flags]"."""
+    unique = maildir_name.split(".", 2)
+    if len(unique) < 3 or "Q" not in unique[1]:
+        return None
+    return unique[1].split("Q", 1)[1]
+
+
 SKIP = 77
 PASSWORD = "correct horse 8"
 USER = "alice@example.org"
@@ -156,15 +165,25 @@ status_socket = "%s"
 
     def delivered(self, recipient, queue_id, timeout=5.0):
         """The delivered bytes of queue_id for recipient (waits for the queue runner)."""
-        path = os.path.join(self.mailbox(recipient), queue_id + ".postern")
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if os.path.exists(path):
+            path = self.delivered_path(recipient, queue_id)
+            if path:
                 with open(path, "rb") as f:
                     return f.read()
             time.sleep(0.02)
         raise AssertionError("%s was not delivered to %s; log:\n%s" % (queue_id, recipient,
                                                                        self.log()[-3000:]))
+
+    def delivered_path(self, recipient, queue_id):
+        """new/<secs>.M<usec>Q<queue_id>.<host>,S=<size> (maildir_delivery.hpp), or None."""
+        box = self.mailbox(recipient)
+        if not os.path.isdir(box):
+            return None
+        for name in os.listdir(box):
+            if maildir_queue_id(name) == queue_id:
+                return os.path.join(box, name)
+        return None
 
     def files(self, recipient):
         box = self.mailbox(recipient)

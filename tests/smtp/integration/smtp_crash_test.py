@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Runner, Server, queue_id_of  # noqa: E402
+from harness import Runner, Server, maildir_queue_id, queue_id_of  # noqa: E402
 
 RCPTS = ["r1@example.org", "r2@example.org", "r3@example.org"]
 
@@ -51,20 +51,20 @@ def send_many(server, count, connections=4):
 
 
 def wait_delivered(server, ids, timeout=20):
-    want = {i + ".postern" for i in ids}
+    want = set(ids)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if all(set(server.files(r)) >= want for r in RCPTS) and not server.queue_files():
+        if all({maildir_queue_id(f) for f in server.files(r)} >= want for r in RCPTS) and not server.queue_files():
             return
         time.sleep(0.1)
     raise AssertionError("not all delivered: queue=%s" % server.queue_files()[:5])
 
 
 def check_exactly_once(server, ids):
-    want = sorted(i + ".postern" for i in ids)
+    want = sorted(ids)
     assert len(set(ids)) == len(ids), "duplicate queue ids"
     for r in RCPTS:
-        got = server.files(r)
+        got = sorted(maildir_queue_id(f) for f in server.files(r))
         assert got == want, "%s: %d files for %d messages" % (r, len(got), len(ids))
         tmp = os.path.join(server.dir, "maildir", r, "tmp")
         assert os.listdir(tmp) == [], "left-over tmp files in %s" % tmp

@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace postern::smtp::spool {
 namespace {
@@ -58,8 +62,11 @@ QueuedMessage message(std::string id, std::string body) {
   m.id = std::move(id);
   m.recipients = {"bob@example.org"};
   m.message = std::move(body);
+  m.queued_at = std::chrono::system_clock::time_point(std::chrono::microseconds(1'764'700'000'123'456));
   return m;
 }
+
+std::string name_of(const QueuedMessage& m) { return maildir_file_name(m, "localhost"); }
 
 std::string slurp(const std::filesystem::path& p) {
   std::string out;
@@ -67,18 +74,50 @@ std::string slurp(const std::filesystem::path& p) {
   return out;
 }
 
+TEST(MaildirFileName, FollowsTheMaildirConvention) {
+  QueuedMessage m = message("00000000000000a1", "12345");
+  EXPECT_EQ(maildir_file_name(m, "mail.example.org"), "1764700000.M123456Q00000000000000a1.mail.example.org,S=5");
+  // maildir(5): '/' and ':' cannot appear in the host part.
+  EXPECT_EQ(maildir_file_name(m, "a/b:c"), "1764700000.M123456Q00000000000000a1.a\\057b\\072c,S=5");
+}
+
 TEST(MaildirDelivery, CreatesFoldersAndWritesExactBytes) {
   TempDir dir;
   MaildirDelivery delivery(dir.path() / "maildir");
   std::string body = "Received: x\r\nSubject: \xe9t\xe9\r\n\r\n8bit \x80 body\r\n.\r\n";
-  auto result = delivery.deliver_one(message("00000000000000a1", body), "Bob@EXAMPLE.org");
+  const QueuedMessage m = message("00000000000000a1", body);
+  auto result = delivery.deliver_one(m, "Bob@EXAMPLE.org");
   ASSERT_EQ(result.status, DeliveryStatus::delivered) << result.detail;
   auto box = dir.path() / "maildir" / "Bob@example.org";
   EXPECT_TRUE(std::filesystem::is_directory(box / "cur"));
   EXPECT_TRUE(std::filesystem::is_empty(box / "tmp"));
-  EXPECT_EQ(slurp(box / "new" / "00000000000000a1.postern"), body);
-  EXPECT_EQ(delivery.delivered_path("00000000000000a1", "Bob@EXAMPLE.org"),
-            box / "new" / "00000000000000a1.postern");
+  EXPECT_EQ(slurp(box / "new" / name_of(m)), body);
+  EXPECT_EQ(delivery.delivered_path(m, "Bob@EXAMPLE.org"), box / "new" / name_of(m));
+  struct stat st {};
+  ASSERT_EQ(::stat((box / "new" / name_of(m)).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat(box.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+TEST(MaildirDelivery, ModeAndGroupForTheImapServer) {
+  TempDir dir;
+  MaildirOptions options;
+  options.ownership = {0660, static_cast<int>(::getegid())};
+  MaildirDelivery delivery(dir.path(), options);
+  const QueuedMessage m = message("00000000000000b2", "m");
+  ASSERT_EQ(delivery.deliver_one(m, "r@x").status, DeliveryStatus::delivered);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / "r@x" / "new" / name_of(m)).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_gid, ::getegid());
+  for (const char* d : {"", "new", "cur", "tmp"}) {
+    ASSERT_EQ(::stat((dir.path() / "r@x" / d).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 02770u) << d;
+  }
+  EXPECT_EQ(fs::directory_mode({0640, 5}), 02750u);
+  EXPECT_EQ(fs::directory_mode({0600, 5}), 0700u);
+  EXPECT_EQ(fs::directory_mode({0660, -1}), 0770u);
 }
 
 TEST(MaildirDelivery, RepeatIsIdempotentAndDoesNotOverwrite) {
@@ -86,9 +125,9 @@ TEST(MaildirDelivery, RepeatIsIdempotentAndDoesNotOverwrite) {
   MaildirDelivery delivery(dir.path());
   ASSERT_EQ(delivery.deliver_one(message("0000000000000001", "one"), "r@x").status,
             DeliveryStatus::delivered);
-  auto repeat = delivery.deliver_one(message("0000000000000001", "changed"), "r@x");
+  auto repeat = delivery.deliver_one(message("0000000000000001", "ONE"), "r@x");
   EXPECT_EQ(repeat.status, DeliveryStatus::delivered);
-  EXPECT_EQ(slurp(dir.path() / "r@x" / "new" / "0000000000000001.postern"), "one");
+  EXPECT_EQ(slurp(dir.path() / "r@x" / "new" / name_of(message("0000000000000001", "one"))), "one");
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() / "r@x" / "new"),
                           std::filesystem::directory_iterator()),
             1);
@@ -97,25 +136,37 @@ TEST(MaildirDelivery, RepeatIsIdempotentAndDoesNotOverwrite) {
 TEST(MaildirDelivery, RecoveredMessageAlreadyReadIntoCurIsNotDuplicated) {
   TempDir dir;
   MaildirDelivery delivery(dir.path());
-  ASSERT_EQ(delivery.deliver_one(message("0000000000000002", "m"), "r@x").status,
-            DeliveryStatus::delivered);
+  const QueuedMessage m = message("0000000000000002", "m");
+  ASSERT_EQ(delivery.deliver_one(m, "r@x").status, DeliveryStatus::delivered);
   auto box = dir.path() / "r@x";
-  std::filesystem::rename(box / "new" / "0000000000000002.postern",
-                          box / "cur" / "0000000000000002.postern:2,S");
-  QueuedMessage again = message("0000000000000002", "m");
+  std::filesystem::rename(box / "new" / name_of(m), box / "cur" / (name_of(m) + ":2,S"));
+  QueuedMessage again = m;
   again.recovered = true;
   EXPECT_EQ(delivery.deliver_one(again, "r@x").status, DeliveryStatus::delivered);
   EXPECT_TRUE(std::filesystem::is_empty(box / "new"));
 }
 
+TEST(MaildirDelivery, RecoveredMessageDeliveredUnderTheOldNameIsNotDuplicated) {
+  TempDir dir;
+  MaildirDelivery delivery(dir.path());
+  std::filesystem::create_directories(dir.path() / "r@x" / "new");
+  std::ofstream(dir.path() / "r@x" / "new" / "0000000000000006.postern") << "m";
+  QueuedMessage m = message("0000000000000006", "m");
+  m.recovered = true;
+  EXPECT_EQ(delivery.deliver_one(m, "r@x").status, DeliveryStatus::delivered);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() / "r@x" / "new"),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
 TEST(MaildirDelivery, StaleTmpFromACrashIsReplaced) {
   TempDir dir;
   MaildirDelivery delivery(dir.path());
+  const QueuedMessage m = message("0000000000000003", "whole");
   std::filesystem::create_directories(dir.path() / "r@x" / "tmp");
-  std::ofstream(dir.path() / "r@x" / "tmp" / "0000000000000003.postern") << "torn";
-  ASSERT_EQ(delivery.deliver_one(message("0000000000000003", "whole"), "r@x").status,
-            DeliveryStatus::delivered);
-  EXPECT_EQ(slurp(dir.path() / "r@x" / "new" / "0000000000000003.postern"), "whole");
+  std::ofstream(dir.path() / "r@x" / "tmp" / name_of(m)) << "torn";
+  ASSERT_EQ(delivery.deliver_one(m, "r@x").status, DeliveryStatus::delivered);
+  EXPECT_EQ(slurp(dir.path() / "r@x" / "new" / name_of(m)), "whole");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "r@x" / "tmp"));
 }
 
