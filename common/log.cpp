@@ -1,9 +1,16 @@
 // Formatting and the default stderr sink for operator logs (see log.hpp).
 #include "common/log.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -52,12 +59,15 @@ std::string timestamp() {
 }
 
 std::mutex g_mutex;
+// Decided once: systemd sets JOURNAL_STREAM before exec, and stderr is not re-pointed later.
+bool stderr_is_journal() {
+  static const bool journal = is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO);
+  return journal;
+}
+
 Sink g_sink = [](Level level, std::string_view line) {
-  std::string out = timestamp();
-  out.push_back(' ');
-  out.append(to_string(level));
-  out.push_back(' ');
-  out.append(line);
+  const bool journal = stderr_is_journal();
+  std::string out = format_stderr_line(level, line, journal, journal ? std::string() : timestamp());
   out.push_back('\n');
   std::fwrite(out.data(), 1, out.size(), stderr);
 };
@@ -73,6 +83,47 @@ std::string_view to_string(Level level) {
     case Level::error: return "error";
   }
   return "?";
+}
+
+int syslog_priority(Level level) {
+  switch (level) {
+    case Level::debug: return 7;    // LOG_DEBUG
+    case Level::info: return 6;     // LOG_INFO
+    case Level::warning: return 4;  // LOG_WARNING
+    case Level::error: return 3;    // LOG_ERR
+  }
+  return 6;
+}
+
+bool is_journal_stream(const char* journal_stream, int fd) {
+  if (journal_stream == nullptr) return false;
+  const char* end = journal_stream + std::strlen(journal_stream);
+  const char* colon = std::find(journal_stream, end, ':');
+  unsigned long long dev = 0, ino = 0;
+  auto [dev_end, dev_ec] = std::from_chars(journal_stream, colon, dev);
+  if (colon == end || dev_ec != std::errc{} || dev_end != colon) return false;
+  auto [ino_end, ino_ec] = std::from_chars(colon + 1, end, ino);
+  if (ino_ec != std::errc{} || ino_end != end || colon + 1 == end) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
+std::string format_stderr_line(Level level, std::string_view line, bool journal, std::string_view stamp) {
+  std::string out;
+  out.reserve(line.size() + 32);
+  if (journal) {
+    out.push_back('<');
+    out.append(std::to_string(syslog_priority(level)));
+    out.push_back('>');
+  } else {
+    out.append(stamp);
+    out.push_back(' ');
+  }
+  out.append(to_string(level));
+  out.push_back(' ');
+  out.append(line);
+  return out;
 }
 
 std::string format_line(std::string_view component, std::string_view id, std::string_view ev,

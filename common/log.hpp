@@ -1,6 +1,10 @@
 // Operator logs: one line per event, a session id and key=value pairs.
 //   2026-11-27T20:41:07.512Z info smtp id=8f3a connected peer=10.77.0.2:40112
 // Cores and adapters call log::event(); the binary installs the sink (stderr by default).
+// Under systemd, when stderr is the journal (JOURNAL_STREAM names stderr's device:inode, see
+// systemd.exec(5)), the default sink prefixes each line with its syslog priority ("<4>" for a
+// warning, sd-daemon.h's SD_WARNING) and leaves out the timestamp, which journald records
+// itself; `journalctl -p warning` then filters by level. The key=value text is the same.
 // Contract: values are escaped (quoted when they hold spaces, quotes or control bytes) so one
 // event is always one line; secrets must never be passed here.
 #pragma once
@@ -25,6 +29,17 @@ struct Field {
     requires std::is_integral_v<Int>
   Field(std::string_view k, Int v) : key(k), value(std::to_string(v)) {}
 };
+
+// syslog(3) priority of a level: error 3, warning 4, info 6, debug 7 (SD_ERR ... SD_DEBUG).
+int syslog_priority(Level level);
+
+// True when `journal_stream` (JOURNAL_STREAM's value, "DEV:INODE" in decimal) names the file
+// `fd` is open on. False for nullptr, malformed text or a bad fd.
+bool is_journal_stream(const char* journal_stream, int fd);
+
+// The default sink's line for `level`: "<6>info smtp ..." when `journal`, else
+// "<timestamp> info smtp ...". No trailing newline.
+std::string format_stderr_line(Level level, std::string_view line, bool journal, std::string_view timestamp);
 
 // Formats "component id=ID event k=v ..." (no timestamp, no level): what sinks receive.
 std::string format_line(std::string_view component, std::string_view id, std::string_view event,

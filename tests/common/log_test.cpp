@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -29,6 +33,43 @@ TEST(LogSink, EventsBelowMinimumLevelAreDropped) {
   set_sink(old);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "t shown");
+}
+
+TEST(LogJournal, SyslogPrioritiesMatchSdDaemon) {
+  EXPECT_EQ(syslog_priority(Level::error), 3);    // SD_ERR
+  EXPECT_EQ(syslog_priority(Level::warning), 4);  // SD_WARNING
+  EXPECT_EQ(syslog_priority(Level::info), 6);     // SD_INFO
+  EXPECT_EQ(syslog_priority(Level::debug), 7);    // SD_DEBUG
+}
+
+TEST(LogJournal, JournalLinesCarryThePriorityAndNoTimestamp) {
+  EXPECT_EQ(format_stderr_line(Level::warning, "smtp id=8f3a x k=v", true, ""), "<4>warn smtp id=8f3a x k=v");
+  EXPECT_EQ(format_stderr_line(Level::error, "t y", true, ""), "<3>error t y");
+  EXPECT_EQ(format_stderr_line(Level::debug, "t y", true, ""), "<7>debug t y");
+  EXPECT_EQ(format_stderr_line(Level::info, "t y", false, "2026-11-27T20:41:07.512Z"),
+            "2026-11-27T20:41:07.512Z info t y");
+}
+
+// JOURNAL_STREAM must name the very file stderr is open on: a daemon started by systemd whose
+// stderr was then redirected (or a child that inherited the variable) must not emit "<6>".
+TEST(LogJournal, StreamMustMatchTheFdsDeviceAndInode) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  const int fd = fileno(file);
+  struct stat st {};
+  ASSERT_EQ(fstat(fd, &st), 0);
+  const std::string dev = std::to_string(st.st_dev), ino = std::to_string(st.st_ino);
+  const std::string other_ino = std::to_string(st.st_ino + 1);
+  EXPECT_TRUE(is_journal_stream((dev + ":" + ino).c_str(), fd));
+  EXPECT_FALSE(is_journal_stream((dev + ":" + other_ino).c_str(), fd));
+  EXPECT_FALSE(is_journal_stream(nullptr, fd));
+  EXPECT_FALSE(is_journal_stream("", fd));
+  EXPECT_FALSE(is_journal_stream((dev + ":").c_str(), fd));
+  EXPECT_FALSE(is_journal_stream((":" + ino).c_str(), fd));
+  EXPECT_FALSE(is_journal_stream((dev + ":" + ino + "x").c_str(), fd));
+  EXPECT_FALSE(is_journal_stream((dev + ino).c_str(), fd));
+  EXPECT_FALSE(is_journal_stream((dev + ":" + ino).c_str(), -1));
+  std::fclose(file);
 }
 
 }  // namespace
