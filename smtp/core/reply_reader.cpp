@@ -1,11 +1,12 @@
-// SMTP reply reader and EHLO parsing; see smtp_reply.hpp for the contract.
-#include "tools/postern/send/smtp_reply.hpp"
+// SMTP reply reader and EHLO parsing; see reply_reader.hpp for the contract.
+#include "smtp/core/reply_reader.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <sstream>
 
-namespace postern::tools::send {
+namespace postern::smtp {
 namespace {
 
 std::string upper(std::string_view s) {
@@ -36,6 +37,18 @@ std::string Reply::text() const {
     if (!out.empty()) out += ' ';
     out += l;
   }
+  return out;
+}
+
+std::string Reply::verbatim() const {
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(code);
+    out += i + 1 == lines.size() ? ' ' : '-';
+    out += lines[i];
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
@@ -106,11 +119,32 @@ Capabilities parse_ehlo(const Reply& reply) {
     if (keyword == "PIPELINING") caps.pipelining = true;
     if (keyword == "8BITMIME") caps.eightbitmime = true;
     if (keyword == "ENHANCEDSTATUSCODES") caps.enhanced_codes = true;
-    if (keyword == "AUTH" || keyword == "AUTH=") {
+    if (keyword == "SMTPUTF8") caps.smtputf8 = true;
+    if (keyword == "DSN") caps.dsn = true;
+    if (keyword == "SIZE") {
+      caps.size = true;
+      std::string limit;
+      words >> limit;
+      std::uint64_t n = 0;
+      auto [end, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), n);
+      if (ec == std::errc{} && end == limit.data() + limit.size()) caps.size_limit = n;
+    }
+    // "AUTH=LOGIN PLAIN": the pre-RFC 4954 form some servers still send.
+    if (keyword == "AUTH" || keyword.starts_with("AUTH=")) {
+      if (keyword.size() > 5) caps.auth_mechanisms.push_back(keyword.substr(5));
       for (std::string mech; words >> mech;) caps.auth_mechanisms.push_back(mech);
     }
   }
   return caps;
+}
+
+std::string enhanced_code_of(const Reply& reply) {
+  if (reply.lines.empty()) return {};
+  std::string_view first = reply.lines.front();
+  std::size_t n = enhanced_code_length(first);
+  if (n == 0 || first[0] != static_cast<char>('0' + reply.code / 100)) return {};
+  if (n < first.size() && first[n] != ' ') return {};
+  return std::string(first.substr(0, n));
 }
 
 std::string queue_id_of(const Reply& reply) {
@@ -129,4 +163,4 @@ std::string queue_id_of(const Reply& reply) {
   return view.empty() ? std::to_string(reply.code) : std::string(view);
 }
 
-}  // namespace postern::tools::send
+}  // namespace postern::smtp

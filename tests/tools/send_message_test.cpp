@@ -1,6 +1,6 @@
-// Unit tests of the `postern send` message builder and SMTP reply reader (no sockets).
+// Unit tests of the `postern send` message builder (no sockets; the reply reader is tested in
+// tests/smtp/core/reply_reader_test.cpp).
 #include "tools/postern/send/message.hpp"
-#include "tools/postern/send/smtp_reply.hpp"
 
 #include <gtest/gtest.h>
 
@@ -92,68 +92,6 @@ TEST(Message, AttachmentIsMultipart) {
   EXPECT_NE(m.text.find("Content-Type: application/pdf; name=\"a.pdf\""), std::string::npos);
   EXPECT_NE(m.text.find("JVBERg=="), std::string::npos);
   EXPECT_NE(m.text.find("\r\n--=_postern_abc123--\r\n"), std::string::npos);
-}
-
-std::vector<Reply> read_all(const std::vector<std::string_view>& chunks) {
-  ReplyReader r;
-  std::vector<Reply> out;
-  for (auto c : chunks) {
-    r.feed(c);
-    while (auto reply = r.next()) out.push_back(*reply);
-  }
-  EXPECT_FALSE(r.failed()) << r.error();
-  return out;
-}
-
-constexpr std::string_view kEhlo =
-    "250-mail.example.org\r\n250-PIPELINING\r\n250-STARTTLS\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n"
-    "354 go\r\n";
-
-TEST(ReplyReader, MultilineAndCapabilities) {
-  auto replies = read_all({kEhlo});
-  ASSERT_EQ(replies.size(), 2u);
-  EXPECT_EQ(replies[0].code, 250);
-  EXPECT_EQ(replies[0].lines.size(), 5u);
-  EXPECT_EQ(replies[0].last_line, "250 AUTH PLAIN LOGIN");
-  Capabilities caps = parse_ehlo(replies[0]);
-  EXPECT_TRUE(caps.starttls);
-  EXPECT_TRUE(caps.pipelining);
-  EXPECT_TRUE(caps.eightbitmime);
-  EXPECT_TRUE(caps.has_auth("plain"));
-  EXPECT_FALSE(caps.has_auth("CRAM-MD5"));
-  EXPECT_EQ(replies[1].code, 354);
-}
-
-TEST(ReplyReader, GrindEverySplitPoint) {
-  auto whole = read_all({kEhlo});
-  for (std::size_t i = 0; i <= kEhlo.size(); ++i) {
-    for (std::size_t j = i; j <= kEhlo.size(); ++j) {
-      auto split = read_all({kEhlo.substr(0, i), kEhlo.substr(i, j - i), kEhlo.substr(j)});
-      ASSERT_EQ(split.size(), whole.size()) << i << "," << j;
-      for (std::size_t k = 0; k < whole.size(); ++k) EXPECT_EQ(split[k].lines, whole[k].lines);
-    }
-  }
-}
-
-TEST(ReplyReader, RejectsJunkAndTls) {
-  ReplyReader r;
-  r.feed("HTTP/1.1 400 Bad Request\r\n");
-  EXPECT_TRUE(r.failed());
-  ReplyReader mixed;
-  mixed.feed("250-a\r\n550 b\r\n");
-  EXPECT_TRUE(mixed.failed());
-  ReplyReader longline;
-  longline.feed(std::string(ReplyReader::kMaxLine + 1, '2'));
-  EXPECT_TRUE(longline.failed());
-}
-
-TEST(ReplyReader, QueueId) {
-  Reply r;
-  r.code = 250;
-  r.lines = {"2.0.0 Ok: queued as 4F2A1"};
-  EXPECT_EQ(queue_id_of(r), "4F2A1");
-  r.lines = {"2.0.0 OK id=1abc"};
-  EXPECT_EQ(queue_id_of(r), "OK id=1abc");
 }
 
 }  // namespace

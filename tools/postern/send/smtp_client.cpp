@@ -10,6 +10,8 @@
 namespace postern::tools::send {
 namespace {
 
+using smtp::ReplyReader;
+
 // A greeting must come promptly; RFC 5321 4.5.3.2.1 allows 5 minutes but a submission server
 // that has said nothing after --timeout is far more likely to be waiting for a TLS ClientHello.
 class Session {
@@ -131,7 +133,7 @@ void Session::read_greeting() {
 
 Capabilities Session::ehlo() {
   Reply reply = expect("EHLO " + options_.ehlo_name, 250, "EHLO");
-  return parse_ehlo(reply);
+  return smtp::parse_ehlo(reply);
 }
 
 void Session::starttls() {
@@ -221,7 +223,7 @@ SubmitResult Session::run(const Envelope& envelope, const MessageMaker& make_mes
   } catch (const SendError&) {
     // The message is queued; a server that hangs up without 221 changes nothing.
   }
-  return {queue_id_of(done), done};
+  return {smtp::queue_id_of(done), done};
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 #pragma once
 
 #include "common/secret.hpp"
+#include "smtp/core/reply_reader.hpp"
 #include "tools/postern/send/message.hpp"
-#include "tools/postern/send/smtp_reply.hpp"
 #include "tools/postern/send/transport.hpp"
 
 #include <chrono>
@@ -20,6 +20,10 @@
 #include <vector>
 
 namespace postern::tools::send {
+
+// The reply syntax is shared with the relay client: these are smtp/core/reply_reader.hpp's types.
+using smtp::Capabilities;
+using smtp::Reply;
 
 // auto_: plaintext greeting, then STARTTLS if the server offers it.
 enum class TlsMode { auto_, starttls, implicit };
