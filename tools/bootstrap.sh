@@ -11,6 +11,7 @@ PACKAGES=(
   libssl-dev openssl libasio-dev libpcap-dev libgtest-dev libgmock-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev
   clang libclang-rt-14-dev
+  libsystemd-dev systemd dpkg-dev help2man lintian
   iproute2 nftables iputils-ping iperf3 swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
 )
 missing=()

@@ -76,7 +76,7 @@ int run_client(const std::string& path) {
         status_server->stop();
         client->stop();
       },
-      {});
+      {}, {status_line_of({"client", path, {}, &data_plane, nullptr}), [&client] { return client->established(); }});
   data_plane.stop();
   return client->exit_status().value_or(0);
 }

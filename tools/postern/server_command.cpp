@@ -171,7 +171,8 @@ int run_server(const std::string& path) {
       [&] {
         if (tunnel) tunnel->server->reload();
         if (mail) mail->reload();
-      });
+      },
+      {status_line_of({"server", path, {}, tunnel ? tunnel->data_plane.get() : nullptr, mail.get()}), nullptr});
   if (mail) mail->stop();
   if (tunnel) tunnel->data_plane->stop();
   return 0;
