@@ -104,8 +104,13 @@ bool RelayConnection::usable() {
 template <typename Done>
 void RelayConnection::pump_until(Done done) {
   while (!closed_) {
-    if (!flush_output()) session_->on_closed();
-    for (ClientAction& a : session_->take_actions()) perform(a);
+    // Actions can produce output (after the handshake the session sends EHLO): write until quiet.
+    for (bool acted = true; acted && !closed_;) {
+      if (!flush_output()) session_->on_closed();
+      std::vector<ClientAction> actions = session_->take_actions();
+      acted = !actions.empty();
+      for (ClientAction& a : actions) perform(a);
+    }
     if (closed_ || done()) return;
     if (session_->current_timeout() == ClientTimeout::idle) return;  // no reply is awaited
     read_once();
@@ -176,6 +181,15 @@ void RelayConnection::start_tls() {
   if (!prepare_peer_check(tls_->native_handle(), tls_name_, verify_)) {
     return session_->on_tls_failed("cannot set the name to check: " + tls_name_);
   }
+  std::string leaf_names;
+  if (verify_) {
+    tls_->set_verify_callback([&leaf_names](bool preverified, asio::ssl::verify_context& ctx) {
+      X509_STORE_CTX* store = ctx.native_handle();
+      X509* cert = X509_STORE_CTX_get_current_cert(store);
+      if (X509_STORE_CTX_get_error_depth(store) == 0 && cert != nullptr) leaf_names = certificate_names(cert);
+      return preverified;
+    });
+  }
   std::error_code ec = run_with_timeout(
       io_, timeouts_.command,
       [&](auto handler) { tls_->async_handshake(asio::ssl::stream_base::client, handler); },
@@ -183,7 +197,7 @@ void RelayConnection::start_tls() {
   if (ec) {
     std::string reason = ec == asio::error::timed_out
                              ? "handshake timeout"
-                             : handshake_failure(tls_->native_handle(), tls_name_, ec.message());
+                             : handshake_failure(tls_->native_handle(), tls_name_, leaf_names, ec.message());
     tls_.reset();  // the stream is unusable; close the TCP connection without a TLS shutdown
     return session_->on_tls_failed(reason);
   }

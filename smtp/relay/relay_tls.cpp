@@ -32,6 +32,8 @@ bool is_ip_literal(const std::string& name) {
   return !ec;
 }
 
+}  // namespace
+
 // DNS and IP subjectAltNames, else the subject CN, joined with ", ".
 std::string certificate_names(X509* cert) {
   std::string out;
@@ -66,8 +68,6 @@ std::string certificate_names(X509* cert) {
   }
   return out.empty() ? "(none)" : out;
 }
-
-}  // namespace
 
 asio::ssl::context make_relay_context(bool verify, const std::optional<std::filesystem::path>& ca) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
@@ -114,13 +114,13 @@ TlsSummary describe_tls(const SSL* ssl, bool verify) {
   return out;
 }
 
-std::string handshake_failure(const SSL* ssl, const std::string& wanted, const std::string& asio_message) {
+std::string handshake_failure(const SSL* ssl, const std::string& wanted, const std::string& leaf_names,
+                              const std::string& asio_message) {
   std::string queued = openssl_error_text();
   const long result = ssl != nullptr ? SSL_get_verify_result(ssl) : X509_V_OK;
   if (result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-    std::string names = "(unknown)";
-    if (X509* cert = SSL_get0_peer_certificate(ssl)) names = certificate_names(cert);
-    return "certificate name mismatch: wanted " + wanted + ", certificate names " + names;
+    return "certificate name mismatch: wanted " + wanted + ", certificate names " +
+           (leaf_names.empty() ? "(unknown)" : leaf_names);
   }
   if (result != X509_V_OK) {
     return std::string("certificate verify failed: ") + X509_verify_cert_error_string(result);

@@ -28,9 +28,15 @@ struct TlsSummary {
 };
 TlsSummary describe_tls(const SSL* ssl, bool verify);
 
+// The DNS and IP subjectAltNames of a certificate (else its CN), ", "-joined, for the log.
+std::string certificate_names(X509* cert);
+
 // Why the handshake failed, for the log: "certificate name mismatch: wanted mx1.site.example,
 // certificate names mx9.site.example, mail.other.example", "certificate verify failed: unable
 // to get local issuer certificate", or the OpenSSL error text. Clears the error queue.
-std::string handshake_failure(const SSL* ssl, const std::string& wanted, const std::string& asio_message);
+// `leaf_names`: certificate_names() of the peer's certificate, captured during verification
+// (OpenSSL keeps no peer certificate after a failed client handshake).
+std::string handshake_failure(const SSL* ssl, const std::string& wanted, const std::string& leaf_names,
+                              const std::string& asio_message);
 
 }  // namespace postern::smtp::relay
