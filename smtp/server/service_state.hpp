@@ -6,6 +6,7 @@
 
 #include "common/config.hpp"
 #include "smtp/core/session.hpp"
+#include "smtp/relay/relay_delivery.hpp"
 #include "smtp/server/submission_rules.hpp"
 #include "smtp/spool/maildir_delivery.hpp"
 #include "smtp/spool/queue_runner.hpp"

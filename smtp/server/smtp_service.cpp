@@ -6,6 +6,7 @@
 #include "smtp/server/connection.hpp"
 #include "smtp/server/service_state.hpp"
 #include "smtp/server/tls.hpp"
+#include "smtp/spool/fs.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -17,6 +18,10 @@
 #include <openssl/rand.h>
 
 #include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <stdexcept>
 
@@ -200,6 +205,26 @@ void SmtpService::open() {
     const ::group* gr = ::getgrnam(st.cfg.maildir_group->c_str());
     if (!gr) throw std::runtime_error("smtp: [smtp] maildir_group " + *st.cfg.maildir_group + ": no such group");
     st.maildir_options.ownership.group = static_cast<int>(gr->gr_gid);
+    // The root too, so the IMAP server can reach the mailboxes (open() runs before the drop).
+    const std::string root = st.cfg.maildir.string();
+    if (::chown(root.c_str(), static_cast<uid_t>(-1), gr->gr_gid) != 0 ||
+        ::chmod(root.c_str(), spool::fs::directory_mode(st.maildir_options.ownership)) != 0) {
+      throw std::runtime_error("smtp: cannot give " + root + " to group " + *st.cfg.maildir_group + ": " +
+                               std::error_code(errno, std::generic_category()).message());
+    }
+  }
+  if (st.cfg.relay) {
+    // Read as root, before the privilege drop, like the TLS keys.
+    std::optional<SecretBytes> password;
+    if (st.cfg.relay->password_file) password = config::read_password_file(*st.cfg.relay->password_file);
+    st.relay = std::make_unique<relay::RelayDelivery>(*st.cfg.relay, std::move(password), st.cfg.relay->helo_name);
+    std::string hosts;
+    for (const auto& h : st.cfg.relay->hosts) hosts += (hosts.empty() ? "" : ",") + h.to_string();
+    log::info(kLog, "-", "relay", {{"hosts", hosts}, {"tls", config::to_string(st.cfg.relay->tls)},
+                                   {"auth", st.cfg.relay->user ? *st.cfg.relay->user : std::string("none")}});
+    if (st.cfg.relay->tls == config::RelayTlsPolicy::none) {
+      log::warn(kLog, "-", "relay_plaintext", {{"effect", "mail to the relay is sent without TLS (tls = \"none\")"}});
+    }
   }
   st.rules = std::make_unique<SubmissionRules>(st.cfg);
   st.rules->load();
