@@ -13,6 +13,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libsystemd-dev systemd dpkg-dev help2man lintian
   iproute2 nftables iputils-ping iperf3 swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
+  dovecot-core dovecot-imapd
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
