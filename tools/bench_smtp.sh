@@ -4,6 +4,10 @@
 # stdlib Python loader, one TLS session per connection, many messages per session). Both
 # servers accept for a local domain and write every message to a Maildir with fsync, so the
 # numbers compare durable acceptance + local delivery. Prints messages/s and the ratio.
+# The relay row: a second postern with [smtp.relay] pointing at that Postfix (STARTTLS,
+# tls = "encrypt"), so client -> postern -> Postfix, against client -> Postfix directly in the
+# same run: "relay" is postern's 250 rate (relaying must not make it the bottleneck), and
+# "relay-drain" the rate until Postfix has delivered the last relayed message.
 # Not a test. Needs root (installs postfix with apt-get if missing, runs it on 127.0.0.1).
 #   tools/bench_smtp.sh [path/to/postern]   (default: build/*/tools/postern/postern)
 # Environment: MESSAGES (default 4000 per run), SESSIONS (20), SIZE (4096).
@@ -19,8 +23,10 @@ POSTERN=${1:-${POSTERN_BIN:-$(ls -t "$ROOT"/build/*/tools/postern/postern 2>/dev
 WORK=$(mktemp -d /var/tmp/bench-smtp.XXXXXX)
 chmod 755 "$WORK"  # postfix daemons run as postfix/nobody and must traverse it
 POSTERN_PID=""
+RELAY_PID=""
 cleanup() {
   [[ -n "$POSTERN_PID" ]] && kill "$POSTERN_PID" 2>/dev/null || true
+  [[ -n "$RELAY_PID" ]] && kill "$RELAY_PID" 2>/dev/null || true
   postfix -c "$WORK/postfix" stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -63,6 +69,38 @@ EOF
   POSTERN_PID=$!
   wait_port "$PORT_POSTERN"
 }
+
+# A postern whose only route for example.org is the relay: the Postfix below.
+start_relay_postern() {
+  PORT_RELAY=$(free_port)
+  cat > "$WORK/relay.toml" <<EOF
+[smtp]
+listen = ["127.0.0.1:$PORT_RELAY starttls"]
+hostname = "relay.test"
+certificate = "$WORK/cert.pem"
+private_key = "$WORK/key.pem"
+spool = "$WORK/relay-spool"
+maildir = "$WORK/relay-maildir"
+domains = ["relay.test"]
+trusted_networks = ["127.0.0.0/8"]
+max_connections_per_ip = 1000
+max_connections = 1000
+messages_per_hour = 0
+recipients_per_hour = 0
+[smtp.relay]
+hosts = ["127.0.0.1:$PORT_POSTFIX"]
+tls = "encrypt"
+[daemon]
+user = "root"
+group = "root"
+status_socket = "$WORK/relay.sock"
+EOF
+  "$POSTERN" server -c "$WORK/relay.toml" >"$WORK/relay.log" 2>&1 &
+  RELAY_PID=$!
+  wait_port "$PORT_RELAY"
+}
+
+postfix_delivered() { find "$WORK/postfix-maildir" -type f \( -path '*/new/*' -o -path '*/cur/*' \) | wc -l; }
 
 # A private postfix instance (own config and queue directories), virtual Maildir delivery.
 start_postfix() {
@@ -154,7 +192,24 @@ echo "$MESSAGES messages of $SIZE bytes, $SESSIONS concurrent sessions" >&2
 p_plain=$(bench_plain "$PORT_POSTERN"); f_plain=$(bench_plain "$PORT_POSTFIX")
 p_tls=$(bench_starttls "$PORT_POSTERN"); f_tls=$(bench_starttls "$PORT_POSTFIX")
 
+start_relay_postern
+sleep 2  # let Postfix finish delivering the direct runs
+before=$(postfix_delivered)
+start=$(date +%s.%N)
+r_plain=$(bench_plain "$PORT_RELAY")
+for _ in $(seq 1200); do
+  [[ $(( $(postfix_delivered) - before )) -ge $MESSAGES ]] && break
+  sleep 0.1
+done
+end=$(date +%s.%N)
+relayed=$(( $(postfix_delivered) - before ))
+r_drain=$(python3 -c "print(round($relayed / ($end - $start)))")
+
 printf "%-10s %12s %12s %8s\n" mode "postern/s" "postfix/s" ratio
 printf "%-10s %12s %12s %8s\n" plaintext "$p_plain" "$f_plain" "$(python3 -c "print(round($p_plain/$f_plain,2))")"
 printf "%-10s %12s %12s %8s\n" starttls "$p_tls" "$f_tls" "$(python3 -c "print(round($p_tls/$f_tls,2))")"
+printf "%-11s %11s %12s %8s   (client -> postern -> Postfix vs client -> Postfix)\n" relay "$r_plain" "$f_plain" \
+  "$(python3 -c "print(round($r_plain/$f_plain,2))")"
+printf "%-11s %11s %12s %8s   (until Postfix delivered all %s relayed)\n" relay-drain "$r_drain" "$f_plain" \
+  "$(python3 -c "print(round($r_drain/$f_plain,2))")" "$relayed"
 echo "(accepted = 250 received; postfix delivers asynchronously, postern too)" >&2
