@@ -248,6 +248,28 @@ std::string encode_xtext(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> decode_xtext(std::string_view xtext) {
+  auto hex_value = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < xtext.size(); ++i) {
+    if (xtext[i] != '+') {
+      out.push_back(xtext[i]);
+      continue;
+    }
+    if (i + 2 >= xtext.size()) return std::nullopt;
+    const int hi = hex_value(xtext[i + 1]);
+    const int lo = hex_value(xtext[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
 std::string_view domain_of(std::string_view mailbox) {
   const std::size_t at = mailbox.rfind('@');
   return at == std::string_view::npos ? std::string_view{} : mailbox.substr(at + 1);

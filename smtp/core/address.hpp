@@ -39,6 +39,8 @@ std::optional<Params> parse_params(std::string_view text);
 // RFC 3461 4: xtext = *( xchar / "+" 2HEXDIG ), xchar = "!".."~" except "+" and "=".
 bool valid_xtext(std::string_view text);
 std::string encode_xtext(std::string_view text);
+// "+XX" escapes undone; nullopt if malformed (RFC 3461 4: hex digits upper case).
+std::optional<std::string> decode_xtext(std::string_view xtext);
 
 // The part after the last '@' ("" when there is none, as in <Postmaster>).
 std::string_view domain_of(std::string_view mailbox);

@@ -1,6 +1,9 @@
 // The RFC 3464 bounce builder (see dsn.hpp for the message's shape).
 #include "smtp/spool/dsn.hpp"
 
+#include "smtp/core/address.hpp"
+#include "smtp/core/received.hpp"
+
 #include <cstdio>
 #include <ctime>
 
@@ -14,12 +17,6 @@ std::string one_line(std::string_view text) {
   std::string out;
   for (char c : text) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
   return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;  // RFC 3461 4: hexchar is upper case only
 }
 
 // Decoded for the report when that gives printable text, else as received.
@@ -88,40 +85,9 @@ std::string pick_boundary(const DsnInput& in, std::initializer_list<std::string_
 
 }  // namespace
 
-std::optional<std::string> decode_xtext(std::string_view xtext) {
-  std::string out;
-  for (std::size_t i = 0; i < xtext.size(); ++i) {
-    if (xtext[i] != '+') {
-      out.push_back(xtext[i]);
-      continue;
-    }
-    if (i + 2 >= xtext.size()) return std::nullopt;
-    int hi = hex_value(xtext[i + 1]);
-    int lo = hex_value(xtext[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
 bool notify_on_failure(const RecipientParams& params) {
   if (params.notify.empty()) return true;
   return params.notify.find("FAILURE") != std::string::npos;  // NEVER has no FAILURE in it
-}
-
-std::string format_rfc5322_date(WallTime t) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char text[64];
-  std::snprintf(text, sizeof text, "%s, %d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday],
-                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec);
-  return text;
 }
 
 std::string bounce_id(std::string_view id) {

@@ -59,11 +59,8 @@ std::string build_dsn(const DsnInput& input);
 // default (failures and delays); NEVER means none.
 bool notify_on_failure(const RecipientParams& params);
 
-// "Thu, 27 Nov 2026 20:41:07 +0000" (RFC 5322 3.3, always UTC).
-std::string format_rfc5322_date(WallTime t);
-
-// RFC 3461 4: "+XX" hex escapes undone; nullopt if malformed.
-std::optional<std::string> decode_xtext(std::string_view xtext);
+// Dates: smtp::format_rfc5322_date (smtp/core/received.hpp); xtext: smtp::decode_xtext
+// (smtp/core/address.hpp).
 
 // The queue id under which the bounce of `id` is stored: deterministic, so a crash-repeat finds
 // the bounce already there (errc::id_collision) instead of sending a second one.

@@ -3,6 +3,8 @@
 // return, xtext decoding, a boundary that the content tries to contain, the NOTIFY rule.
 #include "smtp/spool/dsn.hpp"
 
+#include "smtp/core/address.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
