@@ -46,7 +46,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2 (docs/commands.md), not CLI11's
+    // own numbering.
+    const int printed = app.exit(e);
+    return printed == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::string name = app.get_subcommands().empty() ? "" : " " + app.get_subcommands().front()->get_name();
     std::fprintf(stderr, "postern%s: %s\n", name.c_str(), e.what());

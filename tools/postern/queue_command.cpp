@@ -111,6 +111,8 @@ POSTERN_REGISTER_COMMAND(35, [](CLI::App& app) {
   add_verb("release", "Resume attempts for a held message", true);
   add_verb("delete", "Remove a message from the queue without a bounce (logged)", true);
   cmd->require_subcommand(0, 1);
+  // `postern queue list --json` as well as `postern queue --json list`.
+  for (auto* sub : cmd->get_subcommands({})) sub->fallthrough();
   cmd->final_callback([options] { set_exit_status(run_queue(*options)); });
 });
 
