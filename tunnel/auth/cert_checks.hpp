@@ -29,6 +29,10 @@ struct X509StoreDeleter {
   void operator()(X509_STORE* s) const { X509_STORE_free(s); }
 };
 using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreDeleter>;
+struct X509StoreCtxDeleter {
+  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
+};
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, X509StoreCtxDeleter>;
 
 // "AB:CD:..." (upper-case hex, colons): SHA-256 of the certificate's DER encoding.
 std::string fingerprint(X509* cert);

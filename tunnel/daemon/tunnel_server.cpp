@@ -51,6 +51,7 @@ struct TunnelServer::Connection {
   std::uint32_t local_id = 0;
   std::shared_ptr<PeerSession> session;
   SteadyTime established_at{};
+  std::optional<std::string> password_user;  // set when a password check passed
   bool torn_down = false;
 };
 
@@ -125,6 +126,46 @@ void TunnelServer::reload() {
       log::error("tunnel", "", "reload failed", {{"error", e.what()}});
     }
   }
+  end_revoked_sessions();
+}
+
+// A session keeps only what its login would still get: after a reload, one whose certificate
+// no longer verifies (revoked in the new CRL, expired) or is denied, or whose password user was
+// removed, is terminated at once, with the reason logged. Its mail rights go with it (the SMTP
+// side asks identity_of(), which forgets the address on teardown).
+void TunnelServer::end_revoked_sessions() {
+  const auto connections = connections_;
+  for (const auto& [id, connection] : connections) {
+    if (connection->torn_down || !connection->negotiator) continue;
+    const std::string why = no_longer_allowed(*connection);
+    if (why.empty()) continue;
+    log::warn("tunnel", connection->log_id, "session ended by reload",
+              {{"identity", connection->negotiator->identity()}, {"peer", connection->peer}, {"reason", why}});
+    connection->negotiator->terminate(why, Clock::now());
+    drain(connection);
+  }
+}
+
+std::string TunnelServer::no_longer_allowed(Connection& connection) {
+  SSL* ssl = connection.stream->ssl();
+  if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+    if (deny_list_.is_denied(cert)) return "client certificate is on the deny list";
+    auth::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+    // Server side: the peer chain excludes the leaf; it is untrusted input like at the handshake.
+    if (!ctx || X509_STORE_CTX_init(ctx.get(), SSL_CTX_get_cert_store(tls_.native_handle()), cert,
+                                    SSL_get_peer_cert_chain(ssl)) != 1) {
+      return "cannot re-verify the client certificate";
+    }
+    X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
+    if (X509_verify_cert(ctx.get()) != 1) {
+      return std::string("client certificate rejected: ") +
+             X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+    }
+  }
+  if (connection.password_user && users_ && !users_->contains(*connection.password_user)) {
+    return "user " + *connection.password_user + " is no longer in the users file";
+  }
+  return "";
 }
 
 std::string TunnelServer::identity_of(std::uint32_t inner_address) const {
@@ -286,6 +327,7 @@ void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection
       if (ok) {
         throttle_.record_success(c->peer_ip);
         log::info("tunnel", c->log_id, "auth ok", {{"user", user}, {"peer", c->peer}});
+        c->password_user = user;
         c->negotiator->on_password_verified(true, now);
         drain(c);
         return;

@@ -38,7 +38,8 @@ class TunnelServer {
   // Binds the control listener (throws std::runtime_error naming the address) and accepts.
   void start();
   void stop();
-  // SIGHUP: re-reads the users file, the CRL and the deny list; keeps the old ones on error.
+  // SIGHUP: re-reads the users file, the CRL and the deny list (keeping the old ones on error),
+  // then ends every session whose certificate, deny entry or password user no longer passes.
   void reload();
   // Key requests from the data plane threads (thread-safe: posts to the io_context).
   void request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch);
@@ -61,6 +62,8 @@ class TunnelServer {
   void verify_password(const std::shared_ptr<Connection>& connection, std::string user, SecretBytes password);
   void establish(Connection& connection, const control::TunnelParameters& params);
   void teardown(Connection& connection, const std::string& reason);
+  void end_revoked_sessions();
+  std::string no_longer_allowed(Connection& connection);  // "" while still allowed
   std::uint32_t allocate_session_id();
 
   asio::io_context& io_;
