@@ -1,13 +1,17 @@
 // `postern check-config FILE [--files]`: loads and validates a configuration file and prints
 //   site.toml: ok (server with smtp: 3 listeners)
 // or the error ("site.toml:7: [tunnel] pool: ...") and exits 1. With --files it also opens the
-// files the configuration names (certificates, keys, users, deny list, CRL) so a typo in a path
-// is caught before the daemon starts.
+// files the configuration names (certificates, keys, users, deny list, CRL, the SMTP sender and
+// recipient maps, the relay's CA and password file) so a typo is caught before the daemon starts.
 #include "common/config.hpp"
 #include "tools/postern/command.hpp"
 #include "tunnel/auth/cert_checks.hpp"
 #include "tunnel/auth/pki.hpp"
 #include "tunnel/auth/users_db.hpp"
+#include "smtp/core/recipient_map.hpp"
+#include "smtp/core/sender_map.hpp"
+
+#include <grp.h>
 
 #include <cstdio>
 #include <string>
@@ -60,6 +64,19 @@ void check_files(const config::Config& c) {
   if (const auto& s = c.smtp) {
     check_cert_pair("smtp", s->certificate, s->private_key);
     if (s->users) checked("smtp", "users", [&] { auth::UsersDb().load(*s->users); });
+    if (s->senders) checked("smtp", "senders", [&] { smtp::load_sender_map(s->senders->string()); });
+    if (s->recipients) {
+      checked("smtp", "recipients", [&] { smtp::load_recipient_map(s->recipients->string(), s->domains); });
+    }
+    if (s->maildir_group) {
+      checked("smtp", "maildir_group", [&] {
+        if (!::getgrnam(s->maildir_group->c_str())) throw std::runtime_error("no such group " + *s->maildir_group);
+      });
+    }
+    if (const auto& r = s->relay) {
+      if (r->ca) checked("smtp.relay", "ca", [&] { auth::make_verify_store(*r->ca, std::nullopt); });
+      if (r->password_file) checked("smtp.relay", "password_file", [&] { config::read_password_file(*r->password_file); });
+    }
   }
 }
 
