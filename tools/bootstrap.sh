@@ -14,6 +14,7 @@ PACKAGES=(
   libsystemd-dev systemd dpkg-dev help2man lintian
   iproute2 nftables iputils-ping iperf3 swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
   dovecot-core dovecot-imapd
+  postfix sasl2-bin libsasl2-modules
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,5 +26,23 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 echo "bootstrap: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Postfix is only for the netns relay tests (tests/netns/postfix.sh), which start private
+# instances with their own configuration directory: install it unconfigured ("No configuration"
+# writes no /etc/postfix/main.cf) and let no maintainer script start a system instance.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+made_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d  # "action forbidden" for invoke-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  made_policy=1
+fi
+status=0
+apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+[ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+# Belt and braces: `postfix status` with the default config only sees a system instance (its pid
+# file under /var/spool/postfix), never a test's private one.
+if postfix status >/dev/null 2>&1; then
+  echo "bootstrap: stopping the system Postfix instance the package started"
+  postfix stop >/dev/null 2>&1 || true
+fi
+exit "$status"
