@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 8: mail reaches the site's real mail server. laptop -> tunnel -> postern -> Debian's
-# Postfix (in the site LAN, STARTTLS with its own certificate, SASL required) -> a mailbox
+# Postfix (in the site LAN, STARTTLS with a certificate from a test CA, SASL required) -> a mailbox
 # Postfix delivers to, for a recipient in a non-local domain. Checks:
 #  - the delivered message equals what was sent apart from trace headers;
 #  - Postfix's log shows the TLS connection and postern's SASL login; postern's log names the
@@ -11,14 +11,17 @@
 #  - the queue is empty afterwards (`postern queue`), and `postern status` counts relayed and
 #    bounced.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/site_mta.sh"
+source "$(dirname "$0")/postfix.sh"
 require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
 WITH_LAN=1 make_topology
 make_pki
 
-MTA_SASL_USER=postern MTA_SASL_PASSWORD="relay secret 7" MTA_MAILBOXES="partner" mta_start "$NS_LAN" 192.168.50.2
-export MTA_SASL_USER=postern MTA_SASL_PASSWORD="relay secret 7"
+pf_make_ca "$WORK/mtaca"
+pf_make_cert "$WORK/mtaca" mx mx.site.test 192.168.50.2
+pf_create mx "$NS_LAN" 192.168.50.2 --tls "$WORK/mtaca/mx.pem" "$WORK/mtaca/mx.key" \
+  --sasl postern "relay secret 7" --require-auth --mailbox partner
+pf_start mx
 printf '%s\n' "relay secret 7" >"$WORK/relay.pw"
 chmod 600 "$WORK/relay.pw"
 
@@ -37,7 +40,7 @@ domains = ["example.test"]
 [smtp.relay]
 hosts = ["192.168.50.2:25"]
 tls = "verify"
-ca = "postfix/cert.pem"
+ca = "mtaca/ca.pem"
 server_name = "mx.site.test"
 user = "postern"
 password_file = "relay.pw"
@@ -74,8 +77,8 @@ in_laptop python3 "$WORK/submit.py" "$WORK/sent.eml" "$WORK/pki/ca.pem" >"$WORK/
   fail "submission failed: $(tail -n 5 "$WORK/submit.log")"
 log "submitted to partner@ and nobody@elsewhere.example"
 
-wait_for 20 "delivery by Postfix" bash -c "[ -n \"\$(find '$MTA_DIR/mail' -type f -path '*/partner/new/*')\" ]"
-delivered=$(mta_messages partner)
+pf_wait_delivered mx partner 1 20
+delivered=$(pf_messages mx partner)
 [ "$(echo "$delivered" | wc -l)" -eq 1 ] || fail "expected one message for partner, got: $delivered"
 
 # Equal apart from trace headers: Postfix adds Return-Path, Delivered-To and Received (and
@@ -96,8 +99,8 @@ if rest != sent:
 PY
 log "delivered byte-exact apart from trace headers"
 
-grep -Eq "TLS connection established from .*192\.168\.50\.1" "$(mta_log)" || fail "Postfix logged no TLS connection from postern"
-grep -q "sasl_username=postern" "$(mta_log)" || fail "Postfix logged no SASL login by postern"
+pf_log_grep mx "TLS connection established from .*192\.168\.50\.1" || fail "Postfix logged no TLS connection from postern"
+pf_log_grep mx "sasl_username=postern" || fail "Postfix logged no SASL login by postern"
 wait_for_log 10 "$WORK/server.log" 'relayed .*to=partner@elsewhere\.example'
 grep -E 'relay.*verified=yes' "$WORK/server.log" | grep -q 'TLSv1\.[23]' || fail "postern logged no verified TLS relay attempt"
 grep -Eq 'relay_id=[0-9A-Za-z]+' "$WORK/server.log" || fail "postern logged no relay queue id"
