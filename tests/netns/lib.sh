@@ -127,6 +127,25 @@ status_socket = "$WORK/server.sock"
 CONF
 }
 
+# append_smtp_config FILE [extra lines for [smtp]]: the SMTP submission listener on the server's
+# tunnel address (10.77.0.1:587 STARTTLS) for local domain example.test; SMTP_HOSTNAME sets
+# [smtp] hostname (default mail.example.test). Sections after it ([smtp.relay]...) go after.
+append_smtp_config() {
+  local file=$1; shift
+  cat >>"$file" <<CONF
+
+[smtp]
+listen = ["10.77.0.1:587 starttls"]
+hostname = "${SMTP_HOSTNAME:-mail.example.test}"
+certificate = "pki/server.pem"
+private_key = "pki/server.key"
+spool = "spool"
+maildir = "maildir"
+domains = ["example.test"]
+$(printf '%s\n' "$@")
+CONF
+}
+
 # write_client_config FILE [extra lines for [tunnel]]; CLIENT_SERVER overrides the server address
 write_client_config() {
   local file=$1; shift

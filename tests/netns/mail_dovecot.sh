@@ -19,20 +19,7 @@ make_topology
 make_pki
 
 write_server_config "$WORK/site.toml"
-cat >>"$WORK/site.toml" <<CONF
-
-[smtp]
-listen = ["10.77.0.1:587 starttls"]
-hostname = "mail.example.test"
-certificate = "pki/server.pem"
-private_key = "pki/server.key"
-spool = "spool"
-maildir = "maildir"
-domains = ["example.test"]
-recipients = "recipients.map"
-maildir_mode = "0660"
-maildir_group = "mail"
-CONF
+append_smtp_config "$WORK/site.toml" 'recipients = "recipients.map"' 'maildir_mode = "0660"' 'maildir_group = "mail"'
 printf 'alice@example.test\n' >"$WORK/recipients.map"
 chmod 644 "$WORK/recipients.map"
 write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'

@@ -35,21 +35,8 @@ MAP
 chmod 644 "$WORK/senders.map" "$WORK/recipients.map"
 
 write_server_config "$WORK/site.toml"
-cat >>"$WORK/site.toml" <<CONF
-
-[smtp]
-listen = ["10.77.0.1:587 starttls"]
-hostname = "mail.example.test"
-certificate = "pki/server.pem"
-private_key = "pki/server.key"
-spool = "spool"
-maildir = "maildir"
-domains = ["example.test"]
-users = "mail-users.db"
-senders = "senders.map"
-recipients = "recipients.map"
-messages_per_hour = $LIMIT
-CONF
+append_smtp_config "$WORK/site.toml" 'users = "mail-users.db"' 'senders = "senders.map"' \
+  'recipients = "recipients.map"' "messages_per_hour = $LIMIT"
 write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 wait_for 10 "the SMTP listener" in_laptop bash -c "exec 3<>/dev/tcp/10.77.0.1/587"

@@ -41,17 +41,8 @@ mta() {
 mta other
 
 write_server_config "$WORK/site.toml"
+SMTP_HOSTNAME=vpn.site.test append_smtp_config "$WORK/site.toml"
 cat >>"$WORK/site.toml" <<CONF
-
-[smtp]
-listen = ["10.77.0.1:587 starttls"]
-hostname = "vpn.site.test"
-certificate = "pki/server.pem"
-private_key = "pki/server.key"
-spool = "spool"
-maildir = "maildir"
-domains = ["example.test"]
-
 [smtp.relay]
 hosts = ["192.168.50.2:25"]
 ca = "mtaca/ca.pem"

@@ -7,17 +7,7 @@ command -v python3 >/dev/null || skip "python3 is not installed"
 make_topology
 make_pki
 write_server_config "$WORK/site.toml"
-cat >>"$WORK/site.toml" <<CONF
-
-[smtp]
-listen = ["10.77.0.1:587 starttls"]
-hostname = "mail.example.test"
-certificate = "pki/server.pem"
-private_key = "pki/server.key"
-spool = "spool"
-maildir = "maildir"
-domains = ["example.test"]
-CONF
+append_smtp_config "$WORK/site.toml"
 write_relay_client_config "$WORK/laptop.toml"
 start_relay
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
