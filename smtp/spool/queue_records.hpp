@@ -31,8 +31,9 @@ namespace postern::smtp::spool {
 struct MessageEnvelope;
 using WallTime = std::chrono::system_clock::time_point;
 
-// Times in files are accepted up to the end of year 9999 (larger ones would overflow the clock).
-constexpr std::int64_t kMaxUnixMs = 253'402'300'799'999;
+// Times in files are accepted up to the end of year 2199: system_clock counts nanoseconds in a
+// signed 64-bit integer (libstdc++), which overflows in 2262 (found by fuzz_spool_file).
+constexpr std::int64_t kMaxUnixMs = 7'258'118'399'999;
 std::int64_t to_unix_ms(WallTime t);
 WallTime from_unix_ms(std::int64_t ms);
 
