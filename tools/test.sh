@@ -51,7 +51,10 @@ for target in build/fuzz/tests/fuzz/fuzz_*; do
   corpus=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$name/." "$corpus/" 2>/dev/null || true
   echo "fuzz $name"
-  "$target" -max_total_time="${POSTERN_FUZZ_SECONDS:-20}" -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
+  # A fixed seed: the same tree fuzzes the same inputs on every machine, so a run that passed
+  # here passes in CI. tools/fuzz.sh explores with random seeds and grows the corpora.
+  "$target" -seed="${POSTERN_FUZZ_SEED:-1}" -max_total_time="${POSTERN_FUZZ_SECONDS:-20}" \
+    -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
   rm -rf "$corpus"
 done
 

@@ -55,6 +55,7 @@ bool decode_line(std::string_view line, QueuedMessage& out, bool& have_sender, b
     out.recipient_params.emplace_back();
   } else if (key == "notify" || key == "orcpt") {
     if (out.recipients.empty()) return false;  // they belong to the recipient line above
+    if (value.empty()) return false;           // encode_envelope() never writes an empty one
     RecipientParams& p = out.recipient_params.back();
     (key == "notify" ? p.notify : p.orcpt) = value;
     have_params = true;

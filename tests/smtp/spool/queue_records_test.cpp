@@ -87,6 +87,9 @@ TEST(QueueFileCodec, MisplacedOrMalformedNewLinesAreRejected) {
   EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nqueued 12x\nrecipient a\n\n", m));
   EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nret SOME\nrecipient a\n\n", m));
   EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nbody 7bit\nrecipient a\n\n", m));
+  // encode_envelope() leaves out empty parameters, so an empty one is not a file it wrote.
+  EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nrecipient a\nnotify \n\n", m));
+  EXPECT_FALSE(decode_queue_file("postern-spool 1\nsender \nrecipient a\norcpt \n\n", m));
   EXPECT_TRUE(decode_queue_file("postern-spool 1\nsender \nrecipient a\norcpt x\n\n", m));
   ASSERT_EQ(m.recipient_params.size(), 1u);
   EXPECT_EQ(m.recipient_params[0].orcpt, "x");
