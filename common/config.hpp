@@ -215,7 +215,7 @@ struct SmtpConfig {
 
 struct DaemonConfig {
   std::string user = "nobody";
-  std::string group = "nogroup";
+  std::string group;  // empty: the user's primary group
   std::filesystem::path status_socket;  // default "/run/postern/<config file stem>.sock"
   std::optional<std::filesystem::path> capture_inner;  // pcap of inner (tunnel) packets
   log::Level log_level = log::Level::info;

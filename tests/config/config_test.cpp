@@ -71,7 +71,7 @@ TEST(Config, ServerDefaultsAndRelativePaths) {
   EXPECT_EQ(s.idle_timeout, milliseconds(300'000));
   EXPECT_EQ(s.address_grace, milliseconds(600'000));
   EXPECT_EQ(c.daemon.user, "nobody");
-  EXPECT_EQ(c.daemon.group, "nogroup");
+  EXPECT_EQ(c.daemon.group, "");  // the run-as user's primary group
   EXPECT_EQ(c.daemon.status_socket, fs::path("/run/postern/site.sock"));
   EXPECT_EQ(c.daemon.log_level, log::Level::info);
   EXPECT_FALSE(c.daemon.capture_inner);

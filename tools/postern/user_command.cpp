@@ -1,7 +1,8 @@
 // `postern user add|del|list FILE ...`: manages the scrypt users file shared by tunnel password
 // auth and SMTP AUTH (see tunnel/auth/users_db.hpp). `add` reads the password from stdin when
 // stdin is not a terminal (one line), else prompts twice without echo. The file is rewritten
-// atomically with mode 0600; a running daemon picks it up on SIGHUP.
+// atomically, keeping its owner, group and mode (a new file: 0640, the directory's group), so a
+// running daemon, already dropped to its run-as user, re-reads it on SIGHUP.
 #include "tools/postern/command.hpp"
 #include "tunnel/auth/users_db.hpp"
 

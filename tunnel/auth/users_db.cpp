@@ -306,7 +306,25 @@ void UsersDb::save() const {
     ::unlink(tmp.c_str());
     throw UsersDbError(msg);
   };
-  if (::fchmod(fd, 0600) != 0) fail("fchmod");
+  // The daemon re-reads this file on SIGHUP after dropping to its run-as user, so a rewrite must
+  // not take that user's access away: an existing file keeps its owner, group and mode (never
+  // more than 0640); a new one is 0640 with the directory's group (the package makes /etc/postern
+  // root:postern 0750, so the daemon's group can read it and nobody else can).
+  struct stat existing {};
+  struct stat parent {};
+  uid_t uid = ::geteuid();
+  gid_t gid = ::getegid();
+  mode_t mode = 0640;
+  if (::stat(target.c_str(), &existing) == 0) {
+    uid = existing.st_uid;
+    gid = existing.st_gid;
+    mode = existing.st_mode & 0640;
+  } else if (::stat(dir.c_str(), &parent) == 0) {
+    gid = parent.st_gid;
+  }
+  // Only root may give a file away; anyone else keeps their own ownership (and the mode).
+  if (::fchown(fd, uid, gid) != 0 && errno != EPERM) fail("fchown");
+  if (::fchmod(fd, mode) != 0) fail("fchmod");
   for (std::size_t off = 0; off < text.size();) {
     ssize_t n = ::write(fd, text.data() + off, text.size() - off);
     if (n < 0 && errno == EINTR) continue;

@@ -9,7 +9,9 @@
 //  - verify() takes as long for an unknown user as for a known one (a dummy scrypt runs) and
 //    compares in constant time. It costs one scrypt (~50 ms at the defaults): adapters must not
 //    call it on a thread that also moves packets.
-//  - save() writes atomically: temp file in the same directory, fsync, rename, mode 0600.
+//  - save() writes atomically: temp file in the same directory, fsync, rename. An existing file
+//    keeps its owner, group and mode (at most 0640); a new file is 0640 with the directory's
+//    group, so the daemon's run-as group (the package's `postern`) can re-read it on SIGHUP.
 //  - Passwords are only ever held in SecretBytes; nothing here logs them.
 #pragma once
 
@@ -92,7 +94,7 @@ class UsersDb {
   std::size_t size() const;
   std::filesystem::path path() const;
 
-  // Writes atomically to path() (mode 0600). Throws UsersDbError on I/O errors.
+  // Writes atomically to path() (ownership and mode as above). Throws UsersDbError on I/O errors.
   void save() const;
 
  private:

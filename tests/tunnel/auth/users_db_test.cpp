@@ -1,4 +1,4 @@
-// UsersDb: scrypt verify, file format errors with line numbers, atomic save with mode 0600.
+// UsersDb: scrypt verify, file format errors with line numbers, atomic save keeping ownership.
 #include "tunnel/auth/users_db.hpp"
 
 #include <gtest/gtest.h>
@@ -82,7 +82,7 @@ TEST(UsersDb, VerifyGoodBadUnknown) {
   EXPECT_FALSE(db.verify("alice", SecretBytes(std::string_view("battery staple"))));
 }
 
-TEST(UsersDb, SaveIsAtomicMode0600AndLoads) {
+TEST(UsersDb, SaveIsAtomicNeverWorldReadableAndLoads) {
   TempDir dir;
   fs::path file = dir.path() / "users";
   write(file, "old contents\n");
@@ -96,7 +96,7 @@ TEST(UsersDb, SaveIsAtomicMode0600AndLoads) {
   }
   struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);  // the old mode without the world bit
   // No temp file left behind.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
   UsersDb loaded(cheap);
@@ -104,6 +104,38 @@ TEST(UsersDb, SaveIsAtomicMode0600AndLoads) {
   EXPECT_EQ(loaded.size(), 2u);
   EXPECT_TRUE(loaded.verify("bob", SecretBytes(std::string_view("pw2"))));
   EXPECT_FALSE(loaded.verify("bob", SecretBytes(std::string_view("pw1"))));
+}
+
+// `postern user add` run by root must not take the daemon's read access away (issue 16): a
+// rewrite keeps the file's owner, group and mode; a new file takes the directory's group, 0640.
+TEST(UsersDb, SaveKeepsOwnerGroupAndModeAndNewFilesTakeTheDirectorysGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give files away";
+  TempDir dir;
+  ASSERT_EQ(::chown(dir.path().c_str(), 0, 4242), 0);  // like /etc/postern root:postern
+  fs::path file = dir.path() / "users";
+  {
+    UsersDb db(cheap);
+    db.reset(file);
+    db.set_password("alice", SecretBytes(std::string_view("pw1")));
+    db.save();
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 4242u);
+  ASSERT_EQ(::chown(file.c_str(), 4343, 4444), 0);  // an operator's own choice
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  {
+    UsersDb db(cheap);
+    db.load(file);
+    db.set_password("bob", SecretBytes(std::string_view("pw2")));
+    db.save();
+  }
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, 4343u);
+  EXPECT_EQ(st.st_gid, 4444u);
 }
 
 std::string load_error(const fs::path& file, const std::string& text) {
