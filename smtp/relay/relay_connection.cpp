@@ -1,6 +1,8 @@
 // The relay connection's byte pump (see relay_connection.hpp).
 #include "smtp/relay/relay_connection.hpp"
 
+#include "common/certificate_names.hpp"
+
 #include <asio/connect.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>

@@ -34,41 +34,6 @@ bool is_ip_literal(const std::string& name) {
 
 }  // namespace
 
-// DNS and IP subjectAltNames, else the subject CN, joined with ", ".
-std::string certificate_names(X509* cert) {
-  std::string out;
-  auto add = [&out](std::string_view name) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  };
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (sans != nullptr) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
-      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
-      if (gn->type == GEN_DNS) {
-        const ASN1_IA5STRING* s = gn->d.dNSName;
-        add(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), ASN1_STRING_length(s)));
-      } else if (gn->type == GEN_IPADD) {
-        const ASN1_OCTET_STRING* s = gn->d.iPAddress;
-        const unsigned char* p = ASN1_STRING_get0_data(s);
-        if (ASN1_STRING_length(s) == 4) {
-          add(asio::ip::address_v4({p[0], p[1], p[2], p[3]}).to_string());
-        } else if (ASN1_STRING_length(s) == 16) {
-          asio::ip::address_v6::bytes_type b;
-          std::copy(p, p + 16, b.begin());
-          add(asio::ip::address_v6(b).to_string());
-        }
-      }
-    }
-    GENERAL_NAMES_free(sans);
-  }
-  if (out.empty()) {
-    char cn[256] = {};
-    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0) add(cn);
-  }
-  return out.empty() ? "(none)" : out;
-}
-
 asio::ssl::context make_relay_context(bool verify, const std::optional<std::filesystem::path>& ca) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   SSL_CTX* native = ctx.native_handle();

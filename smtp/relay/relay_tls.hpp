@@ -28,9 +28,6 @@ struct TlsSummary {
 };
 TlsSummary describe_tls(const SSL* ssl, bool verify);
 
-// The DNS and IP subjectAltNames of a certificate (else its CN), ", "-joined, for the log.
-std::string certificate_names(X509* cert);
-
 // Why the handshake failed, for the log: "certificate name mismatch: wanted mx1.site.example,
 // certificate names mx9.site.example, mail.other.example", "certificate verify failed: unable
 // to get local issuer certificate", or the OpenSSL error text. Clears the error queue.

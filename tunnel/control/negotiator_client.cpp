@@ -121,9 +121,12 @@ void ClientNegotiator::on_auth_ok() {
 void ClientNegotiator::on_auth_fail(const Frame& frame) {
   std::string reason;
   if (decode_reason(frame.body, reason)) reason.clear();
-  // No TERMINATE: AUTH_FAIL already ends the session on the server side.
-  link_.close(reason.empty() ? "authentication failed" : "authentication failed: " + reason, errc::auth_failed,
-              false);
+  // No TERMINATE: AUTH_FAIL already ends the session on the server side. The server sends one
+  // text for every cause ("authentication failed"); any other text is added, not repeated.
+  constexpr std::string_view kFailed = "authentication failed";
+  link_.close(reason.empty() || reason == kFailed ? std::string(kFailed)
+                                                  : std::string(kFailed) + ": " + reason,
+              errc::auth_failed, false);
   sync_closed();
 }
 

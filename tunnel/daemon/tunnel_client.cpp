@@ -1,6 +1,7 @@
 // The tunnel client (see tunnel_client.hpp).
 #include "tunnel/daemon/tunnel_client.hpp"
 
+#include "common/certificate_names.hpp"
 #include "common/log.hpp"
 #include "platform/socket_mark.hpp"
 #include "tunnel/auth/cert_checks.hpp"
@@ -26,7 +27,7 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);
 // a few seconds, a long outage costs one attempt per 30 s.
 constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
-constexpr int kExitAuthRefused = 2;
+constexpr int kExitAuthRefused = 2;   // also: the server certificate names another host
 using Clock = std::chrono::steady_clock;
 
 // A PeerSession timestamp (steady_clock nanoseconds, 0 = never) as a time point.
@@ -97,6 +98,13 @@ asio::awaitable<void> TunnelClient::run() {
   while (!stopping_) {
     bool was_established = false;
     std::string reason = co_await connect_once();
+    if (!unfixable_.empty()) {
+      log::error("tunnel", "", "giving up", {{"reason", unfixable_}});
+      exit_status_ = kExitAuthRefused;
+      stopping_ = true;
+      io_.stop();
+      co_return;
+    }
     if (current_) {
       was_established = current_->session != nullptr;
       if (current_->error == control::errc::auth_failed) {
@@ -138,11 +146,30 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   attempt->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
   TlsStream& stream = attempt->stream->stream();
   prepare_client_connection(stream.native_handle(), cfg_);
+  // OpenSSL keeps no peer certificate after a failed client handshake: note the leaf's names
+  // while it is verified, for the mismatch message.
+  std::string leaf_names;
+  if (cfg_.ca) {
+    stream.set_verify_callback([&leaf_names](bool preverified, asio::ssl::verify_context& ctx) {
+      X509_STORE_CTX* store = ctx.native_handle();
+      X509* cert = X509_STORE_CTX_get_current_cert(store);
+      if (X509_STORE_CTX_get_error_depth(store) == 0 && cert != nullptr) leaf_names = certificate_names(cert);
+      return preverified;
+    });
+  }
   timer.expires_after(kConnectTimeout);
   auto shaken = co_await (stream.async_handshake(asio::ssl::stream_base::client, kAsTuple) || timer.async_wait(kAsTuple));
   if (shaken.index() == 1) co_return "TLS handshake with " + cfg_.server.to_string() + " timed out";
   if (auto [hec] = std::get<0>(shaken); hec) {
     long verify = SSL_get_verify_result(stream.native_handle());
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+      const std::string& wanted = cfg_.server_name.empty() ? cfg_.server.host : cfg_.server_name;
+      unfixable_ = "server certificate name mismatch: wanted " + wanted + ", the certificate names " +
+                   (leaf_names.empty() ? "(unknown)" : leaf_names) +
+                   "; set [tunnel] server_name to one of those names, or issue the server a "
+                   "certificate for " + wanted + " (postern pki init/issue --server)";
+      co_return unfixable_;
+    }
     co_return verify != X509_V_OK
         ? std::string("server certificate rejected: ") + X509_verify_cert_error_string(verify)
         : "TLS handshake failed: " + hec.message() + " (wrong server, or it refused our certificate)";

@@ -75,6 +75,9 @@ class TunnelClient {
   bool established_ = false;
   bool leak_rules_installed_ = false;
   std::optional<int> exit_status_;
+  // Set by connect_once() for a failure no retry can fix (the server certificate names another
+  // host): run() gives up with it and exit status 2.
+  std::string unfixable_;
 };
 
 }  // namespace postern::tunnel::daemon

@@ -168,6 +168,8 @@ TEST_F(Fixture, BadPasswordRefusedOnBothSides) {
   ASSERT_TRUE(p.c.find<Closed>() && p.s.find<Closed>());
   EXPECT_EQ(p.c.find<Closed>()->error, errc::auth_failed);
   EXPECT_EQ(p.s.find<Closed>()->error, errc::auth_failed);
+  // The server's one text for every cause is not repeated by the client.
+  EXPECT_EQ(p.c.find<Closed>()->reason, "authentication failed");
   EXPECT_FALSE(p.c.find<Established>());
   EXPECT_EQ(p.s.sent, std::vector<MessageType>{MessageType::auth_fail});
   EXPECT_EQ(pool.leased(), 0u);
