@@ -1,7 +1,9 @@
 // One SMTP connection (see connection.hpp). Steps:
-//   1. open_by_mode(): starttls -> greet now; tls -> peek one byte, handshake; auto -> wait up
-//      to greeting_delay for a byte: 0x16 means implicit TLS, other bytes an early talker
-//      (554, close), silence a plaintext greeting with STARTTLS offered.
+//   1. open_by_mode(): starttls -> greet now; tls -> wait up to greeting_delay for a byte:
+//      0x16 means the handshake, other bytes or silence a client in the wrong mode (silence gets
+//      a 554 that says so); auto -> wait up to greeting_delay for a byte: 0x16 means implicit
+//      TLS, other bytes an early talker (554, close), silence a plaintext greeting with STARTTLS
+//      offered.
 //   2. serve(): read (session's timer) -> feed -> pump() until the session closes.
 //   3. pump(): write take_output(), then perform each action; repeat while actions appear.
 // AUTH is throttled per client IP (ServiceState::auth_throttle): a locked-out source gets
@@ -196,8 +198,21 @@ asio::awaitable<bool> Connection::open_by_mode() {
 }
 
 asio::awaitable<bool> Connection::start_implicit_tls() {
-  auto first = co_await with_timeout(transport_.peek_first_byte(), state_->cfg.command_timeout);
-  if (!first) co_return fail("timeout waiting for the TLS ClientHello");
+  const auto& cfg = state_->cfg;
+  // A TLS client sends its ClientHello at once; one that stays silent for greeting_delay is
+  // waiting for a plaintext 220 (a client set to STARTTLS or plain SMTP). Tell it in a reply its
+  // user sees, instead of letting it time out while we time out too: the reply carries nothing
+  // but this host name and the advice.
+  auto first = co_await with_timeout(transport_.peek_first_byte(), cfg.greeting_delay);
+  if (!first) {
+    wrong_mode("client waits for a plaintext greeting on an implicit-TLS port",
+               "set the client to SSL/TLS (implicit TLS, port 465), or give this listener mode "
+               "auto, or connect it to a starttls listener (port 587)");
+    co_await write("554 5.7.0 " + cfg.hostname +
+                   " this port speaks implicit TLS from the first byte: set the client to "
+                   "SSL/TLS, or use the STARTTLS port (587)\r\n");
+    co_return false;
+  }
   auto [ec, byte] = *first;
   if (ec) co_return fail("closed before the TLS handshake");
   if (!looks_like_tls_record(static_cast<unsigned char>(byte))) {

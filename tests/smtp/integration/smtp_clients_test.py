@@ -286,6 +286,17 @@ def test_early_talker_and_wrong_modes(server):
             pass
     assert server.wait_log("plaintext on an implicit-TLS port"), server.log()[-2000:]
 
+    # A real STARTTLS client (smtplib) on the implicit-TLS port waits for a greeting: after
+    # greeting_delay it is told, in the reply its user sees, and the log says which case it was.
+    try:
+        smtplib.SMTP("127.0.0.1", server.ports["tls"], timeout=5).quit()
+        raise AssertionError("plaintext SMTP on an implicit-TLS port was greeted")
+    except smtplib.SMTPConnectError as e:
+        assert e.smtp_code == 554, e
+        assert b"this port speaks implicit TLS from the first byte" in e.smtp_error, e
+    assert server.wait_log("client waits for a plaintext greeting on an implicit-TLS port"), \
+        server.log()[-2000:]
+
 
 def test_relay_refused_without_auth(server):
     # Only domains in `domains` are accepted; others would make us an open relay.
@@ -309,9 +320,12 @@ def test_timeouts_plain_and_tls(server):
         assert read_replies(tls, 1)[0].startswith(b"220")
         reply = read_replies(tls, 1, timeout=6)
         assert reply and reply[0].startswith(b"421"), reply
-    # Silent on the implicit-TLS port: no ClientHello ever comes; the server hangs up.
+    # Silent on the implicit-TLS port: no ClientHello comes within greeting_delay; the server
+    # says why and hangs up.
     with socket.create_connection(("127.0.0.1", server.ports["tls"]), timeout=10) as sock:
         sock.settimeout(6)
+        reply = read_replies(sock, 1, timeout=6)
+        assert reply and reply[0].startswith(b"554 5.7.0"), reply
         assert sock.recv(100) == b""
 
 
