@@ -66,6 +66,24 @@ UniqueFd bind_unix_listener(const std::filesystem::path& path, mode_t mode, int 
   return fd;
 }
 
+SocketFile socket_file_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) throw_errno("stat " + path.string());
+  return SocketFile{path, st.st_dev, st.st_ino};
+}
+
+bool remove_socket_file(const SocketFile& file, std::error_code& ec) {
+  ec.clear();
+  struct stat st {};
+  if (::lstat(file.path.c_str(), &st) != 0) return true;  // already gone
+  if (st.st_dev != file.device || st.st_ino != file.inode) return true;  // not ours any more
+  if (::unlink(file.path.c_str()) != 0) {
+    ec = last_error();
+    return false;
+  }
+  return true;
+}
+
 std::optional<PeerCredentials> peer_credentials(int fd, std::error_code& ec) {
   ucred cred{};
   socklen_t len = sizeof(cred);

@@ -29,6 +29,19 @@ struct PeerCredentials {
 // with the same status_socket).
 UniqueFd bind_unix_listener(const std::filesystem::path& path, mode_t mode, int backlog = 16);
 
+// The file a listener was bound to, by device and inode, so that only that file is removed at
+// exit (not a socket a newer daemon has bound at the same path since).
+struct SocketFile {
+  std::filesystem::path path;
+  dev_t device = 0;
+  ino_t inode = 0;
+};
+// Right after bind_unix_listener(); throws std::system_error naming the path.
+SocketFile socket_file_of(const std::filesystem::path& path);
+// Unlinks file.path if it is still that file: true when removed or already gone; false with ec
+// when it could not be (EACCES: the directory is not writable after the privilege drop).
+bool remove_socket_file(const SocketFile& file, std::error_code& ec);
+
 // The credentials of the process at the other end of a connected unix socket.
 std::optional<PeerCredentials> peer_credentials(int fd, std::error_code& ec);
 

@@ -7,7 +7,10 @@
 #   - the sockets are 0600 root; a non-root user is refused by the file mode, and (socket made
 #     0666 on purpose) by the daemon's SO_PEERCRED check; a bad request gets an error line;
 #   - each daemon's capture_inner pcap is 0600, logged loudly, and holds the ICMP echo requests
-#     and replies of the ping in clear.
+#     and replies of the ping in clear;
+#   - at SIGTERM a socket in a directory the run-as user cannot write (the test's, root's 0755)
+#     is left and logged as such, and a socket in the daemon's runtime directory
+#     (RUNTIME_DIRECTORY, as systemd's RuntimeDirectory= sets it) is removed.
 source "$(dirname "$0")/lib.sh"
 require_root
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
@@ -134,4 +137,24 @@ assert requests >= 3 and replies >= 3
 PY
 done
 log "capture_inner: both pcaps 0600 with the ICMP echoes in clear"
+
+# --- the socket at a clean exit --------------------------------------------------------------
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  local status=0
+  wait "$SERVER_PID" || status=$?
+  [ "$status" -eq 0 ] || fail "server exited $status on SIGTERM"
+}
+stop_server
+[ -S "$WORK/server.sock" ] || fail "server.sock vanished although nobody may not write $WORK"
+grep -q "status socket left in place" "$WORK/server.log" || fail "the left socket was not logged"
+mkdir "$WORK/run"
+sed "s|^status_socket = .*|status_socket = \"$WORK/run/server.sock\"|" "$WORK/site.toml" >"$WORK/site-run.toml"
+RUNTIME_DIRECTORY="$WORK/run" start_server "$WORK/site-run.toml"
+wait_for 10 "server in its runtime directory" grep -q "dropped privileges" "$WORK/server.log"
+[ -S "$WORK/run/server.sock" ] || fail "no socket in the runtime directory"
+[ "$(stat -c %U "$WORK/run")" = nobody ] || fail "runtime directory owned by $(stat -c %U "$WORK/run"), want the run-as user"
+stop_server
+[ -e "$WORK/run/server.sock" ] && fail "the socket in the runtime directory was left after SIGTERM"
+log "SIGTERM: socket left (and logged) where the run-as user cannot write, removed from the runtime directory"
 log "PASS"

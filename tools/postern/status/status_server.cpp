@@ -25,6 +25,7 @@ StatusServer::StatusServer(asio::io_context& io, std::filesystem::path path, Sna
     : io_(io), path_(std::move(path)), snapshot_(std::move(snapshot)), acceptor_(io),
       alive_(std::make_shared<bool>(true)) {
   platform::UniqueFd fd = platform::bind_unix_listener(path_, kSocketMode);
+  file_ = platform::socket_file_of(path_);
   acceptor_.assign(Local(), fd.release());
   log::info("status", "", "status socket listening", {{"path", path_.string()}, {"mode", "0600"}});
 }
@@ -39,8 +40,14 @@ void StatusServer::start() {
 }
 
 void StatusServer::stop() {
+  if (!acceptor_.is_open()) return;
   asio::error_code ignored;
   acceptor_.close(ignored);
+  std::error_code ec;
+  if (!platform::remove_socket_file(file_, ec)) {
+    log::info("status", "", "status socket left in place (replaced at the next start)",
+              {{"path", path_.string()}, {"error", ec.message()}});
+  }
 }
 
 asio::awaitable<void> StatusServer::accept_loop() {

@@ -11,6 +11,8 @@
 // Contract: the constructor is setup-time and throws (naming the path); serving never throws.
 #pragma once
 
+#include "platform/unix_socket.hpp"
+
 #include "tools/postern/status/status_report.hpp"
 
 #include <asio.hpp>
@@ -37,7 +39,9 @@ class StatusServer {
 
   void set_command_handler(Command command) { command_ = std::move(command); }
   void start();
-  // Closes the listener; connections in flight finish their one answer.
+  // Closes the listener and removes the socket file (when the directory lets the run-as user;
+  // else it is left, and replaced at the next start); connections in flight finish their one
+  // answer.
   void stop();
   const std::filesystem::path& path() const { return path_; }
 
@@ -52,6 +56,7 @@ class StatusServer {
   Snapshot snapshot_;
   Command command_;
   asio::local::stream_protocol::acceptor acceptor_;
+  platform::SocketFile file_;
   std::shared_ptr<bool> alive_;  // coroutines still running after destruction check it
 };
 
