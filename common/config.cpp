@@ -14,6 +14,7 @@
 #include <cctype>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 struct Context {
   std::string file;   // as shown in errors
   fs::path base_dir;  // relative paths are resolved against this
+  std::map<std::string, std::uint32_t, std::less<>>* key_lines = nullptr;  // "section.key" -> line
 };
 
 std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -59,7 +61,11 @@ class Section {
   bool has(std::string_view key) const { return table_ && table_->contains(key); }
   const toml::node* get(std::string_view key) {
     used_.emplace(key);
-    return table_ ? table_->get(key) : nullptr;
+    const toml::node* n = table_ ? table_->get(key) : nullptr;
+    if (n != nullptr && ctx_.key_lines != nullptr && n->source().begin.line != 0) {
+      (*ctx_.key_lines)[name_ + "." + std::string(key)] = n->source().begin.line;
+    }
+    return n;
   }
 
   // A string-valued key run through `parse`; `expected` completes "expected ...".
@@ -535,14 +541,24 @@ std::string_view to_string(RelayTlsPolicy policy) {
 }
 
 Config parse_config(std::string_view text, const std::filesystem::path& path) {
-  Context ctx{path.string(), fs::absolute(path).parent_path()};
+  std::map<std::string, std::uint32_t, std::less<>> key_lines;
+  Context ctx{path.string(), fs::absolute(path).parent_path(), &key_lines};
   toml::table root;
   try {
     root = toml::parse(text, ctx.file);
   } catch (const toml::parse_error& e) {
     throw ConfigError(ctx.file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
-  return build(ctx, root, path);
+  Config config = build(ctx, root, path);
+  config.key_lines = std::move(key_lines);
+  return config;
+}
+
+std::string Config::where(std::string_view section, std::string_view key) const {
+  std::string out = file.string();
+  const std::string name = std::string(section) + "." + std::string(key);
+  if (auto it = key_lines.find(name); it != key_lines.end()) out += ":" + std::to_string(it->second);
+  return out + ": [" + std::string(section) + "] " + std::string(key);
 }
 
 Config load_config(const std::filesystem::path& path) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -227,6 +228,10 @@ struct Config {
   std::optional<TunnelClientConfig> client;  // never both server and client
   std::optional<SmtpConfig> smtp;
   DaemonConfig daemon;
+  // The line each key was read from ("tunnel.users" -> 7), for errors found after parsing
+  // (files, listeners): where("tunnel", "users") is "site.toml:7: [tunnel] users".
+  std::map<std::string, std::uint32_t, std::less<>> key_lines;
+  std::string where(std::string_view section, std::string_view key) const;
 };
 
 // Reads and validates `path`. Throws ConfigError ("file:line: [section] key: problem").

@@ -78,11 +78,7 @@ std::optional<unsigned> parse_id(std::string_view text) {
   return value;
 }
 
-struct Target {
-  uid_t uid;
-  gid_t gid;
-  std::vector<gid_t> groups;  // setgroups(2): gid first, then the supplementary ones
-};
+using Target = RunAsIdentity;  // groups as setgroups(2) gets them: gid first, then the others
 
 gid_t resolve_group(const std::string& name, std::vector<char>& buffer) {
   group gr{};
@@ -94,7 +90,7 @@ gid_t resolve_group(const std::string& name, std::vector<char>& buffer) {
                           "drop privileges: unknown group '" + name + "'");
 }
 
-Target resolve(const PrivilegeDrop& drop) {
+Target resolve_identity(const PrivilegeDrop& drop) {
   std::vector<char> buffer(16384);
   passwd pw{};
   passwd* pw_result = nullptr;
@@ -164,6 +160,8 @@ void verify(const Target& target, std::uint64_t keep) {
 }
 
 }  // namespace
+
+RunAsIdentity resolve_run_as(const PrivilegeDrop& drop) { return resolve_identity(drop); }
 
 std::string_view to_string(Capability capability) {
   switch (capability) {
@@ -249,7 +247,7 @@ void drop_privileges(const PrivilegeDrop& drop) {
                             "drop privileges: process has " + std::to_string(threads) +
                                 " threads; capabilities are per thread, drop before starting any");
   }
-  const Target target = resolve(drop);
+  const Target target = resolve_identity(drop);
   const std::uint64_t keep = capability_mask(drop.keep);
 
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) throw_errno("PR_SET_KEEPCAPS 1");

@@ -59,6 +59,16 @@ struct PrivilegeDrop {
   std::vector<std::string> supplementary_groups;
 };
 
+// Who the process becomes after drop_privileges(drop): uid, primary gid, and every group
+// (primary first, then the supplementary ones). Throws std::system_error for an unknown user or
+// group, as drop_privileges() would.
+struct RunAsIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+RunAsIdentity resolve_run_as(const PrivilegeDrop& drop);
+
 // setgroups, setresgid, setresuid with PR_SET_KEEPCAPS, capset to exactly `keep`, drop the
 // bounding and ambient sets to match, PR_SET_NO_NEW_PRIVS, then verify. Throws on any failure.
 void drop_privileges(const PrivilegeDrop& drop);

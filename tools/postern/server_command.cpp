@@ -4,6 +4,7 @@
 // listeners -> certificates and users read -> SMTP listeners bound -> privilege drop -> threads.
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
+#include "tools/postern/preflight.hpp"
 #include "tools/postern/status/daemon_status.hpp"
 
 #include "common/config.hpp"
@@ -20,6 +21,8 @@
 #include "tunnel/daemon/tunnel_server.hpp"
 
 #include <asio.hpp>
+
+#include <unistd.h>
 
 #include <memory>
 #include <thread>
@@ -124,6 +127,17 @@ int run_server(const std::string& path) {
   if (cfg.client) throw std::runtime_error(path + " is a client configuration ([tunnel] server = ...): use `postern client -c`");
   if (!cfg.server && !cfg.smtp) throw std::runtime_error(path + " configures neither a tunnel server nor [smtp]");
   log::set_min_level(cfg.daemon.log_level);
+  // The checks check-config runs, before anything is opened: a refusal names file:line:key and
+  // the fix instead of a bare errno from deep in the setup.
+  std::string refused;
+  for (const auto& problem : preflight(cfg, {.in_use_warns = false, .run_as_files = ::geteuid() == 0})) {
+    if (problem.warning) {
+      log::warn("daemon", "", "preflight", {{"problem", problem.where + ": " + problem.what}, {"fix", problem.fix}});
+    } else {
+      refused += "\n" + problem.text();
+    }
+  }
+  if (!refused.empty()) throw std::runtime_error("refusing to start:" + refused);
 
   asio::io_context io(1);
   std::unique_ptr<ServerTunnel> tunnel;
