@@ -101,6 +101,8 @@ def test_wrong_name(tmp):
     rc, _, err = send("--server", "localhost:%d" % srv.port, "--tls", "--ca", cert)
     check(rc != 0 and "mismatch" in err and "--ca FILE" in err,
           "a certificate for another name is rejected", err)
+    check("(certificate subject /CN=mail.example.net, names mail.example.net)" in err,
+          "the rejection names the certificate's subject and the names it carries", err)
     srv.close()
 
 

@@ -1,6 +1,7 @@
 // TCP + OpenSSL transport for `postern send`; see transport.hpp for the contract.
 #include "tools/postern/send/transport.hpp"
 
+#include "common/certificate_names.hpp"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -107,13 +108,25 @@ std::string first_line(std::string_view bytes) {
   return line;
 }
 
-std::string peer_subject(SSL* ssl) {
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return {};
-  char buf[256];
-  X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof(buf));
-  X509_free(cert);
-  return buf;
+// OpenSSL keeps no peer certificate after a failed client handshake, so the verify callback
+// notes the leaf's subject and names ("/CN=mx.other.example, names mx.other.example, 10.0.0.5")
+// in the std::string this ex_data index points at, for the rejection message.
+int leaf_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int note_leaf(int preverified, X509_STORE_CTX* store) {
+  X509* cert = X509_STORE_CTX_get_current_cert(store);
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (X509_STORE_CTX_get_error_depth(store) == 0 && cert != nullptr && ssl != nullptr) {
+    if (auto* out = static_cast<std::string*>(SSL_get_ex_data(ssl, leaf_index()))) {
+      char buf[256];
+      X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof(buf));
+      *out = std::string(buf) + ", names " + certificate_names(cert);
+    }
+  }
+  return preverified;
 }
 
 }  // namespace
@@ -207,7 +220,7 @@ void Connection::start_tls(const TlsOptions& options, bool implicit) {
   if (ctx_ == nullptr) throw SendError("cannot create a TLS context: " + openssl_errors());
   SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);  // RFC 8996: no TLS 1.0/1.1
   if (!options.insecure) {
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, note_leaf);
     int ok = options.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx_)
                                      : SSL_CTX_load_verify_locations(ctx_, options.ca_file.c_str(), nullptr);
     if (ok != 1) throw SendError(fmt::format("cannot load CA certificates from {}: {}",
@@ -216,6 +229,7 @@ void Connection::start_tls(const TlsOptions& options, bool implicit) {
   }
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
+  SSL_set_ex_data(ssl_, leaf_index(), &leaf_);
   if (!is_ip_literal(endpoint_.host)) {
     // SNI (RFC 6066 3); SSL_set_tlsext_host_name is a macro with a C cast, so call SSL_ctrl.
     SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
@@ -266,7 +280,7 @@ void Connection::throw_handshake_failure(const TlsOptions& options, bool implici
                                          const std::string& openssl_error) {
   long verify = SSL_get_verify_result(ssl_);
   if (!options.insecure && verify != X509_V_OK) {
-    std::string subject = peer_subject(ssl_);
+    const std::string& subject = leaf_;
     throw SendError(fmt::format(
         "the TLS certificate of {} was rejected: {}{}. If this is your server, pass --ca FILE with "
         "the CA certificate that signed it; to skip verification (testing only) pass --insecure",

@@ -76,6 +76,7 @@ class Connection {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   bool verified_ = false;
+  std::string leaf_;         // the server certificate's subject and names, noted while verifying
   std::string first_bytes_;  // the first bytes OpenSSL read from the server (for diagnoses)
 };
 
