@@ -12,6 +12,9 @@ NS_LAPTOP="$ID-laptop"
 NS_LAN="$ID-lan"
 WORK=$(mktemp -d "/tmp/postern-$TEST_NAME.XXXXXX")
 chmod 755 "$WORK"   # the daemons drop to nobody and must still reach their files
+# ...and re-read some at SIGHUP (the server refuses to start otherwise): a file `postern user add`
+# creates takes its directory's group, so the users files here are root:nogroup 0640.
+chgrp nogroup "$WORK"
 PIDS=()
 NAMESPACES=()
 

@@ -11,7 +11,9 @@
 #include "tools/postern/demo/site_files.hpp"
 #include "tools/postern/demo/wire_capture.hpp"
 
+#include <pwd.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -227,8 +229,14 @@ Details Demo::make_pki() {
   // tunnel user is the mail user, and an AUTH over the tunnel must name it).
   run_self({self_, "pki", "issue", pki.string(), Stage::user}, {}, "postern pki issue");
   fs::permissions(pki, fs::perms(0755));
-  run_self({self_, "user", "add", "--cost", "12", (dir_ / "users").string(), Stage::user}, password_ + "\n",
+  const fs::path users = dir_ / "users";
+  run_self({self_, "user", "add", "--cost", "12", users.string(), Stage::user}, password_ + "\n",
            "postern user add");
+  // The site daemon runs as nobody and re-reads the users file at SIGHUP (it refuses to start
+  // when it could not): root:<nobody's group> 0640, as `user add` keeps it from then on.
+  if (const passwd* pw = ::getpwnam("nobody"); pw == nullptr || ::chown(users.c_str(), static_cast<uid_t>(-1), pw->pw_gid) != 0) {
+    throw StepFailure("cannot give " + users.string() + " to the group of user nobody");
+  }
   write_file(dir_ / "demo-password", password_ + "\n", fs::perms(0600));
   write_server_config(dir_);
   write_client_config(dir_);
