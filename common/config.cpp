@@ -284,6 +284,15 @@ TunnelServerConfig load_server(Section& s) {
   c.offload = s.boolean("offload").value_or(c.offload);
   c.idle_timeout = s.duration("idle_timeout").value_or(c.idle_timeout);
   c.address_grace = s.duration("address_grace").value_or(c.address_grace);
+  c.max_pending_handshakes = static_cast<std::uint32_t>(
+      s.integer("max_pending_handshakes", 1, 1'000'000).value_or(c.max_pending_handshakes));
+  c.max_pending_handshakes_per_source = static_cast<std::uint32_t>(
+      s.integer("max_pending_handshakes_per_source", 1, 1'000'000).value_or(c.max_pending_handshakes_per_source));
+  if (c.max_pending_handshakes_per_source > c.max_pending_handshakes) {
+    s.fail("max_pending_handshakes_per_source", "must not exceed max_pending_handshakes");
+  }
+  c.max_queued_verifications = static_cast<std::uint32_t>(
+      s.integer("max_queued_verifications", 1, 100'000).value_or(c.max_queued_verifications));
   return c;
 }
 
@@ -448,6 +457,8 @@ SmtpConfig load_smtp(Section& s) {
   c.max_connections_per_ip =
       static_cast<std::uint32_t>(s.integer("max_connections_per_ip", 1, 1'000'000).value_or(c.max_connections_per_ip));
   c.max_connections = static_cast<std::uint32_t>(s.integer("max_connections", 1, 1'000'000).value_or(c.max_connections));
+  c.max_queued_verifications = static_cast<std::uint32_t>(
+      s.integer("max_queued_verifications", 1, 100'000).value_or(c.max_queued_verifications));
   c.auth_failure_delay = s.duration("auth_failure_delay").value_or(c.auth_failure_delay);
   c.trusted_networks = s.list("trusted_networks", cidr_expected, parse_network).value_or(c.trusted_networks);
   c.senders = s.path("senders");

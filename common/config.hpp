@@ -102,6 +102,12 @@ struct TunnelServerConfig {
   bool offload = true;  // TUN TSO/GRO + UDP GSO/GRO (docs/performance.md)
   std::chrono::milliseconds idle_timeout{300'000};
   std::chrono::milliseconds address_grace{600'000};
+  // Unauthenticated control connections (accepted, TLS or HELLO not done), in total and per
+  // source (IPv4 address, IPv6 /64); beyond them a connection is closed at accept.
+  std::uint32_t max_pending_handshakes = 512;
+  std::uint32_t max_pending_handshakes_per_source = 16;
+  // Password checks waiting for the scrypt thread; beyond it a login is refused at once.
+  std::uint32_t max_queued_verifications = 64;
 };
 
 struct TunnelClientConfig {
@@ -195,6 +201,7 @@ struct SmtpConfig {
   std::chrono::milliseconds data_timeout{600'000};
   std::uint32_t max_connections_per_ip = 20;
   std::uint32_t max_connections = 200;
+  std::uint32_t max_queued_verifications = 64;  // AUTHs waiting for the scrypt threads
   std::chrono::milliseconds auth_failure_delay{2'000};
   // Networks whose clients may submit with no identity at all (no tunnel session, no AUTH);
   // logged as via=trusted_network and bound to no sender. Default: none. Tunnel clients need no

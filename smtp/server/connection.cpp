@@ -128,6 +128,7 @@ class Connection {
   asio::awaitable<bool> pump();
   asio::awaitable<bool> perform(Action& action);
   asio::awaitable<bool> verify_auth(action::VerifyAuth& auth);
+  asio::awaitable<bool> refuse_busy(action::VerifyAuth& auth);
   asio::awaitable<bool> refuse_locked_out(action::VerifyAuth& auth,
                                           std::chrono::steady_clock::time_point until);
   std::chrono::milliseconds record_auth_result(bool ok);
@@ -318,18 +319,46 @@ asio::awaitable<bool> Connection::perform(Action& action) {
 }
 
 asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
+  // The attempt counts against the source's failure limit from here (reserve), so parallel
+  // sessions from one source cannot run more guesses than the limit; the queue for the scrypt
+  // threads is bounded in total, and a guess whose source got locked out meanwhile never runs.
   tunnel::auth::AuthThrottle::Verdict verdict;
+  bool queue_full = false;
   {
     std::lock_guard lock(state_->throttle_mutex);
-    verdict = state_->auth_throttle.check(peer_ip_, std::chrono::steady_clock::now());
+    queue_full = state_->queued_verifications >= state_->cfg.max_queued_verifications;
+    if (!queue_full) {
+      verdict = state_->auth_throttle.reserve(peer_ip_, std::chrono::steady_clock::now());
+      if (verdict.allowed) ++state_->queued_verifications;
+    }
   }
+  if (queue_full) co_return co_await refuse_busy(auth);
   if (!verdict.allowed) co_return co_await refuse_locked_out(auth, verdict.locked_until);
   tunnel::auth::UsersDb* users = state_->users.get();
-  auto verified = co_await run_on(*state_->auth_pool, [users, &auth] {
+  ServiceState* state = state_.get();
+  const std::string source = peer_ip_;
+  // Captures are pointers and references only: g++ 12 mishandles a coroutine parameter (the
+  // lambda run_on takes by value) that owns a std::string.
+  auto verified = co_await run_on(*state_->auth_pool, [users, state, &source, &auth]() -> std::optional<bool> {
+    {
+      std::lock_guard lock(state->throttle_mutex);
+      --state->queued_verifications;
+      if (state->auth_throttle.cancelled(source, std::chrono::steady_clock::now())) {
+        state->auth_throttle.release(source);
+        return std::nullopt;  // locked out while it waited: not run
+      }
+    }
     return users != nullptr && users->verify(auth.user, auth.password);
   });
   auth.password.wipe();
-  const bool ok = verified.value_or(false);
+  if (!verified) {  // the pool never ran it (shutting down): give the reservation back
+    std::lock_guard lock(state_->throttle_mutex);
+    --state_->queued_verifications;
+    state_->auth_throttle.release(source);
+    co_return fail("authentication not run");
+  }
+  if (!verified->has_value()) co_return co_await refuse_locked_out(auth, std::chrono::steady_clock::now());
+  const bool ok = **verified;
   const std::chrono::milliseconds delay = record_auth_result(ok);
   if (!ok) {
     // Slows password guessing; the session only answers after the delay.
@@ -345,7 +374,7 @@ std::chrono::milliseconds Connection::record_auth_result(bool ok) {
   std::lock_guard lock(state_->throttle_mutex);
   if (ok) {
     ++state_->counters.auth_ok;
-    state_->auth_throttle.record_success(peer_ip_);
+    state_->auth_throttle.record_success(peer_ip_, std::chrono::steady_clock::now());
     return std::chrono::milliseconds(0);
   }
   ++state_->counters.auth_failed;
@@ -354,11 +383,21 @@ std::chrono::milliseconds Connection::record_auth_result(bool ok) {
   return std::max(delay, state_->cfg.auth_failure_delay);
 }
 
+asio::awaitable<bool> Connection::refuse_busy(action::VerifyAuth& auth) {
+  auth.password.wipe();
+  ++state_->counters.auth_failed;
+  log::warn(kLog, id_, "auth_busy", {{"peer", peer_ip_}, {"user", auth.user},
+                                     {"queued", state_->cfg.max_queued_verifications}});
+  co_await write("454 4.7.0 too many authentications in progress, try later\r\n");
+  co_return fail("auth queue full");
+}
+
 asio::awaitable<bool> Connection::refuse_locked_out(action::VerifyAuth& auth,
                                                     std::chrono::steady_clock::time_point until) {
   auth.password.wipe();
   ++state_->counters.auth_failed;
-  const auto left = std::chrono::duration_cast<std::chrono::seconds>(until - std::chrono::steady_clock::now());
+  const auto left = std::max(std::chrono::seconds(0), std::chrono::duration_cast<std::chrono::seconds>(
+                                                          until - std::chrono::steady_clock::now()));
   log::warn(kLog, id_, "auth_locked_out",
             {{"peer", peer_ip_}, {"user", auth.user}, {"retry_after_s", left.count() + 1}});
   co_await write("454 4.7.0 too many authentication failures, try later\r\n");

@@ -86,7 +86,8 @@ struct ServiceState {
   std::mutex mutex;  // guards sockets and per_ip (the io_context may run on several threads)
   std::atomic<bool> stopped{false};
   tunnel::auth::AuthThrottle auth_throttle;  // keyed by the client's IP address
-  std::mutex throttle_mutex;                 // guards auth_throttle
+  std::mutex throttle_mutex;                 // guards auth_throttle and queued_verifications
+  std::uint32_t queued_verifications = 0;    // AUTHs waiting for auth_pool ([smtp] max_queued_verifications)
 
   SessionConfig session_config() const;
   bool is_trusted(const asio::ip::address& address) const;

@@ -69,6 +69,9 @@ TEST(Config, ServerDefaultsAndRelativePaths) {
   EXPECT_TRUE(s.mss_clamp);
   EXPECT_TRUE(s.offload);
   EXPECT_EQ(s.idle_timeout, milliseconds(300'000));
+  EXPECT_EQ(s.max_pending_handshakes, 512u);
+  EXPECT_EQ(s.max_pending_handshakes_per_source, 16u);
+  EXPECT_EQ(s.max_queued_verifications, 64u);
   EXPECT_EQ(s.address_grace, milliseconds(600'000));
   EXPECT_EQ(c.daemon.user, "nobody");
   EXPECT_EQ(c.daemon.group, "");  // the run-as user's primary group
@@ -95,6 +98,7 @@ TEST(Config, ServerWithSmtpDefaults) {
   EXPECT_EQ(m.data_timeout, milliseconds(600'000));
   EXPECT_EQ(m.max_connections_per_ip, 20u);
   EXPECT_EQ(m.max_connections, 200u);
+  EXPECT_EQ(m.max_queued_verifications, 64u);
   EXPECT_EQ(m.auth_failure_delay, milliseconds(2'000));
   // Tunnel clients are authenticated by their tunnel identity, not trusted by address.
   EXPECT_TRUE(m.trusted_networks.empty());
@@ -237,6 +241,11 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {std::string(server_text) + "auth = \"password\"\n", "site.toml:7: [tunnel] auth: \"password\" needs users"},
       {std::string(server_text) + "cipher = \"rc4\"\n", "site.toml:7: [tunnel] cipher: expected \"aes-256-gcm\" or \"chacha20-poly1305\", got \"rc4\""},
       {std::string(server_text) + "dead_after = \"5s\"\n", "site.toml:7: [tunnel] dead_after: must be longer than keepalive"},
+      {std::string(server_text) + "max_pending_handshakes = 0\n", "site.toml:7: [tunnel] max_pending_handshakes: expected an integer from 1"},
+      {std::string(server_text) + "max_pending_handshakes = 8\nmax_pending_handshakes_per_source = 9\n",
+       "site.toml:8: [tunnel] max_pending_handshakes_per_source: must not exceed max_pending_handshakes"},
+      {std::string(server_text) + "max_queued_verifications = \"many\"\n", "site.toml:7: [tunnel] max_queued_verifications: expected an integer from 1 to 100000"},
+      {std::string(smtp_text) + "max_queued_verifications = 0\n", "site.toml:10: [smtp] max_queued_verifications: expected an integer from 1 to 100000"},
       {"[tunnel]\nlisten = \"vpn.example.org:443\"\n", "site.toml:2: [tunnel] listen: expected \"ip:port\""},
       {"[tunnel]\nlisten = \"0.0.0.0:443\"\n", "site.toml:1: [tunnel] certificate: required key is missing"},
       {"[tunnel]\nserver = \"vpn:443\"\n", "site.toml:1: [tunnel] ca: either ca or server_fingerprint is required"},

@@ -35,6 +35,7 @@ int run_client(const std::string& path) {
   if (!cfg.client) throw std::runtime_error(path + " has no client [tunnel] section (server = \"host:port\")");
   const config::TunnelClientConfig& c = *cfg.client;
   log::set_min_level(cfg.daemon.log_level);
+  raise_descriptor_limit();
 
   SecretBytes password;
   if (c.password_file) password = config::read_password_file(*c.password_file);

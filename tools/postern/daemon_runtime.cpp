@@ -2,6 +2,7 @@
 #include "tools/postern/daemon_runtime.hpp"
 
 #include "common/log.hpp"
+#include "platform/open_file_limit.hpp"
 #include "platform/systemd_notify.hpp"
 
 #include <asio/signal_set.hpp>
@@ -109,6 +110,16 @@ std::string counter(const std::optional<status::Counters>& counters, std::string
 }
 
 }  // namespace
+
+void raise_descriptor_limit() {
+  const auto limit = platform::raise_open_file_limit();
+  if (limit.error) {
+    log::warn("daemon", "", "cannot raise the open files limit",
+              {{"limit", limit.before}, {"error", limit.error.message()}});
+  } else if (limit.after != limit.before) {
+    log::info("daemon", "", "open files limit raised", {{"from", limit.before}, {"to", limit.after}});
+  }
+}
 
 void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep,
                          std::vector<std::string> extra_groups) {

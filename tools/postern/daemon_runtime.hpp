@@ -22,6 +22,9 @@ namespace postern::cli {
 // Drops to [daemon] user/group keeping `keep`; a no-op with a warning when the user is "root".
 // Must run before any thread starts.
 // `extra_groups`: supplementary groups kept beside [daemon] group (e.g. [smtp] maildir_group).
+// Raises the soft RLIMIT_NOFILE to the hard limit (logged; a failure is a warning).
+void raise_descriptor_limit();
+
 void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep,
                          std::vector<std::string> extra_groups = {});
 

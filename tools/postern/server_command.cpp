@@ -127,6 +127,7 @@ int run_server(const std::string& path) {
   if (cfg.client) throw std::runtime_error(path + " is a client configuration ([tunnel] server = ...): use `postern client -c`");
   if (!cfg.server && !cfg.smtp) throw std::runtime_error(path + " configures neither a tunnel server nor [smtp]");
   log::set_min_level(cfg.daemon.log_level);
+  raise_descriptor_limit();
   // The checks check-config runs, before anything is opened: a refusal names file:line:key and
   // the fix instead of a bare errno from deep in the setup.
   std::string refused;

@@ -10,6 +10,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include <cerrno>
 #include <cstdio>
 
 namespace postern::tunnel::daemon {
@@ -18,6 +19,10 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// After accept() failed for want of descriptors: wait before trying again.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+// A pending connection this old may be closed to admit a new one when the total limit is reached.
+constexpr auto kEvictableAge = std::chrono::seconds(2);
 using Clock = std::chrono::steady_clock;
 
 control::AuthPolicy to_policy(config::AuthMode mode) {
@@ -52,6 +57,8 @@ struct TunnelServer::Connection {
   std::shared_ptr<PeerSession> session;
   SteadyTime established_at{};
   std::optional<std::string> password_user;  // set when a password check passed
+  bool holds_handshake_slot = false;  // counted in handshakes_ until authenticated or gone
+  SteadyTime accepted_at{};
   bool torn_down = false;
 };
 
@@ -63,6 +70,7 @@ TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfi
       acceptor_(io),
       data_plane_(data_plane),
       users_(std::move(users)),
+      handshakes_({cfg.max_pending_handshakes, cfg.max_pending_handshakes_per_source}),
       pool_(to_cidr(cfg.pool), std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)),
       housekeeping_timer_(io) {
   if (cfg.deny_list) deny_list_.load(*cfg.deny_list);
@@ -182,13 +190,56 @@ asio::awaitable<void> TunnelServer::accept_loop() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
       log::warn("tunnel", "", "accept failed", {{"error", ec.message()}});
+      // Out of descriptors (EMFILE/ENFILE) the listen queue stays readable: retrying at once
+      // would spin the one I/O thread every control channel and the SMTP listener share.
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space) {
+        asio::steady_timer pause(io_, kAcceptBackoff);
+        co_await pause.async_wait(kAsTuple);
+      }
       continue;
     }
     auto connection = std::make_shared<Connection>();
     asio::error_code peer_ec;
     auto remote = socket.remote_endpoint(peer_ec);
-    connection->peer_ip = remote.address().to_string();
+    if (peer_ec) continue;  // reset before we looked: nothing to serve
+    auto address = remote.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    connection->peer_ip = address.to_string();
     connection->peer = connection->peer_ip + ":" + std::to_string(remote.port());
+    const auto now = Clock::now();
+    auto admitted = handshakes_.admit(connection->peer_ip);
+    // Full in total (many sources): make room by closing the oldest pending connection that
+    // has had kEvictableAge to finish. A real client completes its handshake and login in a
+    // few round trips; a flood's connections sit idle and are the oldest.
+    if (admitted == auth::HandshakeLimiter::Verdict::total_limit && evict_oldest_pending(now)) {
+      admitted = handshakes_.admit(connection->peer_ip);
+    }
+    if (admitted != auth::HandshakeLimiter::Verdict::admitted) {
+      // Closed before any TLS state exists; logged at most once a second, with the count.
+      ++handshakes_refused_;
+      if (now - handshake_refusal_logged_ >= std::chrono::seconds(1)) {
+        log::warn("tunnel", "", "handshake_refused",
+                  {{"peer", connection->peer}, {"reason", auth::to_string(admitted)},
+                   {"refused", handshakes_refused_}, {"evicted", handshakes_evicted_},
+                   {"pending", handshakes_.pending()}});
+        handshakes_refused_ = 0;
+        handshakes_evicted_ = 0;
+        handshake_refusal_logged_ = now;
+      }
+      asio::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    connection->holds_handshake_slot = true;
+    connection->accepted_at = now;
+    while (!pending_order_.empty()) {  // prune what finished
+      auto front = pending_order_.front().lock();
+      if (front && front->holds_handshake_slot) break;
+      pending_order_.pop_front();
+    }
+    pending_order_.push_back(connection);
     connection->log_id = "c" + std::to_string(next_connection_number_++);
     socket.set_option(asio::ip::tcp::no_delay(true), peer_ec);
     connection->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
@@ -218,6 +269,7 @@ asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connec
     log::warn("tunnel", connection->log_id, "refused", {{"peer", connection->peer}, {"reason", failure}});
     asio::error_code ignored;
     stream.lowest_layer().close(ignored);
+    release_handshake_slot(*connection);
     co_return;
   }
   log::info("tunnel", connection->log_id, "tls established",
@@ -304,46 +356,116 @@ void TunnelServer::drain(const std::shared_ptr<Connection>& connection) {
   }
 }
 
+void TunnelServer::release_handshake_slot(Connection& connection) {
+  if (!connection.holds_handshake_slot) return;
+  connection.holds_handshake_slot = false;
+  handshakes_.release(connection.peer_ip);
+}
+
+bool TunnelServer::evict_oldest_pending(SteadyTime now) {
+  while (!pending_order_.empty()) {
+    auto oldest = pending_order_.front().lock();
+    if (!oldest || !oldest->holds_handshake_slot) {
+      pending_order_.pop_front();
+      continue;
+    }
+    if (now - oldest->accepted_at < kEvictableAge) return false;
+    pending_order_.pop_front();
+    release_handshake_slot(*oldest);
+    ++handshakes_evicted_;
+    if (oldest->negotiator) {
+      oldest->stream->close("closed to make room: too many pending handshakes");
+    } else {
+      asio::error_code ignored;
+      oldest->stream->stream().lowest_layer().close(ignored);  // its handshake() sees the error
+    }
+    return true;
+  }
+  return false;
+}
+
+void TunnelServer::refuse_password(Connection& connection, const std::string& user, std::string_view reason) {
+  log::warn("tunnel", connection.log_id, "auth failed",
+            {{"user", user}, {"peer", connection.peer}, {"reason", reason}});
+  connection.negotiator->on_password_verified(false, Clock::now());
+}
+
+// The throttle counts an attempt when it is queued (auth::AuthThrottle::reserve), so parallel
+// guesses from one source are bounded by its failure limit, and the queue is bounded in total.
 void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection, std::string user,
                                    SecretBytes password) {
-  auto verdict = throttle_.check(connection->peer_ip, Clock::now());
-  if (!verdict.allowed || !users_) {
-    log::warn("tunnel", connection->log_id, "auth failed",
-              {{"user", user}, {"peer", connection->peer},
-               {"reason", !users_ ? "no users file configured" : "too many failures from this address"}});
-    connection->negotiator->on_password_verified(false, Clock::now());
-    drain(connection);
-    return;
+  if (!users_) {
+    refuse_password(*connection, user, "no users file configured");
+    return drain(connection);
   }
-  std::weak_ptr<Connection> weak = connection;
-  if (!verify_pool_) verify_pool_ = std::make_unique<asio::thread_pool>(1);
-  asio::post(*verify_pool_, [this, weak, user = std::move(user), password = std::move(password)]() mutable {
-    bool ok = users_->verify(user, password);
-    password.wipe();
-    asio::post(io_, [this, weak, ok, user = std::move(user)] {
-      auto c = weak.lock();
-      if (!c || c->torn_down) return;
-      auto now = Clock::now();
-      if (ok) {
-        throttle_.record_success(c->peer_ip);
-        log::info("tunnel", c->log_id, "auth ok", {{"user", user}, {"peer", c->peer}});
-        c->password_user = user;
-        c->negotiator->on_password_verified(true, now);
-        drain(c);
-        return;
-      }
-      auto delay = throttle_.record_failure(c->peer_ip, now);
-      log::warn("tunnel", c->log_id, "auth failed",
-                {{"user", user}, {"peer", c->peer}, {"reason", "bad user or password"}, {"delay_ms", delay.count()}});
-      auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-      timer->async_wait([this, weak, timer](const asio::error_code&) {
-        auto c2 = weak.lock();
-        if (!c2 || c2->torn_down) return;
-        c2->negotiator->on_password_verified(false, Clock::now());
-        drain(c2);
+  if (verify_queue_.size() >= cfg_.max_queued_verifications) {
+    refuse_password(*connection, user, "verification queue full");
+    return drain(connection);
+  }
+  auto verdict = throttle_.reserve(connection->peer_ip, Clock::now());
+  if (!verdict.allowed) {
+    refuse_password(*connection, user, std::string("too many failures from this source (") +
+                                           std::string(auth::to_string(verdict.refusal)) + ")");
+    return drain(connection);
+  }
+  verify_queue_.push_back({connection, std::move(user), std::move(password)});
+  run_next_verification();
+}
+
+void TunnelServer::run_next_verification() {
+  while (!verify_running_ && !verify_queue_.empty()) {
+    VerifyJob job = std::move(verify_queue_.front());
+    verify_queue_.pop_front();
+    auto c = job.connection.lock();
+    if (!c || c->torn_down) {
+      if (c) throttle_.release(c->peer_ip);
+      job.password.wipe();
+      continue;
+    }
+    if (throttle_.cancelled(c->peer_ip, Clock::now())) {  // locked out while it waited
+      throttle_.release(c->peer_ip);
+      job.password.wipe();
+      refuse_password(*c, job.user, "too many failures from this source (locked out while queued)");
+      drain(c);
+      continue;
+    }
+    verify_running_ = true;
+    if (!verify_pool_) verify_pool_ = std::make_unique<asio::thread_pool>(1);
+    std::weak_ptr<Connection> weak = c;
+    const std::string source = c->peer_ip;
+    asio::post(*verify_pool_, [this, weak, source, user = std::move(job.user), password = std::move(job.password)]() mutable {
+      bool ok = users_->verify(user, password);
+      password.wipe();
+      asio::post(io_, [this, weak, source, ok, user = std::move(user)] {
+        verify_running_ = false;
+        auto now = Clock::now();
+        auto conn = weak.lock();
+        if (ok) {
+          throttle_.record_success(source, now);
+        } else {
+          auto delay = throttle_.record_failure(source, now);
+          if (conn && !conn->torn_down) {
+            log::warn("tunnel", conn->log_id, "auth failed",
+                      {{"user", user}, {"peer", conn->peer}, {"reason", "bad user or password"}, {"delay_ms", delay.count()}});
+            auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+            timer->async_wait([this, weak, timer](const asio::error_code&) {
+              auto c2 = weak.lock();
+              if (!c2 || c2->torn_down) return;
+              c2->negotiator->on_password_verified(false, Clock::now());
+              drain(c2);
+            });
+          }
+        }
+        if (ok && conn && !conn->torn_down) {
+          log::info("tunnel", conn->log_id, "auth ok", {{"user", user}, {"peer", conn->peer}});
+          conn->password_user = user;
+          conn->negotiator->on_password_verified(true, now);
+          drain(conn);
+        }
+        run_next_verification();
       });
     });
-  });
+  }
 }
 
 void TunnelServer::establish(Connection& connection, const control::TunnelParameters& params) {
@@ -355,6 +477,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   session->inner_address = params.client_address.value;
   session->identity = params.identity;
   session->log_id = connection.log_id;
+  release_handshake_slot(connection);  // authenticated: no longer a pending handshake
   connection.session = session;
   connection.established_at = Clock::now();
   data_plane_.add_session(session);
@@ -371,6 +494,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
 void TunnelServer::teardown(Connection& connection, const std::string& reason) {
   if (connection.torn_down) return;
   connection.torn_down = true;
+  release_handshake_slot(connection);
   if (connection.session) {
     data_plane_.remove_session(connection.local_id);
     std::lock_guard lock(identity_mutex_);

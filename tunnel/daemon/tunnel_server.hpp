@@ -14,6 +14,7 @@
 
 #include "common/config.hpp"
 #include "tunnel/auth/cert_checks.hpp"
+#include "tunnel/auth/handshake_limiter.hpp"
 #include "tunnel/auth/throttle.hpp"
 #include "tunnel/auth/users_db.hpp"
 #include "tunnel/control/address_pool.hpp"
@@ -23,6 +24,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,6 +62,10 @@ class TunnelServer {
   void begin_negotiation(const std::shared_ptr<Connection>& connection);
   void drain(const std::shared_ptr<Connection>& connection);
   void verify_password(const std::shared_ptr<Connection>& connection, std::string user, SecretBytes password);
+  void run_next_verification();
+  void refuse_password(Connection& connection, const std::string& user, std::string_view reason);
+  void release_handshake_slot(Connection& connection);
+  bool evict_oldest_pending(std::chrono::steady_clock::time_point now);
   void establish(Connection& connection, const control::TunnelParameters& params);
   void teardown(Connection& connection, const std::string& reason);
   void end_revoked_sessions();
@@ -74,6 +80,21 @@ class TunnelServer {
   std::shared_ptr<auth::UsersDb> users_;
   auth::DenyList deny_list_;
   auth::AuthThrottle throttle_;
+  auth::HandshakeLimiter handshakes_;
+  // Password checks waiting for the scrypt thread (io thread only), run one at a time; a
+  // source's queued guesses are dropped unrun once it is locked out.
+  struct VerifyJob {
+    std::weak_ptr<Connection> connection;
+    std::string user;
+    SecretBytes password;
+  };
+  std::deque<VerifyJob> verify_queue_;
+  bool verify_running_ = false;
+  // Pending connections in accept order (pruned from the front), for eviction when full.
+  std::deque<std::weak_ptr<Connection>> pending_order_;
+  std::uint64_t handshakes_refused_ = 0;  // since the last log line about it
+  std::uint64_t handshakes_evicted_ = 0;  // likewise
+  std::chrono::steady_clock::time_point handshake_refusal_logged_{};
   control::AddressPool pool_;
   // Created on first use: the daemon drops privileges while still single-threaded.
   std::unique_ptr<asio::thread_pool> verify_pool_;

@@ -56,7 +56,10 @@ asio::awaitable<void> StatusServer::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
     if (!*alive || ec == asio::error::operation_aborted) co_return;
     if (ec) {
+      // EMFILE and friends: pause instead of spinning the daemon's one I/O thread on the error.
       log::warn("status", "", "accept failed", {{"error", ec.message()}});
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
       continue;
     }
     asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
