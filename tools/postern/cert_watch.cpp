@@ -26,7 +26,7 @@ void log_one(const auth::Expiry& e, auth::ExpiryKind kind, bool include_ok) {
   const char* key = kind == auth::ExpiryKind::crl ? "next_update" : "not_after";
   if (!e.error.empty()) {
     log::warn("pki", "", e.what + " unreadable for the expiry check", {{"path", e.path}, {"error", e.error}});
-  } else if (auto notice = auth::expiry_notice(e, kind)) {
+  } else if (auto notice = auth::expiry_notice(e, kind, std::filesystem::path(e.path).stem().string())) {
     const std::initializer_list<log::Field> fields = {
         {"path", e.path}, {key, until}, {"expires_in_days", e.days_left}, {"hint", notice->hint}};
     if (notice->level == auth::ExpiryLevel::expired) {
