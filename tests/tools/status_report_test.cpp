@@ -98,7 +98,7 @@ TEST(StatusJson, ClientWithoutTunnelOrSmtpIsGolden) {
   r.config = "/etc/postern/\"laptop\".toml";
   EXPECT_EQ(format_json(r),
             "{\"schema\": 1, \"role\": \"client\", \"pid\": 42, \"config\": \"/etc/postern/\\\"laptop\\\".toml\", "
-            "\"uptime_seconds\": 1.500, \"sessions\": [], \"data_plane\": null, \"smtp\": null}\n");
+            "\"uptime_seconds\": 1.500, \"certificates\": [], \"sessions\": [], \"data_plane\": null, \"smtp\": null}\n");
 }
 
 TEST(StatusJson, SessionsCountersAndOptionalAges) {
@@ -142,6 +142,77 @@ TEST(StatusText, ServerShowsSessionsAndSkipsZeroDataPlaneCounters) {
   EXPECT_NE(text.find("  rx_bad_header  3\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("rx_replay"), std::string::npos);  // zero: skipped in the data plane
   EXPECT_NE(text.find("smtp:\n  accepted       0\n  auth_failures  5\n"), std::string::npos) << text;
+}
+
+CertificateStatus sample_certificate(std::string what, std::string state, std::optional<std::int64_t> days) {
+  CertificateStatus c;
+  c.what = std::move(what);
+  c.path = "/etc/postern/pki/x.pem";
+  c.not_after = "2027-01-02T03:04:05Z";
+  c.days_left = days;
+  c.state = std::move(state);
+  return c;
+}
+
+TEST(StatusJson, CertificatesAndSessionCertificate) {
+  StatusReport r;
+  r.role = "server";
+  r.certificates = {sample_certificate("tunnel certificate", "ok", 400), sample_certificate("CRL", "expired", -2)};
+  CertificateStatus unreadable;
+  unreadable.what = "client CA";
+  unreadable.path = "ca.pem";
+  unreadable.state = "error";
+  unreadable.error = "ca.pem: cannot open";
+  r.certificates.push_back(unreadable);
+  r.sessions = {sample_session(), SessionStatus{}};
+  r.sessions[0].certificate_not_after = "2027-02-01T00:00:00Z";
+  r.sessions[0].certificate_days_left = 12;
+  r.sessions[0].certificate_state = "warn";
+  const std::string json = format_json(r);
+  EXPECT_NE(json.find("\"certificates\": [{\"what\": \"tunnel certificate\", \"path\": \"/etc/postern/pki/x.pem\", "
+                      "\"not_after\": \"2027-01-02T03:04:05Z\", \"days_left\": 400, \"state\": \"ok\", \"error\": null}, "
+                      "{\"what\": \"CRL\", \"path\": \"/etc/postern/pki/x.pem\", \"not_after\": \"2027-01-02T03:04:05Z\", "
+                      "\"days_left\": -2, \"state\": \"expired\", \"error\": null}, "
+                      "{\"what\": \"client CA\", \"path\": \"ca.pem\", \"not_after\": null, \"days_left\": null, "
+                      "\"state\": \"error\", \"error\": \"ca.pem: cannot open\"}], "),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"certificate_not_after\": \"2027-02-01T00:00:00Z\", \"certificate_days_left\": 12, "
+                      "\"certificate_state\": \"warn\"}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"certificate_not_after\": null, \"certificate_days_left\": null, \"certificate_state\": null}"),
+            std::string::npos)
+      << json;
+}
+
+TEST(StatusText, CertificatesSectionAndSessionCertificate) {
+  StatusReport r;
+  r.role = "server";
+  r.pid = 5;
+  r.config = "site.toml";
+  r.certificates = {sample_certificate("tunnel certificate", "ok", 400), sample_certificate("CRL", "warn", 0),
+                    sample_certificate("client CA", "expired", -3)};
+  CertificateStatus bad;
+  bad.what = "smtp certificate";
+  bad.path = "smtp.pem";
+  bad.state = "error";
+  bad.error = "smtp.pem: cannot open";
+  r.certificates.push_back(bad);
+  r.data_plane = Counters{};
+  r.sessions = {sample_session()};
+  r.sessions[0].certificate_not_after = "2027-02-01T00:00:00Z";
+  r.sessions[0].certificate_days_left = 12;
+  r.sessions[0].certificate_state = "warn";
+  const std::string text = format_text(r);
+  EXPECT_NE(text.find("\ncertificates:\n"
+                      "  tunnel certificate  until 2027-01-02T03:04:05Z (400 days left)  /etc/postern/pki/x.pem\n"
+                      "  CRL                 until 2027-01-02T03:04:05Z (less than a day left), renew soon  /etc/postern/pki/x.pem\n"
+                      "  client CA           EXPIRED 2027-01-02T03:04:05Z (3 days ago)  /etc/postern/pki/x.pem\n"
+                      "  smtp certificate    unreadable: smtp.pem: cannot open  smtp.pem\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("    certificate until 2027-02-01T00:00:00Z (12 days left), renew soon\n"), std::string::npos) << text;
 }
 
 TEST(StatusText, ClientWithoutSectionsAndAllZeroCounters) {

@@ -4,6 +4,7 @@
 // (to re-apply address and routes after a reconnect, and to mark each new control socket).
 // With leak_protection the UDP socket is marked at bind time and the TunnelClient installs the
 // policy rules; it is destroyed after the data plane, so it removes them after the TUN is gone.
+#include "tools/postern/cert_watch.hpp"
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
 #include "tools/postern/status/daemon_status.hpp"
@@ -63,21 +64,26 @@ int run_client(const std::string& path) {
   client = std::make_unique<TunnelClient>(io, c, data_plane, netlink, std::move(password));
   data_plane.set_tls_frames_handler([&client](auto session) { client->on_tls_frames(std::move(session)); });
   status::enable_inner_capture(cfg.daemon, data_plane);
+  CertWatch certificates(io, watched_files(cfg));  // read as root, like the TLS context
   auto status_server = status::open_status_server(
-      io, cfg.daemon, {"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr});
+      io, cfg.daemon,
+      {"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr,
+       [&certificates](std::int64_t now) { return certificates.expiries(now); }});
 
   drop_to_run_as_user(cfg.daemon, {platform::Capability::net_admin});
 
   data_plane.start();
   client->start();
   status_server->start();
+  certificates.start();
   run_until_signalled(
       io,
       [&] {
         status_server->stop();
+        certificates.stop();
         client->stop();
       },
-      {}, {status_line_of({"client", path, {}, &data_plane, nullptr}), [&client] { return client->established(); }});
+      {}, {status_line_of({"client", path, {}, &data_plane, nullptr, {}}), [&client] { return client->established(); }});
   data_plane.stop();
   return client->exit_status().value_or(0);
 }

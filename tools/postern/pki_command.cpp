@@ -1,7 +1,9 @@
-// `postern pki init DIR --server-name NAME...`, `postern pki issue DIR NAME` and
-// `postern pki revoke DIR NAME`: a small EC P-256 PKI for a site (see tunnel/auth/pki.hpp).
+// `postern pki init DIR --server-name NAME...`, `pki issue DIR NAME`, `pki revoke DIR NAME`,
+// `pki renew DIR NAME` and `pki crl DIR`: a small EC P-256 PKI for a site (see tunnel/auth/pki.hpp).
 // Prints what it wrote and the SHA-256 fingerprint of each certificate, ready for a client's
-// server_fingerprint; revoke prints the serial it added to DIR/crl.pem.
+// server_fingerprint; revoke prints the serial it added to DIR/crl.pem; renew and crl print the
+// new expiry and what to do next (restart, SIGHUP, a changed fingerprint). Errors: exit 1 with
+// the message (main.cpp turns exceptions into that).
 #include "tools/postern/command.hpp"
 #include "tunnel/auth/cert_checks.hpp"
 #include "tunnel/auth/pki.hpp"
@@ -93,12 +95,70 @@ void add_revoke(CLI::App& pki) {
   });
 }
 
+void add_renew(CLI::App& pki) {
+  struct Args {
+    std::string dir;
+    std::string name;
+    auth::PkiRenewOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* renew = pki.add_subcommand(
+      "renew", "Replace DIR/NAME.pem by a new certificate (same subject, names and usage) signed by DIR/ca.*");
+  renew->add_option("dir", args->dir, "Directory holding ca.pem, ca.key, NAME.pem and NAME.key")->required();
+  renew->add_option("name", args->name, "Certificate name given to `pki issue`, `server`, or `ca`")->required();
+  renew->add_option("--days", args->options.days, "Lifetime in days (default: that of the current certificate)");
+  renew->add_flag("--new-key", args->options.new_key, "Generate a new key (replaces NAME.key; not for ca)");
+  renew->callback([args] {
+    const auto r = auth::pki_renew(args->dir, args->name, args->options);
+    const std::filesystem::path dir = args->dir;
+    std::printf("wrote %s (SHA-256 %s), valid %d days, until %s\n", (dir / (args->name + ".pem")).c_str(),
+                r.new_fingerprint.c_str(), r.days, r.not_after.c_str());
+    std::printf(r.new_key ? "wrote %s (new key, mode 0600 or the old file's)\n" : "kept %s (same key)\n",
+                (dir / (args->name + ".key")).c_str());
+    std::printf("the fingerprint is of the certificate, so it changed (was %s)\n", r.old_fingerprint.c_str());
+    if (r.ca) {
+      std::printf("next: give the new ca.pem to every client (ca =) and server (client_ca =), then restart them;\n"
+                  "certificates issued by the old ca.pem still verify against it (same name and key)\n");
+    } else if (r.server) {
+      std::printf("next: restart the server (it reads its certificate at start); clients that pin\n"
+                  "server_fingerprint must be given the new fingerprint above, clients with ca = need nothing\n");
+    } else {
+      std::printf("next: install the new %s.pem%s on the client and restart `postern client`\n", args->name.c_str(),
+                  r.new_key ? " and .key" : "");
+    }
+  });
+}
+
+void add_crl(CLI::App& pki) {
+  struct Args {
+    std::string dir;
+    auth::PkiCrlOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* crl = pki.add_subcommand(
+      "crl", "Re-sign DIR/crl.pem (same entries, fresh nextUpdate), or create an empty one");
+  crl->add_option("dir", args->dir, "Directory holding ca.pem and ca.key")->required();
+  crl->add_option("--days", args->options.days, "Days until the CRL's nextUpdate (re-sign before then)")
+      ->capture_default_str();
+  crl->callback([args] {
+    const auto r = auth::pki_crl(args->dir, args->options);
+    const auto path = std::filesystem::path(args->dir) / "crl.pem";
+    std::printf("%s %s (%zu revoked), nextUpdate %s\n", r.created ? "created" : "re-signed", path.c_str(),
+                r.revoked_count, r.next_update.c_str());
+    std::printf("next: send SIGHUP to servers with crl = \"%s\" (systemctl reload postern-server);\n"
+                "run this again before %s, after that every client certificate is refused\n",
+                path.c_str(), r.next_update.c_str());
+  });
+}
+
 POSTERN_REGISTER_COMMAND(50, [](CLI::App& app) {
   CLI::App* pki = app.add_subcommand("pki", "Create a CA and server/client certificates (EC P-256), revoke them");
   pki->require_subcommand(1);
   add_init(*pki);
   add_issue(*pki);
   add_revoke(*pki);
+  add_renew(*pki);
+  add_crl(*pki);
 });
 
 }  // namespace

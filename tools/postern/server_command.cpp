@@ -2,6 +2,7 @@
 // and/or the SMTP listener ([smtp]) from one config file.
 // Startup order (root until the drop): config -> TUN + address via netlink -> UDP and TCP
 // listeners -> certificates and users read -> SMTP listeners bound -> privilege drop -> threads.
+#include "tools/postern/cert_watch.hpp"
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
 #include "tools/postern/preflight.hpp"
@@ -158,9 +159,12 @@ int run_server(const std::string& path) {
     mail->open();
   }
   if (tunnel) status::enable_inner_capture(cfg.daemon, *tunnel->data_plane);
+  // Read as root, before the drop, like the TLS contexts read them.
+  CertWatch certificates(io, watched_files(cfg), tunnel ? tunnel->data_plane.get() : nullptr);
   auto status_server = status::open_status_server(
       io, cfg.daemon,
-      {"server", path, std::chrono::steady_clock::now(), tunnel ? tunnel->data_plane.get() : nullptr, mail.get()});
+      {"server", path, std::chrono::steady_clock::now(), tunnel ? tunnel->data_plane.get() : nullptr, mail.get(),
+       [&certificates](std::int64_t now) { return certificates.expiries(now); }});
 
   if (mail) {
     status_server->set_command_handler(
@@ -174,20 +178,23 @@ int run_server(const std::string& path) {
   if (tunnel) tunnel->data_plane->start();
   if (mail) mail->start();
   status_server->start();
+  certificates.start();
   log::info("daemon", "", "ready", {{"config", path}, {"tunnel", cfg.server ? "server" : "off"},
                                     {"smtp", cfg.smtp ? "on" : "off"}});
   run_until_signalled(
       io,
       [&] {
         status_server->stop();
+        certificates.stop();
         if (tunnel) tunnel->server->stop();
         if (mail) mail->stop();
       },
       [&] {
         if (tunnel) tunnel->server->reload();
         if (mail) mail->reload();
+        certificates.reload();
       },
-      {status_line_of({"server", path, {}, tunnel ? tunnel->data_plane.get() : nullptr, mail.get()}), nullptr});
+      {status_line_of({"server", path, {}, tunnel ? tunnel->data_plane.get() : nullptr, mail.get(), {}}), nullptr});
   if (mail) mail->stop();
   if (tunnel) tunnel->data_plane->stop();
   return 0;

@@ -1,6 +1,8 @@
 // PKI generation with OpenSSL 3 (see pki.hpp).
 #include "tunnel/auth/pki.hpp"
 
+#include "tunnel/auth/cert_checks.hpp"
+
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -17,6 +19,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 namespace postern::tunnel::auth {
@@ -170,6 +173,73 @@ void refuse_existing(const std::vector<std::filesystem::path>& paths, bool force
     if (std::filesystem::exists(p)) throw PkiError(p.string() + ": exists (use --force to overwrite)");
 }
 
+// The entries of DIR/crl.pem (empty when the file does not exist), each with its original
+// revocation date (RFC 5280 5.3.2 semantics stay with the entry); a CRL not signed by this CA
+// is refused rather than silently replaced.
+std::vector<RevokedPtr> read_crl_entries(const std::filesystem::path& crl_path, X509* ca) {
+  std::vector<RevokedPtr> entries;
+  if (!std::filesystem::exists(crl_path)) return entries;
+  auto old = read_crl_pem(crl_path);
+  if (X509_CRL_verify(old.get(), X509_get0_pubkey(ca)) != 1) fail(crl_path.string() + ": not signed by ca.pem");
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(old.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    RevokedPtr copy(X509_REVOKED_dup(sk_X509_REVOKED_value(revoked, i)), &X509_REVOKED_free);
+    if (!copy) fail("X509_REVOKED_dup");
+    entries.push_back(std::move(copy));
+  }
+  return entries;
+}
+
+void check_issued_by(X509* ca, X509* cert, const std::filesystem::path& cert_path) {
+  if (X509_check_issued(ca, cert) != X509_V_OK || X509_verify(cert, X509_get0_pubkey(ca)) != 1)
+    fail(cert_path.string() + ": not issued by this directory's ca.pem");
+}
+
+std::string next_update_text(X509_CRL* crl) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_CRL_get0_nextUpdate(crl), &tm) != 1) return "";
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The lifetime of `cert` in whole days (notBefore is backdated an hour: rounded).
+int lifetime_days(X509* cert) {
+  int days = 0, seconds = 0;
+  if (ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert), X509_get0_notAfter(cert)) != 1) return 825;
+  return std::max(1, days + (seconds >= 43200 ? 1 : 0));
+}
+
+// `old`'s subject and extensions on a new serial and validity for `key`, signed by `issuer` (or
+// self-signed when issuer is nullptr). The key identifiers are recomputed for the (maybe new) key.
+X509Ptr resign_like(X509* old, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, int days) {
+  X509Ptr cert(X509_new());
+  if (!cert) fail("X509_new");
+  X509_set_version(cert.get(), X509_VERSION_3);
+  set_random_serial(cert.get());
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);  // as make_certificate
+  X509_time_adj_ex(X509_getm_notAfter(cert.get()), days, 0, nullptr);
+  if (X509_set_subject_name(cert.get(), X509_get_subject_name(old)) != 1) fail("subject name");
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer ? issuer : cert.get())) != 1) fail("issuer name");
+  if (X509_set_pubkey(cert.get(), key) != 1) fail("public key");
+  for (int i = 0; i < X509_get_ext_count(old); ++i) {
+    X509_EXTENSION* ext = X509_get_ext(old, i);
+    const int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    if (nid == NID_subject_key_identifier || nid == NID_authority_key_identifier) continue;
+    if (X509_add_ext(cert.get(), ext, -1) != 1) fail("cannot copy extension");
+  }
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer ? issuer : cert.get(), cert.get(), nullptr, nullptr, 0);
+  add_ext(cert.get(), &ctx, NID_subject_key_identifier, "hash");
+  add_ext(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always");
+  if (X509_sign(cert.get(), issuer ? issuer_key : key, EVP_sha256()) <= 0) fail("signing failed");
+  return cert;
+}
+
+bool has_server_auth(X509* cert) {
+  return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 && (X509_get_extended_key_usage(cert) & XKU_SSL_SERVER) != 0;
+}
+
 }  // namespace
 
 EvpPkeyPtr generate_ec_p256_key() {
@@ -314,42 +384,105 @@ std::vector<std::string> crl_serials(X509_CRL* crl) {
   return out;
 }
 
+void replace_file(const std::filesystem::path& path, std::string_view data, unsigned new_mode, unsigned max_mode) {
+  struct stat existing {};
+  const bool exists = ::stat(path.c_str(), &existing) == 0;
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  ::unlink(tmp.c_str());  // a leftover of an interrupted run
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw PkiError(tmp.string() + ": " + std::strerror(errno));
+  auto fail_io = [&](const char* what) {
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw PkiError(tmp.string() + ": " + what + ": " + std::strerror(saved));
+  };
+  // Only root may give a file away; anyone else keeps their own ownership (and the mode).
+  if (exists && ::fchown(fd, existing.st_uid, existing.st_gid) != 0 && errno != EPERM) fail_io("fchown");
+  if (::fchmod(fd, exists ? (existing.st_mode & max_mode) : new_mode) != 0) fail_io("fchmod");
+  for (std::size_t off = 0; off < data.size();) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail_io("write");
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail_io("fsync");
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    throw PkiError(tmp.string() + ": close: " + std::strerror(errno));
+  }
+  // Rename, so a daemon reloading on SIGHUP never reads half a file.
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    throw PkiError(path.string() + ": " + std::strerror(saved));
+  }
+}
+
 PkiRevokeResult pki_revoke(const std::filesystem::path& dir, const std::string& name,
                            const PkiRevokeOptions& options) {
   check_name(name);
   auto [ca, ca_key] = read_ca(dir);
   auto cert = read_certificate_pem(dir / (name + ".pem"));
-  EVP_PKEY* ca_public = X509_get0_pubkey(ca.get());
-  if (X509_check_issued(ca.get(), cert.get()) != X509_V_OK || X509_verify(cert.get(), ca_public) != 1)
-    fail((dir / (name + ".pem")).string() + ": not issued by this directory's ca.pem");
+  check_issued_by(ca.get(), cert.get(), dir / (name + ".pem"));
   PkiRevokeResult result;
   result.serial = serial_hex(X509_get_serialNumber(cert.get()));
-  // Keep every earlier entry with its original revocation date (RFC 5280 5.3.2 semantics stay
-  // with the entry); a CRL not signed by this CA is refused rather than silently replaced.
-  std::vector<RevokedPtr> entries;
   const std::filesystem::path crl_path = dir / "crl.pem";
-  if (std::filesystem::exists(crl_path)) {
-    auto old = read_crl_pem(crl_path);
-    if (X509_CRL_verify(old.get(), ca_public) != 1) fail(crl_path.string() + ": not signed by ca.pem");
-    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(old.get());
-    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-      X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
-      if (serial_hex(X509_REVOKED_get0_serialNumber(r)) == result.serial) result.already_revoked = true;
-      RevokedPtr copy(X509_REVOKED_dup(r), &X509_REVOKED_free);
-      if (!copy) fail("X509_REVOKED_dup");
-      entries.push_back(std::move(copy));
-    }
+  std::vector<RevokedPtr> entries = read_crl_entries(crl_path, ca.get());
+  for (const auto& r : entries) {
+    if (serial_hex(X509_REVOKED_get0_serialNumber(r.get())) == result.serial) result.already_revoked = true;
   }
   if (!result.already_revoked) entries.push_back(revoked_entry(cert.get()));
   result.revoked_count = entries.size();
   // Re-signed even when nothing was added: that also renews nextUpdate.
   auto crl = build_crl(ca.get(), ca_key.get(), std::move(entries), options.days);
-  // Write then rename, so a daemon reloading on SIGHUP never reads half a file.
-  const std::filesystem::path tmp = dir / "crl.pem.tmp";
-  write_file(tmp, crl_pem(crl.get()), 0644, true);
-  std::error_code ec;
-  std::filesystem::rename(tmp, crl_path, ec);
-  if (ec) throw PkiError(crl_path.string() + ": " + ec.message());
+  replace_file(crl_path, crl_pem(crl.get()), 0644, 0644);
+  return result;
+}
+
+PkiCrlResult pki_crl(const std::filesystem::path& dir, const PkiCrlOptions& options) {
+  if (options.days < 1) throw PkiError("--days must be at least 1");
+  auto [ca, ca_key] = read_ca(dir);
+  const std::filesystem::path crl_path = dir / "crl.pem";
+  PkiCrlResult result;
+  result.created = !std::filesystem::exists(crl_path);
+  std::vector<RevokedPtr> entries = read_crl_entries(crl_path, ca.get());
+  result.revoked_count = entries.size();
+  auto crl = build_crl(ca.get(), ca_key.get(), std::move(entries), options.days);
+  result.next_update = next_update_text(crl.get());
+  replace_file(crl_path, crl_pem(crl.get()), 0644, 0644);
+  return result;
+}
+
+PkiRenewResult pki_renew(const std::filesystem::path& dir, const std::string& name, const PkiRenewOptions& options) {
+  PkiRenewResult result;
+  result.ca = name == "ca";
+  if (!result.ca) check_name(name);
+  if (result.ca && options.new_key)
+    throw PkiError("--new-key is refused for the CA: every certificate it issued would stop verifying");
+  if (options.days < 0) throw PkiError("--days must be positive");
+  auto [ca, ca_key] = read_ca(dir);
+  const std::filesystem::path pem = dir / (name + ".pem"), key_path = dir / (name + ".key");
+  auto old = read_certificate_pem(pem);
+  if (!result.ca) check_issued_by(ca.get(), old.get(), pem);
+  EvpPkeyPtr key = result.ca ? std::move(ca_key) : read_private_key_pem(key_path);
+  if (X509_check_private_key(old.get(), key.get()) != 1) fail(key_path.string() + " does not match " + pem.string());
+  if (options.new_key) key = generate_ec_p256_key();
+  result.days = options.days > 0 ? options.days : lifetime_days(old.get());
+  // The CA signs itself (ca_key moved into key above); anything else is signed by the CA.
+  X509Ptr cert = result.ca ? resign_like(old.get(), key.get(), nullptr, nullptr, result.days)
+                           : resign_like(old.get(), key.get(), ca.get(), ca_key.get(), result.days);
+  result.old_fingerprint = fingerprint(old.get());
+  result.new_fingerprint = fingerprint(cert.get());
+  result.server = has_server_auth(cert.get());
+  result.new_key = options.new_key;
+  std::tm tm{};
+  char buf[32] = "";
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  result.not_after = buf;
+  // The key first: a certificate never names a key that is not on disk yet.
+  if (options.new_key) replace_file(key_path, private_key_pem(key.get()).view(), 0600, 0640);
+  replace_file(pem, certificate_pem(cert.get()), 0644, 0644);
   return result;
 }
 

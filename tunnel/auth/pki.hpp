@@ -1,8 +1,10 @@
 // A small PKI for postern deployments: an EC P-256 CA, server and client certificates (X.509 v3,
-// SHA-256, random 128-bit serials), and CRLs. Used by `postern pki init|issue|revoke`, the daemon tests
-// and the demo. Contract: in-memory functions throw PkiError on OpenSSL failures; file functions
-// write private keys with mode 0600 (created that way, never widened) and refuse to overwrite an
-// existing file unless `force` is set. init checks every target before writing any of them.
+// SHA-256, random 128-bit serials), and CRLs. Used by `postern pki init|issue|revoke|renew|crl`, the
+// daemon tests and the demo. Contract: in-memory functions throw PkiError on OpenSSL failures; file
+// functions write private keys with mode 0600 (created that way, never widened) and refuse to
+// overwrite an existing file unless `force` is set. init checks every target before writing any of
+// them. revoke, renew and crl replace files the daemon re-reads as its run-as user: they write a
+// temp file and rename it, keeping the old file's owner, group and mode (replace_file()).
 #pragma once
 
 #include "common/secret.hpp"
@@ -72,6 +74,12 @@ EvpPkeyPtr read_private_key_pem(const std::filesystem::path& path);
 // Writes `data` to `path` with `mode`, created O_EXCL unless force. Throws PkiError.
 void write_file(const std::filesystem::path& path, std::string_view data, unsigned mode, bool force);
 
+// Atomically replaces (or creates) `path`: a temp file beside it, fsync, rename. An existing file
+// keeps its owner, group and mode (the mode capped at `max_mode`); a new one gets `new_mode` and
+// the caller's ownership. Only root can keep another owner; anyone else keeps their own (EPERM
+// from fchown is ignored). Throws PkiError; a failed write leaves the old file untouched.
+void replace_file(const std::filesystem::path& path, std::string_view data, unsigned new_mode, unsigned max_mode);
+
 struct PkiInitOptions {
   std::vector<std::string> server_names;  // DNS names or IPs; at least one
   std::string ca_name = "postern CA";
@@ -105,5 +113,37 @@ struct PkiRevokeResult {
 // crl.pem not signed by it. The new file replaces the old one atomically (rename).
 PkiRevokeResult pki_revoke(const std::filesystem::path& dir, const std::string& name,
                            const PkiRevokeOptions& options = {});
+
+struct PkiRenewOptions {
+  int days = 0;          // 0: the lifetime of the certificate being renewed
+  bool new_key = false;  // generate a fresh key (refused for "ca": every issued certificate would break)
+};
+struct PkiRenewResult {
+  std::string old_fingerprint, new_fingerprint;  // SHA-256, "AB:CD:..."
+  std::string not_after;                         // of the new certificate, "2029-03-01T12:00:00Z"
+  int days = 0;                                  // its lifetime
+  bool server = false;                           // serverAuth (a server certificate)
+  bool ca = false;                               // NAME was "ca"
+  bool new_key = false;
+};
+// A new DIR/NAME.pem with the subject and extensions (SANs, key usage, extended key usage) of
+// the current one, a new serial and validity, signed by DIR/ca.key, for the key in DIR/NAME.key
+// (or a new one, replacing NAME.key). NAME "ca" renews the self-signed CA with its own key:
+// certificates it issued still verify against the renewed ca.pem (same subject and key). Refuses
+// a NAME.pem not issued by DIR/ca.pem and a NAME.key that does not match it. The old certificate
+// stays valid until it expires or is revoked; the fingerprint changes with every renewal.
+PkiRenewResult pki_renew(const std::filesystem::path& dir, const std::string& name, const PkiRenewOptions& options = {});
+
+struct PkiCrlOptions {
+  int days = 30;  // nextUpdate
+};
+struct PkiCrlResult {
+  bool created = false;           // there was no crl.pem
+  std::size_t revoked_count = 0;  // entries kept
+  std::string next_update;        // "2027-01-02T11:00:00Z"
+};
+// Re-signs DIR/crl.pem with the same entries (revocation dates kept) and a fresh lastUpdate and
+// nextUpdate, or writes an empty CRL when there is none. Refuses a crl.pem not signed by DIR/ca.pem.
+PkiCrlResult pki_crl(const std::filesystem::path& dir, const PkiCrlOptions& options = {});
 
 }  // namespace postern::tunnel::auth

@@ -34,6 +34,9 @@ struct PeerSession {
   std::uint32_t inner_address = 0;        // the client's tunnel IPv4 (host order)
   std::string identity;                  // user or certificate identity, for status/logs
   std::string log_id;
+  // The client certificate the session logged in with (server side; unix seconds, 0: none), for
+  // `postern status` and the expiry warnings. Set before the session joins the data plane.
+  std::int64_t certificate_not_before = 0, certificate_not_after = 0;
 
   std::mutex tx_mutex;
   data::DataSender sender;

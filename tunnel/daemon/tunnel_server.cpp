@@ -2,6 +2,7 @@
 #include "tunnel/daemon/tunnel_server.hpp"
 
 #include "common/log.hpp"
+#include "tunnel/auth/cert_expiry.hpp"
 #include "tunnel/control/negotiator_server.hpp"
 #include "tunnel/daemon/control_stream.hpp"
 #include "tunnel/daemon/session_setup.hpp"
@@ -37,6 +38,18 @@ control::AuthPolicy to_policy(config::AuthMode mode) {
 
 control::Cidr to_cidr(const config::Ipv4Cidr& c) {
   return control::Cidr{control::Ipv4{c.network()}, c.prefix_len};
+}
+
+// "client certificate rejected: <OpenSSL's reason>", with the fix when the reason alone is
+// opaque (an expired CRL refuses every certificate, not just this one).
+std::string rejection(long verify_error) {
+  std::string out = std::string("client certificate rejected: ") + X509_verify_cert_error_string(verify_error);
+  const std::string hint = auth::verify_error_hint(verify_error);
+  return hint.empty() ? out : out + " (" + hint + ")";
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string hex_id(std::uint32_t v) {
@@ -165,10 +178,7 @@ std::string TunnelServer::no_longer_allowed(Connection& connection) {
       return "cannot re-verify the client certificate";
     }
     X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
-    if (X509_verify_cert(ctx.get()) != 1) {
-      return std::string("client certificate rejected: ") +
-             X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
-    }
+    if (X509_verify_cert(ctx.get()) != 1) return rejection(X509_STORE_CTX_get_error(ctx.get()));
   }
   if (connection.password_user && users_ && !users_->contains(*connection.password_user)) {
     return "user " + *connection.password_user + " is no longer in the users file";
@@ -258,8 +268,7 @@ asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connec
     failure = "TLS handshake timed out";
   } else if (auto [ec] = std::get<0>(result); ec) {
     long verify = SSL_get_verify_result(stream.native_handle());
-    failure = verify != X509_V_OK ? std::string("client certificate rejected: ") + X509_verify_cert_error_string(verify)
-                                  : "TLS handshake failed: " + ec.message();
+    failure = verify != X509_V_OK ? rejection(verify) : "TLS handshake failed: " + ec.message();
   }
   if (failure.empty()) {
     X509* cert = SSL_get0_peer_certificate(stream.native_handle());
@@ -478,6 +487,16 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   session->identity = params.identity;
   session->log_id = connection.log_id;
   release_handshake_slot(connection);  // authenticated: no longer a pending handshake
+  if (X509* cert = SSL_get0_peer_certificate(connection.stream->ssl())) {
+    const auto expiry = auth::certificate_expiry("client certificate", "", cert, unix_now());
+    session->certificate_not_before = expiry.start;
+    session->certificate_not_after = expiry.end;
+    if (auto notice = auth::expiry_notice(expiry, auth::ExpiryKind::client_certificate, params.identity)) {
+      log::warn("tunnel", connection.log_id, notice->event,
+                {{"identity", params.identity}, {"not_after", auth::format_utc(expiry.end)},
+                 {"expires_in_days", expiry.days_left}, {"hint", notice->hint}});
+    }
+  }
   connection.session = session;
   connection.established_at = Clock::now();
   data_plane_.add_session(session);

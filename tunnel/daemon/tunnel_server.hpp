@@ -8,6 +8,9 @@
 // UDP fallback: a client's DATA messages go to DataPlane::receive_over_tls(); the first data
 // frame that way moves the session to the tls transport; frames the data plane queues for TLS
 // arrive through on_tls_frames() and leave as DATA messages.
+// A refused client certificate is logged with OpenSSL's reason, and the fix when the reason
+// alone is opaque (an expired CRL refuses every certificate: auth::verify_error_hint); a session
+// whose client certificate is near its end is warned about when it comes up.
 // Threading: everything here runs on the io_context thread except password checks (a one-thread
 // pool) and the data plane's key requests, which are posted back to the io_context.
 #pragma once

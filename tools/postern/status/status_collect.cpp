@@ -25,7 +25,7 @@ std::optional<double> seconds_since(std::int64_t stamp_ns, Clock::time_point now
   return std::chrono::duration<double>(now - then).count();
 }
 
-SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point now) {
+SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point now, std::int64_t unix_now) {
   SessionStatus out;
   out.identity = s.identity;
   out.inner_address = s.inner_address ? config::format_ipv4(s.inner_address) : "";
@@ -47,6 +47,13 @@ SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point n
   out.rekeys = s.rekeys.load(std::memory_order_relaxed);
   out.last_rekey_seconds_ago = seconds_since(s.last_rekey_ns.load(std::memory_order_relaxed), now);
   out.last_packet_seconds_ago = seconds_since(s.last_rx_ns.load(std::memory_order_relaxed), now);
+  if (s.certificate_not_after != 0) {
+    namespace auth = tunnel::auth;
+    out.certificate_not_after = auth::format_utc(s.certificate_not_after);
+    out.certificate_days_left = auth::days_left(s.certificate_not_after, unix_now);
+    out.certificate_state =
+        std::string(auth::to_string(auth::expiry_level(s.certificate_not_before, s.certificate_not_after, unix_now)));
+  }
   return out;
 }
 
@@ -91,15 +98,35 @@ Counters smtp_counters(const smtp::server::SmtpService::Counters& c) {
 
 }  // namespace
 
+CertificateStatus certificate_status(const tunnel::auth::Expiry& e) {
+  CertificateStatus out{e.what, e.path, "", std::nullopt, std::string(tunnel::auth::to_string(e.level)), e.error};
+  if (!e.error.empty()) {
+    out.state = "error";
+  } else if (e.end != 0) {
+    out.not_after = tunnel::auth::format_utc(e.end);
+    out.days_left = e.days_left;
+  }
+  return out;
+}
+
 StatusReport collect_status(const StatusSources& sources, Clock::time_point now) {
+  const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  return collect_status(sources, now, unix_now);
+}
+
+StatusReport collect_status(const StatusSources& sources, Clock::time_point now, std::int64_t unix_now) {
   StatusReport report;
+  if (sources.certificates) {
+    for (const auto& e : sources.certificates(unix_now)) report.certificates.push_back(certificate_status(e));
+  }
   report.role = sources.role;
   report.pid = static_cast<long>(::getpid());
   report.config = sources.config;
   report.uptime_seconds = std::chrono::duration<double>(now - sources.started).count();
   if (sources.data_plane) {
     for (const auto& session : sources.data_plane->sessions()) {
-      report.sessions.push_back(session_status(*session, now));
+      report.sessions.push_back(session_status(*session, now, unix_now));
     }
     std::sort(report.sessions.begin(), report.sessions.end(),
               [](const SessionStatus& a, const SessionStatus& b) { return a.session_id < b.session_id; });

@@ -28,16 +28,59 @@ std::string json_counters(const std::optional<Counters>& counters) {
   return out + "}";
 }
 
+std::string json_optional_int(const std::optional<std::int64_t>& value) {
+  return value ? std::to_string(*value) : std::string("null");
+}
+
+// "" becomes null, so a script can test for absence.
+std::string json_string_or_null(const std::string& text) { return text.empty() ? "null" : json_string(text); }
+
+std::string json_certificate(const CertificateStatus& c) {
+  return fmt::format("{{\"what\": {}, \"path\": {}, \"not_after\": {}, \"days_left\": {}, \"state\": {}, \"error\": {}}}",
+                     json_string(c.what), json_string(c.path), json_string_or_null(c.not_after),
+                     json_optional_int(c.days_left), json_string(c.state), json_string_or_null(c.error));
+}
+
 std::string json_session(const SessionStatus& s) {
   return fmt::format(
       "{{\"identity\": {}, \"inner_address\": {}, \"outer_address\": {}, \"transport\": {}, \"transport_switches\": {}, "
       "\"session_id\": {}, \"rx_packets\": {}, \"rx_bytes\": {}, \"tx_packets\": {}, \"tx_bytes\": {}, "
       "\"rx_dropped\": {}, \"tx_dropped\": {}, \"rekeys\": {}, \"last_rekey_seconds_ago\": {}, "
-      "\"last_packet_seconds_ago\": {}}}",
+      "\"last_packet_seconds_ago\": {}, \"certificate_not_after\": {}, \"certificate_days_left\": {}, "
+      "\"certificate_state\": {}}}",
       json_string(s.identity), json_string(s.inner_address), json_string(s.outer_address),
       json_string(s.transport), s.transport_switches, json_string(s.session_id), s.rx_packets, s.rx_bytes, s.tx_packets,
       s.tx_bytes, s.rx_dropped, s.tx_dropped, s.rekeys, json_optional(s.last_rekey_seconds_ago),
-      json_optional(s.last_packet_seconds_ago));
+      json_optional(s.last_packet_seconds_ago), json_string_or_null(s.certificate_not_after),
+      json_optional_int(s.certificate_days_left), json_string_or_null(s.certificate_state));
+}
+
+// "until 2027-03-01T12:00:00Z (812 days)", "expired 2026-11-30T12:00:00Z (3 days ago)".
+std::string text_expiry(const std::string& not_after, const std::optional<std::int64_t>& days_left,
+                        const std::string& state) {
+  const std::int64_t days = days_left.value_or(0);
+  if (state == "expired") {
+    return fmt::format("EXPIRED {} ({})", not_after, days == 0 ? "less than a day ago" : fmt::format("{} days ago", -days));
+  }
+  const std::string left = days == 0 ? "less than a day left" : fmt::format("{} days left", days);
+  return fmt::format("until {} ({}){}", not_after, left, state == "warn" ? ", renew soon" : "");
+}
+
+void text_certificates(std::string& out, const std::vector<CertificateStatus>& certificates) {
+  out += "\ncertificates:\n";
+  std::size_t width = 0;
+  for (const auto& c : certificates) width = std::max(width, c.what.size());
+  for (const auto& c : certificates) {
+    std::string detail;
+    if (!c.error.empty()) {
+      detail = "unreadable: " + c.error;
+    } else if (c.not_after.empty()) {
+      detail = "no expiry";
+    } else {
+      detail = text_expiry(c.not_after, c.days_left, c.state);
+    }
+    out += fmt::format("  {:<{}}  {}  {}\n", c.what, width, detail, c.path);
+  }
 }
 
 // "1.5 MiB" style sizes for people.
@@ -67,6 +110,10 @@ void text_session(std::string& out, const SessionStatus& s) {
                      s.tx_dropped);
   out += fmt::format("    rekeys     {} (last {})   last packet {}\n", s.rekeys,
                      text_age(s.last_rekey_seconds_ago, "never"), text_age(s.last_packet_seconds_ago, "never"));
+  if (!s.certificate_not_after.empty()) {
+    out += fmt::format("    certificate {}\n", text_expiry(s.certificate_not_after, s.certificate_days_left,
+                                                           s.certificate_state));
+  }
 }
 
 void text_counters(std::string& out, std::string_view title, const Counters& counters, bool skip_zero) {
@@ -115,20 +162,26 @@ std::string format_age(double seconds) {
 }
 
 std::string format_json(const StatusReport& report) {
+  std::string certificates;
+  for (std::size_t i = 0; i < report.certificates.size(); ++i) {
+    certificates += (i == 0 ? "" : ", ") + json_certificate(report.certificates[i]);
+  }
   std::string sessions;
   for (std::size_t i = 0; i < report.sessions.size(); ++i) {
     sessions += (i == 0 ? "" : ", ") + json_session(report.sessions[i]);
   }
   return fmt::format(
       "{{\"schema\": {}, \"role\": {}, \"pid\": {}, \"config\": {}, \"uptime_seconds\": {}, "
-      "\"sessions\": [{}], \"data_plane\": {}, \"smtp\": {}}}\n",
+      "\"certificates\": [{}], \"sessions\": [{}], \"data_plane\": {}, \"smtp\": {}}}\n",
       StatusReport::kSchema, json_string(report.role), report.pid, json_string(report.config),
-      json_number(report.uptime_seconds), sessions, json_counters(report.data_plane), json_counters(report.smtp));
+      json_number(report.uptime_seconds), certificates, sessions, json_counters(report.data_plane),
+      json_counters(report.smtp));
 }
 
 std::string format_text(const StatusReport& report) {
   std::string out = fmt::format("postern {} (pid {}), up {}, config {}\n", report.role, report.pid,
                                 format_age(report.uptime_seconds), report.config);
+  if (!report.certificates.empty()) text_certificates(out, report.certificates);
   if (report.data_plane) {
     out += fmt::format("\ntunnel sessions: {}\n", report.sessions.size());
     for (const auto& s : report.sessions) text_session(out, s);

@@ -1,5 +1,5 @@
-// What `postern status` shows: a plain snapshot of a running daemon (role, uptime, tunnel
-// sessions, data-plane drop counters, SMTP counters) and its two renderings, JSON for scripts
+// What `postern status` shows: a plain snapshot of a running daemon (role, uptime, certificate and
+// CRL expiry, tunnel sessions, data-plane drop counters, SMTP counters) and its two renderings, JSON for scripts
 // and aligned text for people. The JSON schema is documented in docs/commands-status.md and
 // versioned by "schema": fields are only ever added; a rename or removal bumps the number.
 // Contract: plain values, no I/O, no clock (times arrive already turned into "seconds ago" by
@@ -32,6 +32,21 @@ struct SessionStatus {
   std::uint64_t transport_switches = 0;  // udp <-> tls fallback changes
   std::optional<double> last_rekey_seconds_ago;   // nullopt: not rekeyed yet
   std::optional<double> last_packet_seconds_ago;  // nullopt: nothing authenticated yet
+  // The client certificate the session logged in with (server side): notAfter as
+  // "2027-03-01T12:00:00Z", "" when the session used none.
+  std::string certificate_not_after;
+  std::optional<std::int64_t> certificate_days_left;
+  std::string certificate_state;  // "ok", "warn", "expired"; "" without a certificate
+};
+
+// A certificate or CRL file the daemon uses (its own certificate, the CA it trusts, the CRL).
+struct CertificateStatus {
+  std::string what;       // "tunnel certificate", "client CA", "CRL", "smtp certificate", ...
+  std::string path;
+  std::string not_after;  // notAfter, for the CRL nextUpdate; "" when unreadable or absent
+  std::optional<std::int64_t> days_left;  // whole days, towards zero; nullopt with not_after ""
+  std::string state;      // "ok", "warn" (30 days or a third of its lifetime left), "expired", "error"
+  std::string error;      // why it is "error" (unreadable); "" otherwise
 };
 
 struct StatusReport {
@@ -40,6 +55,7 @@ struct StatusReport {
   long pid = 0;
   double uptime_seconds = 0;
   std::string config;  // the config file the daemon runs from
+  std::vector<CertificateStatus> certificates;
   std::vector<SessionStatus> sessions;
   std::optional<Counters> data_plane;  // nullopt when this daemon runs no tunnel
   std::optional<Counters> smtp;        // nullopt when [smtp] is off
