@@ -6,6 +6,7 @@
 // policy rules; it is destroyed after the data plane, so it removes them after the TUN is gone.
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
+#include "tools/postern/metrics/metrics_server.hpp"
 #include "tools/postern/status/daemon_status.hpp"
 
 #include "common/config.hpp"
@@ -62,10 +63,12 @@ int run_client(const std::string& path) {
   client = std::make_unique<TunnelClient>(io, c, data_plane, netlink, std::move(password));
   data_plane.set_tls_frames_handler([&client](auto session) { client->on_tls_frames(std::move(session)); });
   status::enable_inner_capture(cfg.daemon, data_plane);
-  auto status_server = status::open_status_server(
-      io, cfg.daemon, {"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr});
+  const status::StatusSources sources{"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr};
+  auto status_server = status::open_status_server(io, cfg.daemon, sources);
 
   drop_to_run_as_user(cfg.daemon, {platform::Capability::net_admin});
+  // Threads of its own, so after the drop; declared after the data plane, so destroyed first.
+  auto metrics_server = metrics::open_metrics_server(io, cfg.daemon, sources);
 
   data_plane.start();
   client->start();
@@ -76,7 +79,7 @@ int run_client(const std::string& path) {
         status_server->stop();
         client->stop();
       },
-      {}, {status_line_of({"client", path, {}, &data_plane, nullptr}), [&client] { return client->established(); }});
+      {}, {status_line_of(sources), [&client] { return client->established(); }});
   data_plane.stop();
   return client->exit_status().value_or(0);
 }

@@ -176,6 +176,12 @@ std::string TunnelServer::identity_of(std::uint32_t inner_address) const {
 
 std::size_t TunnelServer::connection_count() const { return connections_.size(); }
 
+TunnelServer::Counters TunnelServer::counters() const {
+  Counters out = counters_;
+  out.throttled_sources = throttle_.size();
+  return out;
+}
+
 asio::awaitable<void> TunnelServer::accept_loop() {
   while (acceptor_.is_open()) {
     auto [ec, socket] = co_await acceptor_.async_accept(kAsTuple);
@@ -205,14 +211,19 @@ asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connec
   std::string failure;
   if (result.index() == 1) {
     failure = "TLS handshake timed out";
+    ++counters_.handshake_timeout;
   } else if (auto [ec] = std::get<0>(result); ec) {
     long verify = SSL_get_verify_result(stream.native_handle());
     failure = verify != X509_V_OK ? std::string("client certificate rejected: ") + X509_verify_cert_error_string(verify)
                                   : "TLS handshake failed: " + ec.message();
+    ++(verify != X509_V_OK ? counters_.handshake_certificate : counters_.handshake_tls);
   }
   if (failure.empty()) {
     X509* cert = SSL_get0_peer_certificate(stream.native_handle());
-    if (cert && deny_list_.is_denied(cert)) failure = "client certificate is on the deny list";
+    if (cert && deny_list_.is_denied(cert)) {
+      failure = "client certificate is on the deny list";
+      ++counters_.handshake_denied;
+    }
   }
   if (!failure.empty()) {
     log::warn("tunnel", connection->log_id, "refused", {{"peer", connection->peer}, {"reason", failure}});
@@ -308,6 +319,7 @@ void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection
                                    SecretBytes password) {
   auto verdict = throttle_.check(connection->peer_ip, Clock::now());
   if (!verdict.allowed || !users_) {
+    ++(!users_ ? counters_.auth_no_users : counters_.auth_throttled);
     log::warn("tunnel", connection->log_id, "auth failed",
               {{"user", user}, {"peer", connection->peer},
                {"reason", !users_ ? "no users file configured" : "too many failures from this address"}});
@@ -326,6 +338,7 @@ void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection
       auto now = Clock::now();
       if (ok) {
         throttle_.record_success(c->peer_ip);
+        ++counters_.auth_ok;
         log::info("tunnel", c->log_id, "auth ok", {{"user", user}, {"peer", c->peer}});
         c->password_user = user;
         c->negotiator->on_password_verified(true, now);
@@ -333,6 +346,7 @@ void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection
         return;
       }
       auto delay = throttle_.record_failure(c->peer_ip, now);
+      ++counters_.auth_bad_password;
       log::warn("tunnel", c->log_id, "auth failed",
                 {{"user", user}, {"peer", c->peer}, {"reason", "bad user or password"}, {"delay_ms", delay.count()}});
       auto timer = std::make_shared<asio::steady_timer>(io_, delay);
@@ -358,6 +372,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   connection.session = session;
   connection.established_at = Clock::now();
   data_plane_.add_session(session);
+  ++counters_.sessions_established;
   {
     std::lock_guard lock(identity_mutex_);
     identity_by_address_[params.client_address.value] = params.identity;

@@ -1,5 +1,5 @@
 // What `postern status` shows: a plain snapshot of a running daemon (role, uptime, tunnel
-// sessions, data-plane drop counters, SMTP counters) and its two renderings, JSON for scripts
+// sessions, data-plane drop counters, tunnel control refusals, SMTP counters) and its two renderings, JSON for scripts
 // and aligned text for people. The JSON schema is documented in docs/commands-status.md and
 // versioned by "schema": fields are only ever added; a rename or removal bumps the number.
 // Contract: plain values, no I/O, no clock (times arrive already turned into "seconds ago" by
@@ -42,6 +42,7 @@ struct StatusReport {
   std::string config;  // the config file the daemon runs from
   std::vector<SessionStatus> sessions;
   std::optional<Counters> data_plane;  // nullopt when this daemon runs no tunnel
+  std::optional<Counters> control;     // tunnel server's refusals by reason; nullopt elsewhere
   std::optional<Counters> smtp;        // nullopt when [smtp] is off
 };
 
