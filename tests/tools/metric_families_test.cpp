@@ -7,6 +7,10 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
 namespace postern::cli::metrics {
@@ -122,6 +126,30 @@ TEST(MetricFamilies, AMissingStatusCounterIsABugNotAZero) {
   MetricsSnapshot s;
   s.status.smtp = status::Counters{{"connections", 1}};
   EXPECT_THROW(to_metric_families(s), std::logic_error);
+}
+
+// contrib/grafana/postern-dashboard.json may only query metrics a server serves (histogram
+// series by their family name).
+TEST(MetricFamilies, DashboardNamesOnlyServedMetrics) {
+  std::ifstream in(std::string(POSTERN_SOURCE_DIR) + "/contrib/grafana/postern-dashboard.json");
+  ASSERT_TRUE(in) << "dashboard not found";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string json = text.str();
+  std::set<std::string> served;
+  for (const auto& f : to_metric_families(server_snapshot())) served.insert(f.name);
+  const std::regex name("postern_[a-z_]+");
+  std::set<std::string> used;
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), name); it != std::sregex_iterator(); ++it) {
+    std::string n = it->str();
+    for (const char* suffix : {"_bucket", "_count", "_sum"}) {
+      const std::string s = suffix;
+      if (!served.contains(n) && n.size() > s.size() && n.ends_with(s)) n.resize(n.size() - s.size());
+    }
+    used.insert(n);
+    EXPECT_TRUE(served.contains(n)) << "the dashboard queries " << it->str() << ", which is not served";
+  }
+  EXPECT_GE(used.size(), 25u);
 }
 
 }  // namespace
