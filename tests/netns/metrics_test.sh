@@ -9,7 +9,7 @@
 #     handshake failure by reason "tls", SMTP connection, 2xx replies, message accepted and
 #     delivered, spool fsyncs observed;
 #   - `promtool check metrics` (Debian prometheus) reports nothing on any of the six scrapes;
-#   - a non-loopback metrics address is refused by check-config, and a port already taken fails
+#   - check-config reports the metrics address and refuses a non-loopback one; a port already taken fails
 #     start-up with an error naming [daemon] metrics.
 source "$(dirname "$0")/lib.sh"
 require_root
@@ -34,6 +34,9 @@ fi
 grep -q '\[daemon\] metrics: "10.200.0.2:9477" is not a loopback address; set metrics_public = true' "$WORK/public.out" \
   || fail "non-loopback refusal does not explain itself: $(cat "$WORK/public.out")"
 log "non-loopback refused: $(tail -1 "$WORK/public.out")"
+
+"$POSTERN_BIN" check-config "$WORK/site.toml" | grep -q 'ok (server with smtp: 1 listener; metrics on 127.0.0.1:9477)$' \
+  || fail "check-config does not report the metrics address: $("$POSTERN_BIN" check-config "$WORK/site.toml" 2>&1)"
 
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 wait_for 10 "the server's metrics endpoint" in_site curl -sf -o /dev/null http://127.0.0.1:9477/metrics

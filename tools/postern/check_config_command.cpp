@@ -1,5 +1,5 @@
 // `postern check-config FILE [--files]`: loads and validates a configuration file and prints
-//   site.toml: ok (server with smtp: 3 listeners)
+//   site.toml: ok (server with smtp: 3 listeners; metrics on 127.0.0.1:9477)
 // or the error ("site.toml:7: [tunnel] pool: ...") and exits 1. With --files it also opens the
 // files the configuration names (certificates, keys, users, deny list, CRL, the SMTP sender and
 // recipient maps, the relay's CA and password file) so a typo is caught before the daemon starts.
@@ -22,11 +22,14 @@ namespace {
 namespace auth = postern::tunnel::auth;
 
 std::string summary(const config::Config& c) {
-  std::string role = c.server ? "server" : c.client ? "client" : "";
-  if (!c.smtp) return role;
-  std::string smtp = "smtp: " + std::to_string(c.smtp->listen.size()) +
-                     (c.smtp->listen.size() == 1 ? " listener" : " listeners");
-  return role.empty() ? smtp : role + " with " + smtp;
+  std::string out = c.server ? "server" : c.client ? "client" : "";
+  if (c.smtp) {
+    std::string smtp = "smtp: " + std::to_string(c.smtp->listen.size()) +
+                       (c.smtp->listen.size() == 1 ? " listener" : " listeners");
+    out = out.empty() ? smtp : out + " with " + smtp;
+  }
+  if (c.daemon.metrics) out += "; metrics on " + c.daemon.metrics->to_string();
+  return out;
 }
 
 // Runs one file check, prefixing its error with the section and key that named the file.
