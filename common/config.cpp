@@ -481,6 +481,32 @@ const toml::table* smtp_subtable(Section& s, std::string_view name) {
   s.fail(name, "expected a [smtp." + std::string(name) + "] section");
 }
 
+bool is_loopback_ipv4(std::string_view host) {
+  auto v4 = parse_ipv4(host);
+  return v4 && (*v4 >> 24) == 127;
+}
+
+// metrics: the scrape endpoint carries no secrets but tells anyone who reaches it who is
+// connected and how much mail flows, so anything beyond loopback needs metrics_public = true.
+void load_metrics(Section& s, DaemonConfig& c) {
+  // IPv4 only: Debian 12's civetweb, which serves the endpoint, is built without IPv6.
+  c.metrics = s.parsed("metrics", "an IPv4 \"ip:port\" like \"127.0.0.1:9477\"", [](std::string_view v) {
+    auto e = parse_ip_endpoint(v);
+    if (e && (e->port == 0 || !parse_ipv4(e->host))) e.reset();
+    return e;
+  });
+  auto opt_in = s.boolean("metrics_public");
+  if (opt_in && !c.metrics) s.fail("metrics_public", "only used with metrics");
+  c.metrics_public = opt_in.value_or(false);
+  if (!c.metrics) return;
+  const bool loopback = is_loopback_ipv4(c.metrics->host);
+  if (!loopback && !c.metrics_public)
+    s.fail("metrics", "\"" + c.metrics->to_string() +
+                          "\" is not a loopback address; set metrics_public = true to serve metrics on it");
+  if (loopback && c.metrics_public)
+    s.fail("metrics_public", "metrics is a loopback address; metrics_public is only for a non-loopback one");
+}
+
 DaemonConfig load_daemon(Section& s, const fs::path& file) {
   DaemonConfig c;
   c.user = s.string("user").value_or(c.user);
@@ -489,6 +515,7 @@ DaemonConfig load_daemon(Section& s, const fs::path& file) {
   c.capture_inner = s.path("capture_inner");
   c.log_level = s.parsed("log_level", "one of \"debug\", \"info\", \"warning\", \"error\"", parse_level)
                     .value_or(c.log_level);
+  load_metrics(s, c);
   return c;
 }
 

@@ -227,6 +227,10 @@ struct DaemonConfig {
   std::filesystem::path status_socket;  // default "/run/postern/<config file stem>.sock"
   std::optional<std::filesystem::path> capture_inner;  // pcap of inner (tunnel) packets
   log::Level log_level = log::Level::info;
+  // Prometheus text exposition over HTTP (GET /metrics); off when unset. IPv4 only; an
+  // address outside 127.0.0.0/8 is refused unless metrics_public is true (the operator said so).
+  std::optional<Endpoint> metrics;
+  bool metrics_public = false;
 };
 
 struct Config {

@@ -9,10 +9,11 @@ fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libssl-dev openssl libasio-dev libpcap-dev libgtest-dev libgmock-dev
-  libtomlplusplus-dev libcli11-dev libfmt-dev
+  libtomlplusplus-dev libcli11-dev libfmt-dev prometheus-cpp-dev
   clang libclang-rt-14-dev
   libsystemd-dev systemd dpkg-dev help2man lintian
   iproute2 nftables iputils-ping iperf3 swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
+  curl prometheus
   dovecot-core dovecot-imapd
   postfix sasl2-bin libsasl2-modules
 )

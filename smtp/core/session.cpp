@@ -223,6 +223,9 @@ void Session::enter(State next) {
 }
 
 void Session::reply_raw(std::string_view line) {
+  // RFC 5321 4.2.1: the last line of a reply has a space (or nothing) after the code.
+  const bool last_line = line.size() >= 3 && (line.size() == 3 || line[3] == ' ');
+  if (last_line && line[0] >= '2' && line[0] <= '5') ++reply_counts_[static_cast<std::size_t>(line[0] - '2')];
   output_.append(line);
   output_.append("\r\n");
 }

@@ -11,6 +11,7 @@
 //   is injected. It never throws on peer input.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -124,6 +126,9 @@ class Session {
   void on_timeout(Timeout which);  // 421 + Close
 
   std::string take_output();  // reply bytes to write, in order
+  // Replies queued since the last call, by class: [0] 2xx, [1] 3xx, [2] 4xx, [3] 5xx. A
+  // multiline reply (EHLO's 250-...) counts once, at its last line. For the adapter's counters.
+  std::array<std::uint32_t, 4> take_reply_counts() { return std::exchange(reply_counts_, {}); }
   std::vector<Action> take_actions();
 
   bool waiting() const;             // true while an action result is pending (stop feeding parsing)
@@ -201,6 +206,7 @@ class Session {
   LineReader lines_;
   std::chrono::system_clock::time_point now_{};
   std::string output_;
+  std::array<std::uint32_t, 4> reply_counts_{};
   std::vector<Action> actions_;
 
   std::optional<TlsInfo> tls_;

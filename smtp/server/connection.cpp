@@ -134,6 +134,7 @@ class Connection {
   std::chrono::milliseconds record_auth_result(bool ok);
   asio::awaitable<bool> store(action::StoreMessage& store);
   asio::awaitable<bool> write(std::string_view bytes);
+  std::string take_output();  // the session's output, its replies counted by class
   void make_session();
   void wrong_mode(std::string_view what, std::string_view advice);
   bool fail(std::string reason) {
@@ -286,9 +287,17 @@ asio::awaitable<bool> Connection::write(std::string_view bytes) {
   co_return true;
 }
 
+std::string Connection::take_output() {
+  const auto counts = session_->take_reply_counts();
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i]) state_->counters.replies_by_class[i].fetch_add(counts[i], std::memory_order_relaxed);
+  }
+  return session_->take_output();
+}
+
 asio::awaitable<bool> Connection::pump() {
   for (;;) {
-    std::string output = session_->take_output();
+    std::string output = take_output();
     if (!output.empty()) {
       const bool written = co_await write(output);
       if (!written) co_return false;
@@ -311,7 +320,7 @@ asio::awaitable<bool> Connection::perform(Action& action) {
   if (auto* auth = std::get_if<action::VerifyAuth>(&action)) co_return co_await verify_auth(*auth);
   if (auto* message = std::get_if<action::StoreMessage>(&action)) co_return co_await store(*message);
   if (auto* close = std::get_if<action::Close>(&action)) {
-    std::string output = session_->take_output();
+    std::string output = take_output();
     if (!output.empty()) co_await write(output);
     co_return fail(close->reason);
   }

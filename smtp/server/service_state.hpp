@@ -21,6 +21,7 @@
 #include <asio/thread_pool.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -39,6 +40,7 @@ struct AtomicCounters {
   std::atomic<std::uint64_t> connections{0}, active_connections{0}, rejected_connections{0},
       early_talkers{0}, wrong_mode{0}, tls_handshakes{0}, tls_failures{0}, auth_ok{0},
       auth_failed{0}, messages_accepted{0}, message_bytes{0}, store_failures{0};
+  std::array<std::atomic<std::uint64_t>, 4> replies_by_class{};  // 2xx, 3xx, 4xx, 5xx (Session)
 };
 
 // Per-source AUTH throttling, as the tunnel does for its passwords: the configured

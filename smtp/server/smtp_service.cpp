@@ -320,6 +320,10 @@ SmtpService::Counters SmtpService::counters() const {
   out.messages_accepted = c.messages_accepted;
   out.message_bytes = c.message_bytes;
   out.store_failures = c.store_failures;
+  out.replies_2xx = c.replies_by_class[0];
+  out.replies_3xx = c.replies_by_class[1];
+  out.replies_4xx = c.replies_by_class[2];
+  out.replies_5xx = c.replies_by_class[3];
   if (state_->rules) {
     out.rate_limited_messages = state_->rules->rate_refusals(RateLimit::messages_per_hour);
     out.rate_limited_recipients = state_->rules->rate_refusals(RateLimit::recipients_per_hour);
@@ -339,6 +343,10 @@ SmtpService::Counters SmtpService::counters() const {
     out.queued = s.queued;
   }
   return out;
+}
+
+spool::SyncLatency::Snapshot SmtpService::spool_sync_latency() const {
+  return state_->spool ? state_->spool->sync_latency().snapshot() : spool::SyncLatency::Snapshot{};
 }
 
 std::vector<spool::MessageSnapshot> SmtpService::queue_list() const {

@@ -15,6 +15,7 @@
 
 #include "common/config.hpp"
 #include "smtp/spool/queue_snapshot.hpp"
+#include "smtp/spool/sync_latency.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
@@ -71,8 +72,13 @@ class SmtpService {
     std::uint64_t oldest_queued_seconds = 0;  // age of the oldest of them (0: queue empty)
     std::uint64_t rate_limited_messages = 0;    // 450 4.7.1: messages_per_hour
     std::uint64_t rate_limited_recipients = 0;  // 452 4.7.1: recipients_per_hour
+    // Replies the SMTP sessions sent, by class; the connection's own refusals (connection
+    // limits, early talker, wrong mode) never reach a session and are counted above instead.
+    std::uint64_t replies_2xx = 0, replies_3xx = 0, replies_4xx = 0, replies_5xx = 0;
   };
   Counters counters() const;
+  // The spool's fsync latency histogram; an empty one before start() opened the spool.
+  spool::SyncLatency::Snapshot spool_sync_latency() const;
 
   // Operator verbs for `postern queue` (QueueRunner's, thread-safe; false: no such message).
   std::vector<spool::MessageSnapshot> queue_list() const;  // blocking file I/O, oldest first

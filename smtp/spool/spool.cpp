@@ -16,6 +16,15 @@ namespace {
 constexpr std::string_view kDoneSuffix = ".done";
 constexpr int kIdAttempts = 8;
 
+// Runs `sync` (an fsync-style call returning std::error_code) and records how long it took.
+template <typename F>
+std::error_code timed(SyncLatency& latency, F&& sync) {
+  const auto start = std::chrono::steady_clock::now();
+  std::error_code ec = sync();
+  latency.observe(std::chrono::steady_clock::now() - start);
+  return ec;
+}
+
 class SpoolCategory : public std::error_category {
  public:
   const char* name() const noexcept override { return "postern.spool"; }
@@ -95,7 +104,7 @@ std::error_code Spool::store_as(std::string_view id, const MessageEnvelope& enve
 std::error_code Spool::store_checked(const std::string& id, const std::string& header,
                                      std::string_view message) {
   std::filesystem::path tmp = tmp_dir_ / id;
-  std::error_code ec = fs::write_file_synced(tmp, {header, message});
+  std::error_code ec = timed(sync_latency_, [&] { return fs::write_file_synced(tmp, {header, message}); });
   // Another store is writing the same id right now.
   if (ec == std::errc::file_exists) return make_error_code(errc::id_collision);
   if (ec) {
@@ -126,7 +135,7 @@ std::error_code Spool::commit_queue_directory() {
     syncing_ = true;
     const std::uint64_t covers = renamed_;
     lock.unlock();
-    std::error_code ec = fs::sync_directory(queue_dir_);
+    std::error_code ec = timed(sync_latency_, [&] { return fs::sync_directory(queue_dir_); });
     lock.lock();
     syncing_ = false;
     if (!ec) synced_ = covers;
@@ -232,8 +241,9 @@ std::error_code Spool::append_records(std::string_view id, std::span<const Queue
     if (auto ec = cut_torn_tail(fd.get())) return ec;
   }
   if (auto ec = fs::write_all(fd.get(), batch)) return ec;
-  if (::fdatasync(fd.get()) != 0) return fs::last_error();
-  if (created) return fs::sync_directory(queue_dir_);
+  if (auto ec = timed(sync_latency_, [&] { return ::fdatasync(fd.get()) != 0 ? fs::last_error() : std::error_code{}; }))
+    return ec;
+  if (created) return timed(sync_latency_, [&] { return fs::sync_directory(queue_dir_); });
   return {};
 }
 

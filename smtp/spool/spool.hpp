@@ -27,6 +27,8 @@
 
 #include "smtp/spool/queue_records.hpp"
 
+#include "smtp/spool/sync_latency.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -120,6 +122,8 @@ class Spool {
 
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path queue_path(std::string_view id) const;
+  // Every fsync/fdatasync store() and append_records() waited for (see sync_latency.hpp).
+  const SyncLatency& sync_latency() const { return sync_latency_; }
 
  private:
   std::string make_id();
@@ -140,6 +144,7 @@ class Spool {
   std::uint64_t renamed_ = 0;  // renames issued
   std::uint64_t synced_ = 0;   // renames covered by a finished fsync
   bool syncing_ = false;
+  SyncLatency sync_latency_;
 };
 
 // 1..64 bytes of [0-9A-Za-z].

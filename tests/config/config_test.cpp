@@ -258,6 +258,15 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {"[smtp]\nlisten = [\"0.0.0.0:587 \"]\n", "site.toml:2: [smtp] listen: expected \"ip:port mode\""},
       {std::string(smtp_text) + "[daemon]\nlog_level = \"loud\"\n", "site.toml:11: [daemon] log_level: expected one of"},
       {std::string(server_text) + "[daemon]\ncapture = \"x\"\n", "site.toml:8: [daemon] capture: unknown key"},
+      {std::string(server_text) + "[daemon]\nmetrics = \"localhost:9477\"\n", "site.toml:8: [daemon] metrics: expected an IPv4 \"ip:port\" like \"127.0.0.1:9477\", got \"localhost:9477\""},
+      {std::string(server_text) + "[daemon]\nmetrics = \"127.0.0.1:0\"\n", "site.toml:8: [daemon] metrics: expected an IPv4 \"ip:port\""},
+      {std::string(server_text) + "[daemon]\nmetrics = 9477\n", "site.toml:8: [daemon] metrics: expected an IPv4 \"ip:port\""},
+      {std::string(server_text) + "[daemon]\nmetrics = \"[::1]:9477\"\n", "site.toml:8: [daemon] metrics: expected an IPv4 \"ip:port\""},
+      {std::string(server_text) + "[daemon]\nmetrics = \"0.0.0.0:9477\"\n", "site.toml:8: [daemon] metrics: \"0.0.0.0:9477\" is not a loopback address; set metrics_public = true"},
+      {std::string(server_text) + "[daemon]\nmetrics = \"127.1.2.3:9477\"\nmetrics_public = true\n", "site.toml:9: [daemon] metrics_public: metrics is a loopback address"},
+      {std::string(server_text) + "[daemon]\nmetrics_public = true\n", "site.toml:8: [daemon] metrics_public: only used with metrics"},
+      {std::string(server_text) + "[daemon]\nmetrics = \"10.0.0.1:9477\"\nmetrics_public = \"yes\"\n", "site.toml:9: [daemon] metrics_public: expected true or false"},
+      {std::string(server_text) + "[daemon]\nmetrics = \"127.0.0.1:9477\"\nmetrics_public = true\n", "site.toml:9: [daemon] metrics_public: metrics is a loopback address"},
       {std::string(smtp_text) + "[smtp.relay]\ntls = \"verify\"\n", "site.toml:10: [smtp.relay] hosts: required key is missing"},
       {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1 .x\"]\n", "site.toml:11: [smtp.relay] hosts: expected a relay host"},
       {std::string(smtp_text) + "[smtp.relay]\nhosts = [\"mx1\"]\ntls = \"maybe\"\n", "site.toml:12: [smtp.relay] tls: expected \"verify\", \"encrypt\" or \"none\""},
@@ -299,6 +308,23 @@ TEST(Config, ErrorsNameFileLineAndKey) {
     EXPECT_EQ(err.find("/etc/postern/" + c.want), 0u) << "got: " << err << "\nwant prefix: " << c.want
                                                       << "\ninput:\n" << c.text;
   }
+}
+
+TEST(Config, Metrics) {
+  Config off = parse_config(server_text, "/etc/postern/site.toml");
+  EXPECT_FALSE(off.daemon.metrics);
+  EXPECT_FALSE(off.daemon.metrics_public);
+  Config local = parse_config(std::string(server_text) + "[daemon]\nmetrics = \"127.0.0.1:9477\"\n", "/etc/postern/site.toml");
+  ASSERT_TRUE(local.daemon.metrics);
+  EXPECT_EQ(*local.daemon.metrics, (Endpoint{"127.0.0.1", 9477}));
+  EXPECT_FALSE(local.daemon.metrics_public);
+  Config other_loopback = parse_config(std::string(server_text) + "[daemon]\nmetrics = \"127.0.0.53:9477\"\n",
+                                      "/etc/postern/site.toml");
+  EXPECT_EQ(*other_loopback.daemon.metrics, (Endpoint{"127.0.0.53", 9477}));
+  Config pub = parse_config(std::string(server_text) + "[daemon]\nmetrics = \"10.0.0.1:9477\"\nmetrics_public = true\n",
+                            "/etc/postern/site.toml");
+  EXPECT_EQ(*pub.daemon.metrics, (Endpoint{"10.0.0.1", 9477}));
+  EXPECT_TRUE(pub.daemon.metrics_public);
 }
 
 TEST(Config, RelayAndQueueSections) {

@@ -98,7 +98,7 @@ TEST(StatusJson, ClientWithoutTunnelOrSmtpIsGolden) {
   r.config = "/etc/postern/\"laptop\".toml";
   EXPECT_EQ(format_json(r),
             "{\"schema\": 1, \"role\": \"client\", \"pid\": 42, \"config\": \"/etc/postern/\\\"laptop\\\".toml\", "
-            "\"uptime_seconds\": 1.500, \"certificates\": [], \"sessions\": [], \"data_plane\": null, \"smtp\": null}\n");
+            "\"uptime_seconds\": 1.500, \"certificates\": [], \"sessions\": [], \"data_plane\": null, \"control\": null, \"smtp\": null}\n");
 }
 
 TEST(StatusJson, SessionsCountersAndOptionalAges) {

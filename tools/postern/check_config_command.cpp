@@ -1,7 +1,7 @@
 // `postern check-config FILE [--syntax-only]`: loads and validates a configuration file, then
 // runs the server's start-up checks (tools/postern/preflight.hpp: files open and parse, files
 // re-read at SIGHUP readable by the run-as user, listeners bindable), and prints
-//   site.toml: ok (server with smtp: 3 listeners)
+//   site.toml: ok (server with smtp: 3 listeners; metrics on 127.0.0.1:9477)
 // or each problem ("site.toml:7: [tunnel] users: ...\n  fix: ...") and exits 1. An address in
 // use is a warning here (the live daemon may hold it). --syntax-only stops after the parse.
 #include "common/config.hpp"
@@ -15,11 +15,14 @@ namespace postern::cli {
 namespace {
 
 std::string summary(const config::Config& c) {
-  std::string role = c.server ? "server" : c.client ? "client" : "";
-  if (!c.smtp) return role;
-  std::string smtp = "smtp: " + std::to_string(c.smtp->listen.size()) +
-                     (c.smtp->listen.size() == 1 ? " listener" : " listeners");
-  return role.empty() ? smtp : role + " with " + smtp;
+  std::string out = c.server ? "server" : c.client ? "client" : "";
+  if (c.smtp) {
+    std::string smtp = "smtp: " + std::to_string(c.smtp->listen.size()) +
+                       (c.smtp->listen.size() == 1 ? " listener" : " listeners");
+    out = out.empty() ? smtp : out + " with " + smtp;
+  }
+  if (c.daemon.metrics) out += "; metrics on " + c.daemon.metrics->to_string();
+  return out;
 }
 
 POSTERN_REGISTER_COMMAND(40, [](CLI::App& app) {

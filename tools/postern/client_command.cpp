@@ -7,6 +7,7 @@
 #include "tools/postern/cert_watch.hpp"
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
+#include "tools/postern/metrics/metrics_server.hpp"
 #include "tools/postern/status/daemon_status.hpp"
 
 #include "common/config.hpp"
@@ -65,12 +66,13 @@ int run_client(const std::string& path) {
   data_plane.set_tls_frames_handler([&client](auto session) { client->on_tls_frames(std::move(session)); });
   status::enable_inner_capture(cfg.daemon, data_plane);
   CertWatch certificates(io, watched_files(cfg));  // read as root, like the TLS context
-  auto status_server = status::open_status_server(
-      io, cfg.daemon,
-      {"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr,
-       [&certificates](std::int64_t now) { return certificates.expiries(now); }});
+  const status::StatusSources sources{"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr, nullptr,
+                                      [&certificates](std::int64_t now) { return certificates.expiries(now); }};
+  auto status_server = status::open_status_server(io, cfg.daemon, sources);
 
   drop_to_run_as_user(cfg.daemon, {platform::Capability::net_admin});
+  // Threads of its own, so after the drop; declared after the data plane, so destroyed first.
+  auto metrics_server = metrics::open_metrics_server(io, cfg.daemon, sources);
 
   data_plane.start();
   client->start();
@@ -83,7 +85,7 @@ int run_client(const std::string& path) {
         certificates.stop();
         client->stop();
       },
-      {}, {status_line_of({"client", path, {}, &data_plane, nullptr, {}}), [&client] { return client->established(); }});
+      {}, {status_line_of(sources), [&client] { return client->established(); }});
   data_plane.stop();
   return client->exit_status().value_or(0);
 }

@@ -5,6 +5,7 @@
 #include "tools/postern/cert_watch.hpp"
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
+#include "tools/postern/metrics/metrics_server.hpp"
 #include "tools/postern/preflight.hpp"
 #include "tools/postern/status/daemon_status.hpp"
 
@@ -161,10 +162,10 @@ int run_server(const std::string& path) {
   if (tunnel) status::enable_inner_capture(cfg.daemon, *tunnel->data_plane);
   // Read as root, before the drop, like the TLS contexts read them.
   CertWatch certificates(io, watched_files(cfg), tunnel ? tunnel->data_plane.get() : nullptr);
-  auto status_server = status::open_status_server(
-      io, cfg.daemon,
-      {"server", path, std::chrono::steady_clock::now(), tunnel ? tunnel->data_plane.get() : nullptr, mail.get(),
-       [&certificates](std::int64_t now) { return certificates.expiries(now); }});
+  const status::StatusSources sources{"server", path, std::chrono::steady_clock::now(),
+                                      tunnel ? tunnel->data_plane.get() : nullptr, mail.get(), tunnel_server,
+                                      [&certificates](std::int64_t now) { return certificates.expiries(now); }};
+  auto status_server = status::open_status_server(io, cfg.daemon, sources);
 
   if (mail) {
     status_server->set_command_handler(
@@ -174,6 +175,8 @@ int run_server(const std::string& path) {
   std::vector<std::string> extra_groups;
   if (cfg.smtp && cfg.smtp->maildir_group) extra_groups.push_back(*cfg.smtp->maildir_group);
   drop_to_run_as_user(cfg.daemon, {}, extra_groups);
+  // Threads of its own, so after the drop; declared after tunnel and mail, so destroyed first.
+  auto metrics_server = metrics::open_metrics_server(io, cfg.daemon, sources);
 
   if (tunnel) tunnel->data_plane->start();
   if (mail) mail->start();
@@ -194,7 +197,7 @@ int run_server(const std::string& path) {
         if (mail) mail->reload();
         certificates.reload();
       },
-      {status_line_of({"server", path, {}, tunnel ? tunnel->data_plane.get() : nullptr, mail.get(), {}}), nullptr});
+      {status_line_of(sources), nullptr});
   if (mail) mail->stop();
   if (tunnel) tunnel->data_plane->stop();
   return 0;

@@ -52,6 +52,16 @@ struct DataPlane::Counters {
       tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0}, tx_tls_queue_full{0};
 };
 
+namespace {
+void add_traffic(TrafficTotals& sum, const PeerSession& s) {
+  sum.rx_packets += s.rx_packets.load(std::memory_order_relaxed);
+  sum.rx_bytes += s.rx_bytes.load(std::memory_order_relaxed);
+  sum.tx_packets += s.tx_packets.load(std::memory_order_relaxed);
+  sum.tx_bytes += s.tx_bytes.load(std::memory_order_relaxed);
+  sum.rekeys += s.rekeys.load(std::memory_order_relaxed);
+}
+}  // namespace
+
 struct DataPlane::TunWriter {
   platform::TcpCoalescer gro;
   std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(platform::TcpCoalescer::kMaxSize);
@@ -109,7 +119,15 @@ void DataPlane::remove_session(std::uint32_t local_session_id) {
   if (it == by_id_.end()) return;
   auto addr = by_address_.find(it->second->inner_address);
   if (addr != by_address_.end() && addr->second == it->second) by_address_.erase(addr);
+  add_traffic(ended_, *it->second);
   by_id_.erase(it);
+}
+
+TrafficTotals DataPlane::traffic_totals() const {
+  std::shared_lock lock(table_mutex_);
+  TrafficTotals out = ended_;
+  for (const auto& [id, session] : by_id_) add_traffic(out, *session);
+  return out;
 }
 
 std::vector<std::shared_ptr<PeerSession>> DataPlane::sessions() const {

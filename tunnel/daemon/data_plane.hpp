@@ -74,6 +74,12 @@ struct DataPlaneStats {
   std::uint64_t tx_tls_queue_full = 0;  // frames for the TLS fallback dropped: queue full
 };
 
+// Traffic of every session since start: the live sessions' counters plus what each session
+// that left had counted when it left, so the numbers never go down (metrics counters).
+struct TrafficTotals {
+  std::uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, rekeys = 0;
+};
+
 class DataPlane {
  public:
   using KeyRequest = std::function<void(std::shared_ptr<PeerSession>, Direction, std::uint32_t epoch)>;
@@ -107,6 +113,8 @@ class DataPlane {
   static bool set_transport(PeerSession& session, Transport to, std::string_view reason);
 
   DataPlaneStats stats() const;
+  // Sums under the table lock (shared), once per call: for snapshots, never the data path.
+  TrafficTotals traffic_totals() const;
   const platform::TunDevice& tun() const { return tun_; }
   // Debug ([daemon] capture_inner): every inner packet (received after decryption, sent before
   // encryption) is appended to `writer`. Call before start(). Off costs one branch per packet;
@@ -153,6 +161,7 @@ class DataPlane {
   std::size_t slot_size_;
 
   mutable std::shared_mutex table_mutex_;
+  TrafficTotals ended_;  // sessions removed so far; guarded by table_mutex_
   std::unordered_map<std::uint32_t, std::shared_ptr<PeerSession>> by_id_;
   std::unordered_map<std::uint32_t, std::shared_ptr<PeerSession>> by_address_;
 

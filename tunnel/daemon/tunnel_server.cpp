@@ -194,6 +194,12 @@ std::string TunnelServer::identity_of(std::uint32_t inner_address) const {
 
 std::size_t TunnelServer::connection_count() const { return connections_.size(); }
 
+TunnelServer::Counters TunnelServer::counters() const {
+  Counters out = counters_;
+  out.throttled_sources = throttle_.size();
+  return out;
+}
+
 asio::awaitable<void> TunnelServer::accept_loop() {
   while (acceptor_.is_open()) {
     auto [ec, socket] = co_await acceptor_.async_accept(kAsTuple);
@@ -266,13 +272,18 @@ asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connec
   std::string failure;
   if (result.index() == 1) {
     failure = "TLS handshake timed out";
+    ++counters_.handshake_timeout;
   } else if (auto [ec] = std::get<0>(result); ec) {
     long verify = SSL_get_verify_result(stream.native_handle());
     failure = verify != X509_V_OK ? rejection(verify) : "TLS handshake failed: " + ec.message();
+    ++(verify != X509_V_OK ? counters_.handshake_certificate : counters_.handshake_tls);
   }
   if (failure.empty()) {
     X509* cert = SSL_get0_peer_certificate(stream.native_handle());
-    if (cert && deny_list_.is_denied(cert)) failure = "client certificate is on the deny list";
+    if (cert && deny_list_.is_denied(cert)) {
+      failure = "client certificate is on the deny list";
+      ++counters_.handshake_denied;
+    }
   }
   if (!failure.empty()) {
     log::warn("tunnel", connection->log_id, "refused", {{"peer", connection->peer}, {"reason", failure}});
@@ -404,15 +415,18 @@ void TunnelServer::refuse_password(Connection& connection, const std::string& us
 void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection, std::string user,
                                    SecretBytes password) {
   if (!users_) {
+    ++counters_.auth_no_users;
     refuse_password(*connection, user, "no users file configured");
     return drain(connection);
   }
   if (verify_queue_.size() >= cfg_.max_queued_verifications) {
+    ++counters_.auth_throttled;
     refuse_password(*connection, user, "verification queue full");
     return drain(connection);
   }
   auto verdict = throttle_.reserve(connection->peer_ip, Clock::now());
   if (!verdict.allowed) {
+    ++counters_.auth_throttled;
     refuse_password(*connection, user, std::string("too many failures from this source (") +
                                            std::string(auth::to_string(verdict.refusal)) + ")");
     return drain(connection);
@@ -434,6 +448,7 @@ void TunnelServer::run_next_verification() {
     if (throttle_.cancelled(c->peer_ip, Clock::now())) {  // locked out while it waited
       throttle_.release(c->peer_ip);
       job.password.wipe();
+      ++counters_.auth_throttled;
       refuse_password(*c, job.user, "too many failures from this source (locked out while queued)");
       drain(c);
       continue;
@@ -451,8 +466,10 @@ void TunnelServer::run_next_verification() {
         auto conn = weak.lock();
         if (ok) {
           throttle_.record_success(source, now);
+          ++counters_.auth_ok;
         } else {
           auto delay = throttle_.record_failure(source, now);
+          ++counters_.auth_bad_password;
           if (conn && !conn->torn_down) {
             log::warn("tunnel", conn->log_id, "auth failed",
                       {{"user", user}, {"peer", conn->peer}, {"reason", "bad user or password"}, {"delay_ms", delay.count()}});
@@ -500,6 +517,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   connection.session = session;
   connection.established_at = Clock::now();
   data_plane_.add_session(session);
+  ++counters_.sessions_established;
   {
     std::lock_guard lock(identity_mutex_);
     identity_by_address_[params.client_address.value] = params.identity;

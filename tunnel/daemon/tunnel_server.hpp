@@ -56,6 +56,22 @@ class TunnelServer {
   std::string identity_of(std::uint32_t inner_address) const;
   std::size_t connection_count() const;
 
+  // What the control side refused, by reason, since start. Call on the io_context thread (the
+  // status and metrics snapshots run there); the counts are plain integers owned by that thread.
+  struct Counters {
+    std::uint64_t handshake_timeout = 0;      // no TLS handshake within the limit
+    std::uint64_t handshake_certificate = 0;  // client certificate failed verification (CA, CRL)
+    std::uint64_t handshake_denied = 0;       // certificate on the deny list
+    std::uint64_t handshake_tls = 0;          // any other TLS handshake failure
+    std::uint64_t auth_ok = 0;                // passwords accepted
+    std::uint64_t auth_bad_password = 0;      // unknown user or wrong password
+    std::uint64_t auth_throttled = 0;         // refused unchecked: the source is locked out
+    std::uint64_t auth_no_users = 0;          // a password sent but no users file configured
+    std::uint64_t sessions_established = 0;   // data channels set up
+    std::uint64_t throttled_sources = 0;      // sources the password throttle tracks now (gauge)
+  };
+  Counters counters() const;
+
  private:
   struct Connection;
   asio::awaitable<void> accept_loop();
@@ -107,6 +123,7 @@ class TunnelServer {
   std::uint64_t next_connection_number_ = 1;
   asio::steady_timer housekeeping_timer_;
   bool stopping_ = false;
+  Counters counters_;  // throttled_sources is filled in by counters()
 };
 
 }  // namespace postern::tunnel::daemon

@@ -5,6 +5,7 @@
 #include "platform/endpoint.hpp"
 #include "smtp/server/smtp_service.hpp"
 #include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/tunnel_server.hpp"
 
 #include <fmt/format.h>
 
@@ -57,8 +58,16 @@ SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point n
   return out;
 }
 
-Counters data_plane_counters(const tunnel::daemon::DataPlaneStats& st) {
-  return {{"rx_datagrams", st.rx_datagrams},
+}  // namespace
+
+// The totals first (every session since start, including ended ones), then drops by reason.
+Counters data_plane_counters(const tunnel::daemon::TrafficTotals& t, const tunnel::daemon::DataPlaneStats& st) {
+  return {{"rx_packets", t.rx_packets},
+          {"rx_bytes", t.rx_bytes},
+          {"tx_packets", t.tx_packets},
+          {"tx_bytes", t.tx_bytes},
+          {"rekeys", t.rekeys},
+          {"rx_datagrams", st.rx_datagrams},
           {"rx_bad_header", st.rx_bad_header},
           {"rx_unknown_session", st.rx_unknown_session},
           {"rx_dropped_by_session", st.rx_dropped_by_session},
@@ -93,10 +102,25 @@ Counters smtp_counters(const smtp::server::SmtpService::Counters& c) {
           {"queued", c.queued},
           {"oldest_queued_seconds", c.oldest_queued_seconds},
           {"rate_limited_messages", c.rate_limited_messages},
-          {"rate_limited_recipients", c.rate_limited_recipients}};
+          {"rate_limited_recipients", c.rate_limited_recipients},
+          {"replies_2xx", c.replies_2xx},
+          {"replies_3xx", c.replies_3xx},
+          {"replies_4xx", c.replies_4xx},
+          {"replies_5xx", c.replies_5xx}};
 }
 
-}  // namespace
+Counters control_counters(const tunnel::daemon::TunnelServer::Counters& c) {
+  return {{"sessions_established", c.sessions_established},
+          {"handshake_timeout", c.handshake_timeout},
+          {"handshake_certificate", c.handshake_certificate},
+          {"handshake_denied", c.handshake_denied},
+          {"handshake_tls", c.handshake_tls},
+          {"auth_ok", c.auth_ok},
+          {"auth_bad_password", c.auth_bad_password},
+          {"auth_throttled", c.auth_throttled},
+          {"auth_no_users", c.auth_no_users},
+          {"throttled_sources", c.throttled_sources}};
+}
 
 CertificateStatus certificate_status(const tunnel::auth::Expiry& e) {
   CertificateStatus out{e.what, e.path, "", std::nullopt, std::string(tunnel::auth::to_string(e.level)), e.error};
@@ -130,8 +154,9 @@ StatusReport collect_status(const StatusSources& sources, Clock::time_point now,
     }
     std::sort(report.sessions.begin(), report.sessions.end(),
               [](const SessionStatus& a, const SessionStatus& b) { return a.session_id < b.session_id; });
-    report.data_plane = data_plane_counters(sources.data_plane->stats());
+    report.data_plane = data_plane_counters(sources.data_plane->traffic_totals(), sources.data_plane->stats());
   }
+  if (sources.tunnel_server) report.control = control_counters(sources.tunnel_server->counters());
   if (sources.smtp) report.smtp = smtp_counters(sources.smtp->counters());
   return report;
 }

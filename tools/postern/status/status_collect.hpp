@@ -1,21 +1,18 @@
 // Builds a StatusReport from the live daemon objects: the data plane's sessions and counters
 // and the SMTP service's counters. Runs on the daemon's io_context thread when a status client
-// asks; it only reads (atomics, and the session endpoint under its own short lock).
+// asks; it only reads (atomics, the session table and each session endpoint under their own
+// short locks, and the tunnel server's io-thread counters, hence the thread).
 #pragma once
 
+#include "smtp/server/smtp_service.hpp"
 #include "tools/postern/status/status_report.hpp"
 #include "tunnel/auth/cert_expiry.hpp"
+#include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/tunnel_server.hpp"
 
 #include <chrono>
 #include <functional>
 #include <string>
-
-namespace postern::tunnel::daemon {
-class DataPlane;
-}
-namespace postern::smtp::server {
-class SmtpService;
-}
 
 namespace postern::cli::status {
 
@@ -25,9 +22,16 @@ struct StatusSources {
   std::chrono::steady_clock::time_point started;
   const tunnel::daemon::DataPlane* data_plane = nullptr;  // nullptr: no tunnel in this daemon
   const smtp::server::SmtpService* smtp = nullptr;        // nullptr: [smtp] off
+  const tunnel::daemon::TunnelServer* tunnel_server = nullptr;  // nullptr: not a tunnel server
   // The daemon's certificates and CRL against a wall-clock time (CertWatch::expiries); empty: none.
   std::function<std::vector<tunnel::auth::Expiry>(std::int64_t unix_now)> certificates;
 };
+
+// The named counter lists of the report, from plain values (public so the metrics test can
+// check that every counter the metrics read exists under that name).
+Counters data_plane_counters(const tunnel::daemon::TrafficTotals& totals, const tunnel::daemon::DataPlaneStats& stats);
+Counters control_counters(const tunnel::daemon::TunnelServer::Counters& counters);
+Counters smtp_counters(const smtp::server::SmtpService::Counters& counters);
 
 // `now` is the same clock the data plane stamps last_rx_ns / last_rekey_ns with; `unix_now`
 // (seconds) is the wall clock certificates expire by.

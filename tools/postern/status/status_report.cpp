@@ -172,9 +172,10 @@ std::string format_json(const StatusReport& report) {
   }
   return fmt::format(
       "{{\"schema\": {}, \"role\": {}, \"pid\": {}, \"config\": {}, \"uptime_seconds\": {}, "
-      "\"certificates\": [{}], \"sessions\": [{}], \"data_plane\": {}, \"smtp\": {}}}\n",
+      "\"certificates\": [{}], \"sessions\": [{}], \"data_plane\": {}, \"control\": {}, \"smtp\": {}}}\n",
       StatusReport::kSchema, json_string(report.role), report.pid, json_string(report.config),
       json_number(report.uptime_seconds), certificates, sessions, json_counters(report.data_plane),
+      json_counters(report.control),
       json_counters(report.smtp));
 }
 
@@ -187,6 +188,10 @@ std::string format_text(const StatusReport& report) {
     for (const auto& s : report.sessions) text_session(out, s);
     out += "\n";
     text_counters(out, "data plane counters (non-zero)", *report.data_plane, true);
+  }
+  if (report.control) {
+    out += "\n";
+    text_counters(out, "tunnel control", *report.control, false);
   }
   if (report.smtp) {
     out += "\n";

@@ -1,5 +1,5 @@
 // What `postern status` shows: a plain snapshot of a running daemon (role, uptime, certificate and
-// CRL expiry, tunnel sessions, data-plane drop counters, SMTP counters) and its two renderings, JSON for scripts
+// CRL expiry, tunnel sessions, data-plane drop counters, tunnel control refusals, SMTP counters) and its two renderings, JSON for scripts
 // and aligned text for people. The JSON schema is documented in docs/commands-status.md and
 // versioned by "schema": fields are only ever added; a rename or removal bumps the number.
 // Contract: plain values, no I/O, no clock (times arrive already turned into "seconds ago" by
@@ -58,6 +58,7 @@ struct StatusReport {
   std::vector<CertificateStatus> certificates;
   std::vector<SessionStatus> sessions;
   std::optional<Counters> data_plane;  // nullopt when this daemon runs no tunnel
+  std::optional<Counters> control;     // tunnel server's refusals by reason; nullopt elsewhere
   std::optional<Counters> smtp;        // nullopt when [smtp] is off
 };
 
