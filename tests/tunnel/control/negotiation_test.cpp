@@ -39,6 +39,7 @@ ServerConfig server_config(AuthPolicy policy = AuthPolicy::password) {
   s.rekey_interval = 3600s;
   s.rekey_packets = 1u << 20;
   s.dns = {ip("10.77.0.1")};
+  s.domains = {*dns::parse_domain("site.example"), *dns::parse_domain("~intranet.site.example")};
   s.routes = {*Cidr::parse("192.168.10.0/24"), *Cidr::parse("10.0.0.0/8")};
   s.log_id = "s1";
   return s;
@@ -139,6 +140,9 @@ TEST_F(Fixture, PasswordNegotiationEndToEnd) {
   EXPECT_EQ(cp.keepalive, 10s);
   EXPECT_EQ(cp.dead_peer, 60s);
   EXPECT_EQ(cp.dns, sp.dns);
+  EXPECT_EQ(cp.domains, sp.domains);
+  ASSERT_EQ(cp.domains.size(), 2u);
+  EXPECT_EQ(cp.domains[1].to_string(), "~intranet.site.example");
   EXPECT_EQ(cp.routes, sp.routes);
   EXPECT_EQ(cp.routes.size(), 2u);
   EXPECT_EQ(cp.cipher, Cipher::chacha20_poly1305);  // client's preference, server accepts it
