@@ -9,7 +9,9 @@
 #     intranet.site.test and of the short name "intranet" answer 192.168.50.7 through the tunnel;
 #   * SIGTERM restores the file byte for byte; kill -9 of the client alone: its root DNS helper
 #     restores at once; kill -9 of helper and client: the next start restores the backup
-#     (logging the crashed run), applies again, and its SIGTERM leaves the original file.
+#     (logging the crashed run), applies again, and its SIGTERM leaves the original file;
+#   * with leak_protection, udp/tcp 53 to any server but the pushed one fails with EACCES, and
+#     the rules go when the client exits.
 # systemd-resolved cannot run here (systemd is not PID 1 in these namespaces, and a host's
 # resolved would configure links of its own namespace), so the client is forced to
 # dns_backend = "file"; the resolvectl arguments are unit-tested (tests/platform/resolver_test.cpp).
@@ -102,4 +104,44 @@ kill -TERM "$CLIENT_PID"
 wait "$CLIENT_PID" || fail "client exited with $? on SIGTERM (4)"
 restored_ok || { diff "$WORK/resolv.orig" "$RESOLV" >&2; fail "resolv.conf not restored after the crash recovery run"; }
 log "kill -9 of both: next start restored, re-applied, and its exit left the original file"
+
+# 4. Leak protection: DNS goes to the pushed server only (rules 32758-32760); any other server
+# (here the site's veth address, routed by main) is refused with EACCES over UDP and TCP.
+ip -n "$NS_LAPTOP" route add default via 10.200.0.2 dev "$VETH_LAPTOP"
+CLIENT_APPLY_DNS=true write_client_config "$WORK/laptop_leak.toml" 'certificate = "pki/laptop.pem"'   'private_key = "pki/laptop.key"' 'dns_backend = "file"' "dns_state_dir = \"$WORK/state\"" 'leak_protection = true'
+# other_dns PROTO: prints "ok" or the errno name of a port-53 packet to 10.200.0.2.
+other_dns() {
+  in_laptop python3 - "$1" <<'PY'
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.settimeout(2)
+try:
+    if sys.argv[1] == "udp":
+        s.sendto(b"\0" * 12, ("10.200.0.2", 53))
+    else:
+        s.connect(("10.200.0.2", 53))
+    print("ok")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e)))
+PY
+}
+[ "$(other_dns udp)" = ok ] || fail "without leak protection a UDP packet to another DNS server should leave"
+start_client "$WORK/laptop_leak.toml" laptop5
+wait_for 15 "pushed DNS applied (5)" grep -q "dns applied" "$WORK/laptop5.log"
+wait_for 5 "DNS leak rules" grep -q "dns leak protection on servers=1" "$WORK/laptop5.log"
+ip -n "$NS_LAPTOP" -4 rule show >"$WORK/rules.txt"
+grep -Eq '^32758:[[:space:]]+from all fwmark 0x7073 goto 32761' "$WORK/rules.txt" || { cat "$WORK/rules.txt"; fail "rule 32758 missing"; }
+grep -Eq '^32759:[[:space:]]+from all to 10.77.0.1 ipproto udp dport 53 lookup 7073' "$WORK/rules.txt" || fail "udp allow rule missing"
+grep -Eq '^32759:[[:space:]]+from all to 10.77.0.1 ipproto tcp dport 53 lookup 7073' "$WORK/rules.txt" || fail "tcp allow rule missing"
+grep -Eq '^32760:[[:space:]]+from all ipproto udp dport 53 prohibit' "$WORK/rules.txt" || fail "udp prohibit rule missing"
+lookups_ok
+[ "$(other_dns udp)" = EACCES ] || fail "a UDP query to a non-pushed server was not refused: $(other_dns udp)"
+[ "$(other_dns tcp)" = EACCES ] || fail "a TCP query to a non-pushed server was not refused: $(other_dns tcp)"
+log "leak protection: getent via the pushed server works; udp/tcp 53 to 10.200.0.2 refused (EACCES)"
+kill -TERM "$CLIENT_PID"
+wait "$CLIENT_PID" || fail "client exited with $? on SIGTERM (5)"
+if ip -n "$NS_LAPTOP" -4 rule show | grep -Eq '^3275[89]:|^32760:'; then fail "DNS rules left after exit"; fi
+[ "$(other_dns udp)" = ok ] || fail "DNS still blocked after the client exited"
+restored_ok || fail "resolv.conf not restored after the leak-protection run"
+log "exit: DNS rules removed, resolv.conf restored"
 log "PASS"

@@ -124,7 +124,16 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   current_.reset();
   asio::ip::tcp::resolver resolver(io_);
   auto [rec, endpoints] = co_await resolver.async_resolve(cfg_.server.host, std::to_string(cfg_.server.port), kAsTuple);
-  if (rec) co_return "cannot resolve " + cfg_.server.host + ": " + rec.message();
+  if (rec && last_endpoints_.empty()) co_return "cannot resolve " + cfg_.server.host + ": " + rec.message();
+  if (rec) {
+    // With DNS leak protection a reconnect cannot ask any server but the pushed ones, which are
+    // behind the tunnel that is down: the addresses that worked last time are the best guess.
+    log::warn("tunnel", "", "cannot resolve the server, trying its last addresses",
+              {{"server", cfg_.server.host}, {"error", rec.message()}});
+    endpoints = last_endpoints_;
+  } else {
+    last_endpoints_ = endpoints;
+  }
 
   asio::ip::tcp::socket socket(io_);
   asio::steady_timer timer(io_, kConnectTimeout);
@@ -270,6 +279,12 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   try {
     configure_interface(netlink_, settings);
     warn_if_strict_rp_filter(settings);
+    if (cfg_.leak_protection) {
+      std::vector<std::uint32_t> servers;
+      for (const auto& d : params.dns) servers.push_back(d.value);
+      if (servers.empty()) remove_dns_leak_rules(netlink_);
+      else install_dns_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, servers);
+    }
   } catch (const std::exception& e) {
     log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
     attempt.negotiator->terminate("client could not configure its interface", Clock::now());

@@ -12,9 +12,12 @@
 // on_tls_frames() and leave as the negotiator's DATA messages.
 // Leak protection (cfg.leak_protection, docs/resilience.md): start() installs the policy rules
 // (removing a crashed run's leftovers), every control socket is marked before connect, pushed
-// routes go into cfg.table, and the destructor removes the rules (after the command has closed
-// the TUN device, so the pushed prefixes never fall back to main while configured). The data plane's UDP
-// socket is marked by the command at bind time (before the privilege drop).
+// routes go into cfg.table, each establishment installs the DNS rules for the pushed servers
+// (every other port-53 query is prohibited; interface_setup.hpp), and the destructor removes
+// the rules (after the command has closed the TUN device, so the pushed prefixes never fall
+// back to main while configured). A reconnect whose name resolution fails (the DNS rules allow
+// only the pushed servers, behind the tunnel that is down) uses the last resolved addresses.
+// The data plane's UDP socket is marked by the command at bind time (before the privilege drop).
 // Pushed DNS (cfg.apply_dns, docs/configuration.md "DNS on the client"): after each
 // establishment the servers and domains go to the root DNS helper (platform/resolver_helper.hpp,
 // forked by the command before the privilege drop); stop() asks it to restore, and it restores
@@ -78,6 +81,7 @@ class TunnelClient {
   platform::ResolverHelper* dns_;
   bool dns_applied_ = false;
   std::optional<control::Ipv4> previous_address_;
+  asio::ip::tcp::resolver::results_type last_endpoints_;  // of the last successful resolution
   std::shared_ptr<Attempt> current_;
   asio::steady_timer keepalive_timer_;
   bool stopping_ = false;
