@@ -255,7 +255,13 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
   ours.dns = params_.dns;
   ours.domains = params_.domains;
   ours.routes = params_.routes;
-  if (req != ours) {
+  // The domain attribute (37) is newer than protocol version 1: a client that does not know
+  // it keeps it out of its request and is acked without it (the domains are only for the
+  // client to use). Every client's first request lacks prefix_len, so each gets the NAK that
+  // carries them.
+  IpcpOptions expected = ours;
+  if (req.domains.empty()) expected.domains.clear();
+  if (req != expected) {
     // RFC 1332 3.3: NAK with the address (and the rest) the client must request.
     if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds", now);
     return link_.send(encode_ipcp(MessageType::ipcp_configure_nak, ours));

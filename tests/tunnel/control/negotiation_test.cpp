@@ -487,6 +487,34 @@ TEST_F(Fixture, UnknownLcpOptionIsRejectedThenAccepted) {
   EXPECT_EQ(out.at(0).type, MessageType::lcp_configure_ack);
 }
 
+// A client from before the domain attribute requests what the NAK said minus the domains (it
+// would keep them as unknown): acked anyway, so pushing dns_domains does not lock it out.
+TEST_F(Fixture, ClientWithoutDomainAttributeIsAcked) {
+  ServerDriver d(pool);
+  ASSERT_EQ(d.feed(hello_bytes()).at(0).type, MessageType::auth_ok);
+  ASSERT_EQ(d.feed(encode_lcp(MessageType::lcp_configure_request, {1400, 10, 60, {}})).at(0).type,
+            MessageType::lcp_configure_ack);
+  IpcpOptions req;
+  req.address = Ipv4{};
+  auto out = d.feed(encode_ipcp(MessageType::ipcp_configure_request, req));
+  ASSERT_EQ(out.at(0).type, MessageType::ipcp_configure_nak);
+  IpcpOptions nak;
+  ASSERT_FALSE(decode_ipcp(out[0].body, nak));
+  ASSERT_EQ(nak.domains.size(), 2u);
+  IpcpOptions old_client = nak;
+  old_client.domains.clear();
+  out = d.feed(encode_ipcp(MessageType::ipcp_configure_request, old_client));
+  EXPECT_EQ(out.at(0).type, MessageType::ipcp_configure_ack);
+  // Other domains than the pushed ones are still NAKed.
+  ServerDriver d2(pool);
+  d2.feed(hello_bytes());
+  d2.feed(encode_lcp(MessageType::lcp_configure_request, {1400, 10, 60, {}}));
+  IpcpOptions wrong = nak;
+  wrong.domains = {*dns::parse_domain("other.example")};
+  out = d2.feed(encode_ipcp(MessageType::ipcp_configure_request, wrong));
+  EXPECT_EQ(out.at(0).type, MessageType::ipcp_configure_nak);
+}
+
 TEST_F(Fixture, TooManyNakRoundsFail) {
   ServerDriver d(pool);
   d.feed(hello_bytes());
