@@ -1,5 +1,6 @@
-// Pushed DNS without root: the resolvectl argument vectors (systemd-resolved cannot run in the
-// netns tests, systemd is not PID 1 there), the resolv.conf text, the helper's request format,
+// Pushed DNS without root: the resolvectl argument vectors and the helper running them (a fake
+// resolvectl in PATH: systemd-resolved cannot run in the netns tests, systemd is not PID 1
+// there), the resolv.conf text, the helper's request format,
 // and the file backend's backup/restore on files in a temp dir (regular file byte-exact with
 // its mode, a symlink put back as a symlink, a missing file, a crashed run's backup).
 #include "platform/resolv_conf_file.hpp"
@@ -187,6 +188,33 @@ TEST_F(ResolvConfFileTest, HelperAppliesAndRestoresOnClose) {
   helper.reset();  // like the daemon exiting without a restore request
   EXPECT_EQ(read(target()), "nameserver 192.0.2.1\n");
   EXPECT_FALSE(fs::exists(resolv_conf_backup_path(o)));
+}
+
+// The resolved backend's process handling, with a fake `resolvectl` first in PATH that records
+// its arguments: run without a shell (an empty argument arrives as one), in order, and
+// `revert` on restore while the interface exists ("lo" here).
+TEST_F(ResolvConfFileTest, HelperRunsResolvectlWithoutAShell) {
+  const fs::path bin = dir_ / "bin", calls = dir_ / "calls";
+  fs::create_directories(bin);
+  write(bin / "resolvectl", "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done >>'" + calls.string() +
+                                "'\necho >>'" + calls.string() + "'\n");
+  fs::permissions(bin / "resolvectl", fs::perms::owner_all);
+  const std::string old_path = ::getenv("PATH") ? ::getenv("PATH") : "";
+  ::setenv("PATH", (bin.string() + ":" + old_path).c_str(), 1);
+  ResolverOptions o;
+  o.backend = ResolverBackend::resolved;
+  o.state_dir = dir_ / "state";
+  o.interface = "lo";
+  auto helper = ResolverHelper::spawn(o);
+  ::setenv("PATH", old_path.c_str(), 1);
+  DnsSettings s = sample();
+  s.interface = "lo";
+  s.domains.clear();
+  EXPECT_EQ(helper->apply(s), "");
+  EXPECT_EQ(helper->restore(), "");
+  helper.reset();
+  EXPECT_EQ(read(calls),
+            "[dns][lo][10.77.0.1][10.77.0.53]\n[domain][lo][]\n[default-route][lo][no]\n[revert][lo]\n");
 }
 
 }  // namespace
