@@ -213,6 +213,13 @@ std::optional<std::string> parse_domain(std::string_view s) {
   return out;
 }
 
+std::optional<DnsBackend> parse_dns_backend(std::string_view s) {
+  for (auto b : {DnsBackend::auto_detect, DnsBackend::resolved, DnsBackend::file}) {
+    if (s == to_string(b)) return b;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> parse_interface(std::string_view s) {
   // IFNAMSIZ is 16 including the NUL.
   if (s.empty() || s.size() > 15 || s.find_first_of("/ \t:") != std::string_view::npos) return std::nullopt;
@@ -269,6 +276,11 @@ TunnelServerConfig load_server(Section& s) {
     s.fail("pool", "prefix length must be 8..30, got " + c.pool.to_string());
   c.routes = s.list("routes", cidr_expected, parse_network).value_or(std::vector<Ipv4Cidr>{c.pool});
   c.dns = s.list("dns", "an IPv4 address like \"10.77.0.1\"", parse_ipv4).value_or(std::vector<Ipv4Address>{});
+  c.dns_domains = s.list("dns_domains", "a DNS domain like \"site.example\" or \"~site.example\"", dns::parse_domain)
+                      .value_or(std::vector<dns::Domain>{});
+  if (c.dns_domains.size() > dns::kMaxPushedDomains)
+    s.fail("dns_domains", "at most " + std::to_string(dns::kMaxPushedDomains) + " domains can be pushed");
+  if (!c.dns_domains.empty() && c.dns.empty()) s.fail("dns_domains", "needs dns (the servers that answer for them)");
   c.interface = s.parsed("interface", "an interface name (1-15 characters)", parse_interface).value_or(c.interface);
   c.mtu = static_cast<std::uint32_t>(s.integer("mtu", 576, 9000).value_or(c.mtu));
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
@@ -340,6 +352,10 @@ TunnelClientConfig load_client(Section& s) {
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
   c.leak_protection = s.boolean("leak_protection").value_or(c.leak_protection);
   c.offload = s.boolean("offload").value_or(c.offload);
+  c.apply_dns = s.boolean("apply_dns").value_or(c.apply_dns);
+  c.dns_backend = s.parsed("dns_backend", "one of \"auto\", \"resolved\", \"file\"", parse_dns_backend)
+                      .value_or(c.dns_backend);
+  c.dns_state_dir = s.path("dns_state_dir").value_or(c.dns_state_dir);
   c.fwmark = static_cast<std::uint32_t>(s.integer("fwmark", 1, 0xffffffff).value_or(c.fwmark));
   c.table = static_cast<std::uint32_t>(s.integer("table", 1, 0xfffffffe).value_or(c.table));
   // 253-255 are the kernel's default, main and local tables (rt_class_t): routes pushed there
@@ -621,6 +637,15 @@ SecretBytes read_password_file(const std::filesystem::path& path) {
   std::fill(text.begin(), text.end(), '\0');
   if (out.empty()) throw ConfigError(path.string() + ": password file is empty");
   return out;
+}
+
+std::string_view to_string(DnsBackend backend) {
+  switch (backend) {
+    case DnsBackend::auto_detect: return "auto";
+    case DnsBackend::resolved: return "resolved";
+    case DnsBackend::file: return "file";
+  }
+  return "auto";
 }
 
 }  // namespace postern::config

@@ -10,6 +10,7 @@
 // read_password_file(). This header deliberately does not include toml++.
 #pragma once
 
+#include "common/dns_name.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
 
@@ -77,6 +78,11 @@ enum class AuthMode {
 };
 std::string_view to_string(AuthMode mode);
 
+// How the client applies pushed DNS: systemd-resolved (resolvectl) when it runs, else by
+// rewriting /etc/resolv.conf (backed up first); or one of them forced.
+enum class DnsBackend { auto_detect, resolved, file };
+std::string_view to_string(DnsBackend backend);  // "auto", "resolved", "file"
+
 struct TunnelServerConfig {
   Endpoint listen;          // TCP control channel (TLS 1.3)
   std::uint16_t data_port;  // UDP data channel; default listen.port
@@ -90,6 +96,9 @@ struct TunnelServerConfig {
   Ipv4Cidr pool;                        // server's tunnel address: pool.first_host()
   std::vector<Ipv4Cidr> routes;         // default {pool}
   std::vector<Ipv4Address> dns;         // default empty
+  // Pushed with dns: search domains ("site.example") and routing-only domains
+  // ("~site.example"), at most 16 (the IPCP limit, tunnel/control/control_message.hpp).
+  std::vector<dns::Domain> dns_domains;  // default empty
   std::string interface = "postern0";
   std::uint32_t mtu = 1400;
   std::chrono::milliseconds keepalive{10'000};
@@ -132,6 +141,12 @@ struct TunnelClientConfig {
   std::uint32_t fwmark = 0x7073;  // "ps"
   std::uint32_t table = 7073;
   bool offload = true;  // TUN TSO/GRO + UDP GSO/GRO (docs/performance.md)
+  // Pushed DNS (docs/configuration.md "DNS on the client"): applied to the system resolver
+  // through `dns_backend`; the file backend keeps its backup of /etc/resolv.conf in
+  // dns_state_dir so a crashed run's change is undone at the next start.
+  bool apply_dns = true;
+  DnsBackend dns_backend = DnsBackend::auto_detect;
+  std::filesystem::path dns_state_dir = "/run/postern";
 };
 
 enum class SmtpTlsMode {

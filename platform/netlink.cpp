@@ -241,9 +241,24 @@ std::error_code Netlink::rule_request(std::uint16_t type, std::uint16_t flags,
   header.family = family_of(rule.family);
   header.table = table_byte(rule.table);
   header.action = FR_ACT_TO_TBL;
+  if (rule.action == RuleAction::go_to) header.action = FR_ACT_GOTO;
+  if (rule.action == RuleAction::prohibit) header.action = FR_ACT_PROHIBIT;
+  if (rule.action == RuleAction::any) header.action = FR_ACT_UNSPEC;
+  if (rule.action != RuleAction::to_table) header.table = 0;
   header.flags = rule.invert ? FIB_RULE_INVERT : 0;
+  if (rule.destination) header.dst_len = rule.destination->prefix_len;
   message.put_header(header);
-  message.put_u32(FRA_TABLE, rule.table);
+  if (rule.action == RuleAction::to_table) message.put_u32(FRA_TABLE, rule.table);
+  if (rule.destination) {
+    const auto& bytes = rule.destination->address.bytes();
+    message.put_attr(FRA_DST, bytes.data(), bytes.size());
+  }
+  if (rule.ip_proto) message.put_u8(FRA_IP_PROTO, *rule.ip_proto);
+  if (rule.dport) {
+    fib_rule_port_range range{*rule.dport, *rule.dport};  // host byte order, like iproute2
+    message.put_attr(FRA_DPORT_RANGE, &range, sizeof(range));
+  }
+  if (rule.goto_priority) message.put_u32(FRA_GOTO, *rule.goto_priority);
   if (rule.fwmark) message.put_u32(FRA_FWMARK, *rule.fwmark);
   if (rule.fwmask) message.put_u32(FRA_FWMASK, *rule.fwmask);
   if (rule.priority) message.put_u32(FRA_PRIORITY, *rule.priority);

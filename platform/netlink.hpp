@@ -54,6 +54,16 @@ struct RouteSpec {
 // A policy routing rule (`ip rule`), enough for wg-quick style leak protection:
 //   {fwmark=M, invert=true, table=T}           = `not fwmark M table T`
 //   {table=main, suppress_prefixlength=0}      = `table main suppress_prefixlength 0`
+//   {destination=S/32, ip_proto=17, dport=53}  = `to S/32 ipproto udp dport 53 table T`
+//   {ip_proto=17, dport=53, action=prohibit}   = `ipproto udp dport 53 prohibit` (EACCES)
+//   {fwmark=M, action=go_to, goto_priority=P}  = `fwmark M goto P`
+// FIB_RULE_INVERT negates the whole match, not one selector: combine it with fwmark alone.
+enum class RuleAction : std::uint8_t {
+  to_table,  // FR_ACT_TO_TBL: look up `table`
+  go_to,     // FR_ACT_GOTO: continue at the rule with priority goto_priority
+  prohibit,  // FR_ACT_PROHIBIT: the route lookup fails with EACCES
+  any,       // deletes only: match a rule whatever its action
+};
 struct RuleSpec {
   IpAddress::Family family = IpAddress::Family::v4;
   std::optional<std::uint32_t> fwmark;
@@ -62,6 +72,11 @@ struct RuleSpec {
   std::uint32_t table = k_table_main;
   std::optional<std::uint32_t> priority;  // none: the kernel picks one
   std::optional<std::uint32_t> suppress_prefixlength;
+  std::optional<Cidr> destination;        // FRA_DST
+  std::optional<std::uint8_t> ip_proto;   // FRA_IP_PROTO (IPPROTO_UDP...)
+  std::optional<std::uint16_t> dport;     // FRA_DPORT_RANGE of one port
+  RuleAction action = RuleAction::to_table;
+  std::optional<std::uint32_t> goto_priority;  // FRA_GOTO, with action go_to
 };
 
 class Netlink {

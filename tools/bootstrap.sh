@@ -12,7 +12,7 @@ PACKAGES=(
   libtomlplusplus-dev libcli11-dev libfmt-dev prometheus-cpp-dev
   clang libclang-rt-14-dev
   libsystemd-dev systemd dpkg-dev help2man lintian
-  iproute2 nftables iputils-ping iperf3 swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
+  iproute2 nftables iputils-ping iperf3 dnsmasq-base swaks libnet-ssleay-perl python3 tcpdump procps psmisc util-linux
   curl prometheus
   dovecot-core dovecot-imapd
   postfix sasl2-bin libsasl2-modules

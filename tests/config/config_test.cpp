@@ -141,6 +141,7 @@ users = "users"
 auth = "both"
 routes = ["10.77.0.0/24", "192.168.1.0/24"]
 dns = ["10.77.0.1"]
+dns_domains = ["Site.Example", "~intranet.site.example"]
 mtu = 1380
 keepalive = "5s"
 dead_after = "1m"
@@ -158,6 +159,9 @@ status_socket = "run/p.sock"
   EXPECT_EQ(s.users, fs::path("/srv/users"));
   EXPECT_EQ(s.routes.size(), 2u);
   EXPECT_EQ(format_ipv4(s.dns.at(0)), "10.77.0.1");
+  ASSERT_EQ(s.dns_domains.size(), 2u);
+  EXPECT_EQ(s.dns_domains[0].to_string(), "site.example");
+  EXPECT_EQ(s.dns_domains[1].to_string(), "~intranet.site.example");
   EXPECT_EQ(s.mtu, 1380u);
   EXPECT_EQ(s.dead_after, milliseconds(60'000));
   EXPECT_EQ(s.cipher, Cipher::chacha20_poly1305);
@@ -184,6 +188,20 @@ password_file = "alice.pass"
   EXPECT_EQ(c.client->password_file, fs::path("/home/a/alice.pass"));
   EXPECT_FALSE(c.client->cipher);
   EXPECT_EQ(c.client->keepalive, milliseconds(10'000));
+  EXPECT_TRUE(c.client->apply_dns);
+  EXPECT_EQ(c.client->dns_backend, DnsBackend::auto_detect);
+  EXPECT_EQ(c.client->dns_state_dir, fs::path("/run/postern"));
+}
+
+TEST(Config, ClientDns) {
+  Config c = parse_config("[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\napply_dns = false\n"
+                          "dns_backend = \"file\"\ndns_state_dir = \"state\"\n",
+                          "/etc/postern/laptop.toml");
+  ASSERT_TRUE(c.client);
+  EXPECT_FALSE(c.client->apply_dns);
+  EXPECT_EQ(c.client->dns_backend, DnsBackend::file);
+  EXPECT_EQ(to_string(c.client->dns_backend), "file");
+  EXPECT_EQ(c.client->dns_state_dir, fs::path("/etc/postern/state"));
 }
 
 TEST(Config, ClientLeakProtection) {
@@ -238,6 +256,14 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {std::string(server_text) + "keepalive = 10\n", "site.toml:7: [tunnel] keepalive: expected a duration"},
       {std::string(server_text) + "server = \"a:1\"\n", "site.toml:7: [tunnel] server: a [tunnel] is either a server"},
       {std::string(server_text) + "routes = [\"10.0.0.0/8\",\n  \"10.1.2.3/8\"]\n", "site.toml:8: [tunnel] routes: expected an IPv4 CIDR"},
+      {std::string(server_text) + "dns = [\"10.77.0.1\"]\ndns_domains = [\"ok.example\",\n  \"bad_name.example\"]\n",
+       "site.toml:9: [tunnel] dns_domains: expected a DNS domain like \"site.example\" or \"~site.example\", got \"bad_name.example\""},
+      {std::string(server_text) + "dns = [\"10.77.0.1\"]\ndns_domains = [\"a.\"]\n", "site.toml:8: [tunnel] dns_domains: expected a DNS domain"},
+      {std::string(server_text) + "dns_domains = [\"site.example\"]\n", "site.toml:7: [tunnel] dns_domains: needs dns"},
+      {std::string(server_text) + "dns = [\"10.77.0.1\"]\ndns_domains = [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]\n",
+       "site.toml:8: [tunnel] dns_domains: at most 16 domains can be pushed"},
+      {"[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\ndns_backend = \"resolvconf\"\n", "site.toml:4: [tunnel] dns_backend: expected one of \"auto\", \"resolved\", \"file\""},
+      {"[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\napply_dns = 1\n", "site.toml:4: [tunnel] apply_dns: expected true or false"},
       {std::string(server_text) + "auth = \"password\"\n", "site.toml:7: [tunnel] auth: \"password\" needs users"},
       {std::string(server_text) + "cipher = \"rc4\"\n", "site.toml:7: [tunnel] cipher: expected \"aes-256-gcm\" or \"chacha20-poly1305\", got \"rc4\""},
       {std::string(server_text) + "dead_after = \"5s\"\n", "site.toml:7: [tunnel] dead_after: must be longer than keepalive"},

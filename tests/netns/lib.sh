@@ -39,6 +39,8 @@ cleanup() {
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "${NAMESPACES[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; done
   for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  # A test's private /etc files for a namespace (`ip netns exec` bind-mounts them over /etc).
+  for ns in "${NAMESPACES[@]}"; do rm -rf "/etc/netns/$ns"; done
   if [ "$status" -eq 0 ] || [ "$status" -eq 77 ]; then rm -rf "$WORK"; else echo "[$TEST_NAME] kept $WORK for inspection" >&2; fi
   exit "$status"
 }
@@ -149,7 +151,9 @@ $(printf '%s\n' "$@")
 CONF
 }
 
-# write_client_config FILE [extra lines for [tunnel]]; CLIENT_SERVER overrides the server address
+# write_client_config FILE [extra lines for [tunnel]]; CLIENT_SERVER overrides the server address.
+# Pushed DNS is not applied (the namespaces share the host's /etc/resolv.conf) unless
+# CLIENT_APPLY_DNS=true, for a test that gives the laptop its own (/etc/netns/NS/resolv.conf).
 write_client_config() {
   local file=$1; shift
   cat >"$file" <<CONF
@@ -157,6 +161,7 @@ write_client_config() {
 server = "${CLIENT_SERVER:-10.200.0.2:1723}"
 ca = "pki/ca.pem"
 interface = "pst0"
+apply_dns = ${CLIENT_APPLY_DNS:-false}
 $(printf '%s\n' "$@")
 
 [daemon]

@@ -2,6 +2,9 @@
 // with our rtnetlink code and checked through the kernel's own views (/sys, `ip -j`), then
 // packets in both directions between the TUN fd and UDP sockets.
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -190,9 +193,15 @@ TEST(TunNetlinkTest, LeakProtectionRules) {
   POSTERN_REQUIRE_NETNS();
   auto nl = Netlink::open();
   // wg-quick: `ip rule add not fwmark 51820 table 51820` + `table main suppress_prefixlength 0`
-  const RuleSpec not_marked{IpAddress::Family::v4, 51820, std::nullopt, true, 51820, 32000, std::nullopt};
-  const RuleSpec suppress{IpAddress::Family::v4, std::nullopt, std::nullopt, false, k_table_main,
-                          31999, 0};
+  RuleSpec not_marked;
+  not_marked.fwmark = 51820;
+  not_marked.invert = true;
+  not_marked.table = 51820;
+  not_marked.priority = 32000;
+  RuleSpec suppress;
+  suppress.table = k_table_main;
+  suppress.priority = 31999;
+  suppress.suppress_prefixlength = 0;
   ASSERT_FALSE(nl.add_rule(not_marked)) << nl.last_error_detail();
   ASSERT_FALSE(nl.add_rule(suppress)) << nl.last_error_detail();
   const std::string rules = run_command("ip rule show");
@@ -207,6 +216,58 @@ TEST(TunNetlinkTest, LeakProtectionRules) {
   EXPECT_EQ(run_command("ip rule show").find("51820"), std::string::npos);
   EXPECT_EQ(nl.delete_rule(not_marked), std::errc::no_such_file_or_directory);
   EXPECT_FALSE(nl.delete_rule(not_marked, MissingPolicy::accept));
+}
+
+// The selectors and actions the DNS leak rules use, as `ip rule` prints them; a prohibited
+// destination fails sendto() with EACCES; a delete with RuleAction::any matches by priority.
+TEST(TunNetlinkTest, PortProtoDestinationGotoAndProhibitRules) {
+  POSTERN_REQUIRE_NETNS();
+  auto nl = Netlink::open();
+  RuleSpec target;
+  target.table = k_table_main;
+  target.priority = 32010;
+  RuleSpec jump;
+  jump.fwmark = 0x7073;
+  jump.action = RuleAction::go_to;
+  jump.goto_priority = 32010;
+  jump.priority = 32007;
+  RuleSpec allow;
+  allow.destination = Cidr{*IpAddress::parse("10.77.0.1"), 32};
+  allow.ip_proto = 17;
+  allow.dport = 53;
+  allow.table = 7073;
+  allow.priority = 32008;
+  RuleSpec deny;
+  deny.ip_proto = 17;
+  deny.dport = 53;
+  deny.action = RuleAction::prohibit;
+  deny.priority = 32009;
+  for (const auto* r : {&target, &jump, &allow, &deny}) ASSERT_FALSE(nl.add_rule(*r)) << nl.last_error_detail();
+  const std::string rules = run_command("ip rule show");
+  EXPECT_NE(rules.find("32007:	from all fwmark 0x7073 goto 32010"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("32008:	from all to 10.77.0.1 ipproto udp dport 53 lookup 7073"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("32009:	from all ipproto udp dport 53 prohibit"), std::string::npos) << rules;
+
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(53);
+  to.sin_addr.s_addr = htonl(0xc0000235);  // 192.0.2.53
+  EXPECT_LT(::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)), 0);
+  EXPECT_EQ(errno, EACCES);
+  ::close(fd);
+
+  RuleSpec any;
+  any.action = RuleAction::any;
+  for (std::uint32_t p : {32007u, 32008u, 32009u}) {
+    any.priority = p;
+    EXPECT_FALSE(nl.delete_rule(any)) << p << " " << nl.last_error_detail();
+  }
+  EXPECT_FALSE(nl.delete_rule(target));
+  const std::string after = run_command("ip rule show");
+  EXPECT_EQ(after.find("dport 53"), std::string::npos) << after;
+  EXPECT_EQ(after.find("goto"), std::string::npos) << after;
 }
 
 TEST(TunNetlinkTest, PacketWrittenToTunReachesUdpSocket) {

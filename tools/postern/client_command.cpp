@@ -4,6 +4,9 @@
 // (to re-apply address and routes after a reconnect, and to mark each new control socket).
 // With leak_protection the UDP socket is marked at bind time and the TunnelClient installs the
 // policy rules; it is destroyed after the data plane, so it removes them after the TUN is gone.
+// With apply_dns (the default) the root DNS helper is forked just before the drop
+// (platform/resolver_helper.hpp): it applies pushed DNS for the TunnelClient and undoes it when
+// this process ends, however it ends; it is destroyed last, after it has restored.
 #include "tools/postern/cert_watch.hpp"
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
@@ -13,6 +16,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "platform/netlink.hpp"
+#include "platform/resolver_helper.hpp"
 #include "platform/tun_device.hpp"
 #include "platform/udp_socket.hpp"
 #include "tunnel/daemon/data_plane.hpp"
@@ -57,12 +61,22 @@ int run_client(const std::string& path) {
   options.mtu = kMaxClientMtu;
   options.offload = c.offload;
   options.echo_magic = tunnel::daemon::random_u32();
+  std::unique_ptr<platform::ResolverHelper> dns;  // outlives the client, which holds a pointer
   std::unique_ptr<TunnelClient> client;
   DataPlane data_plane(options, std::move(tun), std::move(udp), [&client](auto session, auto direction, auto epoch) {
     // Runs on a data thread; request_key only posts to the io_context.
     client->request_key(std::move(session), direction, epoch);
   });
-  client = std::make_unique<TunnelClient>(io, c, data_plane, netlink, std::move(password));
+  if (c.apply_dns) {
+    platform::ResolverOptions dns_options;
+    if (c.dns_backend == config::DnsBackend::resolved) dns_options.backend = platform::ResolverBackend::resolved;
+    if (c.dns_backend == config::DnsBackend::file) dns_options.backend = platform::ResolverBackend::file;
+    dns_options.state_dir = c.dns_state_dir;
+    dns_options.interface = data_plane.tun().name();
+    // Forked while the process has one thread, before the drop: the helper keeps root.
+    dns = platform::ResolverHelper::spawn(dns_options);
+  }
+  client = std::make_unique<TunnelClient>(io, c, data_plane, netlink, std::move(password), dns.get());
   data_plane.set_tls_frames_handler([&client](auto session) { client->on_tls_frames(std::move(session)); });
   status::enable_inner_capture(cfg.daemon, data_plane);
   CertWatch certificates(io, watched_files(cfg));  // read as root, like the TLS context

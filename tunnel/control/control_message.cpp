@@ -102,6 +102,16 @@ std::error_code take_cidr(std::span<const std::uint8_t> v, std::vector<Cidr>& ou
   return {};
 }
 
+// "name" or "~name": a DNS name (common/dns_name.hpp), stored lower case.
+std::error_code take_domain(std::span<const std::uint8_t> v, std::vector<dns::Domain>& out) {
+  if (v.empty() || v.size() > dns::kMaxNameLength + 1) return errc::bad_attribute_length;
+  auto d = dns::parse_domain(as_string(v));
+  if (!d) return errc::bad_value;
+  if (out.size() >= kMaxDomains) return errc::bad_value;
+  out.push_back(std::move(*d));
+  return {};
+}
+
 }  // namespace
 
 std::string_view to_string(MessageType t) {
@@ -257,6 +267,7 @@ std::vector<std::uint8_t> encode_ipcp(MessageType type, const IpcpOptions& o) {
   if (o.server_address) w.ipv4(Attr::server_address, *o.server_address);
   for (std::size_t i = 0; i < o.dns.size() && i < kMaxRepeated; ++i) w.ipv4(Attr::dns, o.dns[i]);
   for (std::size_t i = 0; i < o.routes.size() && i < kMaxRepeated; ++i) w.cidr(Attr::route, o.routes[i]);
+  for (std::size_t i = 0; i < o.domains.size() && i < kMaxDomains; ++i) w.text(Attr::domain, o.domains[i].to_string());
   for (const auto& a : o.unknown) w.attr(a.type, a.value);
   return w.finish();
 }
@@ -285,6 +296,8 @@ std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out
         return {};
       case Attr::route:
         return take_cidr(v, o.routes);
+      case Attr::domain:
+        return take_domain(v, o.domains);
       default:
         if (o.unknown.size() >= kMaxRepeated) return errc::bad_value;
         o.unknown.push_back({type, {v.begin(), v.end()}});

@@ -20,6 +20,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/dns_name.hpp"
 #include "common/secret.hpp"
 #include "tunnel/control/control_errc.hpp"
 #include "tunnel/control/ipv4.hpp"
@@ -32,6 +33,9 @@ constexpr std::size_t kHeaderSize = 3;
 constexpr std::size_t kMaxBody = 16 * 1024;
 constexpr std::uint16_t kMinMtu = 576;  // RFC 791: every host must accept 576-octet datagrams
 constexpr std::size_t kMaxRepeated = 64;  // DNS servers / routes / ciphers per message
+// DNS domains per IPCP message: each is up to 254 octets ("~" + 253), so 16 of them (4 KiB
+// framed) leave the message far below kMaxBody beside 64 routes and servers.
+constexpr std::size_t kMaxDomains = dns::kMaxPushedDomains;
 
 enum class MessageType : std::uint8_t {
   hello = 1,
@@ -71,6 +75,7 @@ enum class Attr : std::uint8_t {
   server_address = 34,   // 4 octets                    IPCP
   dns = 35,              // 4 octets, repeatable        IPCP
   route = 36,            // 4 octets + u8 prefix, repeatable  IPCP
+  domain = 37,           // text, 1..254, repeatable (<= kMaxDomains): "name" or "~name"  IPCP
   data_port = 48,        // u16                         DATA_CHANNEL
   rekey_seconds = 49,    // u32                         DATA_CHANNEL
   rekey_packets = 50,    // u64                         DATA_CHANNEL
@@ -115,6 +120,7 @@ struct IpcpOptions {
   std::optional<Ipv4> server_address;
   std::vector<Ipv4> dns;
   std::vector<Cidr> routes;
+  std::vector<dns::Domain> domains;  // search ("name") and routing-only ("~name") DNS domains
   std::vector<RawAttribute> unknown;
   friend bool operator==(const IpcpOptions&, const IpcpOptions&) = default;
 };

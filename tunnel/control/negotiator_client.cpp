@@ -181,6 +181,7 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
     params_.prefix_len = *o.prefix_len;
     params_.server_address = *o.server_address;
     params_.dns = o.dns;
+    params_.domains = o.domains;
     params_.routes = o.routes;
     enter(State::wait_data_channel);
     return;
@@ -194,6 +195,7 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
   if (o.prefix_len) ipcp_request_.prefix_len = o.prefix_len;
   if (o.server_address) ipcp_request_.server_address = o.server_address;
   if (!o.dns.empty()) ipcp_request_.dns = o.dns;
+  if (!o.domains.empty()) ipcp_request_.domains = o.domains;
   if (!o.routes.empty()) ipcp_request_.routes = o.routes;
   link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));
 }

@@ -63,6 +63,7 @@ ServerNegotiator::ServerNegotiator(ServerConfig config, PeerCertificate peer, Ad
   // One IPCP message carries at most kMaxRepeated of each; more could never be ACKed.
   if (config_.dns.size() > kMaxRepeated) config_.dns.resize(kMaxRepeated);
   if (config_.routes.size() > kMaxRepeated) config_.routes.resize(kMaxRepeated);
+  if (config_.domains.size() > kMaxDomains) config_.domains.resize(kMaxDomains);
 }
 
 void ServerNegotiator::enter(State next) {
@@ -244,6 +245,7 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
     params_.prefix_len = pool_.prefix_len();
     params_.server_address = pool_.server_address();
     params_.dns = config_.dns;
+    params_.domains = config_.domains;
     params_.routes = config_.routes;
   }
   IpcpOptions ours;
@@ -251,8 +253,15 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
   ours.prefix_len = params_.prefix_len;
   ours.server_address = params_.server_address;
   ours.dns = params_.dns;
+  ours.domains = params_.domains;
   ours.routes = params_.routes;
-  if (req != ours) {
+  // The domain attribute (37) is newer than protocol version 1: a client that does not know
+  // it keeps it out of its request and is acked without it (the domains are only for the
+  // client to use). Every client's first request lacks prefix_len, so each gets the NAK that
+  // carries them.
+  IpcpOptions expected = ours;
+  if (req.domains.empty()) expected.domains.clear();
+  if (req != expected) {
     // RFC 1332 3.3: NAK with the address (and the rest) the client must request.
     if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds", now);
     return link_.send(encode_ipcp(MessageType::ipcp_configure_nak, ours));

@@ -51,6 +51,7 @@ struct ServerConfig {
   std::chrono::seconds rekey_interval{0};  // 0 = none
   std::uint64_t rekey_packets = 0;         // 0 = none
   std::vector<Ipv4> dns;
+  std::vector<dns::Domain> domains;  // pushed after the DNS servers; at most kMaxDomains
   std::vector<Cidr> routes;
   std::chrono::seconds negotiation_timeout{30};
   std::string log_id;

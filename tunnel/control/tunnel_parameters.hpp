@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/dns_name.hpp"
 #include "tunnel/control/ipv4.hpp"
 
 namespace postern::tunnel::control {
@@ -39,6 +40,7 @@ struct TunnelParameters {
   std::chrono::seconds dead_peer{60};   // silence after which the peer is declared dead (LCP)
   std::vector<Cidr> routes;        // routes the client installs via the tunnel (IPCP)
   std::vector<Ipv4> dns;           // DNS servers for the client (IPCP)
+  std::vector<dns::Domain> domains;  // search / routing-only ("~") DNS domains (IPCP)
 
   Cipher cipher = Cipher::aes_256_gcm;  // data-channel AEAD (DATA_CHANNEL)
   std::uint16_t data_port = 0;          // server's UDP data port (DATA_CHANNEL)

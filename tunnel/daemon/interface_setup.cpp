@@ -4,6 +4,8 @@
 #include "common/log.hpp"
 #include "platform/sysctl.hpp"
 
+#include <netinet/in.h>
+
 #include <stdexcept>
 
 namespace postern::tunnel::daemon {
@@ -88,7 +90,59 @@ std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& p) {
   return {pushed, main_specific, pushed_default};
 }
 
+std::vector<platform::RuleSpec> dns_leak_rules(const LeakProtection& p, const std::vector<std::uint32_t>& servers) {
+  constexpr std::uint16_t kDnsPort = 53;
+  std::vector<platform::RuleSpec> rules;
+  platform::RuleSpec own;
+  own.fwmark = p.fwmark;
+  own.action = platform::RuleAction::go_to;
+  own.goto_priority = k_leak_rule_priority;
+  own.priority = k_dns_rule_priority;
+  rules.push_back(own);
+  for (std::uint8_t proto : {std::uint8_t{IPPROTO_UDP}, std::uint8_t{IPPROTO_TCP}}) {
+    for (auto server : servers) {
+      platform::RuleSpec allow;
+      allow.destination = platform::Cidr{to_ip_address(server), 32};
+      allow.ip_proto = proto;
+      allow.dport = kDnsPort;
+      allow.table = p.table;
+      allow.priority = k_dns_rule_priority + 1;
+      rules.push_back(allow);
+    }
+    platform::RuleSpec deny;
+    deny.ip_proto = proto;
+    deny.dport = kDnsPort;
+    deny.action = platform::RuleAction::prohibit;
+    deny.priority = k_dns_rule_priority + 2;
+    rules.push_back(deny);
+  }
+  return rules;
+}
+
+void remove_dns_leak_rules(platform::Netlink& netlink) {
+  for (std::uint32_t priority = k_dns_rule_priority; priority <= k_dns_rule_priority + 2; ++priority) {
+    platform::RuleSpec any;
+    any.priority = priority;
+    any.action = platform::RuleAction::any;
+    // 2 x 64 servers at most at one priority; stop at the first "no such rule".
+    for (int n = 0; n < 2 * 64 + 2 && !netlink.delete_rule(any, platform::MissingPolicy::fail); ++n) {
+    }
+  }
+}
+
+void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& p, const std::vector<std::uint32_t>& servers) {
+  remove_dns_leak_rules(netlink);
+  for (const auto& rule : dns_leak_rules(p, servers)) {
+    check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
+          "add DNS leak-protection rule at priority " + std::to_string(*rule.priority));
+  }
+  log::info("tunnel", "", "dns leak protection on",
+            {{"servers", servers.size()},
+             {"rule_priorities", std::to_string(k_dns_rule_priority) + "-" + std::to_string(k_dns_rule_priority + 2)}});
+}
+
 void install_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
+  remove_dns_leak_rules(netlink);  // a crashed run's would block DNS before our first session
   // A crashed run leaves its rules behind (they outlive the process, unlike the TUN routes).
   // Our priorities are reserved for postern; the fwmark/table may have changed since, so a T rule
   // is matched by priority alone (table 0 matches any table), the main rule exactly.
@@ -127,6 +181,7 @@ void warn_if_strict_rp_filter(const InterfaceSettings& settings) {
 }
 
 bool remove_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
+  remove_dns_leak_rules(netlink);  // first: they point at the rules below
   bool all = true;
   for (const auto& rule : leak_protection_rules(p)) {
     if (auto ec = netlink.delete_rule(rule, platform::MissingPolicy::accept)) {

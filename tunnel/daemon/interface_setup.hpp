@@ -4,7 +4,7 @@
 // Leak protection (client, docs/resilience.md "Leak protection"): routes go into their own
 // table and three policy rules at fixed priorities steer unmarked traffic to it; the rules are
 // installed once per daemon run (stale ones from a crashed run are removed first) and removed on
-// exit. The routes need no cleanup: the kernel drops them with the TUN device.
+// exit. With pushed DNS servers, three more priorities restrict port 53 to those servers. The routes need no cleanup: the kernel drops them with the TUN device.
 #pragma once
 
 #include "platform/netlink.hpp"
@@ -52,10 +52,30 @@ struct LeakProtection {
 inline constexpr std::uint32_t k_leak_rule_priority = 32761;
 std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& protection);
 
-// Removes leftovers of an earlier run, then adds the rules. Throws std::runtime_error.
+// DNS leak protection (leak protection on and DNS servers pushed), below the three above:
+//   k_dns_rule_priority      fwmark M goto k_leak_rule_priority
+//                            (the tunnel's own packets skip the DNS rules; FIB_RULE_INVERT
+//                            would negate the whole rule, so the mark is matched this way)
+//   k_dns_rule_priority+1    to S/32 ipproto udp|tcp dport 53 lookup T, for each pushed server S
+//                            (falls through when T has no route to S)
+//   k_dns_rule_priority+2    ipproto udp|tcp dport 53 prohibit
+//                            (every other DNS query fails at once with EACCES)
+// Locally delivered destinations (127.0.0.53, the laptop's own addresses) are decided by the
+// local table at priority 0, before any of these.
+inline constexpr std::uint32_t k_dns_rule_priority = 32758;
+std::vector<platform::RuleSpec> dns_leak_rules(const LeakProtection& protection,
+                                               const std::vector<std::uint32_t>& servers);  // host order
+// Replaces the DNS rules (any earlier ones at those priorities go first). Throws std::runtime_error.
+void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& protection,
+                            const std::vector<std::uint32_t>& servers);
+// Best effort: deletes every rule at the three DNS priorities.
+void remove_dns_leak_rules(platform::Netlink& netlink);
+
+// Removes leftovers of an earlier run (the DNS rules too), then adds the rules. Throws
+// std::runtime_error.
 void install_leak_protection(platform::Netlink& netlink, const LeakProtection& protection);
-// Best effort (shutdown): deletes the rules, logs what the kernel refused. Returns true when
-// every rule is gone.
+// Best effort (shutdown): deletes the rules (the DNS rules too), logs what the kernel refused.
+// Returns true when every rule is gone.
 bool remove_leak_protection(platform::Netlink& netlink, const LeakProtection& protection);
 // Logs a warning when settings put a default route into a leak-protection table while
 // net.ipv4.conf.all.rp_filter is strict (1): replies from the server would then be dropped.

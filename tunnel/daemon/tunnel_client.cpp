@@ -55,13 +55,14 @@ struct TunnelClient::Attempt {
 };
 
 TunnelClient::TunnelClient(asio::io_context& io, const config::TunnelClientConfig& cfg, DataPlane& data_plane,
-                           platform::Netlink& netlink, SecretBytes password)
+                           platform::Netlink& netlink, SecretBytes password, platform::ResolverHelper* dns)
     : io_(io),
       cfg_(cfg),
       tls_(make_client_tls_context(cfg)),
       data_plane_(data_plane),
       netlink_(netlink),
       password_(std::move(password)),
+      dns_(dns),
       keepalive_timer_(io) {}
 
 TunnelClient::~TunnelClient() { remove_leak_protection_rules(); }
@@ -85,6 +86,7 @@ void TunnelClient::stop() {
   // TUN device and the routes in our table) first, so there is no moment when the pushed
   // prefixes fall back to main while the tunnel is still configured.
   stopping_ = true;
+  restore_dns();
   keepalive_timer_.cancel();
   if (current_ && current_->negotiator) {
     current_->negotiator->terminate("client shutting down", Clock::now());
@@ -130,7 +132,16 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   current_.reset();
   asio::ip::tcp::resolver resolver(io_);
   auto [rec, endpoints] = co_await resolver.async_resolve(cfg_.server.host, std::to_string(cfg_.server.port), kAsTuple);
-  if (rec) co_return "cannot resolve " + cfg_.server.host + ": " + rec.message();
+  if (rec && last_endpoints_.empty()) co_return "cannot resolve " + cfg_.server.host + ": " + rec.message();
+  if (rec) {
+    // With DNS leak protection a reconnect cannot ask any server but the pushed ones, which are
+    // behind the tunnel that is down: the addresses that worked last time are the best guess.
+    log::warn("tunnel", "", "cannot resolve the server, trying its last addresses",
+              {{"server", cfg_.server.host}, {"error", rec.message()}});
+    endpoints = last_endpoints_;
+  } else {
+    last_endpoints_ = endpoints;
+  }
 
   asio::ip::tcp::socket socket(io_);
   asio::steady_timer timer(io_, kConnectTimeout);
@@ -295,6 +306,12 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   try {
     configure_interface(netlink_, settings);
     warn_if_strict_rp_filter(settings);
+    if (cfg_.leak_protection) {
+      std::vector<std::uint32_t> servers;
+      for (const auto& d : params.dns) servers.push_back(d.value);
+      if (servers.empty()) remove_dns_leak_rules(netlink_);
+      else install_dns_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, servers);
+    }
   } catch (const std::exception& e) {
     log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
     attempt.negotiator->terminate("client could not configure its interface", Clock::now());
@@ -313,17 +330,57 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   previous_address_ = params.client_address;
   data_plane_.add_session(session);
   established_ = true;
-  std::string routes, dns;
+  std::string routes, dns, domains;
   for (const auto& r : params.routes) routes += (routes.empty() ? "" : ",") + r.to_string();
   for (const auto& d : params.dns) dns += (dns.empty() ? "" : ",") + d.to_string();
+  for (const auto& d : params.domains) domains += (domains.empty() ? "" : ",") + d.to_string();
   log::info("tunnel", "", "session up",
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
-             {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()}});
+             {"domains", domains}, {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()}});
+  apply_dns(params, settings.name);
   data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once
   attempt.monitor = std::make_unique<TransportMonitor>(
       TransportTimers{std::chrono::milliseconds(1000), std::chrono::milliseconds(3000), cfg_.keepalive}, Clock::now());
   transport_tick();
+}
+
+void TunnelClient::apply_dns(const control::TunnelParameters& params, const std::string& interface) {
+  if (!dns_) return;
+  if (params.dns.empty()) {
+    restore_dns();  // this server pushes none (an earlier one may have)
+    return;
+  }
+  platform::DnsSettings s;
+  s.interface = interface;
+  for (const auto& d : params.dns) s.servers.push_back(to_ip_address(d.value));
+  s.domains = params.domains;
+  // Only routing-only domains: split DNS, other names keep the host's servers; with leak
+  // protection every name goes to the pushed servers.
+  s.default_route = cfg_.leak_protection || std::all_of(s.domains.begin(), s.domains.end(),
+                                                         [](const auto& d) { return !d.routing_only; });
+  if (auto error = dns_->apply(s); !error.empty()) {
+    log::error("dns", "", "cannot apply pushed DNS", {{"backend", platform::to_string(dns_->backend())}, {"error", error}});
+    return;
+  }
+  dns_applied_ = true;
+  log::info("dns", "", "applied", {{"backend", platform::to_string(dns_->backend())}, {"interface", interface}});
+  if (dns_->backend() == platform::ResolverBackend::file) {
+    for (const auto& d : platform::routing_only_domains(s)) {
+      log::warn("dns", "", "routing-only domain not applied",
+                {{"domain", d}, {"reason", "resolv.conf has no per-domain servers; names under it use the pushed servers"}});
+    }
+  }
+}
+
+void TunnelClient::restore_dns() {
+  if (!dns_ || !dns_applied_) return;
+  dns_applied_ = false;
+  if (auto error = dns_->restore(); !error.empty()) {
+    log::error("dns", "", "cannot restore DNS", {{"error", error}});
+  } else {
+    log::info("dns", "", "restored", {{"backend", platform::to_string(dns_->backend())}});
+  }
 }
 
 void TunnelClient::transport_tick() {

@@ -12,14 +12,22 @@
 // on_tls_frames() and leave as the negotiator's DATA messages.
 // Leak protection (cfg.leak_protection, docs/resilience.md): start() installs the policy rules
 // (removing a crashed run's leftovers), every control socket is marked before connect, pushed
-// routes go into cfg.table, and the destructor removes the rules (after the command has closed
-// the TUN device, so the pushed prefixes never fall back to main while configured). The data plane's UDP
-// socket is marked by the command at bind time (before the privilege drop).
+// routes go into cfg.table, each establishment installs the DNS rules for the pushed servers
+// (every other port-53 query is prohibited; interface_setup.hpp), and the destructor removes
+// the rules (after the command has closed the TUN device, so the pushed prefixes never fall
+// back to main while configured). A reconnect whose name resolution fails (the DNS rules allow
+// only the pushed servers, behind the tunnel that is down) uses the last resolved addresses.
+// The data plane's UDP socket is marked by the command at bind time (before the privilege drop).
+// Pushed DNS (cfg.apply_dns, docs/configuration.md "DNS on the client"): after each
+// establishment the servers and domains go to the root DNS helper (platform/resolver_helper.hpp,
+// forked by the command before the privilege drop); stop() asks it to restore, and it restores
+// by itself when this process ends any other way. A reconnect keeps them applied, like routes.
 // Threading: the io_context thread; the data plane's key requests are posted back to it.
 #pragma once
 
 #include "common/config.hpp"
 #include "platform/netlink.hpp"
+#include "platform/resolver_helper.hpp"
 #include "tunnel/control/tunnel_parameters.hpp"
 #include "tunnel/daemon/data_plane.hpp"
 #include "tunnel/daemon/transport_monitor.hpp"
@@ -36,7 +44,7 @@ namespace postern::tunnel::daemon {
 class TunnelClient {
  public:
   TunnelClient(asio::io_context& io, const config::TunnelClientConfig& cfg, DataPlane& data_plane,
-               platform::Netlink& netlink, SecretBytes password);
+               platform::Netlink& netlink, SecretBytes password, platform::ResolverHelper* dns = nullptr);
   ~TunnelClient();
 
   // Throws std::runtime_error when leak protection is on and the rules cannot be installed.
@@ -61,6 +69,8 @@ class TunnelClient {
   void establish(Attempt& attempt, const control::TunnelParameters& params);
   void transport_tick();
   void flush_tls_frames(Attempt& attempt);
+  void apply_dns(const control::TunnelParameters& params, const std::string& interface);
+  void restore_dns();
 
   asio::io_context& io_;
   const config::TunnelClientConfig& cfg_;
@@ -68,7 +78,10 @@ class TunnelClient {
   DataPlane& data_plane_;
   platform::Netlink& netlink_;
   SecretBytes password_;
+  platform::ResolverHelper* dns_;
+  bool dns_applied_ = false;
   std::optional<control::Ipv4> previous_address_;
+  asio::ip::tcp::resolver::results_type last_endpoints_;  // of the last successful resolution
   std::shared_ptr<Attempt> current_;
   asio::steady_timer keepalive_timer_;
   bool stopping_ = false;

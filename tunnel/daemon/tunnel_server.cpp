@@ -318,6 +318,7 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   sc.rekey_interval = std::chrono::duration_cast<std::chrono::seconds>(cfg_.rekey_interval);
   sc.rekey_packets = cfg_.rekey_packets;
   for (auto d : cfg_.dns) sc.dns.push_back(control::Ipv4{d});
+  sc.domains = cfg_.dns_domains;
   for (const auto& r : cfg_.routes) sc.routes.push_back(to_cidr(r));
   sc.log_id = connection->log_id;
   connection->negotiator = std::make_unique<control::ServerNegotiator>(

@@ -100,6 +100,7 @@ TEST(ControlMessage, EveryTruncationIsRejected) {
   ipcp.server_address = Ipv4::from_octets(10, 0, 0, 1);
   ipcp.dns = {Ipv4::from_octets(9, 9, 9, 9)};
   ipcp.routes = {*Cidr::parse("192.168.0.0/16")};
+  ipcp.domains = {*dns::parse_domain("site.example"), *dns::parse_domain("~corp")};
   DataChannel dc{0x123456, 51820, 1, 3600, 1u << 30};
   std::vector<std::vector<std::uint8_t>> msgs{encode_hello(h), encode_lcp(MessageType::lcp_configure_request, lcp),
                                               encode_ipcp(MessageType::ipcp_configure_nak, ipcp),
@@ -160,6 +161,56 @@ TEST(ControlMessage, IpcpRoundTripAndRanges) {
   std::vector<std::uint8_t> many_dns;
   for (std::size_t i = 0; i <= kMaxRepeated; ++i) many_dns.insert(many_dns.end(), {35, 0, 4, 1, 1, 1, 1});
   EXPECT_EQ(decode_ipcp(many_dns, out), errc::bad_value);
+}
+
+// Golden bytes: the domain attribute (37) is the name as text, "~" kept for routing-only ones,
+// after the DNS servers and routes.
+TEST(ControlMessage, IpcpDomainsGolden) {
+  IpcpOptions o;
+  o.dns = {Ipv4::from_octets(10, 77, 0, 1)};
+  o.domains = {*dns::parse_domain("site.test"), *dns::parse_domain("~in.site")};
+  auto msg = encode_ipcp(MessageType::ipcp_configure_nak, o);
+  std::vector<std::uint8_t> golden{10, 0, 30,                                               // IPCP NAK, 30 octets
+                                   35, 0, 4, 10, 77, 0, 1,                                  // dns
+                                   37, 0, 9, 's', 'i', 't', 'e', '.', 't', 'e', 's', 't',   // domain
+                                   37, 0, 8, '~', 'i', 'n', '.', 's', 'i', 't', 'e'};       // domain
+  EXPECT_EQ(msg, golden);
+  IpcpOptions out;
+  ASSERT_FALSE(decode_ipcp(body_of(golden), out));
+  EXPECT_EQ(out, o);
+  EXPECT_FALSE(out.domains[0].routing_only);
+  EXPECT_TRUE(out.domains[1].routing_only);
+}
+
+TEST(ControlMessage, IpcpDomainLimits) {
+  IpcpOptions out;
+  auto attr = [](std::string_view text) {
+    std::vector<std::uint8_t> v{37, static_cast<std::uint8_t>(text.size() >> 8), static_cast<std::uint8_t>(text.size())};
+    v.insert(v.end(), text.begin(), text.end());
+    return v;
+  };
+  // Upper case is accepted and stored lower case (a NAK echoed back still compares equal).
+  ASSERT_FALSE(decode_ipcp(attr("Site.Example"), out));
+  EXPECT_EQ(out.domains.at(0).name, "site.example");
+  for (std::string_view bad : {"", "~", "a..b", "-x.y_z", "a.b.", "~.", "a b"}) {
+    auto ec = decode_ipcp(attr(bad), out);
+    EXPECT_TRUE(ec == errc::bad_value || ec == errc::bad_attribute_length) << bad;
+  }
+  std::string longest = "~" + std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                        std::string(61, 'd');  // "~" + 253
+  ASSERT_FALSE(decode_ipcp(attr(longest), out));
+  EXPECT_EQ(decode_ipcp(attr(longest + "d"), out), errc::bad_attribute_length);
+  std::vector<std::uint8_t> many;
+  for (std::size_t i = 0; i <= kMaxDomains; ++i) {
+    auto a = attr("d" + std::to_string(i) + ".example");
+    many.insert(many.end(), a.begin(), a.end());
+  }
+  EXPECT_EQ(decode_ipcp(many, out), errc::bad_value);
+  // The encoder never writes more than a decoder takes.
+  IpcpOptions o;
+  for (std::size_t i = 0; i <= kMaxDomains; ++i) o.domains.push_back({"d" + std::to_string(i) + ".example", false});
+  ASSERT_FALSE(decode_ipcp(body_of(encode_ipcp(MessageType::ipcp_configure_nak, o)), out));
+  EXPECT_EQ(out.domains.size(), kMaxDomains);
 }
 
 TEST(ControlMessage, DataChannelAndEchoAndReason) {

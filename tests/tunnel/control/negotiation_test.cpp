@@ -39,6 +39,7 @@ ServerConfig server_config(AuthPolicy policy = AuthPolicy::password) {
   s.rekey_interval = 3600s;
   s.rekey_packets = 1u << 20;
   s.dns = {ip("10.77.0.1")};
+  s.domains = {*dns::parse_domain("site.example"), *dns::parse_domain("~intranet.site.example")};
   s.routes = {*Cidr::parse("192.168.10.0/24"), *Cidr::parse("10.0.0.0/8")};
   s.log_id = "s1";
   return s;
@@ -139,6 +140,9 @@ TEST_F(Fixture, PasswordNegotiationEndToEnd) {
   EXPECT_EQ(cp.keepalive, 10s);
   EXPECT_EQ(cp.dead_peer, 60s);
   EXPECT_EQ(cp.dns, sp.dns);
+  EXPECT_EQ(cp.domains, sp.domains);
+  ASSERT_EQ(cp.domains.size(), 2u);
+  EXPECT_EQ(cp.domains[1].to_string(), "~intranet.site.example");
   EXPECT_EQ(cp.routes, sp.routes);
   EXPECT_EQ(cp.routes.size(), 2u);
   EXPECT_EQ(cp.cipher, Cipher::chacha20_poly1305);  // client's preference, server accepts it
@@ -483,6 +487,34 @@ TEST_F(Fixture, UnknownLcpOptionIsRejectedThenAccepted) {
   req.unknown.clear();
   out = d.feed(encode_lcp(MessageType::lcp_configure_request, req));
   EXPECT_EQ(out.at(0).type, MessageType::lcp_configure_ack);
+}
+
+// A client from before the domain attribute requests what the NAK said minus the domains (it
+// would keep them as unknown): acked anyway, so pushing dns_domains does not lock it out.
+TEST_F(Fixture, ClientWithoutDomainAttributeIsAcked) {
+  ServerDriver d(pool);
+  ASSERT_EQ(d.feed(hello_bytes()).at(0).type, MessageType::auth_ok);
+  ASSERT_EQ(d.feed(encode_lcp(MessageType::lcp_configure_request, {1400, 10, 60, {}})).at(0).type,
+            MessageType::lcp_configure_ack);
+  IpcpOptions req;
+  req.address = Ipv4{};
+  auto out = d.feed(encode_ipcp(MessageType::ipcp_configure_request, req));
+  ASSERT_EQ(out.at(0).type, MessageType::ipcp_configure_nak);
+  IpcpOptions nak;
+  ASSERT_FALSE(decode_ipcp(out[0].body, nak));
+  ASSERT_EQ(nak.domains.size(), 2u);
+  IpcpOptions old_client = nak;
+  old_client.domains.clear();
+  out = d.feed(encode_ipcp(MessageType::ipcp_configure_request, old_client));
+  EXPECT_EQ(out.at(0).type, MessageType::ipcp_configure_ack);
+  // Other domains than the pushed ones are still NAKed.
+  ServerDriver d2(pool);
+  d2.feed(hello_bytes());
+  d2.feed(encode_lcp(MessageType::lcp_configure_request, {1400, 10, 60, {}}));
+  IpcpOptions wrong = nak;
+  wrong.domains = {*dns::parse_domain("other.example")};
+  out = d2.feed(encode_ipcp(MessageType::ipcp_configure_request, wrong));
+  EXPECT_EQ(out.at(0).type, MessageType::ipcp_configure_nak);
 }
 
 TEST_F(Fixture, TooManyNakRoundsFail) {
