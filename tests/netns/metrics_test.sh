@@ -35,8 +35,9 @@ grep -q '\[daemon\] metrics: "10.200.0.2:9477" is not a loopback address; set me
   || fail "non-loopback refusal does not explain itself: $(cat "$WORK/public.out")"
 log "non-loopback refused: $(tail -1 "$WORK/public.out")"
 
-"$POSTERN_BIN" check-config "$WORK/site.toml" | grep -q 'ok (server with smtp: 1 listener; metrics on 127.0.0.1:9477)$' \
-  || fail "check-config does not report the metrics address: $("$POSTERN_BIN" check-config "$WORK/site.toml" 2>&1)"
+# In the site namespace: check-config also checks that the listen addresses exist there.
+in_site "$POSTERN_BIN" check-config "$WORK/site.toml" | grep -q 'ok (server with smtp: 1 listener; metrics on 127.0.0.1:9477)$' \
+  || fail "check-config does not report the metrics address: $(in_site "$POSTERN_BIN" check-config "$WORK/site.toml" 2>&1)"
 
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 wait_for 10 "the server's metrics endpoint" in_site curl -sf -o /dev/null http://127.0.0.1:9477/metrics
