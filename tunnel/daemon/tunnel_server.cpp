@@ -235,6 +235,7 @@ asio::awaitable<void> TunnelServer::accept_loop() {
     if (admitted != auth::HandshakeLimiter::Verdict::admitted) {
       // Closed before any TLS state exists; logged at most once a second, with the count.
       ++handshakes_refused_;
+      ++counters_.handshake_limit;
       if (now - handshake_refusal_logged_ >= std::chrono::seconds(1)) {
         log::warn("tunnel", "", "handshake_refused",
                   {{"peer", connection->peer}, {"reason", auth::to_string(admitted)},
@@ -394,6 +395,7 @@ bool TunnelServer::evict_oldest_pending(SteadyTime now) {
     pending_order_.pop_front();
     release_handshake_slot(*oldest);
     ++handshakes_evicted_;
+    ++counters_.handshake_evicted;
     if (oldest->negotiator) {
       oldest->stream->close("closed to make room: too many pending handshakes");
     } else {

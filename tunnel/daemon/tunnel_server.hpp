@@ -63,9 +63,11 @@ class TunnelServer {
     std::uint64_t handshake_certificate = 0;  // client certificate failed verification (CA, CRL)
     std::uint64_t handshake_denied = 0;       // certificate on the deny list
     std::uint64_t handshake_tls = 0;          // any other TLS handshake failure
+    std::uint64_t handshake_limit = 0;        // closed at accept: max_pending_handshakes[_per_source]
+    std::uint64_t handshake_evicted = 0;      // pending ones closed to make room for newer ones
     std::uint64_t auth_ok = 0;                // passwords accepted
     std::uint64_t auth_bad_password = 0;      // unknown user or wrong password
-    std::uint64_t auth_throttled = 0;         // refused unchecked: the source is locked out
+    std::uint64_t auth_throttled = 0;         // refused unchecked: locked out, in flight, queue full
     std::uint64_t auth_no_users = 0;          // a password sent but no users file configured
     std::uint64_t sessions_established = 0;   // data channels set up
     std::uint64_t throttled_sources = 0;      // sources the password throttle tracks now (gauge)

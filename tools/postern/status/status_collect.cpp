@@ -115,6 +115,8 @@ Counters control_counters(const tunnel::daemon::TunnelServer::Counters& c) {
           {"handshake_certificate", c.handshake_certificate},
           {"handshake_denied", c.handshake_denied},
           {"handshake_tls", c.handshake_tls},
+          {"handshake_limit", c.handshake_limit},
+          {"handshake_evicted", c.handshake_evicted},
           {"auth_ok", c.auth_ok},
           {"auth_bad_password", c.auth_bad_password},
           {"auth_throttled", c.auth_throttled},

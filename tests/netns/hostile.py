@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""A bounded hostile peer for the netns tests (tests/netns/hostile_control.sh). Only ever aimed
+at the test's own namespaces: every mode takes an explicit target and a hard count and time cap.
+
+  hostile.py connect-flood HOST:PORT --sources A.B.C.D-N --count N [--concurrent C] --hold S
+      Up to N TCP connections to the control port over S seconds, C held open at once (each one
+      the server closes is replaced), spread over the source addresses (bound on this side),
+      each sending nothing (a pre-auth flood: no ClientHello, so each sits in the server's TLS
+      handshake until its timeout, an eviction or a refusal at accept). Prints how many were
+      attempted, connected, and closed by the server.
+
+  hostile.py hello-flood HOST:PORT --count N --user U [--ca FILE] [--source ADDR]
+      N concurrent TLS 1.3 control connections from one source, each sending a HELLO with user U
+      and a wrong password (docs/control-channel.md: type, u16 length, TLV attributes), then
+      waiting for AUTH_FAIL or the close. Prints how many got AUTH_FAIL.
+"""
+import argparse
+import ipaddress
+import os
+import resource
+import selectors
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+
+MAX_COUNT = 10000
+MAX_SECONDS = 60
+
+
+def endpoint(text):
+    host, port = text.rsplit(":", 1)
+    return host, int(port)
+
+
+def source_range(text):
+    first, _, last = text.partition("-")
+    base = ipaddress.IPv4Address(first)
+    count = int(last) - int(str(base).split(".")[-1]) + 1 if last else 1
+    return [str(base + i) for i in range(count)]
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+
+
+def connect_flood(args):
+    total = min(args.count, MAX_COUNT)
+    concurrent = min(args.concurrent, total)
+    hold = min(args.hold, MAX_SECONDS)
+    raise_nofile(concurrent + 64)
+    sources = source_range(args.sources)
+    target = endpoint(args.target)
+    sel = selectors.DefaultSelector()
+    attempted = connected = closed_by_server = 0
+
+    def open_one():
+        nonlocal attempted
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((sources[attempted % len(sources)], 0))
+        s.setblocking(False)
+        attempted += 1
+        try:
+            s.connect(target)
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            return
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, "connecting")
+
+    deadline = time.monotonic() + hold
+    while time.monotonic() < deadline:
+        # Keep `concurrent` connections open; replace each one the server closes, until `total`.
+        while len(sel.get_map()) < concurrent and attempted < total:
+            open_one()
+        for key, events in sel.select(timeout=0.1):
+            s = key.fileobj
+            if key.data == "connecting" and events & selectors.EVENT_WRITE:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    sel.unregister(s)
+                    s.close()
+                    continue
+                connected += 1
+                sel.modify(s, selectors.EVENT_READ, "open")
+            elif events & selectors.EVENT_READ:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:  # the server closed it (refused at accept, evicted, timed out)
+                    closed_by_server += 1
+                    sel.unregister(s)
+                    s.close()
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    print(f"connect-flood: {attempted} attempted, {connected} connected, {closed_by_server} closed by the server",
+          flush=True)
+
+
+def frame(kind, attrs):
+    body = b"".join(struct.pack(">BH", a, len(v)) + v for a, v in attrs)
+    return struct.pack(">BH", kind, len(body)) + body
+
+
+def hello_flood(args):
+    count = min(args.count, MAX_COUNT)
+    raise_nofile(count + 64)
+    target = endpoint(args.target)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if args.ca:
+        ctx.load_verify_locations(args.ca)
+        ctx.check_hostname = False
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    results = {"auth_fail": 0, "closed": 0, "error": 0}
+    lock = threading.Lock()
+
+    def one(i):
+        outcome = "error"
+        try:
+            raw = socket.create_connection(target, timeout=MAX_SECONDS,
+                                           source_address=(args.source, 0) if args.source else None)
+            tls = ctx.wrap_socket(raw, server_hostname=target[0])
+            hello = frame(1, [(1, struct.pack(">H", 1)), (2, os.urandom(3)), (3, args.user.encode()),
+                              (4, b"wrong password %d" % i), (5, b"\x01")])
+            tls.sendall(hello)
+            header = tls.recv(3)
+            outcome = "auth_fail" if header[:1] == b"\x03" else "closed"
+            tls.close()
+        except (OSError, ssl.SSLError):
+            outcome = "closed"
+        with lock:
+            results[outcome] += 1
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + MAX_SECONDS
+    for t in threads:
+        t.join(timeout=max(0.1, deadline - time.monotonic()))
+    print(f"hello-flood: {count} HELLOs, {results['auth_fail']} AUTH_FAIL, {results['closed']} closed, "
+          f"{results['error']} errors")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="mode", required=True)
+    c = sub.add_parser("connect-flood")
+    c.add_argument("target")
+    c.add_argument("--sources", required=True)
+    c.add_argument("--count", type=int, required=True, help="connections in all")
+    c.add_argument("--concurrent", type=int, default=500, help="held open at once")
+    c.add_argument("--hold", type=float, default=5, help="seconds")
+    h = sub.add_parser("hello-flood")
+    h.add_argument("target")
+    h.add_argument("--count", type=int, required=True)
+    h.add_argument("--user", required=True)
+    h.add_argument("--ca")
+    h.add_argument("--source", help="bind to this local address")
+    args = p.parse_args()
+    (connect_flood if args.mode == "connect-flood" else hello_flood)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
