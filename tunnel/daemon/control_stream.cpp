@@ -23,6 +23,11 @@ void ControlStream::start(Driver driver) {
 
 void ControlStream::send(std::span<const std::uint8_t> bytes) {
   if (closing_) return;
+  if (outgoing_.size() + bytes.size() > kMaxQueued) {
+    // The peer has not read 4 MiB of replies: it is gone or hostile. Nothing more is queued.
+    finish("peer is not reading: over " + std::to_string(kMaxQueued / (1024 * 1024)) + " MiB of control output queued");
+    return;
+  }
   outgoing_.insert(outgoing_.end(), bytes.begin(), bytes.end());
   write_signal_.cancel();
 }
@@ -81,6 +86,7 @@ asio::awaitable<void> ControlStream::write_loop() {
       finish("write: " + ec.message());
       co_return;
     }
+    if (!closing_ && !backlogged() && driver_.on_writable) driver_.on_writable();
   }
   // Everything queued before close() is flushed (the negotiator's TERMINATE tells the peer
   // why). No TLS close_notify exchange: it would race the pending read on the same stream.

@@ -7,6 +7,9 @@
 //             produce output.
 // Everything runs on one executor (the daemon's io_context thread); Driver callbacks may call
 // send() and close(). close() flushes queued bytes, closes the socket and ends all three loops.
+// Output is bounded: a peer that stops reading while the queue passes kMaxQueued (echo replies,
+// fallback data frames) is disconnected ("peer is not reading"); producers that can wait (the
+// TLS fallback's frame queue) look at backlogged() and resume on Driver::on_writable.
 #pragma once
 
 #include <asio.hpp>
@@ -34,7 +37,12 @@ class ControlStream : public std::enable_shared_from_this<ControlStream> {
     std::function<std::optional<SteadyTime>()> next_deadline;
     // Called once when the stream has ended (peer closed, error, or after close()).
     std::function<void(const std::string& reason)> on_closed;
+    // Called when a write completed and the queue is below kBacklog again (may be empty).
+    std::function<void()> on_writable;
   };
+
+  static constexpr std::size_t kMaxQueued = 4 * 1024 * 1024;  // then the peer is disconnected
+  static constexpr std::size_t kBacklog = 256 * 1024;         // producers that can wait stop here
 
   explicit ControlStream(TlsStream stream);
 
@@ -49,6 +57,8 @@ class ControlStream : public std::enable_shared_from_this<ControlStream> {
   // Re-evaluates next_deadline() (call after changing the driver's state from outside a callback).
   void rearm_timer();
   bool closed() const { return closing_; }
+  // Bytes queued and not yet handed to the socket are past kBacklog.
+  bool backlogged() const { return outgoing_.size() >= kBacklog; }
 
  private:
   asio::awaitable<void> read_loop();

@@ -229,6 +229,10 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
     auto a = weak.lock();
     return a ? a->negotiator->next_deadline() : std::nullopt;
   };
+  driver.on_writable = [this, weak] {
+    auto a = weak.lock();
+    if (a && !a->finished && a->session) flush_tls_frames(*a);
+  };
   driver.on_closed = [this, weak](const std::string& reason) {
     if (auto a = weak.lock()) {
       if (a->reason.empty()) a->reason = reason;
@@ -408,7 +412,10 @@ void TunnelClient::on_tls_frames(std::shared_ptr<PeerSession> session) {
   });
 }
 
+// As on the server: frames wait in the bounded queue while the stream is backlogged, and the
+// stream's on_writable resumes.
 void TunnelClient::flush_tls_frames(Attempt& attempt) {
+  if (!attempt.session || attempt.stream->backlogged()) return;
   attempt.session->tls_out.drain(
       [&](std::span<const std::uint8_t> frame) { attempt.negotiator->send_data_frame(frame); });
   drain(attempt);

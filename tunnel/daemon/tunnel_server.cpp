@@ -344,6 +344,9 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
     auto c = weak.lock();
     return c ? c->negotiator->next_deadline() : std::nullopt;
   };
+  driver.on_writable = [this, weak] {
+    if (auto c = weak.lock()) flush_tls_frames(c);
+  };
   driver.on_closed = [this, weak](const std::string& reason) {
     if (auto c = weak.lock()) {
       c->negotiator->terminate(reason, Clock::now());
@@ -572,11 +575,20 @@ void TunnelServer::on_tls_frames(std::shared_ptr<PeerSession> session) {
   asio::post(io_, [this, session = std::move(session)] {
     auto it = connections_.find(session->local_session_id);
     if (it == connections_.end() || it->second->session != session || it->second->torn_down) return;
-    auto connection = it->second;
-    session->tls_out.drain(
-        [&](std::span<const std::uint8_t> frame) { connection->negotiator->send_data_frame(frame); });
-    drain(connection);
+    flush_tls_frames(it->second);
   });
+}
+
+// While the peer is slow to read, frames stay in the session's bounded queue (where overflow is
+// dropped and counted as tx_tls_queue_full) instead of piling up in the stream; the stream's
+// on_writable resumes. The queue's whole content fits under the stream's hard cap.
+static_assert(PeerSession::kTlsQueueFrames * PeerSession::kTlsMaxFrame + ControlStream::kBacklog <
+              ControlStream::kMaxQueued);
+void TunnelServer::flush_tls_frames(const std::shared_ptr<Connection>& connection) {
+  if (!connection->session || connection->torn_down || connection->stream->backlogged()) return;
+  connection->session->tls_out.drain(
+      [&](std::span<const std::uint8_t> frame) { connection->negotiator->send_data_frame(frame); });
+  drain(connection);
 }
 
 asio::awaitable<void> TunnelServer::housekeeping() {

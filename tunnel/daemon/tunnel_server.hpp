@@ -86,6 +86,7 @@ class TunnelServer {
   void run_next_verification();
   void refuse_password(Connection& connection, const std::string& user, std::string_view reason);
   void release_handshake_slot(Connection& connection);
+  void flush_tls_frames(const std::shared_ptr<Connection>& connection);
   bool evict_oldest_pending(std::chrono::steady_clock::time_point now);
   void establish(Connection& connection, const control::TunnelParameters& params);
   void teardown(Connection& connection, const std::string& reason);
