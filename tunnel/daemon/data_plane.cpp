@@ -3,6 +3,7 @@
 
 #include "common/log.hpp"
 #include "tunnel/data/gre_frame.hpp"
+#include "tunnel/data/inner_check.hpp"
 #include "tunnel/data/lcp_echo.hpp"
 #include "tunnel/data/mss_clamp.hpp"
 
@@ -49,7 +50,8 @@ void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
 struct DataPlane::Counters {
   std::atomic<std::uint64_t> rx_datagrams{0}, rx_bad_header{0}, rx_unknown_session{0},
       rx_dropped_by_session{0}, rx_spoofed_source{0}, rx_client_to_client{0}, tx_no_route{0},
-      tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0}, tx_tls_queue_full{0};
+      tx_no_endpoint{0}, tx_seal_failed{0}, tx_send_errors{0}, tun_write_errors{0}, tx_tls_queue_full{0},
+      rx_bad_inner{0};
 };
 
 namespace {
@@ -177,13 +179,14 @@ DataPlaneStats DataPlane::stats() const {
   return {c.rx_datagrams.load(), c.rx_bad_header.load(), c.rx_unknown_session.load(),
           c.rx_dropped_by_session.load(), c.rx_spoofed_source.load(), c.rx_client_to_client.load(),
           c.tx_no_route.load(), c.tx_no_endpoint.load(), c.tx_seal_failed.load(),
-          c.tx_send_errors.load(), c.tun_write_errors.load(), c.tx_tls_queue_full.load()};
+          c.tx_send_errors.load(), c.tun_write_errors.load(), c.tx_tls_queue_full.load(),
+          c.rx_bad_inner.load()};
 }
 
 std::shared_ptr<PeerSession> DataPlane::route(std::span<const std::uint8_t> packet) const {
   // Caller holds table_mutex_ shared.
   if (!options_.server) return by_id_.empty() ? nullptr : by_id_.begin()->second;
-  if ((packet[0] >> 4) != 4) return nullptr;  // the pool is IPv4
+  if (packet.size() < 20 || (packet[0] >> 4) != 4) return nullptr;  // the pool is IPv4 (TUN reads are whole packets)
   auto it = by_address_.find(load_be32(packet.data() + 16));
   return it == by_address_.end() ? nullptr : it->second;
 }
@@ -310,19 +313,15 @@ void DataPlane::tx_loop() {
 
 bool DataPlane::inner_allowed(const PeerSession& session, std::span<const std::uint8_t> packet) {
   if (!options_.server) return true;
-  if ((packet[0] >> 4) != 4) return false;  // clients are given IPv4 addresses only
-  std::uint32_t source = load_be32(packet.data() + 12);
-  if (source != session.inner_address) {
-    bump(counters_->rx_spoofed_source);
-    return false;
+  const data::InnerPolicy policy{options_.pool_network, options_.pool_mask, options_.server_address,
+                                 options_.client_to_client};
+  switch (data::check_inner_packet(packet, session.inner_address, policy)) {
+    case data::InnerVerdict::allowed: return true;
+    case data::InnerVerdict::malformed: bump(counters_->rx_bad_inner); return false;
+    case data::InnerVerdict::spoofed_source: bump(counters_->rx_spoofed_source); return false;
+    case data::InnerVerdict::client_to_client: bump(counters_->rx_client_to_client); return false;
   }
-  std::uint32_t dest = load_be32(packet.data() + 16);
-  bool to_other_client = (dest & options_.pool_mask) == options_.pool_network && dest != options_.server_address;
-  if (to_other_client && !options_.client_to_client) {
-    bump(counters_->rx_client_to_client);
-    return false;
-  }
-  return true;
+  return false;
 }
 
 void DataPlane::handle_lcp(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> payload,

@@ -72,6 +72,7 @@ struct DataPlaneStats {
   std::uint64_t tx_send_errors = 0;
   std::uint64_t tun_write_errors = 0;
   std::uint64_t tx_tls_queue_full = 0;  // frames for the TLS fallback dropped: queue full
+  std::uint64_t rx_bad_inner = 0;       // authenticated, but not an IPv4 packet with a full header
 };
 
 // Traffic of every session since start: the live sessions' counters plus what each session
