@@ -469,7 +469,10 @@ SmtpConfig load_smtp(Section& s) {
   c.max_recipients = static_cast<std::uint32_t>(s.integer("max_recipients", 1, 100000).value_or(c.max_recipients));
   c.greeting_delay = s.duration("greeting_delay").value_or(c.greeting_delay);
   c.command_timeout = s.duration("command_timeout").value_or(c.command_timeout);
+  c.unauthenticated_timeout = s.duration("unauthenticated_timeout").value_or(c.unauthenticated_timeout);
+  if (c.unauthenticated_timeout < std::chrono::seconds(1)) s.fail("unauthenticated_timeout", "must be at least 1s");
   c.data_timeout = s.duration("data_timeout").value_or(c.data_timeout);
+  c.max_junk_commands = static_cast<std::uint32_t>(s.integer("max_junk_commands", 1, 100'000).value_or(c.max_junk_commands));
   c.max_connections_per_ip =
       static_cast<std::uint32_t>(s.integer("max_connections_per_ip", 1, 1'000'000).value_or(c.max_connections_per_ip));
   c.max_connections = static_cast<std::uint32_t>(s.integer("max_connections", 1, 1'000'000).value_or(c.max_connections));

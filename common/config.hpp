@@ -213,7 +213,10 @@ struct SmtpConfig {
   std::uint32_t max_recipients = 100;
   std::chrono::milliseconds greeting_delay{500};
   std::chrono::milliseconds command_timeout{300'000};
+  // Idle limit instead of command_timeout while a connection has no identity and is not trusted.
+  std::chrono::milliseconds unauthenticated_timeout{30'000};
   std::chrono::milliseconds data_timeout{600'000};
+  std::uint32_t max_junk_commands = 100;  // NOOP/RSET/HELP/VRFY between accepted messages
   std::uint32_t max_connections_per_ip = 20;
   std::uint32_t max_connections = 200;
   std::uint32_t max_queued_verifications = 64;  // AUTHs waiting for the scrypt threads

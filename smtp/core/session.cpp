@@ -19,6 +19,7 @@ std::string_view to_string(Timeout timeout) {
   switch (timeout) {
     case Timeout::command: return "command";
     case Timeout::data: return "data";
+    case Timeout::unauthenticated: return "unauthenticated";
   }
   return "unknown";
 }
@@ -184,6 +185,7 @@ void Session::on_store_result(bool ok, const std::string& detail, std::chrono::s
     log::info(component, id_, "queued", {{"queue_id", pending_queue_id_}, {"from", txn_->mail_from},
                                          {"nrcpt", txn_->recipients.size()}, {"identity", identity()}});
     if (config_.policy && !identity().empty()) config_.policy->record_message(identity(), txn_->recipients.size());
+    junk_commands_ = 0;  // a client that sends mail is not idling
     reply(250, "2.0.0", "Ok: queued as " + pending_queue_id_);
   } else {
     log::warn(component, id_, "store_failed", {{"queue_id", pending_queue_id_}, {"detail", detail}});
@@ -267,7 +269,16 @@ bool Session::waiting() const {
 }
 
 Timeout Session::current_timeout() const {
-  return state_ == State::data || state_ == State::bdat_chunk ? Timeout::data : Timeout::command;
+  if (state_ == State::data || state_ == State::bdat_chunk) return Timeout::data;
+  return identity().empty() && !client_.trusted ? Timeout::unauthenticated : Timeout::command;
+}
+
+bool Session::count_junk() {
+  if (++junk_commands_ <= config_.max_junk_commands) return true;
+  log::warn(component, id_, "too_many_junk_commands", {{"count", junk_commands_}});
+  reply_raw("421 4.7.0 " + config_.hostname + " Error: too many NOOP/RSET/HELP/VRFY commands");
+  close("too many junk commands");
+  return false;
 }
 
 bool Session::closed() const { return state_ == State::closed; }

@@ -48,6 +48,9 @@ struct SessionConfig {
   std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4, octets incl. CRLF
   std::size_t max_text_line = 1000;    // RFC 5321 4.5.3.1.6, octets incl. CRLF
   int max_bad_commands = 10;
+  // NOOP, RSET, HELP and VRFY between two accepted messages (Postfix's smtpd_junk_command_limit):
+  // beyond it 421 and close, so a client cannot hold a slot for ever by idling with NOOP.
+  int max_junk_commands = 100;
 };
 
 struct ClientInfo {
@@ -94,7 +97,9 @@ struct Close {
 
 using Action = std::variant<action::StartTls, action::VerifyAuth, action::StoreMessage, action::Close>;
 
-enum class Timeout { command, data };
+// unauthenticated: reading commands on a connection with no identity that is not trusted (no
+// tunnel session, no AUTH yet): the adapter runs a shorter limit, so idle strangers are shed first.
+enum class Timeout { command, data, unauthenticated };
 std::string_view to_string(Timeout timeout);
 
 enum class State {
@@ -221,6 +226,8 @@ class Session {
   bool bdat_discard_ = false;  // chunk of a refused BDAT: read and drop to stay in sync
   std::string pending_queue_id_;
   int bad_commands_ = 0;
+  int junk_commands_ = 0;  // since the last accepted message
+  bool count_junk();       // false: the limit was passed and the session closed
 };
 
 }  // namespace postern::smtp

@@ -433,6 +433,7 @@ void Session::skip_bdat_payload(std::string_view args) {
 }
 
 void Session::cmd_rset(std::string_view args) {
+  if (!count_junk()) return;
   if (!args.empty()) {
     reply(501, "5.5.4", "Syntax: RSET");
     return;
@@ -441,7 +442,9 @@ void Session::cmd_rset(std::string_view args) {
   reply(250, "2.0.0", "Ok");
 }
 
-void Session::cmd_noop(std::string_view /*args*/) { reply(250, "2.0.0", "Ok"); }
+void Session::cmd_noop(std::string_view /*args*/) {
+  if (count_junk()) reply(250, "2.0.0", "Ok");
+}
 
 void Session::cmd_quit(std::string_view /*args*/) {
   reply(221, "2.0.0", "Bye");
@@ -449,10 +452,12 @@ void Session::cmd_quit(std::string_view /*args*/) {
 }
 
 void Session::cmd_help(std::string_view /*args*/) {
+  if (!count_junk()) return;
   reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS AUTH");
 }
 
 void Session::cmd_vrfy(std::string_view args) {
+  if (!count_junk()) return;
   if (args.empty()) {
     reply(501, "5.5.4", "Syntax: VRFY address");
     return;

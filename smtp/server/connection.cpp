@@ -254,7 +254,10 @@ asio::awaitable<void> Connection::serve() {
   std::array<char, kReadSize> buffer;
   while (!session_->closed()) {
     const Timeout which = session_->current_timeout();
-    auto limit = which == Timeout::data ? state_->cfg.data_timeout : state_->cfg.command_timeout;
+    auto limit = which == Timeout::data            ? state_->cfg.data_timeout
+                 : which == Timeout::unauthenticated ? std::min(state_->cfg.unauthenticated_timeout,
+                                                                state_->cfg.command_timeout)
+                                                     : state_->cfg.command_timeout;
     auto result = co_await with_timeout(transport_.read_some(asio::buffer(buffer)), limit);
     if (!result) {
       session_->on_timeout(which);
@@ -380,6 +383,10 @@ asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
 
 // Counts the outcome and returns how long to hold back a failure reply.
 std::chrono::milliseconds Connection::record_auth_result(bool ok) {
+  if (ok) {  // an identity now: no longer shed to make room (smtp_service.cpp)
+    std::lock_guard slots_lock(state_->mutex);
+    if (auto it = state_->slots.find(&transport_.socket()); it != state_->slots.end()) it->second.identified = true;
+  }
   std::lock_guard lock(state_->throttle_mutex);
   if (ok) {
     ++state_->counters.auth_ok;

@@ -39,7 +39,7 @@ namespace postern::smtp::server {
 struct AtomicCounters {
   std::atomic<std::uint64_t> connections{0}, active_connections{0}, rejected_connections{0},
       early_talkers{0}, wrong_mode{0}, tls_handshakes{0}, tls_failures{0}, auth_ok{0},
-      auth_failed{0}, messages_accepted{0}, message_bytes{0}, store_failures{0};
+      auth_failed{0}, messages_accepted{0}, message_bytes{0}, store_failures{0}, shed_connections{0};
   std::array<std::atomic<std::uint64_t>, 4> replies_by_class{};  // 2xx, 3xx, 4xx, 5xx (Session)
 };
 
@@ -83,9 +83,17 @@ struct ServiceState {
   std::vector<std::pair<std::shared_ptr<asio::ip::tcp::acceptor>, config::SmtpTlsMode>> bound;
   bool opened = false;
   std::set<std::shared_ptr<asio::ip::tcp::socket>> sockets;  // open connections, for stop()
+  // Per open connection: when it was accepted and whether it has an identity (a tunnel user or
+  // AUTH, or a trusted network). When max_connections is reached, a newcomer with an identity
+  // sheds the oldest connection without one (shed_for_identified, smtp_service.cpp).
+  struct Slot {
+    std::chrono::steady_clock::time_point accepted;
+    bool identified = false;
+  };
+  std::map<const asio::ip::tcp::socket*, Slot> slots;
   std::map<asio::ip::address, std::uint32_t> per_ip;
   AtomicCounters counters;
-  std::mutex mutex;  // guards sockets and per_ip (the io_context may run on several threads)
+  std::mutex mutex;  // guards sockets, slots and per_ip (the io_context may run on several threads)
   std::atomic<bool> stopped{false};
   tunnel::auth::AuthThrottle auth_throttle;  // keyed by the client's IP address
   std::mutex throttle_mutex;                 // guards auth_throttle and queued_verifications

@@ -83,22 +83,53 @@ asio::ip::address peer_address(const tcp::socket& socket) {
 }
 
 // Counts the connection against the limits, or refuses it with 421 (RFC 5321 3.8).
+// Full: closes the oldest connection without an identity that has had kShedAge (its session
+// then ends as a closed connection), so a tunnel user or a trusted host is never locked out by
+// strangers holding every slot. Caller holds st.mutex. False when there is none to shed.
+constexpr auto kShedAge = std::chrono::seconds(2);
+bool shed_for_identified(ServiceState& st, std::chrono::steady_clock::time_point now) {
+  const tcp::socket* victim = nullptr;
+  auto oldest = now;
+  for (const auto& [socket, slot] : st.slots) {
+    if (!slot.identified && slot.accepted + kShedAge <= now && slot.accepted < oldest) {
+      victim = socket;
+      oldest = slot.accepted;
+    }
+  }
+  if (victim == nullptr) return false;
+  for (const auto& socket : st.sockets) {
+    if (socket.get() != victim) continue;
+    std::error_code ignored;
+    socket->shutdown(tcp::socket::shutdown_both, ignored);
+    socket->close(ignored);
+    st.slots.erase(victim);  // no longer counted as sheddable; its own end does the rest
+    ++st.counters.shed_connections;
+    return true;
+  }
+  return false;
+}
+
 void admit(const std::shared_ptr<ServiceState>& st, std::shared_ptr<tcp::socket> socket,
            config::SmtpTlsMode mode) {
   const asio::ip::address address = peer_address(*socket);
   const std::string id = random_hex(4);
   ++st->counters.connections;
   std::string refused;
+  // Known before a byte is read: a live tunnel address or a trusted network.
+  const bool identified = st->is_trusted(address) || (st->tunnel_user_of && !st->tunnel_user_of(address).empty());
+  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(st->mutex);
-    if (st->counters.active_connections >= st->cfg.max_connections) {
-      refused = "max_connections";
-    } else if (st->per_ip[address] >= st->cfg.max_connections_per_ip) {
+    if (st->per_ip[address] >= st->cfg.max_connections_per_ip) {
       refused = "max_connections_per_ip";
+    } else if (st->counters.active_connections >= st->cfg.max_connections &&
+               !(identified && shed_for_identified(*st, now))) {
+      refused = "max_connections";
     } else {
       ++st->per_ip[address];
       ++st->counters.active_connections;
       st->sockets.insert(socket);
+      st->slots[socket.get()] = {now, identified};
     }
     if (!refused.empty() && st->per_ip[address] == 0) st->per_ip.erase(address);
   }
@@ -119,6 +150,7 @@ void admit(const std::shared_ptr<ServiceState>& st, std::shared_ptr<tcp::socket>
                    if (--st->per_ip[address] == 0) st->per_ip.erase(address);
                    --st->counters.active_connections;
                    st->sockets.erase(socket);
+                   st->slots.erase(socket.get());
                  });
 }
 
@@ -167,6 +199,7 @@ SessionConfig ServiceState::session_config() const {
   sc.auth_available = users != nullptr;
   sc.relay_available = cfg.relay.has_value();
   sc.policy = rules.get();
+  sc.max_junk_commands = static_cast<int>(cfg.max_junk_commands);
   return sc;
 }
 
@@ -311,6 +344,7 @@ SmtpService::Counters SmtpService::counters() const {
   out.connections = c.connections;
   out.active_connections = c.active_connections;
   out.rejected_connections = c.rejected_connections;
+  out.shed_connections = c.shed_connections;
   out.early_talkers = c.early_talkers;
   out.wrong_mode = c.wrong_mode;
   out.tls_handshakes = c.tls_handshakes;

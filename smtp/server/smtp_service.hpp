@@ -54,6 +54,7 @@ class SmtpService {
     std::uint64_t connections = 0;          // accepted since start
     std::uint64_t active_connections = 0;
     std::uint64_t rejected_connections = 0; // over max_connections / max_connections_per_ip
+    std::uint64_t shed_connections = 0;     // closed (no identity) to admit one with an identity
     std::uint64_t early_talkers = 0;        // auto mode: spoke before the greeting
     std::uint64_t wrong_mode = 0;           // TLS on a starttls port or plaintext on a tls port
     std::uint64_t tls_handshakes = 0;       // successful (implicit or STARTTLS)

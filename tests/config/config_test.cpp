@@ -99,6 +99,8 @@ TEST(Config, ServerWithSmtpDefaults) {
   EXPECT_EQ(m.max_connections_per_ip, 20u);
   EXPECT_EQ(m.max_connections, 200u);
   EXPECT_EQ(m.max_queued_verifications, 64u);
+  EXPECT_EQ(m.unauthenticated_timeout, milliseconds(30'000));
+  EXPECT_EQ(m.max_junk_commands, 100u);
   EXPECT_EQ(m.auth_failure_delay, milliseconds(2'000));
   // Tunnel clients are authenticated by their tunnel identity, not trusted by address.
   EXPECT_TRUE(m.trusted_networks.empty());
@@ -272,6 +274,8 @@ TEST(Config, ErrorsNameFileLineAndKey) {
        "site.toml:8: [tunnel] max_pending_handshakes_per_source: must not exceed max_pending_handshakes"},
       {std::string(server_text) + "max_queued_verifications = \"many\"\n", "site.toml:7: [tunnel] max_queued_verifications: expected an integer from 1 to 100000"},
       {std::string(smtp_text) + "max_queued_verifications = 0\n", "site.toml:10: [smtp] max_queued_verifications: expected an integer from 1 to 100000"},
+      {std::string(smtp_text) + "unauthenticated_timeout = \"500ms\"\n", "site.toml:10: [smtp] unauthenticated_timeout: must be at least 1s"},
+      {std::string(smtp_text) + "max_junk_commands = -1\n", "site.toml:10: [smtp] max_junk_commands: expected an integer from 1 to 100000"},
       {"[tunnel]\nlisten = \"vpn.example.org:443\"\n", "site.toml:2: [tunnel] listen: expected \"ip:port\""},
       {"[tunnel]\nlisten = \"0.0.0.0:443\"\n", "site.toml:1: [tunnel] certificate: required key is missing"},
       {"[tunnel]\nserver = \"vpn:443\"\n", "site.toml:1: [tunnel] ca: either ca or server_fingerprint is required"},

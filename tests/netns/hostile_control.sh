@@ -7,6 +7,9 @@
 #     tunnel), and a client that starts then is up within 5 s; the server logs handshake_refused
 #     and `postern status` counts handshake_limit and handshake_evicted; after the flood the
 #     server's CPU is not pinned (less than 0.5 s of CPU time in 2 s).
+#  SMTP: 200 idle connections without an identity from 40 outer addresses fill max_connections
+#     (200) on an outer listener; a stranger is refused 421, and the tunnel user still submits
+#     through the tunnel (one idle one is shed: shed_connections in `postern status`).
 #  2. 500 concurrent HELLOs with wrong passwords from one source (the per-source pending limit
 #     raised so they all reach the password check): every one gets AUTH_FAIL, at most
 #     max_failures (10) scrypt verifications run ("bad user or password" lines), the rest are
@@ -23,6 +26,17 @@ for i in $(seq 100 139); do ip -n "$NS_LAPTOP" addr add "10.200.0.$i/24" dev "$V
 # --- 1. pre-auth flood ------------------------------------------------------------------------
 write_server_config "$WORK/site.toml" 'users = "users.db"' 'max_pending_handshakes = 64' \
   'max_pending_handshakes_per_source = 8'
+cat >>"$WORK/site.toml" <<CONF
+
+[smtp]
+listen = ["10.77.0.1:587 starttls", "10.200.0.2:2525 starttls"]
+hostname = "mail.example.test"
+certificate = "pki/server.pem"
+private_key = "pki/server.key"
+spool = "spool"
+maildir = "maildir"
+domains = ["example.test"]
+CONF
 write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 server_pid=$(postern_pid "$NS_SITE")
@@ -61,6 +75,38 @@ before=$(cpu "$server_pid"); sleep 2; after=$(cpu "$server_pid")
 ticks=$(getconf CLK_TCK)
 [ $(( (after - before) * 1000 / ticks )) -lt 500 ] || fail "server used $(( (after - before) * 1000 / ticks )) ms CPU in 2 s after the flood"
 log "after the flood: server used $(( (after - before) * 1000 / ticks )) ms of CPU in 2 s"
+
+# --- SMTP slots: strangers are shed for the tunnel user ---------------------------------------
+in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:2525 --sources 10.200.0.100-139 --count 200 \
+  --concurrent 200 --hold 12 >"$WORK/smtp-flood.out" 2>&1 &
+SMTP_FLOOD_PID=$!
+PIDS+=("$SMTP_FLOOD_PID")
+smtp_active() {
+  "$POSTERN_BIN" status --socket "$WORK/server.sock" --json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["smtp"]["active_connections"])'
+}
+smtp_full() { [ "$(smtp_active)" -ge 200 ]; }
+wait_for 10 "200 idle SMTP connections" smtp_full
+sleep 2.5   # older than the 2 s a connection gets before it may be shed
+in_laptop python3 - "$WORK/pki/ca.pem" <<'PY' || fail "a stranger got a slot, or the tunnel user could not submit"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+ctx.check_hostname = False
+try:  # a stranger (outer address, no identity) while the slots are full: refused
+    smtplib.SMTP("10.200.0.2", 2525, timeout=10).quit()
+    raise SystemExit("a stranger was served although every slot is held")
+except smtplib.SMTPConnectError as e:
+    assert e.smtp_code == 421, e
+with smtplib.SMTP("10.77.0.1", 587, timeout=10) as s:  # the tunnel user
+    s.starttls(context=ctx)
+    s.sendmail("laptop@example.test", ["laptop@example.test"], b"Subject: slots\r\n\r\nthrough the flood\r\n")
+print("stranger refused 421; the tunnel user's message accepted")
+PY
+shed=$("$POSTERN_BIN" status --socket "$WORK/server.sock" --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["smtp"]["shed_connections"])')
+[ "$shed" -ge 1 ] || fail "no connection was shed for the tunnel user"
+log "SMTP: 200 idle strangers ($(smtp_active) open); a stranger refused 421, the tunnel user submitted (shed_connections=$shed)"
+kill "$SMTP_FLOOD_PID" 2>/dev/null || true
 kill -TERM "$server_pid"
 wait_for 10 "the server to stop" bash -c "! kill -0 $server_pid 2>/dev/null"
 

@@ -123,6 +123,7 @@ class Player {
     else if (key == "max_size") config_.max_message_size = std::stoull(value);
     else if (key == "max_recipients") config_.max_recipients = std::stoul(value);
     else if (key == "max_bad") config_.max_bad_commands = std::stoi(value);
+    else if (key == "max_junk") config_.max_junk_commands = std::stoi(value);
     else if (key == "max_text_line") config_.max_text_line = std::stoul(value);
     else if (key == "no_split") no_split_ = true;
     else fail("unknown setting " + key);
@@ -276,8 +277,12 @@ void Player::marker(const std::string& m) {
     if (!take_action<action::Close>()) return fail("expected a Close action");
     if (!session_->closed()) return fail("session not closed");
   } else if (verb == "timeout") {
-    const Timeout want = arg == "data" ? Timeout::data : Timeout::command;
-    if (session_->current_timeout() != want) return fail("current_timeout is not " + arg);
+    const Timeout want = arg == "data"              ? Timeout::data
+                         : arg == "unauthenticated" ? Timeout::unauthenticated
+                                                    : Timeout::command;
+    if (session_->current_timeout() != want) {
+      return fail("current_timeout is " + std::string(to_string(session_->current_timeout())) + ", not " + arg);
+    }
     session_->on_timeout(want);
   } else if (verb == "messages") {
     if (std::to_string(stored_) != arg) return fail("stored " + std::to_string(stored_) + " messages, expected " + arg);
