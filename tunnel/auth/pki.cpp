@@ -1,6 +1,7 @@
 // PKI generation with OpenSSL 3 (see pki.hpp).
 #include "tunnel/auth/pki.hpp"
 
+#include "platform/file_replace.hpp"
 #include "tunnel/auth/cert_checks.hpp"
 
 #include <openssl/bn.h>
@@ -384,38 +385,18 @@ std::vector<std::string> crl_serials(X509_CRL* crl) {
   return out;
 }
 
+// An existing file keeps its owner, group and mode (at most max_mode), so a daemon that re-reads
+// it as its run-as user at SIGHUP still can; a new one is ours with new_mode.
 void replace_file(const std::filesystem::path& path, std::string_view data, unsigned new_mode, unsigned max_mode) {
-  struct stat existing {};
-  const bool exists = ::stat(path.c_str(), &existing) == 0;
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());  // a leftover of an interrupted run
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw PkiError(tmp.string() + ": " + std::strerror(errno));
-  auto fail_io = [&](const char* what) {
-    const int saved = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw PkiError(tmp.string() + ": " + what + ": " + std::strerror(saved));
-  };
-  // Only root may give a file away; anyone else keeps their own ownership (and the mode).
-  if (exists && ::fchown(fd, existing.st_uid, existing.st_gid) != 0 && errno != EPERM) fail_io("fchown");
-  if (::fchmod(fd, exists ? (existing.st_mode & max_mode) : new_mode) != 0) fail_io("fchmod");
-  for (std::size_t off = 0; off < data.size();) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail_io("write");
-    off += static_cast<std::size_t>(n);
+  platform::FileOwnership ownership = platform::own_ownership(static_cast<mode_t>(new_mode));
+  if (auto existing = platform::ownership_of(path)) {
+    ownership = *existing;
+    ownership.mode &= static_cast<mode_t>(max_mode);
   }
-  if (::fsync(fd) != 0) fail_io("fsync");
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw PkiError(tmp.string() + ": close: " + std::strerror(errno));
-  }
-  // Rename, so a daemon reloading on SIGHUP never reads half a file.
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(tmp.c_str());
-    throw PkiError(path.string() + ": " + std::strerror(saved));
+  try {
+    platform::replace_file(path, data, ownership);
+  } catch (const std::system_error& e) {
+    throw PkiError(e.what());
   }
 }
 

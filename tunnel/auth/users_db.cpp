@@ -1,6 +1,8 @@
 // UsersDb, the users file and scrypt hashing (see users_db.hpp).
 #include "tunnel/auth/users_db.hpp"
 
+#include "platform/file_replace.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/kdf.h>
@@ -296,56 +298,22 @@ void UsersDb::save() const {
     for (const auto& [name, hash] : entries_) text += name + ":" + encode_password_hash(hash) + "\n";
   }
   if (target.empty()) throw UsersDbError("users database has no file");
-  std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-  int fd = ::mkstemp(tmp.data());  // created 0600
-  if (fd < 0) throw UsersDbError(tmp + ": cannot create: " + errno_text());
-  auto fail = [&](const std::string& what) {
-    std::string msg = target.string() + ": " + what + ": " + errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw UsersDbError(msg);
-  };
   // The daemon re-reads this file on SIGHUP after dropping to its run-as user, so a rewrite must
   // not take that user's access away: an existing file keeps its owner, group and mode (never
   // more than 0640); a new one is 0640 with the directory's group (the package makes /etc/postern
   // root:postern 0750, so the daemon's group can read it and nobody else can).
-  struct stat existing {};
-  struct stat parent {};
-  uid_t uid = ::geteuid();
-  gid_t gid = ::getegid();
-  mode_t mode = 0640;
-  if (::stat(target.c_str(), &existing) == 0) {
-    uid = existing.st_uid;
-    gid = existing.st_gid;
-    mode = existing.st_mode & 0640;
-  } else if (::stat(dir.c_str(), &parent) == 0) {
-    gid = parent.st_gid;
+  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
+  platform::FileOwnership ownership = platform::own_ownership(0640);
+  if (auto existing = platform::ownership_of(target)) {
+    ownership = *existing;
+    ownership.mode &= 0640;
+  } else if (auto parent = platform::ownership_of(dir)) {
+    ownership.gid = parent->gid;
   }
-  // Only root may give a file away; anyone else keeps their own ownership (and the mode).
-  if (::fchown(fd, uid, gid) != 0 && errno != EPERM) fail("fchown");
-  if (::fchmod(fd, mode) != 0) fail("fchmod");
-  for (std::size_t off = 0; off < text.size();) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("write");
-    off += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) fail("fsync");
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw UsersDbError(target.string() + ": close: " + errno_text());
-  }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    std::string msg = target.string() + ": rename: " + errno_text();
-    ::unlink(tmp.c_str());
-    throw UsersDbError(msg);
-  }
-  // Make the rename itself durable.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  try {
+    platform::replace_file(target, text, ownership);
+  } catch (const std::system_error& e) {
+    throw UsersDbError(e.what());
   }
 }
 
