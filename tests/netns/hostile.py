@@ -13,6 +13,10 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       N concurrent TLS 1.3 control connections from one source, each sending a HELLO with user U
       and a wrong password (docs/control-channel.md: type, u16 length, TLV attributes), then
       waiting for AUTH_FAIL or the close. Prints how many got AUTH_FAIL.
+
+  hostile.py udp-flood HOST:PORT --pps N --seconds S [--size B]
+      Unauthenticated garbage datagrams (random bytes, B each) to the data port at up to N per
+      second for S seconds (tools/bench_flood.sh). Prints the rate reached.
 """
 import argparse
 import ipaddress
@@ -26,7 +30,7 @@ import sys
 import threading
 import time
 
-MAX_COUNT = 10000
+MAX_COUNT = 200000
 MAX_SECONDS = 60
 
 
@@ -150,6 +154,34 @@ def hello_flood(args):
           f"{results['error']} errors")
 
 
+def udp_flood(args):
+    seconds = min(args.seconds, MAX_SECONDS)
+    pps = min(args.pps, 1_000_000)
+    target = endpoint(args.target)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    payloads = [os.urandom(args.size) for _ in range(256)]
+    sent = 0
+    start = time.monotonic()
+    end = start + seconds
+    burst = 256
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        if sent > (now - start) * pps:  # ahead of the rate: wait a little
+            time.sleep(0.0005)
+            continue
+        for p in payloads[:burst]:
+            try:
+                s.sendto(p, target)
+                sent += 1
+            except (BlockingIOError, OSError):
+                pass
+    elapsed = time.monotonic() - start
+    print(f"udp-flood: {sent} datagrams in {elapsed:.1f} s = {sent / elapsed:.0f}/s", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
@@ -165,8 +197,13 @@ def main():
     h.add_argument("--user", required=True)
     h.add_argument("--ca")
     h.add_argument("--source", help="bind to this local address")
+    u = sub.add_parser("udp-flood")
+    u.add_argument("target")
+    u.add_argument("--pps", type=int, required=True)
+    u.add_argument("--seconds", type=float, required=True)
+    u.add_argument("--size", type=int, default=120)
     args = p.parse_args()
-    (connect_flood if args.mode == "connect-flood" else hello_flood)(args)
+    {"connect-flood": connect_flood, "hello-flood": hello_flood, "udp-flood": udp_flood}[args.mode](args)
 
 
 if __name__ == "__main__":
