@@ -3,7 +3,6 @@
 
 #include "common/log.hpp"
 #include "tunnel/data/gre_frame.hpp"
-#include "tunnel/data/inner_check.hpp"
 #include "tunnel/data/lcp_echo.hpp"
 #include "tunnel/data/mss_clamp.hpp"
 
@@ -78,6 +77,7 @@ struct DataPlane::InnerCapture {
 DataPlane::DataPlane(DataPlaneOptions options, platform::TunDevice tun, platform::UdpSocket udp,
                      KeyRequest on_key_request)
     : options_(options),
+      inner_policy_{options.pool_network, options.pool_mask, options.server_address, options.client_to_client},
       tun_(std::move(tun)),
       udp_(std::move(udp)),
       on_key_request_(std::move(on_key_request)),
@@ -313,9 +313,7 @@ void DataPlane::tx_loop() {
 
 bool DataPlane::inner_allowed(const PeerSession& session, std::span<const std::uint8_t> packet) {
   if (!options_.server) return true;
-  const data::InnerPolicy policy{options_.pool_network, options_.pool_mask, options_.server_address,
-                                 options_.client_to_client};
-  switch (data::check_inner_packet(packet, session.inner_address, policy)) {
+  switch (data::check_inner_packet(packet, session.inner_address, inner_policy_)) {
     case data::InnerVerdict::allowed: return true;
     case data::InnerVerdict::malformed: bump(counters_->rx_bad_inner); return false;
     case data::InnerVerdict::spoofed_source: bump(counters_->rx_spoofed_source); return false;

@@ -27,6 +27,7 @@
 #include "platform/pcap_writer.hpp"
 #include "platform/tun_device.hpp"
 #include "platform/udp_socket.hpp"
+#include "tunnel/data/inner_check.hpp"
 #include "tunnel/daemon/peer_session.hpp"
 
 #include <array>
@@ -155,6 +156,7 @@ class DataPlane {
   void capture(std::span<const std::uint8_t> packet);
 
   DataPlaneOptions options_;
+  data::InnerPolicy inner_policy_;  // from options_, for the per-packet inner check
   platform::TunDevice tun_;
   platform::UdpSocket udp_;
   KeyRequest on_key_request_;
