@@ -124,7 +124,7 @@ struct TunnelClientConfig {
   std::uint16_t data_port;  // default server.port
   std::optional<std::filesystem::path> ca;
   // SHA-256 of the server certificate (DER), normalised to upper-case hex with colons,
-  // "AB:CD:...", the same form as tunnel::auth::fingerprint(). ca or this (or both) is set.
+  // "AB:CD:...", the same form as auth::fingerprint(). ca or this (or both) is set.
   std::optional<std::string> server_fingerprint;
   std::string server_name;  // SNI and name to verify; default server.host
   std::optional<std::filesystem::path> certificate;  // set together with private_key

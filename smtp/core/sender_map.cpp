@@ -9,7 +9,7 @@
 namespace postern::smtp {
 namespace {
 
-constexpr std::size_t kMaxIdentity = 128;  // as the users file (tunnel/auth/users_db.cpp)
+constexpr std::size_t kMaxIdentity = 128;  // as the users file (auth/users_db.cpp)
 
 bool valid_identity(std::string_view identity) {
   if (identity.empty() || identity.size() > kMaxIdentity) return false;

@@ -334,7 +334,7 @@ asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
   // The attempt counts against the source's failure limit from here (reserve), so parallel
   // sessions from one source cannot run more guesses than the limit; the queue for the scrypt
   // threads is bounded in total, and a guess whose source got locked out meanwhile never runs.
-  tunnel::auth::AuthThrottle::Verdict verdict;
+  auth::AuthThrottle::Verdict verdict;
   bool queue_full = false;
   {
     std::lock_guard lock(state_->throttle_mutex);
@@ -346,7 +346,7 @@ asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
   }
   if (queue_full) co_return co_await refuse_busy(auth);
   if (!verdict.allowed) co_return co_await refuse_locked_out(auth, verdict.locked_until);
-  tunnel::auth::UsersDb* users = state_->users.get();
+  auth::UsersDb* users = state_->users.get();
   ServiceState* state = state_.get();
   const std::string source = peer_ip_;
   // Captures are pointers and references only: g++ 12 mishandles a coroutine parameter (the

@@ -12,8 +12,8 @@
 #include "smtp/spool/queue_runner.hpp"
 #include "smtp/spool/routing_delivery.hpp"
 #include "smtp/spool/spool.hpp"
-#include "tunnel/auth/throttle.hpp"
-#include "tunnel/auth/users_db.hpp"
+#include "auth/throttle.hpp"
+#include "auth/users_db.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -46,8 +46,8 @@ struct AtomicCounters {
 // Per-source AUTH throttling, as the tunnel does for its passwords: the configured
 // auth_failure_delay is the first (and minimum) delay, doubling per failure up to 8x (16 s with
 // the 2 s default); 10 failures within 5 minutes lock the source out for 5 minutes.
-inline tunnel::auth::ThrottleLimits smtp_auth_throttle_limits(const config::SmtpConfig& config) {
-  tunnel::auth::ThrottleLimits limits;
+inline auth::ThrottleLimits smtp_auth_throttle_limits(const config::SmtpConfig& config) {
+  auth::ThrottleLimits limits;
   limits.base_delay = std::max(config.auth_failure_delay, std::chrono::milliseconds(1));
   limits.max_delay = limits.base_delay * 8;
   return limits;
@@ -63,7 +63,7 @@ struct ServiceState {
   std::function<std::string(const asio::ip::address&)> tunnel_user_of;
 
   std::optional<asio::ssl::context> tls;
-  std::unique_ptr<tunnel::auth::UsersDb> users;  // null: AUTH not offered
+  std::unique_ptr<auth::UsersDb> users;  // null: AUTH not offered
   std::unique_ptr<SubmissionRules> rules;        // sender/recipient maps, hourly limits
   std::unique_ptr<spool::Spool> spool;
   // Deliveries: the Maildir for the local domains, the relay for the rest, and the routing
@@ -95,7 +95,7 @@ struct ServiceState {
   AtomicCounters counters;
   std::mutex mutex;  // guards sockets, slots and per_ip (the io_context may run on several threads)
   std::atomic<bool> stopped{false};
-  tunnel::auth::AuthThrottle auth_throttle;  // keyed by the client's IP address
+  auth::AuthThrottle auth_throttle;  // keyed by the client's IP address
   std::mutex throttle_mutex;                 // guards auth_throttle and queued_verifications
   std::uint32_t queued_verifications = 0;    // AUTHs waiting for auth_pool ([smtp] max_queued_verifications)
 

@@ -229,7 +229,7 @@ void SmtpService::open() {
   st.opened = true;
   st.tls.emplace(make_server_context(st.cfg.certificate, st.cfg.private_key));
   if (st.cfg.users) {
-    st.users = std::make_unique<tunnel::auth::UsersDb>();
+    st.users = std::make_unique<auth::UsersDb>();
     st.users->load(*st.cfg.users);
   }
   st.maildir_options.hostname = st.cfg.hostname;

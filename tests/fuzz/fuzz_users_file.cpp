@@ -1,7 +1,7 @@
-// Fuzzes the text decoders of tunnel/auth: "$scrypt$..." hash strings (decoding only; no scrypt
+// Fuzzes the text decoders of auth/: "$scrypt$..." hash strings (decoding only; no scrypt
 // runs) and deny list files. They must never crash, and an accepted hash must round-trip.
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/users_db.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/users_db.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +10,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  using namespace postern::tunnel::auth;
+  using namespace postern::auth;
   if (auto h = decode_password_hash(text)) {
     auto again = decode_password_hash(encode_password_hash(*h));
     if (!again || again->salt != h->salt || again->hash != h->hash || !(again->params == h->params)) std::abort();

@@ -138,7 +138,7 @@ moved(sb, sa, 'postern_smtp_delivery_outcomes_total{outcome="delivered"}')
 moved(sb, sa, "postern_spool_fsync_seconds_count", 2)  # message file, queue directory (+ records)
 assert sa['postern_spool_fsync_seconds_bucket{le="+Inf"}'] == sa["postern_spool_fsync_seconds_count"]
 assert "postern_smtp_connections_total" not in la, "the client runs no SMTP"
-assert "postern_tunnel_auth_total{result=\"ok\"}" not in la, "the client has no control-side counters"
+assert "postern_auth_total{result=\"ok\"}" not in la, "the client has no control-side counters"
 # During the transfer (paused after 10 MB): at least 10 MB in, at least 10 MB still to come.
 MB = 1 << 20
 for side, name, d in (("server", "site", "rx"), ("client", "laptop", "tx")):

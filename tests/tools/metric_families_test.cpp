@@ -76,8 +76,8 @@ TEST(MetricFamilies, TunnelFamiliesCarryLabelsAndTotals) {
   // Reasons that never happened are present as 0, so rate() has a series from the start.
   EXPECT_TRUE(has_line(text, "postern_tunnel_dropped_packets_total{reason=\"tx_no_route\"} 0")) << text;
   EXPECT_TRUE(has_line(text, "postern_tunnel_handshake_failures_total{reason=\"certificate\"} 2")) << text;
-  EXPECT_TRUE(has_line(text, "postern_tunnel_auth_total{result=\"bad_password\"} 6")) << text;
-  EXPECT_TRUE(has_line(text, "postern_tunnel_auth_total{result=\"throttled\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, "postern_auth_total{result=\"bad_password\"} 6")) << text;
+  EXPECT_TRUE(has_line(text, "postern_auth_total{result=\"throttled\"} 1")) << text;
   EXPECT_TRUE(has_line(text, "postern_tunnel_throttled_sources 7")) << text;
   EXPECT_TRUE(has_line(text, "# TYPE postern_tunnel_packets_total counter")) << text;
   EXPECT_TRUE(has_line(text, "# TYPE postern_tunnel_sessions gauge")) << text;
@@ -117,7 +117,7 @@ TEST(MetricFamilies, PartsTheDaemonDoesNotRunAreLeftOut) {
   const std::string text = render(client);
   EXPECT_NE(text.find("postern_tunnel_packets_total"), std::string::npos);
   EXPECT_TRUE(has_line(text, "postern_tunnel_sessions{transport=\"udp\"} 0")) << text;
-  EXPECT_EQ(text.find("postern_tunnel_auth_total"), std::string::npos);
+  EXPECT_EQ(text.find("postern_auth_total"), std::string::npos);
   EXPECT_EQ(text.find("postern_smtp_"), std::string::npos);
   EXPECT_EQ(text.find("postern_spool_"), std::string::npos);
 }

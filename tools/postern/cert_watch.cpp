@@ -9,7 +9,7 @@
 namespace postern::cli {
 namespace {
 
-namespace auth = tunnel::auth;
+namespace auth = postern::auth;
 constexpr auto kCheckEvery = std::chrono::hours(1);
 
 // The remembered times against a new `now`.

@@ -1,19 +1,19 @@
 // `postern pki init DIR --server-name NAME...`, `pki issue DIR NAME`, `pki revoke DIR NAME`,
-// `pki renew DIR NAME` and `pki crl DIR`: a small EC P-256 PKI for a site (see tunnel/auth/pki.hpp).
+// `pki renew DIR NAME` and `pki crl DIR`: a small EC P-256 PKI for a site (see auth/pki.hpp).
 // Prints what it wrote and the SHA-256 fingerprint of each certificate, ready for a client's
 // server_fingerprint; revoke prints the serial it added to DIR/crl.pem; renew and crl print the
 // new expiry and what to do next (restart, SIGHUP, a changed fingerprint). Errors: exit 1 with
 // the message (main.cpp turns exceptions into that).
 #include "tools/postern/command.hpp"
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/pki.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/pki.hpp"
 
 #include <cstdio>
 
 namespace postern::cli {
 namespace {
 
-namespace auth = postern::tunnel::auth;
+namespace auth = postern::auth;
 
 void print_written(const std::filesystem::path& dir, const std::string& name) {
   auto cert = auth::read_certificate_pem(dir / (name + ".pem"));

@@ -7,9 +7,9 @@
 #include "platform/privileges.hpp"
 #include "smtp/core/recipient_map.hpp"
 #include "smtp/core/sender_map.hpp"
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/pki.hpp"
-#include "tunnel/auth/users_db.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/pki.hpp"
+#include "auth/users_db.hpp"
 
 #include <grp.h>
 #include <unistd.h>
@@ -21,7 +21,7 @@
 namespace postern::cli {
 namespace {
 
-namespace auth = postern::tunnel::auth;
+namespace auth = postern::auth;
 namespace fs = std::filesystem;
 
 class Checker {

@@ -87,9 +87,9 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   if (!listen_ip) throw std::runtime_error("[tunnel] listen: not an IP address: " + s.listen.host);
   auto udp = platform::UdpSocket::bind(platform::Endpoint(*listen_ip, s.data_port));
 
-  std::shared_ptr<tunnel::auth::UsersDb> users;
+  std::shared_ptr<auth::UsersDb> users;
   if (s.users) {
-    users = std::make_shared<tunnel::auth::UsersDb>();
+    users = std::make_shared<auth::UsersDb>();
     users->load(*s.users);
   }
   tunnel::daemon::DataPlaneOptions options;

@@ -1,10 +1,10 @@
 // `postern user add|del|list FILE ...`: manages the scrypt users file shared by tunnel password
-// auth and SMTP AUTH (see tunnel/auth/users_db.hpp). `add` reads the password from stdin when
+// auth and SMTP AUTH (see auth/users_db.hpp). `add` reads the password from stdin when
 // stdin is not a terminal (one line), else prompts twice without echo. The file is rewritten
 // atomically, keeping its owner, group and mode (a new file: 0640, the directory's group), so a
 // running daemon, already dropped to its run-as user, re-reads it on SIGHUP.
 #include "tools/postern/command.hpp"
-#include "tunnel/auth/users_db.hpp"
+#include "auth/users_db.hpp"
 
 #include <termios.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 namespace postern::cli {
 namespace {
 
-namespace auth = postern::tunnel::auth;
+namespace auth = postern::auth;
 
 // One line from stdin into a SecretBytes, wiping the temporary.
 SecretBytes read_line() {

@@ -1,7 +1,7 @@
 // TLS contexts of the tunnel control channel (see tls_setup.hpp).
 #include "tunnel/daemon/tls_setup.hpp"
 
-#include "tunnel/auth/cert_checks.hpp"
+#include "auth/cert_checks.hpp"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>

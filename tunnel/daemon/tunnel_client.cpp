@@ -4,7 +4,7 @@
 #include "common/certificate_names.hpp"
 #include "common/log.hpp"
 #include "platform/socket_mark.hpp"
-#include "tunnel/auth/cert_checks.hpp"
+#include "auth/cert_checks.hpp"
 #include "tunnel/control/control_errc.hpp"
 #include "tunnel/control/negotiator_client.hpp"
 #include "tunnel/daemon/control_stream.hpp"

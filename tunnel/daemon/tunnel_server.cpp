@@ -2,7 +2,7 @@
 #include "tunnel/daemon/tunnel_server.hpp"
 
 #include "common/log.hpp"
-#include "tunnel/auth/cert_expiry.hpp"
+#include "auth/cert_expiry.hpp"
 #include "tunnel/control/negotiator_server.hpp"
 #include "tunnel/daemon/control_stream.hpp"
 #include "tunnel/daemon/session_setup.hpp"

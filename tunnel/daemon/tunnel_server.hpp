@@ -16,10 +16,10 @@
 #pragma once
 
 #include "common/config.hpp"
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/handshake_limiter.hpp"
-#include "tunnel/auth/throttle.hpp"
-#include "tunnel/auth/users_db.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/handshake_limiter.hpp"
+#include "auth/throttle.hpp"
+#include "auth/users_db.hpp"
 #include "tunnel/control/address_pool.hpp"
 #include "tunnel/control/tunnel_parameters.hpp"
 #include "tunnel/daemon/data_plane.hpp"

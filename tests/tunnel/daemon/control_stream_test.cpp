@@ -3,7 +3,7 @@
 // without bound, and the stream reports itself backlogged on the way (issue 10, item 3).
 #include "tunnel/daemon/control_stream.hpp"
 
-#include "tunnel/auth/pki.hpp"
+#include "auth/pki.hpp"
 
 #include <gtest/gtest.h>
 

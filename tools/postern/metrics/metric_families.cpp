@@ -97,7 +97,7 @@ const std::vector<FamilySpec>& control_specs() {
         {"tls", "handshake_tls"},
         {"pending_limit", "handshake_limit"},
         {"evicted", "handshake_evicted"}}},
-      {"postern_tunnel_auth_total", "Tunnel password checks, by result.", MetricType::Counter, "result",
+      {"postern_auth_total", "Tunnel password checks, by result.", MetricType::Counter, "result",
        {{"ok", "auth_ok"}, {"bad_password", "auth_bad_password"}, {"throttled", "auth_throttled"},
         {"no_users", "auth_no_users"}}},
       {"postern_tunnel_throttled_sources", "Source addresses the tunnel password throttle tracks now.",

@@ -49,7 +49,7 @@ SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point n
   out.last_rekey_seconds_ago = seconds_since(s.last_rekey_ns.load(std::memory_order_relaxed), now);
   out.last_packet_seconds_ago = seconds_since(s.last_rx_ns.load(std::memory_order_relaxed), now);
   if (s.certificate_not_after != 0) {
-    namespace auth = tunnel::auth;
+    namespace auth = postern::auth;
     out.certificate_not_after = auth::format_utc(s.certificate_not_after);
     out.certificate_days_left = auth::days_left(s.certificate_not_after, unix_now);
     out.certificate_state =
@@ -126,12 +126,12 @@ Counters control_counters(const tunnel::daemon::TunnelServer::Counters& c) {
           {"throttled_sources", c.throttled_sources}};
 }
 
-CertificateStatus certificate_status(const tunnel::auth::Expiry& e) {
-  CertificateStatus out{e.what, e.path, "", std::nullopt, std::string(tunnel::auth::to_string(e.level)), e.error};
+CertificateStatus certificate_status(const auth::Expiry& e) {
+  CertificateStatus out{e.what, e.path, "", std::nullopt, std::string(auth::to_string(e.level)), e.error};
   if (!e.error.empty()) {
     out.state = "error";
   } else if (e.end != 0) {
-    out.not_after = tunnel::auth::format_utc(e.end);
+    out.not_after = auth::format_utc(e.end);
     out.days_left = e.days_left;
   }
   return out;

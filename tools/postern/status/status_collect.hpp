@@ -6,7 +6,7 @@
 
 #include "smtp/server/smtp_service.hpp"
 #include "tools/postern/status/status_report.hpp"
-#include "tunnel/auth/cert_expiry.hpp"
+#include "auth/cert_expiry.hpp"
 #include "tunnel/daemon/data_plane.hpp"
 #include "tunnel/daemon/tunnel_server.hpp"
 
@@ -24,7 +24,7 @@ struct StatusSources {
   const smtp::server::SmtpService* smtp = nullptr;        // nullptr: [smtp] off
   const tunnel::daemon::TunnelServer* tunnel_server = nullptr;  // nullptr: not a tunnel server
   // The daemon's certificates and CRL against a wall-clock time (CertWatch::expiries); empty: none.
-  std::function<std::vector<tunnel::auth::Expiry>(std::int64_t unix_now)> certificates;
+  std::function<std::vector<auth::Expiry>(std::int64_t unix_now)> certificates;
 };
 
 // The named counter lists of the report, from plain values (public so the metrics test can
@@ -41,6 +41,6 @@ StatusReport collect_status(const StatusSources& sources, std::chrono::steady_cl
 StatusReport collect_status(const StatusSources& sources, std::chrono::steady_clock::time_point now);
 
 // The status form of an Expiry (pure).
-CertificateStatus certificate_status(const tunnel::auth::Expiry& expiry);
+CertificateStatus certificate_status(const auth::Expiry& expiry);
 
 }  // namespace postern::cli::status

@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 class UsersDbError : public std::runtime_error {
  public:
@@ -109,4 +109,4 @@ class UsersDb {
   Entries entries_;
 };
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,10 +1,10 @@
 // HandshakeLimiter: the total and per-source (IPv4 address, IPv6 /64) bounds, release returns
 // slots, the table shrinks back to nothing.
-#include "tunnel/auth/handshake_limiter.hpp"
+#include "auth/handshake_limiter.hpp"
 
 #include <gtest/gtest.h>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 using V = HandshakeLimiter::Verdict;
@@ -44,4 +44,4 @@ TEST(HandshakeLimiter, ZeroPerSourceAdmitsNobody) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

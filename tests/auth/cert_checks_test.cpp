@@ -1,6 +1,6 @@
 // Certificate checks: fingerprints, deny list parsing and matching, CRL revocation.
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/pki.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/pki.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include <fstream>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -102,4 +102,4 @@ TEST(Crl, RevokedCertificateFailsVerification) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

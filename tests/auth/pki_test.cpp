@@ -1,6 +1,6 @@
 // PKI generator: the chain verifies with X509_verify_cert, EKU/SAN/basicConstraints are right,
 // keys are written 0600 and existing files are not overwritten without force.
-#include "tunnel/auth/pki.hpp"
+#include "auth/pki.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -121,4 +121,4 @@ TEST_F(PkiFiles, InitAndIssue) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,5 +1,5 @@
 // UsersDb: scrypt verify, file format errors with line numbers, atomic save keeping ownership.
-#include "tunnel/auth/users_db.hpp"
+#include "auth/users_db.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include <fstream>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -187,4 +187,4 @@ TEST(UsersDb, FailedReloadKeepsOldContents) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 class CertCheckError : public std::runtime_error {
  public:
@@ -79,4 +79,4 @@ class DenyList {
 // The subject's first commonName, or "" if none.
 std::string subject_common_name(X509* cert);
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,11 +1,11 @@
-// `postern pki renew` and `postern pki crl` (tunnel/auth/pki.hpp): a renewed certificate keeps
+// `postern pki renew` and `postern pki crl` (auth/pki.hpp): a renewed certificate keeps
 // subject, SANs and usage, is signed by the directory's CA and keeps the key unless asked; a
 // renewed CA still verifies what the old one issued; `pki crl` re-signs with the same entries and
 // a fresh nextUpdate (an expired CRL becomes valid again); renew, crl and revoke keep the
 // replaced file's owner, group and mode, so a daemon's run-as user can still read it at SIGHUP.
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/cert_expiry.hpp"
-#include "tunnel/auth/pki.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/cert_expiry.hpp"
+#include "auth/pki.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 
 #include <ctime>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -224,4 +224,4 @@ TEST_F(PkiCrl, RefusesACrlOfAnotherCaAndBadDays) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,9 +1,9 @@
 // HandshakeLimiter (see handshake_limiter.hpp).
-#include "tunnel/auth/handshake_limiter.hpp"
+#include "auth/handshake_limiter.hpp"
 
-#include "tunnel/auth/throttle.hpp"
+#include "auth/throttle.hpp"
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 HandshakeLimiter::Verdict HandshakeLimiter::admit(std::string_view peer_ip) {
   if (total_ >= limits_.max_total) return Verdict::total_limit;
@@ -38,4 +38,4 @@ std::string_view to_string(HandshakeLimiter::Verdict verdict) {
   return "unknown";
 }
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

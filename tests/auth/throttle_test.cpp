@@ -1,11 +1,11 @@
 // AuthThrottle with injected times: growing delays, lockout, window expiry, in-flight attempts
 // counted at reserve time, lockout cancels queued attempts, a success racing failures keeps
 // their history, IPv6 /64 keys, bounded memory that never evicts lockouts for fresh sources.
-#include "tunnel/auth/throttle.hpp"
+#include "auth/throttle.hpp"
 
 #include <gtest/gtest.h>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 using namespace std::chrono_literals;
@@ -136,4 +136,4 @@ TEST(AuthThrottle, FloodOfFreshSourcesNeverEvictsALockout) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

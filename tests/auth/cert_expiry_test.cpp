@@ -1,10 +1,10 @@
-// Certificate and CRL expiry (tunnel/auth/cert_expiry.hpp) under an injected clock: the day
+// Certificate and CRL expiry (auth/cert_expiry.hpp) under an injected clock: the day
 // count and the warn/expired thresholds as a table, real certificates and CRLs made by the pki
 // functions (including a CRL whose nextUpdate is already past, which the daemon's verify store
 // then refuses with "CRL has expired"), and the operator messages for each case.
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/cert_expiry.hpp"
-#include "tunnel/auth/pki.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/cert_expiry.hpp"
+#include "auth/pki.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <ctime>
 #include <fstream>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -210,4 +210,4 @@ TEST(CertExpiryHints, VerifyErrors) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

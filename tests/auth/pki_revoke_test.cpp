@@ -1,9 +1,9 @@
-// `postern pki revoke` (tunnel/auth/pki.hpp pki_revoke): the CRL it writes makes the daemon's
+// `postern pki revoke` (auth/pki.hpp pki_revoke): the CRL it writes makes the daemon's
 // verify store (make_verify_store, as installed on start and SIGHUP) refuse exactly the revoked
 // certificates; earlier entries keep their revocation dates; revoking twice is idempotent;
 // certificates or CRLs from another CA are refused without touching crl.pem.
-#include "tunnel/auth/cert_checks.hpp"
-#include "tunnel/auth/pki.hpp"
+#include "auth/cert_checks.hpp"
+#include "auth/pki.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 namespace fs = std::filesystem;
@@ -135,4 +135,4 @@ TEST_F(PkiRevoke, RefusesForeignCertificatesAndCrls) {
 }
 
 }  // namespace
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 struct HandshakeLimits {
   std::size_t max_total = 512;      // pending handshakes on the control port
@@ -43,4 +43,4 @@ class HandshakeLimiter {
 
 std::string_view to_string(HandshakeLimiter::Verdict verdict);
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,5 +1,5 @@
 // UsersDb, the users file and scrypt hashing (see users_db.hpp).
-#include "tunnel/auth/users_db.hpp"
+#include "auth/users_db.hpp"
 
 #include "platform/file_replace.hpp"
 
@@ -21,7 +21,7 @@
 #include <memory>
 #include <sstream>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 constexpr std::size_t salt_size = 16;
@@ -317,4 +317,4 @@ void UsersDb::save() const {
   }
 }
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

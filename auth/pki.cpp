@@ -1,8 +1,8 @@
 // PKI generation with OpenSSL 3 (see pki.hpp).
-#include "tunnel/auth/pki.hpp"
+#include "auth/pki.hpp"
 
 #include "platform/file_replace.hpp"
-#include "tunnel/auth/cert_checks.hpp"
+#include "auth/cert_checks.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -23,7 +23,7 @@
 #include <ctime>
 #include <utility>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 [[noreturn]] void fail(const std::string& what) {
@@ -467,4 +467,4 @@ PkiRenewResult pki_renew(const std::filesystem::path& dir, const std::string& na
   return result;
 }
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,5 +1,5 @@
 // AuthThrottle (see throttle.hpp).
-#include "tunnel/auth/throttle.hpp"
+#include "auth/throttle.hpp"
 
 #include <arpa/inet.h>
 
@@ -7,7 +7,7 @@
 #include <array>
 #include <cstring>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 std::string source_key(std::string_view ip) {
   std::string text(ip);
@@ -136,4 +136,4 @@ void AuthThrottle::record_success(std::string_view source, time_point now) {
   forget_if_idle(*e, now);
 }
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

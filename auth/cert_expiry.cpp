@@ -1,7 +1,7 @@
 // Expiry of certificates and CRLs (see cert_expiry.hpp).
-#include "tunnel/auth/cert_expiry.hpp"
+#include "auth/cert_expiry.hpp"
 
-#include "tunnel/auth/pki.hpp"
+#include "auth/pki.hpp"
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <ctime>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 std::string_view to_string(ExpiryLevel level) {
   switch (level) {
@@ -173,4 +173,4 @@ std::string verify_error_hint(long verify_error) {
   }
 }
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 class PkiError : public std::runtime_error {
  public:
@@ -146,4 +146,4 @@ struct PkiCrlResult {
 // nextUpdate, or writes an empty CRL when there is none. Refuses a crl.pem not signed by DIR/ca.pem.
 PkiCrlResult pki_crl(const std::filesystem::path& dir, const PkiCrlOptions& options = {});
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -1,5 +1,5 @@
 // Certificate checks: fingerprints, CRL loading, deny list (see cert_checks.hpp).
-#include "tunnel/auth/cert_checks.hpp"
+#include "auth/cert_checks.hpp"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -160,4 +160,4 @@ std::size_t DenyList::size() const {
   return entries_.fingerprints.size() + entries_.common_names.size();
 }
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 // The throttling key of a peer address: IPv4 as is ("192.0.2.7"; a v4-mapped IPv6 address is
 // taken as its IPv4), IPv6 as its /64 ("2001:db8:1:2::/64"); anything unparsable as given.
@@ -94,4 +94,4 @@ class AuthThrottle {
 
 std::string_view to_string(AuthThrottle::Refusal refusal);
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-namespace postern::tunnel::auth {
+namespace postern::auth {
 
 inline constexpr std::int64_t kExpiryWarnSeconds = 30 * 86400;
 
@@ -82,4 +82,4 @@ std::optional<ExpiryNotice> expiry_notice(const Expiry& e, ExpiryKind kind, std:
 // expired certificate, to renew it; "" for other errors.
 std::string verify_error_hint(long verify_error);
 
-}  // namespace postern::tunnel::auth
+}  // namespace postern::auth
