@@ -5,7 +5,9 @@
 #include "common/config.hpp"
 
 #include "common/duration.hpp"
+#include "common/toml_text_guard.hpp"
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <sys/stat.h>
@@ -600,6 +602,11 @@ std::string_view to_string(RelayTlsPolicy policy) {
 Config parse_config(std::string_view text, const std::filesystem::path& path) {
   std::map<std::string, std::uint32_t, std::less<>> key_lines;
   Context ctx{path.string(), fs::absolute(path).parent_path(), &key_lines};
+  if (auto bad = find_unsafe_toml_character(text)) {
+    throw ConfigError(fmt::format("{}:{}: character U+{:04X} outside a quoted string or comment (TOML allows only "
+                                  "ASCII there; a multi-line \"\"\" string cannot hold it either)",
+                                  ctx.file, bad->line, static_cast<std::uint32_t>(bad->code_point)));
+  }
   toml::table root;
   try {
     root = toml::parse(text, ctx.file);
