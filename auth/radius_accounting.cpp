@@ -50,8 +50,7 @@ std::vector<Attribute> accounting_attributes(AcctStatus status, const Accounting
 RadiusAccounting::RadiusAccounting(const config::RadiusConfig& config, SecretBytes secret)
     : config_(config),
       secret_(std::move(secret)),
-      transport_(config_.accounting_servers, secret_, config_.timeout, config_.tries),
-      thread_([this] { run(); }) {}
+      transport_(config_.accounting_servers, secret_, config_.timeout, config_.tries) {}
 
 RadiusAccounting::~RadiusAccounting() {
   {
@@ -59,7 +58,7 @@ RadiusAccounting::~RadiusAccounting() {
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void RadiusAccounting::submit(AcctStatus status, AccountingRecord record, std::optional<TerminateCause> cause) {
@@ -71,6 +70,9 @@ void RadiusAccounting::submit(AcctStatus status, AccountingRecord record, std::o
       return;
     }
     queue_.push_back({status, std::move(record), cause, std::chrono::steady_clock::now()});
+    // Started at the first record, not in the constructor: the daemon builds this before it
+    // drops privileges, which it must do while still single-threaded.
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   wake_.notify_one();
 }

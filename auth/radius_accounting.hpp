@@ -4,7 +4,7 @@
 // Framed-IP-Address, Calling-Station-Id (the client's outer address) and the Access-Accept's
 // Class. The Acct-Session-Id is the daemon's, fixed for the session's life, so a client that
 // roams (new UDP address, same control connection) stays one accounting session.
-// Sending happens on one thread of its own from a bounded queue (1024 records; beyond it a
+// Sending happens on one thread of its own (started by the first submit()) from a bounded queue (1024 records; beyond it a
 // record is dropped and logged), so the I/O thread never waits for a RADIUS server; a record
 // that no server acknowledges after the transport's tries is logged as lost.
 #pragma once

@@ -4,7 +4,8 @@
 namespace postern::auth {
 
 RadiusBackend::RadiusBackend(const config::RadiusConfig& config, SecretBytes secret)
-    : config_(config), secret_(std::move(secret)), transport_(config_.servers, secret_, config_.timeout, config_.tries) {}
+    : config_(config), secret_(std::move(secret)), transport_(config_.servers, secret_, config_.timeout, config_.tries,
+                 config_.require_message_authenticator) {}
 
 std::vector<radius::Attribute> access_request_attributes(const PasswordRequest& request, std::string_view nas_identifier) {
   using namespace radius;

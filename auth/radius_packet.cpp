@@ -225,7 +225,8 @@ std::optional<Packet> decode_packet(std::span<const std::uint8_t> bytes) {
 }
 
 CheckedResponse check_response(std::span<const std::uint8_t> bytes, Code request_code, std::uint8_t id,
-                               const Authenticator& request_authenticator, const SecretBytes& secret) {
+                               const Authenticator& request_authenticator, const SecretBytes& secret,
+                               bool require_message_authenticator) {
   auto packet = decode_packet(bytes);
   if (!packet) return {std::nullopt, ResponseError::malformed};
   if (packet->id != id) return {std::nullopt, ResponseError::wrong_id};
@@ -252,6 +253,7 @@ CheckedResponse check_response(std::span<const std::uint8_t> bytes, Code request
       }
       at += copy[at + 1];
     }
+    if (!offset && !require_message_authenticator) return {std::move(packet), ResponseError::none};
     if (!offset) return {std::nullopt, ResponseError::missing_message_authenticator};
     std::array<std::uint8_t, 16> received{};
     std::copy(copy.begin() + static_cast<std::ptrdiff_t>(*offset), copy.begin() + static_cast<std::ptrdiff_t>(*offset + 16),

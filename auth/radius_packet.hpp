@@ -115,8 +115,11 @@ struct CheckedResponse {
   std::optional<Packet> packet;  // set iff error == none
   ResponseError error = ResponseError::none;
 };
-// Checks an answer to the request (`request_code`, `id`, `request_authenticator`).
+// Checks an answer to the request (`request_code`, `id`, `request_authenticator`). An Access-*
+// answer without a Message-Authenticator is missing_message_authenticator unless
+// `require_message_authenticator` is false; one that is present is always checked.
 CheckedResponse check_response(std::span<const std::uint8_t> bytes, Code request_code, std::uint8_t id,
-                               const Authenticator& request_authenticator, const SecretBytes& secret);
+                               const Authenticator& request_authenticator, const SecretBytes& secret,
+                               bool require_message_authenticator = true);
 
 }  // namespace postern::auth::radius

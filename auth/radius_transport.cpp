@@ -13,15 +13,19 @@ void random_bytes(std::span<std::uint8_t> out) {
 }
 
 Transport::Transport(std::vector<config::Endpoint> servers, const SecretBytes& secret,
-                     std::chrono::milliseconds timeout, std::uint32_t tries)
-    : servers_(std::move(servers)), secret_(secret), timeout_(timeout), tries_(std::max<std::uint32_t>(1, tries)) {}
+                     std::chrono::milliseconds timeout, std::uint32_t tries, bool require_message_authenticator)
+    : servers_(std::move(servers)),
+      secret_(secret),
+      timeout_(timeout),
+      tries_(std::max<std::uint32_t>(1, tries)),
+      require_message_authenticator_(require_message_authenticator) {}
 
 namespace {
 
 // One server: sends `packet` up to `tries` times and waits for a checked answer.
 std::optional<Packet> ask(const config::Endpoint& server, const std::vector<std::uint8_t>& packet, Code code,
                           std::uint8_t id, const Authenticator& ra, const SecretBytes& secret,
-                          std::chrono::milliseconds timeout, std::uint32_t tries, std::string* problem) {
+                          std::chrono::milliseconds timeout, std::uint32_t tries, bool require_ma, std::string* problem) {
   asio::io_context io;
   asio::error_code ec;
   const auto address = asio::ip::make_address(server.host, ec);
@@ -56,7 +60,7 @@ std::optional<Packet> ask(const config::Endpoint& server, const std::vector<std:
           timer.cancel();
           return;
         }
-        auto checked = check_response(std::span<const std::uint8_t>(buffer.data(), n), code, id, ra, secret);
+        auto checked = check_response(std::span<const std::uint8_t>(buffer.data(), n), code, id, ra, secret, require_ma);
         if (checked.packet) {
           answer = std::move(checked.packet);
           timer.cancel();
@@ -98,7 +102,7 @@ Exchange Transport::exchange(Code request_code, const Build& build) const {
       return out;
     }
     std::string problem;
-    if (auto answer = ask(server, packet, request_code, id, ra, secret_, timeout_, tries_, &problem)) {
+    if (auto answer = ask(server, packet, request_code, id, ra, secret_, timeout_, tries_, require_message_authenticator_, &problem)) {
       preferred_.store(index);
       out.answer = std::move(answer);
       out.server = server.to_string();

@@ -30,7 +30,7 @@ class Transport {
   using Build = std::function<std::vector<std::uint8_t>(std::uint8_t id, Authenticator* request_authenticator)>;
 
   Transport(std::vector<config::Endpoint> servers, const SecretBytes& secret, std::chrono::milliseconds timeout,
-            std::uint32_t tries);
+            std::uint32_t tries, bool require_message_authenticator = true);
 
   Exchange exchange(Code request_code, const Build& build) const;
 
@@ -39,6 +39,7 @@ class Transport {
   const SecretBytes& secret_;
   std::chrono::milliseconds timeout_;
   std::uint32_t tries_;
+  bool require_message_authenticator_;
   mutable std::atomic<std::size_t> preferred_{0};
   mutable std::atomic<std::uint8_t> next_id_{0};
 };

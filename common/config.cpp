@@ -338,6 +338,7 @@ RadiusConfig load_radius(Section& r) {
                                 return std::string(v);
                               })
                          .value_or(c.nas_identifier);
+  c.require_message_authenticator = r.boolean("require_message_authenticator").value_or(c.require_message_authenticator);
   c.accounting = r.boolean("accounting").value_or(false);
   auto acct = r.list("accounting_servers", "a RADIUS accounting server IP, optionally with a port, like \"192.0.2.10:1813\"",
                      radius_endpoint(1813));

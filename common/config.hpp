@@ -274,6 +274,10 @@ struct RadiusConfig {
   std::chrono::milliseconds timeout{3'000};
   std::uint32_t tries = 2;
   std::string nas_identifier = "postern";
+  // Access-Accept/Reject without a Message-Authenticator are dropped (Blast-RADIUS,
+  // CVE-2024-3596). false only for servers that cannot send one (FreeRADIUS before 3.2.5
+  // without `Message-Authenticator := 0x00` in its reply); a present one is always checked.
+  bool require_message_authenticator = true;
   // Accounting (RFC 2866) of tunnel sessions: Start, Interim-Update every interim_interval
   // (0: none), Stop.
   bool accounting = false;

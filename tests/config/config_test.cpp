@@ -480,6 +480,7 @@ interim_interval = "5m"
   EXPECT_EQ(r.auth.radius->interim_interval, milliseconds(300'000));
   EXPECT_EQ(r.auth.radius->tries, 2u);
   EXPECT_EQ(r.auth.radius->nas_identifier, "postern");
+  EXPECT_TRUE(r.auth.radius->require_message_authenticator);
 
   Config f = parse_config(server_text, "/etc/postern/site.toml");
   EXPECT_EQ(f.auth.backend, PasswordBackendKind::file);

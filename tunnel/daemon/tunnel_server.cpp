@@ -605,7 +605,9 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
     log::info("tunnel", connection.log_id, "session down",
               {{"identity", connection.session->identity}, {"reason", reason},
                {"rx_packets", connection.session->rx_packets.load()},
-               {"tx_packets", connection.session->tx_packets.load()}});
+               {"tx_packets", connection.session->tx_packets.load()},
+               {"rx_bytes", connection.session->rx_bytes.load()},
+               {"tx_bytes", connection.session->tx_bytes.load()}});
   }
   connections_.erase(connection.local_id);
 }
