@@ -4,7 +4,8 @@
 # tunnel and SMTP AUTH both accept alice (in group vpn) and refuse a wrong password and bob (right
 # password, not in the group); the server logs why. With slapd stopped, SMTP AUTH answers 454
 # 4.7.0 and the tunnel client is told "temporarily unavailable" and keeps retrying (no exit 2),
-# and gets in by itself once slapd is back (the backend reconnects).
+# and gets in by itself once slapd is back (the backend reconnects). Last, ldap:// with
+# starttls = true: a second (SMTP-only) daemon authenticates alice, and slapd logs the StartTLS.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/slapd.sh"
 require_root
@@ -13,7 +14,8 @@ make_topology
 make_pki
 write_slapd_config
 LDAP_URI="ldaps://127.0.0.1:6360/"
-start_slapd "$NS_SITE" "$LDAP_URI"
+STARTTLS_URI="ldap://127.0.0.1:3890/"
+start_slapd "$NS_SITE" "$LDAP_URI $STARTTLS_URI"
 log "slapd up on $LDAP_URI"
 
 write_server_config "$WORK/site.toml" 'auth = "password"'
@@ -88,11 +90,45 @@ kill -0 "$RETRY_PID" || fail "the client gave up instead of retrying"
 grep -q "giving up" "$WORK/retry.log" && fail "the client gave up on a temporary failure"
 grep -q 'auth unavailable user=alice .*backend=ldap' "$WORK/server.log" || fail "the server did not log auth unavailable"
 log "tunnel: slapd down -> the client retries ($(grep -c 'temporarily unavailable' "$WORK/retry.log") refusals so far)"
-start_slapd "$NS_SITE" "$LDAP_URI"
+start_slapd "$NS_SITE" "$LDAP_URI $STARTTLS_URI"
 wait_for 40 "the retrying client to get in once slapd is back" \
   bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
 log "tunnel: slapd back -> the same client got in ($(tunnel_address "$NS_LAPTOP" pst0))"
 reply=$(smtp_auth alice "$SLAPD_PASSWORD_ALICE")
 [ "${reply%% *}" = 235 ] || fail "SMTP AUTH after slapd came back: $reply"
 log "smtp: after slapd came back 235"
+
+# StartTLS on ldap://: a second, SMTP-only daemon; slapd's log shows the StartTLS operation.
+cat >"$WORK/starttls.toml" <<CONF
+[smtp]
+listen = ["10.200.0.2:588 starttls"]
+hostname = "mail.example.test"
+certificate = "pki/server.pem"
+private_key = "pki/server.key"
+spool = "spool2"
+maildir = "maildir2"
+domains = ["example.test"]
+
+[auth]
+backend = "ldap"
+
+[auth.ldap]
+uris = ["$STARTTLS_URI"]
+starttls = true
+ca = "pki/ca.pem"
+base = "ou=people,dc=site,dc=test"
+bind_dn = "cn=postern,dc=site,dc=test"
+bind_password_file = "ldap.pass"
+
+[daemon]
+status_socket = "$WORK/starttls.sock"
+CONF
+ip netns exec "$NS_SITE" "$POSTERN_BIN" server -c "$WORK/starttls.toml" >"$WORK/starttls.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the StartTLS daemon" grep -q "listening.*port=588" "$WORK/starttls.log"
+starttls_ops=$(grep -c 'EXT oid=1.3.6.1.4.1.1466.20037' "$WORK/slapd.log" || true)
+reply=$(in_laptop timeout 30 python3 "$(dirname "$0")/smtp_auth.py" 10.200.0.2 588 "$WORK/pki/ca.pem" alice "$SLAPD_PASSWORD_ALICE")
+[ "${reply%% *}" = 235 ] || fail "SMTP AUTH through the StartTLS backend: $reply"
+[ "$(grep -c 'EXT oid=1.3.6.1.4.1.1466.20037' "$WORK/slapd.log")" -gt "$starttls_ops" ] || fail "slapd saw no StartTLS operation"
+log "ldap:// with StartTLS: alice 235, slapd logged the StartTLS extended operation"
 log "PASS"
