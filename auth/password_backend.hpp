@@ -63,8 +63,9 @@ class PasswordBackend {
   // After a reload: false when `user` is known to be gone, so its sessions end. A directory is
   // only asked at the next login, so it answers true.
   virtual bool may_still_exist(std::string_view user) const { (void)user; return true; }
-  // For the reload log line: "users=3" for the file, "" for directories.
-  virtual std::string summary() const { return ""; }
+  // For the reload log line's users= field: the number of users in the file, the backend's
+  // kind for a directory.
+  virtual std::string summary() const { return std::string(kind()); }
 };
 
 }  // namespace postern::auth

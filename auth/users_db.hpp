@@ -91,7 +91,7 @@ class UsersDb : public PasswordBackend {
   PasswordVerdict authenticate(const PasswordRequest& request) const override;
   std::string_view kind() const override { return "file"; }
   bool may_still_exist(std::string_view user) const override { return contains(user); }
-  std::string summary() const override { return "users=" + std::to_string(size()); }
+  std::string summary() const override { return std::to_string(size()); }
 
   // Adds or replaces; throws UsersDbError for an invalid name. Returns true if it replaced.
   bool set_password(std::string_view name, const SecretBytes& password);

@@ -316,7 +316,7 @@ void SmtpService::reload() {
   try {
     if (st.passwords) st.passwords->reload();
     if (st.rules) st.rules->reload();
-    log::info(kLog, "-", "reloaded", {{"passwords", st.passwords ? st.passwords->summary() : std::string("none")},
+    log::info(kLog, "-", "reloaded", {{"users", st.passwords ? st.passwords->summary() : std::string("0")},
                                       {"senders", st.rules ? st.rules->senders_loaded() : 0},
                                       {"recipients", st.rules ? st.rules->recipients_loaded() : 0}});
   } catch (const std::exception& e) {

@@ -142,7 +142,7 @@ void TunnelServer::reload() {
   if (passwords_ && passwords_->kind() == "file") {
     try {
       passwords_->reload();
-      log::info("tunnel", "", "reloaded", {{"passwords", passwords_->summary()}});
+      log::info("tunnel", "", "reloaded", {{"users", passwords_->summary()}});
     } catch (const std::exception& e) {
       log::error("tunnel", "", "reload failed", {{"error", e.what()}});
     }
