@@ -391,16 +391,16 @@ void check_auth(Section& s, const TunnelServerConfig& c) {
   bool passwords = c.passwords;
   switch (c.auth) {
     case AuthMode::any:
-      if (!certs && !passwords) s.fail("auth", "\"any\" needs client_ca or users (or both)");
+      if (!certs && !passwords) s.fail("auth", "\"any\" needs client_ca or users (or both, or an [auth] directory backend)");
       break;
     case AuthMode::certificate:
       if (!certs) s.fail("auth", "\"certificate\" needs client_ca");
       break;
     case AuthMode::password:
-      if (!passwords) s.fail("auth", "\"password\" needs users");
+      if (!passwords) s.fail("auth", "\"password\" needs users (or an [auth] directory backend)");
       break;
     case AuthMode::both:
-      if (!certs || !passwords) s.fail("auth", "\"both\" needs client_ca and users");
+      if (!certs || !passwords) s.fail("auth", "\"both\" needs client_ca and users (or an [auth] directory backend)");
       break;
   }
 }
