@@ -317,4 +317,18 @@ void UsersDb::save() const {
   }
 }
 
+PasswordVerdict UsersDb::authenticate(const PasswordRequest& request) const {
+  if (verify(request.user, request.password)) return PasswordVerdict::accepted();
+  return PasswordVerdict::rejected("bad user or password");
+}
+
+std::string_view to_string(PasswordOutcome outcome) {
+  switch (outcome) {
+    case PasswordOutcome::accepted: return "accepted";
+    case PasswordOutcome::rejected: return "rejected";
+    case PasswordOutcome::temporarily_failed: return "temporarily_failed";
+  }
+  return "rejected";
+}
+
 }  // namespace postern::auth

@@ -15,6 +15,7 @@
 //  - Passwords are only ever held in SecretBytes; nothing here logs them.
 #pragma once
 
+#include "auth/password_backend.hpp"
 #include "common/secret.hpp"
 
 #include <cstdint>
@@ -69,7 +70,8 @@ bool check_password_hash(const PasswordHash& h, const SecretBytes& password);
 // names like "alice@example.org" are fine).
 bool is_valid_user_name(std::string_view name);
 
-class UsersDb {
+// The "file" password backend ([auth] backend = "file"): authenticate() is verify().
+class UsersDb : public PasswordBackend {
  public:
   // `params` is the cost used for new passwords and for the dummy hash of unknown users.
   explicit UsersDb(ScryptParams params = {}, RandomSource random = system_random);
@@ -79,11 +81,17 @@ class UsersDb {
   // Reads `path` (a missing file is an error) and remembers it for reload()/save().
   void load(const std::filesystem::path& path);
   // Re-reads the remembered path; on error throws and keeps the old contents.
-  void reload();
+  void reload() override;
   // Starts an empty database bound to `path` (for `postern user add` on a new file).
   void reset(const std::filesystem::path& path);
 
   bool verify(std::string_view name, const SecretBytes& password) const;
+
+  // PasswordBackend: "bad user or password" when verify() fails; never temporarily_failed.
+  PasswordVerdict authenticate(const PasswordRequest& request) const override;
+  std::string_view kind() const override { return "file"; }
+  bool may_still_exist(std::string_view user) const override { return contains(user); }
+  std::string summary() const override { return std::to_string(size()); }
 
   // Adds or replaces; throws UsersDbError for an invalid name. Returns true if it replaced.
   bool set_password(std::string_view name, const SecretBytes& password);

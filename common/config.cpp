@@ -240,26 +240,174 @@ std::uint16_t port(Section& s, std::string_view key, std::uint16_t fallback) {
   return static_cast<std::uint16_t>(s.integer(key, 1, 65535).value_or(fallback));
 }
 
+// A users file next to a directory backend would be parsed and never asked: refused.
+void check_users_key(Section& s, const std::optional<fs::path>& users, const AuthConfig& auth) {
+  if (users && auth.backend != PasswordBackendKind::file)
+    s.fail("users", "passwords are answered by [auth] backend = \"" + std::string(to_string(auth.backend)) +
+                        "\"; remove users (it is only read with backend = \"file\")");
+}
+
+std::optional<PasswordBackendKind> parse_backend(std::string_view s) {
+  for (auto k : {PasswordBackendKind::file, PasswordBackendKind::ldap, PasswordBackendKind::radius}) {
+    if (s == to_string(k)) return k;
+  }
+  return std::nullopt;
+}
+
+// An LDAP filter as written by the operator: parenthesised, balanced, placeholders known.
+std::optional<std::string> parse_ldap_filter(std::string_view s, bool dn_allowed) {
+  if (s.size() < 3 || s.front() != '(' || s.back() != ')') return std::nullopt;
+  int depth = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '(') ++depth;
+    if (s[i] == ')' && --depth < 0) return std::nullopt;
+    if (s[i] == '%') {
+      if (i + 1 >= s.size()) return std::nullopt;
+      const char next = s[++i];
+      if (next != 'u' && next != '%' && !(dn_allowed && next == 'd')) return std::nullopt;
+    }
+  }
+  if (depth != 0) return std::nullopt;
+  return std::string(s);
+}
+
+std::optional<std::string> parse_ldap_uri(std::string_view s) {
+  for (std::string_view scheme : {"ldaps://", "ldap://"}) {
+    if (s.substr(0, scheme.size()) == scheme && s.size() > scheme.size() &&
+        s.find_first_of(" \t") == std::string_view::npos)
+      return std::string(s);
+  }
+  return std::nullopt;
+}
+
+LdapConfig load_ldap(Section& l) {
+  LdapConfig c;
+  c.uris = l.required(l.list("uris", "an LDAP URI like \"ldaps://ldap.site.example\" or \"ldap://ldap.site.example\"",
+                             parse_ldap_uri),
+                      "uris");
+  if (c.uris.empty()) l.fail("uris", "at least one LDAP URI is required");
+  c.starttls = l.boolean("starttls").value_or(false);
+  for (const auto& uri : c.uris) {
+    const bool plain = uri.rfind("ldap://", 0) == 0;
+    if (plain && !c.starttls)
+      l.fail("uris", "\"" + uri + "\" is cleartext: use ldaps:// or set starttls = true (passwords are never sent in the clear)");
+    if (!plain && c.starttls) l.fail("starttls", "only for ldap:// URIs (\"" + uri + "\" is already TLS)");
+  }
+  c.ca = l.path("ca");
+  c.base = l.required(l.string("base"), "base");
+  c.filter = l.parsed("filter", "an LDAP filter in parentheses using %u, like \"(uid=%u)\"",
+                      [](std::string_view v) { return parse_ldap_filter(v, false); })
+                 .value_or(c.filter);
+  if (c.filter.find("%u") == std::string::npos) l.fail("filter", "must contain %u (the login name)");
+  c.bind_dn = l.string("bind_dn");
+  c.bind_password_file = l.path("bind_password_file");
+  if (c.bind_dn && !c.bind_password_file) l.fail("bind_dn", "bind_password_file is required with bind_dn");
+  if (c.bind_password_file && !c.bind_dn) l.fail("bind_password_file", "bind_dn is required with bind_password_file");
+  c.group_filter = l.parsed("group_filter", "an LDAP filter in parentheses using %u or %d, like \"(&(cn=vpn)(member=%d))\"",
+                            [](std::string_view v) { return parse_ldap_filter(v, true); });
+  c.group_base = l.string("group_base");
+  if (c.group_base && !c.group_filter) l.fail("group_base", "only used with group_filter");
+  c.timeout = l.duration("timeout").value_or(c.timeout);
+  if (c.timeout < std::chrono::milliseconds(100) || c.timeout > std::chrono::minutes(2))
+    l.fail("timeout", "must be from 100ms to 2m");
+  return c;
+}
+
+std::function<std::optional<Endpoint>(std::string_view)> radius_endpoint(std::uint16_t default_port) {
+  return [default_port](std::string_view v) -> std::optional<Endpoint> {
+    if (auto e = parse_ip_endpoint(v)) return e;
+    if (is_ip_literal(v)) return Endpoint{std::string(v), default_port};
+    return std::nullopt;
+  };
+}
+
+RadiusConfig load_radius(Section& r) {
+  RadiusConfig c;
+  c.servers = r.required(r.list("servers", "a RADIUS server IP, optionally with a port, like \"192.0.2.10\" or \"192.0.2.10:1812\"",
+                                radius_endpoint(1812)),
+                         "servers");
+  if (c.servers.empty()) r.fail("servers", "at least one RADIUS server is required");
+  c.secret_file = r.required(r.path("secret_file"), "secret_file");
+  c.timeout = r.duration("timeout").value_or(c.timeout);
+  if (c.timeout < std::chrono::milliseconds(100) || c.timeout > std::chrono::seconds(60))
+    r.fail("timeout", "must be from 100ms to 60s");
+  c.tries = static_cast<std::uint32_t>(r.integer("tries", 1, 10).value_or(c.tries));
+  c.nas_identifier = r.parsed("nas_identifier", "a name of 1-64 printable characters",
+                              [](std::string_view v) -> std::optional<std::string> {
+                                if (v.empty() || v.size() > 64) return std::nullopt;
+                                for (char ch : v)
+                                  if (static_cast<unsigned char>(ch) < 0x21 || static_cast<unsigned char>(ch) > 0x7e) return std::nullopt;
+                                return std::string(v);
+                              })
+                         .value_or(c.nas_identifier);
+  c.require_message_authenticator = r.boolean("require_message_authenticator").value_or(c.require_message_authenticator);
+  c.accounting = r.boolean("accounting").value_or(false);
+  auto acct = r.list("accounting_servers", "a RADIUS accounting server IP, optionally with a port, like \"192.0.2.10:1813\"",
+                     radius_endpoint(1813));
+  if (acct && !c.accounting) r.fail("accounting_servers", "only used with accounting = true");
+  if (acct && acct->empty()) r.fail("accounting_servers", "at least one server (or leave it out for the auth servers on 1813)");
+  if (acct) {
+    c.accounting_servers = *acct;
+  } else {
+    for (const auto& s : c.servers) c.accounting_servers.push_back(Endpoint{s.host, 1813});
+  }
+  auto interim = r.duration("interim_interval");
+  if (interim && !c.accounting) r.fail("interim_interval", "only used with accounting = true");
+  c.interim_interval = interim.value_or(c.interim_interval);
+  if (c.interim_interval.count() != 0 && c.interim_interval < std::chrono::seconds(10))
+    r.fail("interim_interval", "must be 0 (no interim updates) or at least 10s");
+  return c;
+}
+
+const toml::table* auth_subtable(Section& s, std::string_view name) {
+  const toml::node* n = s.get(name);
+  if (!n) return nullptr;
+  if (auto t = n->as_table()) return t;
+  s.fail(name, "expected an [auth." + std::string(name) + "] section");
+}
+
+AuthConfig load_auth(const Context& ctx, Section& s) {
+  AuthConfig c;
+  c.backend = s.parsed("backend", "one of \"file\", \"ldap\", \"radius\"", parse_backend).value_or(c.backend);
+  const toml::table* lt = auth_subtable(s, "ldap");
+  const toml::table* rt = auth_subtable(s, "radius");
+  if (lt && c.backend != PasswordBackendKind::ldap) s.fail("ldap", "[auth.ldap] is only read with backend = \"ldap\"");
+  if (rt && c.backend != PasswordBackendKind::radius) s.fail("radius", "[auth.radius] is only read with backend = \"radius\"");
+  if (c.backend == PasswordBackendKind::ldap) {
+    if (!lt) s.fail("backend", "\"ldap\" needs an [auth.ldap] section");
+    Section l(ctx, "auth.ldap", lt);
+    c.ldap = load_ldap(l);
+    l.reject_unknown();
+  }
+  if (c.backend == PasswordBackendKind::radius) {
+    if (!rt) s.fail("backend", "\"radius\" needs an [auth.radius] section");
+    Section r(ctx, "auth.radius", rt);
+    c.radius = load_radius(r);
+    r.reject_unknown();
+  }
+  return c;
+}
+
 void check_auth(Section& s, const TunnelServerConfig& c) {
   bool certs = c.client_ca.has_value();
-  bool passwords = c.users.has_value();
+  bool passwords = c.passwords;
   switch (c.auth) {
     case AuthMode::any:
-      if (!certs && !passwords) s.fail("auth", "\"any\" needs client_ca or users (or both)");
+      if (!certs && !passwords) s.fail("auth", "\"any\" needs client_ca or users (or both, or an [auth] directory backend)");
       break;
     case AuthMode::certificate:
       if (!certs) s.fail("auth", "\"certificate\" needs client_ca");
       break;
     case AuthMode::password:
-      if (!passwords) s.fail("auth", "\"password\" needs users");
+      if (!passwords) s.fail("auth", "\"password\" needs users (or an [auth] directory backend)");
       break;
     case AuthMode::both:
-      if (!certs || !passwords) s.fail("auth", "\"both\" needs client_ca and users");
+      if (!certs || !passwords) s.fail("auth", "\"both\" needs client_ca and users (or an [auth] directory backend)");
       break;
   }
 }
 
-TunnelServerConfig load_server(Section& s) {
+TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   TunnelServerConfig c;
   c.listen = s.required(s.parsed("listen", "\"ip:port\" like \"0.0.0.0:443\"", parse_ip_endpoint), "listen");
   c.data_port = port(s, "data_port", c.listen.port);
@@ -269,6 +417,8 @@ TunnelServerConfig load_server(Section& s) {
   c.crl = s.path("crl");
   c.deny_list = s.path("deny_list");
   c.users = s.path("users");
+  check_users_key(s, c.users, auth);
+  c.passwords = c.users.has_value() || auth.backend != PasswordBackendKind::file;
   c.auth = s.parsed("auth", "one of \"any\", \"certificate\", \"password\", \"both\"", parse_auth_mode)
                .value_or(AuthMode::any);
   check_auth(s, c);
@@ -447,7 +597,7 @@ QueueConfig load_queue(Section& q) {
   return c;
 }
 
-SmtpConfig load_smtp(Section& s) {
+SmtpConfig load_smtp(Section& s, const AuthConfig& auth) {
   SmtpConfig c;
   c.listen = s.required(s.list("listen", "\"ip:port mode\" like \"0.0.0.0:587 starttls\" (mode: starttls, tls, auto)",
                                parse_listener),
@@ -466,6 +616,8 @@ SmtpConfig load_smtp(Section& s) {
   c.domains = s.required(s.list("domains", "a domain like \"example.org\"", parse_domain), "domains");
   if (c.domains.empty()) s.fail("domains", "at least one domain is required");
   c.users = s.path("users");
+  check_users_key(s, c.users, auth);
+  c.passwords = c.users.has_value() || auth.backend != PasswordBackendKind::file;
   c.max_message_size = s.size("max_message_size").value_or(c.max_message_size);
   if (c.max_message_size < 1024) s.fail("max_message_size", "must be at least 1K");
   c.max_recipients = static_cast<std::uint32_t>(s.integer("max_recipients", 1, 100000).value_or(c.max_recipients));
@@ -550,24 +702,29 @@ const toml::table* subtable(const Context& ctx, const toml::table& root, std::st
 
 Config build(const Context& ctx, const toml::table& root, const fs::path& file) {
   for (const auto& [key, node] : root) {
-    if (key != "tunnel" && key != "smtp" && key != "daemon")
+    if (key != "tunnel" && key != "smtp" && key != "auth" && key != "daemon")
       throw ConfigError(ctx.file + ":" + std::to_string(node.source().begin.line) + ": " + std::string(key.str()) +
-                        ": unknown section (expected [tunnel], [smtp] or [daemon])");
+                        ": unknown section (expected [tunnel], [smtp], [auth] or [daemon])");
   }
   Config config;
   config.file = file;
+  // [auth] first: it decides whether [tunnel] users / [smtp] users may be set.
+  const toml::table* auth_table = subtable(ctx, root, "auth");
+  Section a(ctx, "auth", auth_table);
+  config.auth = load_auth(ctx, a);
+  a.reject_unknown();
   if (const toml::table* t = subtable(ctx, root, "tunnel")) {
     Section s(ctx, "tunnel", t);
     if (s.has("listen") && s.has("server"))
       s.fail("server", "a [tunnel] is either a server (listen) or a client (server), not both");
-    if (s.has("listen")) config.server = load_server(s);
+    if (s.has("listen")) config.server = load_server(s, config.auth);
     else if (s.has("server")) config.client = load_client(s);
     else s.fail("", "needs listen (to be a server) or server (to be a client)");
     s.reject_unknown();
   }
   if (const toml::table* t = subtable(ctx, root, "smtp")) {
     Section s(ctx, "smtp", t);
-    config.smtp = load_smtp(s);
+    config.smtp = load_smtp(s, config.auth);
     if (const toml::table* rt = smtp_subtable(s, "relay")) {
       Section r(ctx, "smtp.relay", rt);
       config.smtp->relay = load_relay(r, *config.smtp);
@@ -585,10 +742,23 @@ Config build(const Context& ctx, const toml::table& root, const fs::path& file) 
   d.reject_unknown();
   if (!config.server && !config.client && !config.smtp)
     throw ConfigError(ctx.file + ": nothing to run: no [tunnel] or [smtp] section");
+  if (auth_table && config.client) a.fail("", "[auth] is for servers; a client sends its own user and password_file");
+  if (config.auth.radius && config.auth.radius->accounting && !config.server)
+    throw ConfigError(ctx.file + ":" + std::to_string((*ctx.key_lines)["auth.radius.accounting"]) +
+                      ": [auth.radius] accounting: accounts tunnel sessions, but there is no tunnel server ([tunnel] listen)");
   return config;
 }
 
 }  // namespace
+
+std::string_view to_string(PasswordBackendKind kind) {
+  switch (kind) {
+    case PasswordBackendKind::file: return "file";
+    case PasswordBackendKind::ldap: return "ldap";
+    case PasswordBackendKind::radius: return "radius";
+  }
+  return "file";
+}
 
 std::string_view to_string(RelayTlsPolicy policy) {
   switch (policy) {

@@ -91,7 +91,8 @@ struct TunnelServerConfig {
   std::optional<std::filesystem::path> client_ca;  // enables client-certificate auth
   std::optional<std::filesystem::path> crl;
   std::optional<std::filesystem::path> deny_list;
-  std::optional<std::filesystem::path> users;  // enables password auth
+  std::optional<std::filesystem::path> users;  // enables password auth ([auth] backend = "file")
+  bool passwords = false;  // password logins possible: users set or a directory backend
   AuthMode auth = AuthMode::any;
   Ipv4Cidr pool;                        // server's tunnel address: pool.first_host()
   std::vector<Ipv4Cidr> routes;         // default {pool}
@@ -208,7 +209,8 @@ struct SmtpConfig {
   std::filesystem::path spool;
   std::filesystem::path maildir;
   std::vector<std::string> domains;  // at least one; lower-cased
-  std::optional<std::filesystem::path> users;
+  std::optional<std::filesystem::path> users;  // [auth] backend = "file" only
+  bool passwords = false;  // AUTH offered: users set or a directory backend
   std::uint64_t max_message_size = 35ull * 1024 * 1024;
   std::uint32_t max_recipients = 100;
   std::chrono::milliseconds greeting_delay{500};
@@ -239,6 +241,56 @@ struct SmtpConfig {
   QueueConfig queue;                 // [smtp.queue]
 };
 
+// [auth]: who answers passwords (tunnel logins and SMTP AUTH alike; docs/directory-auth.md).
+enum class PasswordBackendKind {
+  file,    // [tunnel] users / [smtp] users (scrypt users files)
+  ldap,    // [auth.ldap]: search the user's entry, bind as it
+  radius,  // [auth.radius]: PAP Access-Request with Message-Authenticator
+};
+std::string_view to_string(PasswordBackendKind kind);  // "file", "ldap", "radius"
+
+// [auth.ldap]. TLS is always on: ldaps:// URIs, or ldap:// with starttls = true; the server
+// certificate must chain to `ca` (or the system store) and name the URI's host.
+struct LdapConfig {
+  std::vector<std::string> uris;  // tried in order by libldap
+  bool starttls = false;          // required for (and only allowed with) ldap:// URIs
+  std::optional<std::filesystem::path> ca;  // PEM bundle; default: the system store
+  std::string base;                // search base for users
+  std::string filter = "(uid=%u)";  // %u: the login name, escaped (RFC 4515)
+  std::optional<std::string> bind_dn;  // service account for the search; none: anonymous
+  std::optional<std::filesystem::path> bind_password_file;  // set iff bind_dn; mode 0600
+  // Who may connect: a login passes only if this search (under group_base, default base)
+  // finds an entry. %u: the login name, %d: the user's DN (both escaped).
+  std::optional<std::string> group_filter;
+  std::optional<std::string> group_base;
+  std::chrono::milliseconds timeout{5'000};  // connect and each operation
+};
+
+// [auth.radius]. Servers are tried in order, each `tries` times `timeout` apart; the one that
+// answered last is asked first next time.
+struct RadiusConfig {
+  std::vector<Endpoint> servers;  // IP literals; port default 1812
+  std::filesystem::path secret_file;  // the shared secret, mode 0600
+  std::chrono::milliseconds timeout{3'000};
+  std::uint32_t tries = 2;
+  std::string nas_identifier = "postern";
+  // Access-Accept/Reject without a Message-Authenticator are dropped (Blast-RADIUS,
+  // CVE-2024-3596). false only for servers that cannot send one (FreeRADIUS before 3.2.5
+  // without `Message-Authenticator := 0x00` in its reply); a present one is always checked.
+  bool require_message_authenticator = true;
+  // Accounting (RFC 2866) of tunnel sessions: Start, Interim-Update every interim_interval
+  // (0: none), Stop.
+  bool accounting = false;
+  std::vector<Endpoint> accounting_servers;  // default: each server on port 1813
+  std::chrono::milliseconds interim_interval{600'000};
+};
+
+struct AuthConfig {
+  PasswordBackendKind backend = PasswordBackendKind::file;
+  std::optional<LdapConfig> ldap;      // iff backend == ldap
+  std::optional<RadiusConfig> radius;  // iff backend == radius
+};
+
 struct DaemonConfig {
   std::string user = "nobody";
   std::string group;  // empty: the user's primary group
@@ -256,6 +308,7 @@ struct Config {
   std::optional<TunnelServerConfig> server;
   std::optional<TunnelClientConfig> client;  // never both server and client
   std::optional<SmtpConfig> smtp;
+  AuthConfig auth;  // [auth]
   DaemonConfig daemon;
   // The line each key was read from ("tunnel.users" -> 7), for errors found after parsing
   // (files, listeners): where("tunnel", "users") is "site.toml:7: [tunnel] users".

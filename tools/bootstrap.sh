@@ -16,6 +16,7 @@ PACKAGES=(
   curl prometheus
   dovecot-core dovecot-imapd
   postfix sasl2-bin libsasl2-modules
+  libldap-dev slapd ldap-utils freeradius freeradius-utils
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,6 +32,10 @@ export DEBIAN_FRONTEND=noninteractive
 # instances with their own configuration directory: install it unconfigured ("No configuration"
 # writes no /etc/postfix/main.cf) and let no maintainer script start a system instance.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# slapd and FreeRADIUS likewise serve only the directory tests (tests/netns/directory_ldap.sh,
+# directory_radius.sh), which run private instances from their own config in the test's temp
+# directory: the system ones the packages set up are never used (policy-rc.d keeps them stopped).
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 made_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d  # "action forbidden" for invoke-rc.d

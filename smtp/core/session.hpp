@@ -127,6 +127,9 @@ class Session {
   void feed(std::span<const char> bytes, std::chrono::system_clock::time_point now);
   void on_tls_established(TlsInfo tls);  // after StartTls; resets state (RFC 3207 4.2)
   void on_auth_result(bool ok, std::chrono::system_clock::time_point now);
+  // The password backend could not answer (directory down): 454 4.7.0 (RFC 4954 6), the
+  // session stays usable and the client may try again later.
+  void on_auth_unavailable(std::chrono::system_clock::time_point now);
   void on_store_result(bool ok, const std::string& detail, std::chrono::system_clock::time_point now);
   void on_timeout(Timeout which);  // 421 + Close
 

@@ -133,6 +133,16 @@ void Session::start_auth(PlainCredentials creds) {
   enter(State::wait_auth);
 }
 
+void Session::on_auth_unavailable(std::chrono::system_clock::time_point now) {
+  if (state_ != State::wait_auth) return;
+  now_ = now;
+  enter(State::command);
+  log::warn(component, id_, "auth", {{"result", "unavailable"}, {"user", pending_auth_user_}});
+  pending_auth_user_.clear();
+  reply(454, "4.7.0", "Temporary authentication failure, try again later");
+  process();
+}
+
 void Session::on_auth_result(bool ok, std::chrono::system_clock::time_point now) {
   if (state_ != State::wait_auth) return;
   now_ = now;

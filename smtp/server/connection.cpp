@@ -346,12 +346,13 @@ asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
   }
   if (queue_full) co_return co_await refuse_busy(auth);
   if (!verdict.allowed) co_return co_await refuse_locked_out(auth, verdict.locked_until);
-  auth::UsersDb* users = state_->users.get();
+  const auth::PasswordBackend* passwords = state_->passwords.get();
   ServiceState* state = state_.get();
   const std::string source = peer_ip_;
   // Captures are pointers and references only: g++ 12 mishandles a coroutine parameter (the
   // lambda run_on takes by value) that owns a std::string.
-  auto verified = co_await run_on(*state_->auth_pool, [users, state, &source, &auth]() -> std::optional<bool> {
+  auto verified = co_await run_on(*state_->auth_pool, [passwords, state, &source, &auth]()
+                                                          -> std::optional<auth::PasswordVerdict> {
     {
       std::lock_guard lock(state->throttle_mutex);
       --state->queued_verifications;
@@ -360,7 +361,8 @@ asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
         return std::nullopt;  // locked out while it waited: not run
       }
     }
-    return users != nullptr && users->verify(auth.user, auth.password);
+    if (passwords == nullptr) return auth::PasswordVerdict::rejected("no password backend");
+    return passwords->authenticate(auth::PasswordRequest{auth.user, auth.password, auth::PasswordService::smtp, source});
   });
   auth.password.wipe();
   if (!verified) {  // the pool never ran it (shutting down): give the reservation back
@@ -370,7 +372,24 @@ asio::awaitable<bool> Connection::verify_auth(action::VerifyAuth& auth) {
     co_return fail("authentication not run");
   }
   if (!verified->has_value()) co_return co_await refuse_locked_out(auth, std::chrono::steady_clock::now());
-  const bool ok = **verified;
+  const auth::PasswordVerdict& result = **verified;
+  if (result.outcome == auth::PasswordOutcome::temporarily_failed) {
+    // Nobody could check the password: not the client's failure, so no throttle delay.
+    {
+      std::lock_guard lock(state_->throttle_mutex);
+      state_->auth_throttle.release(source);
+      ++state_->counters.auth_failed;
+    }
+    log::error(kLog, id_, "auth_unavailable", {{"peer", peer_ip_}, {"user", auth.user},
+                                              {"backend", passwords->kind()}, {"reason", result.reason}});
+    session_->on_auth_unavailable(wall_now());
+    co_return true;
+  }
+  const bool ok = result.outcome == auth::PasswordOutcome::accepted;
+  if (!ok && passwords != nullptr) {
+    log::info(kLog, id_, "auth_rejected", {{"peer", peer_ip_}, {"user", auth.user},
+                                          {"backend", passwords->kind()}, {"reason", result.reason}});
+  }
   const std::chrono::milliseconds delay = record_auth_result(ok);
   if (!ok) {
     // Slows password guessing; the session only answers after the delay.

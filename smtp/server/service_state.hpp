@@ -1,7 +1,7 @@
 // Internal to smtp/server: what the service shares with its connections (configuration, TLS
 // context, spool, worker pools, limits and counters). Not a public header.
 // Threading: everything here is touched from the io thread except the atomics, spool_ and
-// runner_ (thread-safe) and users_ (thread-safe verify()). auth_throttle has its own mutex.
+// runner_ (thread-safe) and passwords (thread-safe authenticate()). auth_throttle has its own mutex.
 #pragma once
 
 #include "common/config.hpp"
@@ -13,7 +13,7 @@
 #include "smtp/spool/routing_delivery.hpp"
 #include "smtp/spool/spool.hpp"
 #include "auth/throttle.hpp"
-#include "auth/users_db.hpp"
+#include "auth/password_backend.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -63,7 +63,7 @@ struct ServiceState {
   std::function<std::string(const asio::ip::address&)> tunnel_user_of;
 
   std::optional<asio::ssl::context> tls;
-  std::unique_ptr<auth::UsersDb> users;  // null: AUTH not offered
+  std::shared_ptr<auth::PasswordBackend> passwords;  // null: AUTH not offered
   std::unique_ptr<SubmissionRules> rules;        // sender/recipient maps, hourly limits
   std::unique_ptr<spool::Spool> spool;
   // Deliveries: the Maildir for the local domains, the relay for the rest, and the routing

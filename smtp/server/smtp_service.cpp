@@ -2,6 +2,8 @@
 // accept loops with connection limits, and shutdown. Per-connection work is in connection.cpp.
 #include "smtp/server/smtp_service.hpp"
 
+#include "auth/users_db.hpp"
+
 #include "common/log.hpp"
 #include "smtp/server/connection.hpp"
 #include "smtp/server/service_state.hpp"
@@ -196,7 +198,7 @@ SessionConfig ServiceState::session_config() const {
   sc.max_recipients = cfg.max_recipients;
   sc.domains = cfg.domains;
   sc.starttls_available = tls.has_value();
-  sc.auth_available = users != nullptr;
+  sc.auth_available = passwords != nullptr;
   sc.relay_available = cfg.relay.has_value();
   sc.policy = rules.get();
   sc.max_junk_commands = static_cast<int>(cfg.max_junk_commands);
@@ -215,8 +217,10 @@ bool ServiceState::is_trusted(const asio::ip::address& address) const {
 
 SmtpService::SmtpService(asio::io_context& io, const config::SmtpConfig& cfg,
                          std::function<bool(const asio::ip::address&)> is_trusted_client,
-                         std::function<std::string(const asio::ip::address&)> tunnel_user_of)
+                         std::function<std::string(const asio::ip::address&)> tunnel_user_of,
+                         std::shared_ptr<auth::PasswordBackend> passwords)
     : state_(std::make_shared<ServiceState>(io, cfg)) {
+  state_->passwords = std::move(passwords);
   state_->is_trusted_client = std::move(is_trusted_client);
   state_->tunnel_user_of = std::move(tunnel_user_of);
 }
@@ -228,9 +232,10 @@ void SmtpService::open() {
   if (st.opened) return;
   st.opened = true;
   st.tls.emplace(make_server_context(st.cfg.certificate, st.cfg.private_key));
-  if (st.cfg.users) {
-    st.users = std::make_unique<auth::UsersDb>();
-    st.users->load(*st.cfg.users);
+  if (!st.passwords && st.cfg.users) {  // the daemon passes the backend; alone, the users file
+    auto users = std::make_shared<auth::UsersDb>();
+    users->load(*st.cfg.users);
+    st.passwords = std::move(users);
   }
   st.maildir_options.hostname = st.cfg.hostname;
   st.maildir_options.ownership.mode = st.cfg.maildir_mode;
@@ -309,9 +314,9 @@ void SmtpService::start() {
 void SmtpService::reload() {
   ServiceState& st = *state_;
   try {
-    if (st.users) st.users->reload();
+    if (st.passwords) st.passwords->reload();
     if (st.rules) st.rules->reload();
-    log::info(kLog, "-", "reloaded", {{"users", st.users ? st.users->size() : 0},
+    log::info(kLog, "-", "reloaded", {{"users", st.passwords ? st.passwords->summary() : std::string("0")},
                                       {"senders", st.rules ? st.rules->senders_loaded() : 0},
                                       {"recipients", st.rules ? st.rules->recipients_loaded() : 0}});
   } catch (const std::exception& e) {

@@ -13,6 +13,7 @@
 //    tunnel_user_of(addr): the tunnel user owning that address, "" if none (for Received).
 #pragma once
 
+#include "auth/password_backend.hpp"
 #include "common/config.hpp"
 #include "smtp/spool/queue_snapshot.hpp"
 #include "smtp/spool/sync_latency.hpp"
@@ -34,7 +35,8 @@ class SmtpService {
  public:
   SmtpService(asio::io_context& io, const config::SmtpConfig& cfg,
               std::function<bool(const asio::ip::address&)> is_trusted_client,
-              std::function<std::string(const asio::ip::address&)> tunnel_user_of);
+              std::function<std::string(const asio::ip::address&)> tunnel_user_of,
+              std::shared_ptr<auth::PasswordBackend> passwords = nullptr);  // null: [smtp] users, if set
   ~SmtpService();
   SmtpService(const SmtpService&) = delete;
   SmtpService& operator=(const SmtpService&) = delete;

@@ -432,3 +432,109 @@ TEST(Config, PasswordFileMustBePrivate) {
 
 }  // namespace
 }  // namespace postern::config
+
+namespace postern::config {
+namespace {
+
+const char* const ldap_server = R"([tunnel]
+listen = "0.0.0.0:443"
+certificate = "server.pem"
+private_key = "server.key"
+pool = "10.77.0.0/24"
+auth = "password"
+)";
+
+TEST(Config, AuthBackends) {
+  Config c = parse_config(std::string(ldap_server) + R"X(
+[auth]
+backend = "ldap"
+[auth.ldap]
+uris = ["ldaps://ldap1.site.example", "ldaps://ldap2.site.example:636"]
+ca = "ldap-ca.pem"
+base = "ou=people,dc=site,dc=example"
+bind_dn = "cn=postern,dc=site,dc=example"
+bind_password_file = "ldap.pass"
+group_filter = "(&(cn=vpn)(member=%d))"
+timeout = "2s"
+)X", "/etc/postern/site.toml");
+  EXPECT_EQ(c.auth.backend, PasswordBackendKind::ldap);
+  ASSERT_TRUE(c.auth.ldap);
+  EXPECT_EQ(c.auth.ldap->uris.size(), 2u);
+  EXPECT_EQ(c.auth.ldap->filter, "(uid=%u)");
+  EXPECT_EQ(c.auth.ldap->ca, fs::path("/etc/postern/ldap-ca.pem"));
+  EXPECT_EQ(c.auth.ldap->timeout, milliseconds(2000));
+  EXPECT_TRUE(c.server->passwords);  // auth = "password" without users: the directory answers
+
+  Config r = parse_config(std::string(ldap_server) + R"X(
+[auth]
+backend = "radius"
+[auth.radius]
+servers = ["192.0.2.10", "192.0.2.11:11812"]
+secret_file = "radius.secret"
+accounting = true
+interim_interval = "5m"
+)X", "/etc/postern/site.toml");
+  ASSERT_TRUE(r.auth.radius);
+  EXPECT_EQ(r.auth.radius->servers, (std::vector<Endpoint>{{"192.0.2.10", 1812}, {"192.0.2.11", 11812}}));
+  EXPECT_EQ(r.auth.radius->accounting_servers, (std::vector<Endpoint>{{"192.0.2.10", 1813}, {"192.0.2.11", 1813}}));
+  EXPECT_EQ(r.auth.radius->interim_interval, milliseconds(300'000));
+  EXPECT_EQ(r.auth.radius->tries, 2u);
+  EXPECT_EQ(r.auth.radius->nas_identifier, "postern");
+  EXPECT_TRUE(r.auth.radius->require_message_authenticator);
+
+  Config f = parse_config(server_text, "/etc/postern/site.toml");
+  EXPECT_EQ(f.auth.backend, PasswordBackendKind::file);
+  EXPECT_FALSE(f.server->passwords);
+}
+
+TEST(Config, AuthErrorsNameFileLineAndKey) {
+  const std::string head = std::string(ldap_server) + "[auth]\n";  // [auth] is on line 7
+  const std::string ldap = head + "backend = \"ldap\"\n[auth.ldap]\nbase = \"dc=ex\"\n";  // uris goes on line 11
+  struct Case {
+    std::string text, error;
+  };
+  const Case cases[] = {
+      {head + "backend = \"kerberos\"\n",
+       "site.toml:8: [auth] backend: expected one of \"file\", \"ldap\", \"radius\", got \"kerberos\""},
+      {head + "backend = \"ldap\"\n", "site.toml:8: [auth] backend: \"ldap\" needs an [auth.ldap] section"},
+      {head + "[auth.ldap]\nuris = [\"ldaps://x\"]\n", "site.toml:8: [auth] ldap: [auth.ldap] is only read with backend = \"ldap\""},
+      {ldap + "uris = [\"ldap://ldap.site.example\"]\n",
+       "site.toml:11: [auth.ldap] uris: \"ldap://ldap.site.example\" is cleartext: use ldaps:// or set starttls = true (passwords are never sent in the clear)"},
+      {ldap + "uris = [\"ldaps://x\"]\nstarttls = true\n", "site.toml:12: [auth.ldap] starttls: only for ldap:// URIs (\"ldaps://x\" is already TLS)"},
+      {ldap + "uris = [\"http://x\"]\n",
+       "site.toml:11: [auth.ldap] uris: expected an LDAP URI like"},
+      {ldap + "uris = [\"ldaps://x\"]\nfilter = \"(uid=alice)\"\n", "site.toml:12: [auth.ldap] filter: must contain %u (the login name)"},
+      {ldap + "uris = [\"ldaps://x\"]\nfilter = \"(uid=%u\"\n", "site.toml:12: [auth.ldap] filter: expected an LDAP filter in parentheses"},
+      {ldap + "uris = [\"ldaps://x\"]\nfilter = \"(uid=%x)\"\n", "site.toml:12: [auth.ldap] filter: expected an LDAP filter"},
+      {ldap + "uris = [\"ldaps://x\"]\nbind_dn = \"cn=a\"\n", "site.toml:12: [auth.ldap] bind_dn: bind_password_file is required with bind_dn"},
+      {ldap + "uris = [\"ldaps://x\"]\ngroup_base = \"dc=ex\"\n", "site.toml:12: [auth.ldap] group_base: only used with group_filter"},
+      {ldap + "uris = [\"ldaps://x\"]\ntimeout = \"10m\"\n", "site.toml:12: [auth.ldap] timeout: must be from 100ms to 2m"},
+      {ldap + "uris = [\"ldaps://x\"]\nurl = \"x\"\n", "site.toml:12: [auth.ldap] url: unknown key"},
+      {head + "backend = \"radius\"\n[auth.radius]\nservers = [\"radius.site.example\"]\n",
+       "site.toml:10: [auth.radius] servers: expected a RADIUS server IP"},
+      {head + "backend = \"radius\"\n[auth.radius]\nservers = [\"192.0.2.1\"]\n", "[auth.radius] secret_file: required key is missing"},
+      {head + "backend = \"radius\"\n[auth.radius]\nservers = [\"192.0.2.1\"]\nsecret_file = \"s\"\ninterim_interval = \"1m\"\n",
+       "site.toml:12: [auth.radius] interim_interval: only used with accounting = true"},
+      {head + "backend = \"radius\"\n[auth.radius]\nservers = [\"192.0.2.1\"]\nsecret_file = \"s\"\naccounting = true\ninterim_interval = \"5s\"\n",
+       "site.toml:13: [auth.radius] interim_interval: must be 0 (no interim updates) or at least 10s"},
+      {head + "backend = \"radius\"\n[auth.radius]\nservers = [\"192.0.2.1\"]\nsecret_file = \"s\"\ntries = 0\n",
+       "site.toml:12: [auth.radius] tries: expected an integer from 1 to 10, got integer 0"},
+  };
+  for (const auto& c : cases) {
+    const std::string got = error_of(c.text);
+    EXPECT_NE(got.find(c.error), std::string::npos) << "got: " << got << "\nwant: " << c.error;
+  }
+  // users next to a directory backend would never be asked.
+  const std::string with_users = std::string(ldap_server) + "users = \"users.db\"\n[auth]\nbackend = \"radius\"\n"
+                                 "[auth.radius]\nservers = [\"192.0.2.1\"]\nsecret_file = \"s\"\n";
+  EXPECT_NE(error_of(with_users).find("site.toml:7: [tunnel] users: passwords are answered by [auth] backend = \"radius\""),
+            std::string::npos) << error_of(with_users);
+  // Accounting is of tunnel sessions.
+  const std::string smtp_only = std::string(smtp_text) + "[auth]\nbackend = \"radius\"\n[auth.radius]\n"
+                                "servers = [\"192.0.2.1\"]\nsecret_file = \"s\"\naccounting = true\n";
+  EXPECT_NE(error_of(smtp_only).find("[auth.radius] accounting: accounts tunnel sessions"), std::string::npos)
+      << error_of(smtp_only);
+}
+
+}  // namespace
+}  // namespace postern::config

@@ -15,7 +15,11 @@ for unit in postern-server.service postern-client@.service; do
 done
 cp "$tmp/postern-client@.service" "$tmp/postern-client@office.service"
 fail=0
+# verify loads the host's other units too; their own warnings (Debian 12's freeradius.service
+# uses MemoryLimit=, installed for the directory tests) say nothing about ours: only lines
+# naming a postern unit, or no unit at all, count.
 if out=$(systemd-analyze verify --man=no "$tmp/postern-server.service" "$tmp/postern-client@office.service" 2>&1) \
+   && out=$(printf '%s\n' "$out" | grep -v '^/lib/systemd/system/\|^/etc/systemd/system/' || true) \
    && [ -z "$out" ]; then
   echo "ok   systemd-analyze verify is clean"
 else

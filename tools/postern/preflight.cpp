@@ -86,6 +86,20 @@ void check_files(Checker& c) {
              "create it: `postern user add " + s->users->string() + " NAME` (the password is read from stdin)");
     }
   }
+  if (const auto& l = config.auth.ldap) {
+    if (l->ca) {
+      c.file("auth.ldap", "ca", [&] { auth::make_verify_store(*l->ca, std::nullopt); },
+             "the PEM CA bundle that signed the directory server's certificate");
+    }
+    if (l->bind_password_file) {
+      c.file("auth.ldap", "bind_password_file", [&] { config::read_password_file(*l->bind_password_file); },
+             "one line holding the service account's password, mode 0600");
+    }
+  }
+  if (const auto& r = config.auth.radius) {
+    c.file("auth.radius", "secret_file", [&] { config::read_password_file(r->secret_file); },
+           "one line holding the RADIUS shared secret (as in the server's clients.conf), mode 0600");
+  }
   if (const auto& s = config.client) {
     if (s->ca) {
       c.file("tunnel", "ca", [&] { auth::make_verify_store(*s->ca, std::nullopt); },

@@ -1,7 +1,7 @@
 // `postern server -c FILE`: the site daemon. Runs the tunnel server ([tunnel] with `listen`)
 // and/or the SMTP listener ([smtp]) from one config file.
 // Startup order (root until the drop): config -> TUN + address via netlink -> UDP and TCP
-// listeners -> certificates and users read -> SMTP listeners bound -> privilege drop -> threads.
+// listeners -> certificates, users file / directory secrets read -> SMTP listeners bound -> privilege drop -> threads.
 #include "tools/postern/cert_watch.hpp"
 #include "tools/postern/command.hpp"
 #include "tools/postern/daemon_runtime.hpp"
@@ -9,6 +9,8 @@
 #include "tools/postern/preflight.hpp"
 #include "tools/postern/status/daemon_status.hpp"
 
+#include "auth/password_backends.hpp"
+#include "auth/radius_accounting.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "platform/netlink.hpp"
@@ -25,6 +27,8 @@
 #include <asio.hpp>
 
 #include <unistd.h>
+
+#include <csignal>
 
 #include <memory>
 #include <thread>
@@ -72,7 +76,31 @@ platform::TunDevice open_tun_with_retry(const std::string& name) {
   }
 }
 
-std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::TunnelServerConfig& s) {
+// The password backend of each service: the directory one is shared by the tunnel and SMTP
+// AUTH; with backend = "file" each reads its own users file.
+struct PasswordBackends {
+  std::shared_ptr<auth::PasswordBackend> tunnel, smtp;
+  std::shared_ptr<auth::RadiusAccounting> accounting;
+};
+
+PasswordBackends open_password_backends(const config::Config& cfg) {
+  PasswordBackends out;
+  if (cfg.auth.backend != config::PasswordBackendKind::file) {
+    out.tunnel = out.smtp = auth::make_password_backend(cfg.auth, std::nullopt);
+    log::info("daemon", "", "password backend", {{"backend", config::to_string(cfg.auth.backend)}});
+  } else {
+    if (cfg.server) out.tunnel = auth::make_password_backend(cfg.auth, cfg.server->users);
+    if (cfg.smtp) out.smtp = auth::make_password_backend(cfg.auth, cfg.smtp->users);
+  }
+  if (cfg.auth.radius && cfg.auth.radius->accounting) {
+    out.accounting = std::make_shared<auth::RadiusAccounting>(
+        *cfg.auth.radius, config::read_password_file(cfg.auth.radius->secret_file));
+  }
+  return out;
+}
+
+std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::TunnelServerConfig& s,
+                                          const PasswordBackends& passwords) {
   auto tun = open_tun_with_retry(s.interface);
   auto netlink = platform::Netlink::open();
   tunnel::daemon::InterfaceSettings settings;
@@ -87,11 +115,6 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   if (!listen_ip) throw std::runtime_error("[tunnel] listen: not an IP address: " + s.listen.host);
   auto udp = platform::UdpSocket::bind(platform::Endpoint(*listen_ip, s.data_port));
 
-  std::shared_ptr<auth::UsersDb> users;
-  if (s.users) {
-    users = std::make_shared<auth::UsersDb>();
-    users->load(*s.users);
-  }
   tunnel::daemon::DataPlaneOptions options;
   options.server = true;
   options.mtu = static_cast<std::uint16_t>(s.mtu);
@@ -109,7 +132,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
                                               [self](auto session, auto direction, auto epoch) {
                                                 self->server->request_key(std::move(session), direction, epoch);
                                               });
-  t->server = std::make_unique<TunnelServer>(io, s, *t->data_plane, users);
+  t->server = std::make_unique<TunnelServer>(io, s, *t->data_plane, passwords.tunnel, passwords.accounting);
   t->data_plane->set_tls_frames_handler([self](auto session) { self->server->on_tls_frames(std::move(session)); });
   t->server->start();
   return t;
@@ -130,6 +153,9 @@ int run_server(const std::string& path) {
   if (!cfg.server && !cfg.smtp) throw std::runtime_error(path + " configures neither a tunnel server nor [smtp]");
   log::set_min_level(cfg.daemon.log_level);
   raise_descriptor_limit();
+  // Asio sends with MSG_NOSIGNAL, but libldap writes to its socket with plain write(): a
+  // directory server that went away must make a login fail, not kill the daemon with SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   // The checks check-config runs, before anything is opened: a refusal names file:line:key and
   // the fix instead of a bare errno from deep in the setup.
   std::string refused;
@@ -144,7 +170,8 @@ int run_server(const std::string& path) {
 
   asio::io_context io(1);
   std::unique_ptr<ServerTunnel> tunnel;
-  if (cfg.server) tunnel = open_tunnel(io, *cfg.server);
+  const PasswordBackends passwords = open_password_backends(cfg);  // reads secrets: before the drop
+  if (cfg.server) tunnel = open_tunnel(io, *cfg.server, passwords);
   TunnelServer* tunnel_server = tunnel ? tunnel->server.get() : nullptr;
 
   std::unique_ptr<smtp::server::SmtpService> mail;
@@ -156,7 +183,8 @@ int run_server(const std::string& path) {
         io, *cfg.smtp, [&trusted](const asio::ip::address& a) { return in_networks(trusted, a); },
         [tunnel_server](const asio::ip::address& a) {
           return tunnel_server && a.is_v4() ? tunnel_server->identity_of(a.to_v4().to_uint()) : std::string();
-        });
+        },
+        passwords.smtp);
     mail->open();
   }
   if (tunnel) status::enable_inner_capture(cfg.daemon, *tunnel->data_plane);

@@ -70,6 +70,42 @@ std::optional<Ipv4> AddressPool::assign(std::string_view identity, std::optional
   return address;
 }
 
+AddressPool::Framed AddressPool::assign_framed(std::string_view identity, Ipv4 address, TimePoint now) {
+  expire(now);
+  if (!is_client_address(address)) return Framed::outside_pool;
+  auto holder = by_address_.find(address.value);
+  if (holder != by_address_.end() && holder->second != identity) {
+    auto other = by_identity_.find(holder->second);
+    if (other != by_identity_.end() && other->second.holders > 0) return Framed::in_use;
+    if (other != by_identity_.end()) by_identity_.erase(other);  // in grace: the directory wins
+    by_address_.erase(holder);
+  }
+  auto it = by_identity_.find(identity);
+  if (it != by_identity_.end()) {
+    Lease& lease = it->second;
+    if (lease.address != address) {
+      if (lease.holders > 0) return Framed::identity_holds_other;
+      move_lease(lease, it->first, address);
+    }
+    ++lease.holders;
+    return Framed::assigned;
+  }
+  std::string key(identity);
+  by_address_[address.value] = key;
+  by_identity_.emplace(std::move(key), Lease{address, 1, {}});
+  return Framed::assigned;
+}
+
+std::string_view to_string(AddressPool::Framed result) {
+  switch (result) {
+    case AddressPool::Framed::assigned: return "assigned";
+    case AddressPool::Framed::outside_pool: return "outside the pool";
+    case AddressPool::Framed::in_use: return "in use by another session";
+    case AddressPool::Framed::identity_holds_other: return "not the address this identity's other session holds";
+  }
+  return "unknown";
+}
+
 void AddressPool::release(std::string_view identity, TimePoint now) {
   auto it = by_identity_.find(identity);
   if (it == by_identity_.end() || it->second.holders == 0) return;

@@ -40,6 +40,14 @@ class AddressPool {
   // client address of this pool and free or already the identity's; any free address.
   // Each successful call adds one holder; pair it with release().
   std::optional<Ipv4> assign(std::string_view identity, std::optional<Ipv4> requested, TimePoint now);
+  // An address chosen by the site's directory (RADIUS Framed-IP-Address) for `identity`.
+  // Given only if it is a client address of this pool and no other identity's session holds it;
+  // a lease of another identity that is merely in its grace period is taken over (the directory
+  // is the authority), and the identity's own lease in grace moves to it. assigned adds one
+  // holder (pair it with release()), as assign() does.
+  enum class Framed { assigned, outside_pool, in_use, identity_holds_other };
+  Framed assign_framed(std::string_view identity, Ipv4 address, TimePoint now);
+
   // Drops one holder; when none remain the lease stays reserved until now + grace.
   void release(std::string_view identity, TimePoint now);
   // Frees leases whose grace period ended at or before now.
@@ -65,5 +73,8 @@ class AddressPool {
   std::unordered_map<std::uint32_t, std::string> by_address_;
   std::uint32_t cursor_ = 0;  // next host offset to try, so freed addresses are not reused at once
 };
+
+// "assigned", "outside the pool", "in use by another session", "not the identity's current address"
+std::string_view to_string(AddressPool::Framed result);
 
 }  // namespace postern::tunnel::control

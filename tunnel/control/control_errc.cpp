@@ -17,6 +17,8 @@ std::string_view to_string(errc e) {
     case errc::unsupported_version: return "unsupported_version";
     case errc::unexpected_message: return "unexpected_message";
     case errc::auth_failed: return "auth_failed";
+    case errc::auth_unavailable: return "auth_unavailable";
+    case errc::address_unavailable: return "address_unavailable";
     case errc::no_common_cipher: return "no_common_cipher";
     case errc::pool_exhausted: return "pool_exhausted";
     case errc::negotiation_failed: return "negotiation_failed";

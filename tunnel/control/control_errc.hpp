@@ -22,6 +22,9 @@ enum class errc {
   unsupported_version,      // HELLO version is not kProtocolVersion
   unexpected_message,       // valid message in the wrong state
   auth_failed,              // policy or password refused (daemon: count it for throttling)
+  auth_unavailable,         // the password could not be checked now (directory down): client retries
+  address_unavailable,      // the directory's Framed-IP-Address is outside the pool or held by
+                            // another identity (server: warn the operator; client: retry later)
   no_common_cipher,         // no cipher in both preference lists
   pool_exhausted,           // no free tunnel address (daemon: warn the operator)
   negotiation_failed,       // too many NAK/REJECT rounds or an unacceptable NAK

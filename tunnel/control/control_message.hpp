@@ -146,6 +146,11 @@ std::error_code decode_hello(std::span<const std::uint8_t> body, Hello& out);
 std::vector<std::uint8_t> encode_auth_ok();
 // AUTH_FAIL and TERMINATE carry one optional reason text.
 std::vector<std::uint8_t> encode_auth_fail(std::string_view reason);
+// The AUTH_FAIL reasons the server sends: every refusal says kAuthFailText, except that the
+// password could not be checked at all (the directory is down), which says kAuthUnavailableText
+// so the client retries with backoff instead of giving up (docs/control-channel.md).
+inline constexpr std::string_view kAuthFailText = "authentication failed";
+inline constexpr std::string_view kAuthUnavailableText = "authentication temporarily unavailable";
 std::vector<std::uint8_t> encode_terminate(std::string_view reason);
 std::error_code decode_reason(std::span<const std::uint8_t> body, std::string& reason);
 

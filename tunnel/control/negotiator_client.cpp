@@ -123,7 +123,11 @@ void ClientNegotiator::on_auth_fail(const Frame& frame) {
   if (decode_reason(frame.body, reason)) reason.clear();
   // No TERMINATE: AUTH_FAIL already ends the session on the server side. The server sends one
   // text for every cause ("authentication failed"); any other text is added, not repeated.
-  constexpr std::string_view kFailed = "authentication failed";
+  constexpr std::string_view kFailed = kAuthFailText;
+  if (reason == kAuthUnavailableText) {  // the server could not check us now: retry later
+    link_.close(std::string(kAuthUnavailableText), errc::auth_unavailable, false);
+    return sync_closed();
+  }
   link_.close(reason.empty() || reason == kFailed ? std::string(kFailed)
                                                   : std::string(kFailed) + ": " + reason,
               errc::auth_failed, false);

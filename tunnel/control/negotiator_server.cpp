@@ -12,7 +12,6 @@ namespace {
 
 constexpr int kMaxFailure = 5;  // RFC 1661 4.6 Max-Failure default
 constexpr std::chrono::seconds kDefaultKeepalive{10};
-constexpr std::string_view kAuthFailText = "authentication failed";  // same text for every cause
 
 std::uint16_t to_u16_seconds(std::chrono::seconds s) {
   return static_cast<std::uint16_t>(std::clamp<std::int64_t>(s.count(), 1, 0xffff));
@@ -152,9 +151,16 @@ void ServerNegotiator::on_hello(const Frame& frame, TimePoint now) {
   link_.emit(VerifyPassword{*h.user, std::move(h.password)});
 }
 
-void ServerNegotiator::on_password_verified(bool ok, TimePoint now) {
+void ServerNegotiator::on_password_verified(PasswordCheck check, TimePoint now, std::optional<Ipv4> framed_address) {
   if (state_ != State::verifying_password) return;
-  if (!ok) return refuse("bad password", now);
+  if (check == PasswordCheck::rejected) return refuse("bad password", now);
+  if (check == PasswordCheck::unavailable) {
+    log::warn("control-server", config_.log_id, "auth_unavailable", {{"user", params_.identity}});
+    link_.send(encode_auth_fail(kAuthUnavailableText));
+    link_.close(std::string(kAuthUnavailableText), errc::auth_unavailable, false);
+    return sync_closed(now);
+  }
+  framed_address_ = framed_address;
   accept_auth(now);
 }
 
@@ -238,7 +244,17 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
   if (!address_held_) {
     std::optional<Ipv4> wanted = requested_address_;
     if (req.address && !req.address->is_unspecified()) wanted = req.address;
-    auto assigned = pool_.assign(params_.identity, wanted, now);
+    std::optional<Ipv4> assigned;
+    if (framed_address_) {
+      // The directory chose the address (RADIUS Framed-IP-Address): that one or none.
+      auto framed = pool_.assign_framed(params_.identity, *framed_address_, now);
+      if (framed != AddressPool::Framed::assigned)
+        return fail(errc::address_unavailable,
+                    "assigned address " + framed_address_->to_string() + " " + std::string(to_string(framed)), now);
+      assigned = framed_address_;
+    } else {
+      assigned = pool_.assign(params_.identity, wanted, now);
+    }
     if (!assigned) return fail(errc::pool_exhausted, "address pool exhausted", now);
     address_held_ = true;
     params_.client_address = *assigned;

@@ -32,6 +32,9 @@ enum class AuthPolicy { any, certificate, password, both };
 std::string_view to_string(AuthPolicy p);
 std::optional<AuthPolicy> auth_policy_from_string(std::string_view s);
 
+// What became of a password check (the daemon's backend verdict).
+enum class PasswordCheck { accepted, rejected, unavailable };
+
 // What TLS established about the client certificate, passed in by the daemon.
 struct PeerCertificate {
   bool verified = false;   // TLS verified a client certificate against the configured CA
@@ -70,8 +73,14 @@ class ServerNegotiator {
   std::vector<Action> take_actions() { return link_.take_actions(); }
 
   // Answer to a VerifyPassword action. Ignored unless in verifying_password (e.g. the session
-  // was closed by a timeout meanwhile).
-  void on_password_verified(bool ok, TimePoint now);
+  // was closed by a timeout meanwhile). unavailable: AUTH_FAIL kAuthUnavailableText and
+  // Closed(auth_unavailable) (not to be counted as a bad password). `framed_address` (from the
+  // directory) becomes the client's address at IPCP if the pool can give it, else the session
+  // fails with errc::address_unavailable.
+  void on_password_verified(PasswordCheck check, TimePoint now, std::optional<Ipv4> framed_address = std::nullopt);
+  void on_password_verified(bool ok, TimePoint now) {
+    on_password_verified(ok ? PasswordCheck::accepted : PasswordCheck::rejected, now);
+  }
   void note_peer_alive(TimePoint now) { link_.note_rx(now); }
   void send_data_frame(std::span<const std::uint8_t> frame);
   void terminate(std::string_view reason, TimePoint now);
@@ -101,6 +110,7 @@ class ServerNegotiator {
   int failures_ = 0;
   bool address_held_ = false;
   std::optional<Ipv4> requested_address_;
+  std::optional<Ipv4> framed_address_;  // set by a directory's Framed-IP-Address
   TunnelParameters params_;
 };
 

@@ -52,6 +52,18 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Acct-Terminate-Cause (RFC 2866 5.10) from the teardown reason.
+auth::radius::TerminateCause terminate_cause(const std::string& reason) {
+  using auth::radius::TerminateCause;
+  if (reason.find("terminated by peer") != std::string::npos) return TerminateCause::user_request;
+  if (reason.rfind("idle for", 0) == 0) return TerminateCause::idle_timeout;
+  if (reason.find("shutting down") != std::string::npos) return TerminateCause::admin_reboot;
+  if (reason.find("deny list") != std::string::npos || reason.find("no longer") != std::string::npos ||
+      reason.find("rejected") != std::string::npos)
+    return TerminateCause::admin_reset;
+  return TerminateCause::lost_carrier;
+}
+
 std::string hex_id(std::uint32_t v) {
   char buf[12];
   std::snprintf(buf, sizeof buf, "%06x", v);
@@ -70,19 +82,24 @@ struct TunnelServer::Connection {
   std::shared_ptr<PeerSession> session;
   SteadyTime established_at{};
   std::optional<std::string> password_user;  // set when a password check passed
+  std::vector<std::vector<std::uint8_t>> radius_class;  // from the Access-Accept, for accounting
+  std::string acct_session_id;                          // set when accounting started
+  SteadyTime last_accounted{};                          // Start or the last Interim-Update
   bool holds_handshake_slot = false;  // counted in handshakes_ until authenticated or gone
   SteadyTime accepted_at{};
   bool torn_down = false;
 };
 
 TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfig& cfg, DataPlane& data_plane,
-                           std::shared_ptr<auth::UsersDb> users)
+                           std::shared_ptr<auth::PasswordBackend> passwords,
+                           std::shared_ptr<auth::RadiusAccounting> accounting)
     : io_(io),
       cfg_(cfg),
       tls_(make_server_tls_context(cfg)),
       acceptor_(io),
       data_plane_(data_plane),
-      users_(std::move(users)),
+      passwords_(std::move(passwords)),
+      accounting_(std::move(accounting)),
       handshakes_({cfg.max_pending_handshakes, cfg.max_pending_handshakes_per_source}),
       pool_(to_cidr(cfg.pool), std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)),
       housekeeping_timer_(io) {
@@ -122,10 +139,10 @@ void TunnelServer::stop() {
 }
 
 void TunnelServer::reload() {
-  if (users_) {
+  if (passwords_ && passwords_->kind() == "file") {
     try {
-      users_->reload();
-      log::info("tunnel", "", "reloaded", {{"users", users_->size()}});
+      passwords_->reload();
+      log::info("tunnel", "", "reloaded", {{"users", passwords_->summary()}});
     } catch (const std::exception& e) {
       log::error("tunnel", "", "reload failed", {{"error", e.what()}});
     }
@@ -180,7 +197,7 @@ std::string TunnelServer::no_longer_allowed(Connection& connection) {
     X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
     if (X509_verify_cert(ctx.get()) != 1) return rejection(X509_STORE_CTX_get_error(ctx.get()));
   }
-  if (connection.password_user && users_ && !users_->contains(*connection.password_user)) {
+  if (connection.password_user && passwords_ && !passwords_->may_still_exist(*connection.password_user)) {
     return "user " + *connection.password_user + " is no longer in the users file";
   }
   return "";
@@ -420,7 +437,7 @@ void TunnelServer::refuse_password(Connection& connection, const std::string& us
 // guesses from one source are bounded by its failure limit, and the queue is bounded in total.
 void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection, std::string user,
                                    SecretBytes password) {
-  if (!users_) {
+  if (!passwords_) {
     ++counters_.auth_no_users;
     refuse_password(*connection, user, "no users file configured");
     return drain(connection);
@@ -464,40 +481,67 @@ void TunnelServer::run_next_verification() {
     std::weak_ptr<Connection> weak = c;
     const std::string source = c->peer_ip;
     asio::post(*verify_pool_, [this, weak, source, user = std::move(job.user), password = std::move(job.password)]() mutable {
-      bool ok = users_->verify(user, password);
+      auth::PasswordVerdict verdict =
+          passwords_->authenticate(auth::PasswordRequest{user, password, auth::PasswordService::tunnel, source});
       password.wipe();
-      asio::post(io_, [this, weak, source, ok, user = std::move(user)] {
+      asio::post(io_, [this, weak, source, verdict = std::move(verdict), user = std::move(user)]() mutable {
         verify_running_ = false;
-        auto now = Clock::now();
-        auto conn = weak.lock();
-        if (ok) {
-          throttle_.record_success(source, now);
-          ++counters_.auth_ok;
-        } else {
-          auto delay = throttle_.record_failure(source, now);
-          ++counters_.auth_bad_password;
-          if (conn && !conn->torn_down) {
-            log::warn("tunnel", conn->log_id, "auth failed",
-                      {{"user", user}, {"peer", conn->peer}, {"reason", "bad user or password"}, {"delay_ms", delay.count()}});
-            auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-            timer->async_wait([this, weak, timer](const asio::error_code&) {
-              auto c2 = weak.lock();
-              if (!c2 || c2->torn_down) return;
-              c2->negotiator->on_password_verified(false, Clock::now());
-              drain(c2);
-            });
-          }
-        }
-        if (ok && conn && !conn->torn_down) {
-          log::info("tunnel", conn->log_id, "auth ok", {{"user", user}, {"peer", conn->peer}});
-          conn->password_user = user;
-          conn->negotiator->on_password_verified(true, now);
-          drain(conn);
-        }
+        on_verified(weak, source, user, std::move(verdict));
         run_next_verification();
       });
     });
   }
+}
+
+// The backend's verdict, back on the io thread. A rejection is delayed by the throttle; a
+// backend that could not answer is not the client's failure: its reservation is given back and
+// it is told to retry (AUTH_FAIL "authentication temporarily unavailable").
+void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std::string& source, const std::string& user,
+                               auth::PasswordVerdict verdict) {
+  const auto now = Clock::now();
+  auto conn = weak.lock();
+  const bool live = conn && !conn->torn_down;
+  switch (verdict.outcome) {
+    case auth::PasswordOutcome::accepted: {
+      throttle_.record_success(source, now);
+      ++counters_.auth_ok;
+      if (!live) return;
+      std::optional<control::Ipv4> framed;
+      if (verdict.framed_ipv4) framed = control::Ipv4{*verdict.framed_ipv4};
+      log::info("tunnel", conn->log_id, "auth ok",
+                {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()},
+                 {"framed_ip", framed ? framed->to_string() : std::string("none")}});
+      conn->password_user = user;
+      conn->radius_class = std::move(verdict.radius_class);
+      conn->negotiator->on_password_verified(control::PasswordCheck::accepted, now, framed);
+      drain(conn);
+      return;
+    }
+    case auth::PasswordOutcome::temporarily_failed:
+      throttle_.release(source);
+      ++counters_.auth_unavailable;
+      log::error("tunnel", live ? conn->log_id : std::string(), "auth unavailable",
+                 {{"user", user}, {"peer", live ? conn->peer : source}, {"backend", passwords_->kind()},
+                  {"reason", verdict.reason}});
+      if (!live) return;
+      conn->negotiator->on_password_verified(control::PasswordCheck::unavailable, now);
+      drain(conn);
+      return;
+    case auth::PasswordOutcome::rejected: break;
+  }
+  auto delay = throttle_.record_failure(source, now);
+  ++counters_.auth_bad_password;
+  if (!live) return;
+  log::warn("tunnel", conn->log_id, "auth failed",
+            {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()}, {"reason", verdict.reason},
+             {"delay_ms", delay.count()}});
+  auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+  timer->async_wait([this, weak, timer](const asio::error_code&) {
+    auto c2 = weak.lock();
+    if (!c2 || c2->torn_down) return;
+    c2->negotiator->on_password_verified(control::PasswordCheck::rejected, Clock::now());
+    drain(c2);
+  });
 }
 
 void TunnelServer::establish(Connection& connection, const control::TunnelParameters& params) {
@@ -523,6 +567,12 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   connection.session = session;
   connection.established_at = Clock::now();
   data_plane_.add_session(session);
+  if (accounting_) {
+    char id[20];
+    std::snprintf(id, sizeof id, "%08x%08x", random_u32(), random_u32());
+    connection.acct_session_id = id;
+    account(connection, auth::radius::AcctStatus::start, connection.established_at);
+  }
   ++counters_.sessions_established;
   {
     std::lock_guard lock(identity_mutex_);
@@ -540,6 +590,7 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
   release_handshake_slot(connection);
   if (connection.session) {
     data_plane_.remove_session(connection.local_id);
+    account(connection, auth::radius::AcctStatus::stop, Clock::now(), terminate_cause(reason));
     std::lock_guard lock(identity_mutex_);
     auto it = identity_by_address_.find(connection.session->inner_address);
     if (it != identity_by_address_.end() && it->second == connection.session->identity) {
@@ -554,7 +605,9 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
     log::info("tunnel", connection.log_id, "session down",
               {{"identity", connection.session->identity}, {"reason", reason},
                {"rx_packets", connection.session->rx_packets.load()},
-               {"tx_packets", connection.session->tx_packets.load()}});
+               {"tx_packets", connection.session->tx_packets.load()},
+               {"rx_bytes", connection.session->rx_bytes.load()},
+               {"tx_bytes", connection.session->tx_bytes.load()}});
   }
   connections_.erase(connection.local_id);
 }
@@ -599,6 +652,36 @@ asio::awaitable<void> TunnelServer::housekeeping() {
     auto now = Clock::now();
     reap_idle(now);
     pool_.expire(now);
+    send_interim_updates(now);
+  }
+}
+
+void TunnelServer::account(Connection& connection, auth::radius::AcctStatus status, SteadyTime now,
+                           std::optional<auth::radius::TerminateCause> cause) {
+  if (!accounting_ || !connection.session || connection.acct_session_id.empty()) return;
+  const PeerSession& s = *connection.session;
+  auth::AccountingRecord r;
+  r.session_id = connection.acct_session_id;
+  r.user = s.identity;
+  r.framed_ip = s.inner_address;
+  r.calling_station = connection.peer_ip;
+  r.input_octets = s.rx_bytes.load(std::memory_order_relaxed);
+  r.output_octets = s.tx_bytes.load(std::memory_order_relaxed);
+  r.input_packets = s.rx_packets.load(std::memory_order_relaxed);
+  r.output_packets = s.tx_packets.load(std::memory_order_relaxed);
+  r.session_time = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(now - connection.established_at).count());
+  r.radius_class = connection.radius_class;
+  connection.last_accounted = now;
+  accounting_->submit(status, std::move(r), cause);
+}
+
+void TunnelServer::send_interim_updates(SteadyTime now) {
+  if (!accounting_ || accounting_->interim_interval().count() == 0) return;
+  for (const auto& [id, connection] : connections_) {
+    if (!connection->session || connection->torn_down) continue;
+    if (now - connection->last_accounted >= accounting_->interim_interval())
+      account(*connection, auth::radius::AcctStatus::interim_update, now);
   }
 }
 

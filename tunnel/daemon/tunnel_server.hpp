@@ -11,6 +11,10 @@
 // A refused client certificate is logged with OpenSSL's reason, and the fix when the reason
 // alone is opaque (an expired CRL refuses every certificate: auth::verify_error_hint); a session
 // whose client certificate is near its end is warned about when it comes up.
+// Passwords go to the configured backend (users file, LDAP, RADIUS: auth/password_backend.hpp);
+// a backend that cannot answer makes the login fail as "temporarily unavailable" (the client
+// retries; not counted by the throttle). With RADIUS accounting, each session is accounted
+// Start / Interim-Update / Stop (auth/radius_accounting.hpp) from its data-plane counters.
 // Threading: everything here runs on the io_context thread except password checks (a one-thread
 // pool) and the data plane's key requests, which are posted back to the io_context.
 #pragma once
@@ -19,7 +23,8 @@
 #include "auth/cert_checks.hpp"
 #include "auth/handshake_limiter.hpp"
 #include "auth/throttle.hpp"
-#include "auth/users_db.hpp"
+#include "auth/password_backend.hpp"
+#include "auth/radius_accounting.hpp"
 #include "tunnel/control/address_pool.hpp"
 #include "tunnel/control/tunnel_parameters.hpp"
 #include "tunnel/daemon/data_plane.hpp"
@@ -37,13 +42,14 @@ namespace postern::tunnel::daemon {
 class TunnelServer {
  public:
   TunnelServer(asio::io_context& io, const config::TunnelServerConfig& cfg, DataPlane& data_plane,
-               std::shared_ptr<auth::UsersDb> users);
+               std::shared_ptr<auth::PasswordBackend> passwords,
+               std::shared_ptr<auth::RadiusAccounting> accounting = nullptr);
   ~TunnelServer();
 
   // Binds the control listener (throws std::runtime_error naming the address) and accepts.
   void start();
   void stop();
-  // SIGHUP: re-reads the users file, the CRL and the deny list (keeping the old ones on error),
+  // SIGHUP: re-reads the users file (a directory backend has nothing to re-read), the CRL and the deny list (keeping the old ones on error),
   // then ends every session whose certificate, deny entry or password user no longer passes.
   void reload();
   // Key requests from the data plane threads (thread-safe: posts to the io_context).
@@ -69,6 +75,7 @@ class TunnelServer {
     std::uint64_t auth_bad_password = 0;      // unknown user or wrong password
     std::uint64_t auth_throttled = 0;         // refused unchecked: locked out, in flight, queue full
     std::uint64_t auth_no_users = 0;          // a password sent but no users file configured
+    std::uint64_t auth_unavailable = 0;       // the password backend could not answer (directory down)
     std::uint64_t sessions_established = 0;   // data channels set up
     std::uint64_t throttled_sources = 0;      // sources the password throttle tracks now (gauge)
   };
@@ -84,12 +91,17 @@ class TunnelServer {
   void drain(const std::shared_ptr<Connection>& connection);
   void verify_password(const std::shared_ptr<Connection>& connection, std::string user, SecretBytes password);
   void run_next_verification();
+  void on_verified(const std::weak_ptr<Connection>& weak, const std::string& source, const std::string& user,
+                   auth::PasswordVerdict verdict);
   void refuse_password(Connection& connection, const std::string& user, std::string_view reason);
   void release_handshake_slot(Connection& connection);
   void flush_tls_frames(const std::shared_ptr<Connection>& connection);
   bool evict_oldest_pending(std::chrono::steady_clock::time_point now);
   void establish(Connection& connection, const control::TunnelParameters& params);
   void teardown(Connection& connection, const std::string& reason);
+  void account(Connection& connection, auth::radius::AcctStatus status, std::chrono::steady_clock::time_point now,
+               std::optional<auth::radius::TerminateCause> cause = std::nullopt);
+  void send_interim_updates(std::chrono::steady_clock::time_point now);
   void end_revoked_sessions();
   std::string no_longer_allowed(Connection& connection);  // "" while still allowed
   std::uint32_t allocate_session_id();
@@ -99,7 +111,8 @@ class TunnelServer {
   asio::ssl::context tls_;
   asio::ip::tcp::acceptor acceptor_;
   DataPlane& data_plane_;
-  std::shared_ptr<auth::UsersDb> users_;
+  std::shared_ptr<auth::PasswordBackend> passwords_;
+  std::shared_ptr<auth::RadiusAccounting> accounting_;  // null: no RADIUS accounting
   auth::DenyList deny_list_;
   auth::AuthThrottle throttle_;
   auth::HandshakeLimiter handshakes_;

@@ -102,5 +102,37 @@ TEST(AddressPool, FreedAddressesAreNotReusedImmediately) {
   EXPECT_NE(*a, *b);  // cursor moves on: a stale route to a's address does not hit b at once
 }
 
+// A directory's Framed-IP-Address (RADIUS): given when it is a client address of the pool and
+// no other identity's session holds it; a lease merely in grace gives way to it.
+TEST(AddressPool, FramedAddressHonouredOnlyInsideThePoolAndWhenFree) {
+  AddressPool pool(*Cidr::parse("10.77.0.0/24"), 60s);
+  using F = AddressPool::Framed;
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.78.0.5"), t0), F::outside_pool);
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.1"), t0), F::outside_pool);    // the server's
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.0"), t0), F::outside_pool);    // network
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.255"), t0), F::outside_pool);  // broadcast
+  EXPECT_EQ(pool.leased(), 0u);
+
+  ASSERT_EQ(pool.assign_framed("alice", ip("10.77.0.50"), t0), F::assigned);
+  EXPECT_EQ(pool.lease_of("alice"), ip("10.77.0.50"));
+  // Held by alice's live session: bob cannot have it, nor can the pool give it to anyone else.
+  EXPECT_EQ(pool.assign_framed("bob", ip("10.77.0.50"), t0), F::in_use);
+  EXPECT_NE(pool.assign("carol", ip("10.77.0.50"), t0), ip("10.77.0.50"));
+  // alice's second session with the same address shares it; a different one is refused.
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.50"), t0), F::assigned);
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.51"), t0), F::identity_holds_other);
+  pool.release("alice", t0);
+  pool.release("alice", t0);
+  // In grace: the directory gives it to bob, and alice's lease is gone with it.
+  ASSERT_EQ(pool.assign_framed("bob", ip("10.77.0.50"), t0 + 1s), F::assigned);
+  EXPECT_EQ(pool.lease_of("bob"), ip("10.77.0.50"));
+  EXPECT_EQ(pool.lease_of("alice"), std::nullopt);
+  // bob in grace, then moved by the directory to another free address.
+  pool.release("bob", t0 + 2s);
+  ASSERT_EQ(pool.assign_framed("bob", ip("10.77.0.60"), t0 + 3s), F::assigned);
+  EXPECT_EQ(pool.lease_of("bob"), ip("10.77.0.60"));
+  EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.50"), t0 + 3s), F::assigned);  // .50 is free again
+}
+
 }  // namespace
 }  // namespace postern::tunnel::control

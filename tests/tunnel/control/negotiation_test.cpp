@@ -64,6 +64,8 @@ struct Pair {
   ServerNegotiator server;
   Side c, s;
   bool password_ok = true;
+  bool backend_down = false;          // the directory cannot answer
+  std::optional<Ipv4> framed;         // the directory's Framed-IP-Address
   bool auto_verify = true;
   bool deliver_to_server = true;
   bool deliver_to_client = true;
@@ -98,7 +100,8 @@ struct Pair {
         } else if (auto* v = std::get_if<VerifyPassword>(&a); v && auto_verify) {
           bool ok = password_ok && v->password.view() == "good";
           s.events.push_back(std::move(a));
-          server.on_password_verified(ok, now);
+          if (backend_down) server.on_password_verified(PasswordCheck::unavailable, now);
+          else server.on_password_verified(ok ? PasswordCheck::accepted : PasswordCheck::rejected, now, framed);
           moved = true;
         } else {
           s.events.push_back(std::move(a));
@@ -162,6 +165,41 @@ TEST_F(Fixture, PasswordNegotiationEndToEnd) {
                                                  MessageType::ipcp_configure_nak, MessageType::ipcp_configure_ack,
                                                  MessageType::data_channel}));
   EXPECT_EQ(pool.lease_of("alice"), ip("10.77.0.2"));
+}
+
+// The directory down: both sides close with auth_unavailable (the client retries; the daemon
+// does not count it as a bad password), the client saw the "temporarily unavailable" AUTH_FAIL.
+TEST_F(Fixture, BackendDownIsATemporaryRefusal) {
+  Pair p(pool, client_config(), server_config());
+  p.backend_down = true;
+  p.run();
+  ASSERT_TRUE(p.c.find<Closed>() && p.s.find<Closed>());
+  EXPECT_EQ(p.c.find<Closed>()->error, errc::auth_unavailable);
+  EXPECT_EQ(p.s.find<Closed>()->error, errc::auth_unavailable);
+  EXPECT_EQ(p.c.find<Closed>()->reason, kAuthUnavailableText);
+  EXPECT_EQ(p.s.sent, (std::vector<MessageType>{MessageType::auth_fail}));
+  EXPECT_EQ(pool.lease_of("alice"), std::nullopt);
+}
+
+// A Framed-IP-Address from the directory is the client's address (not the pool's next free one,
+// and not the address the client asked for); outside the pool it fails the session.
+TEST_F(Fixture, FramedAddressBecomesTheClientAddress) {
+  Pair p(pool, client_config(), server_config());
+  p.framed = ip("10.77.0.77");
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  ASSERT_TRUE(p.c.find<Established>());
+  EXPECT_EQ(p.c.find<Established>()->params.client_address, ip("10.77.0.77"));
+  EXPECT_EQ(pool.lease_of("alice"), ip("10.77.0.77"));
+
+  AddressPool other{*Cidr::parse("10.77.0.0/24"), 300s};
+  Pair q(other, client_config(), server_config());
+  q.framed = ip("10.99.0.5");
+  q.run();
+  ASSERT_TRUE(q.s.find<Closed>());
+  EXPECT_EQ(q.s.find<Closed>()->error, errc::address_unavailable);
+  EXPECT_NE(q.s.find<Closed>()->reason.find("outside the pool"), std::string::npos);
+  EXPECT_EQ(other.leased(), 0u);
 }
 
 TEST_F(Fixture, BadPasswordRefusedOnBothSides) {

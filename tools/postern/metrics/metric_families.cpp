@@ -99,7 +99,7 @@ const std::vector<FamilySpec>& control_specs() {
         {"evicted", "handshake_evicted"}}},
       {"postern_auth_total", "Tunnel password checks, by result.", MetricType::Counter, "result",
        {{"ok", "auth_ok"}, {"bad_password", "auth_bad_password"}, {"throttled", "auth_throttled"},
-        {"no_users", "auth_no_users"}}},
+        {"no_users", "auth_no_users"}, {"unavailable", "auth_unavailable"}}},
       {"postern_tunnel_throttled_sources", "Source addresses the tunnel password throttle tracks now.",
        MetricType::Gauge, nullptr, {{"", "throttled_sources"}}},
   };

@@ -123,6 +123,7 @@ Counters control_counters(const tunnel::daemon::TunnelServer::Counters& c) {
           {"auth_bad_password", c.auth_bad_password},
           {"auth_throttled", c.auth_throttled},
           {"auth_no_users", c.auth_no_users},
+          {"auth_unavailable", c.auth_unavailable},
           {"throttled_sources", c.throttled_sources}};
 }
 

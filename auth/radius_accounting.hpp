@@ -1,0 +1,78 @@
+// RADIUS accounting of tunnel sessions (RFC 2866): Start when a session comes up,
+// Interim-Update every interim_interval while it runs, Stop when it ends, each with the
+// session's octets (+ Gigawords, RFC 2869 5.1/5.2) and packets, Acct-Session-Time,
+// Framed-IP-Address, Calling-Station-Id (the client's outer address) and the Access-Accept's
+// Class. The Acct-Session-Id is the daemon's, fixed for the session's life, so a client that
+// roams (new UDP address, same control connection) stays one accounting session.
+// Sending happens on one thread of its own (started by the first submit()) from a bounded queue (1024 records; beyond it a
+// record is dropped and logged), so the I/O thread never waits for a RADIUS server; a record
+// that no server acknowledges after the transport's tries is logged as lost.
+#pragma once
+
+#include "auth/radius_transport.hpp"
+#include "common/config.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace postern::auth {
+
+struct AccountingRecord {
+  std::string session_id;
+  std::string user;
+  std::uint32_t framed_ip = 0;    // host byte order
+  std::string calling_station;    // outer address of the client
+  std::uint64_t input_octets = 0;   // from the client (what the server received)
+  std::uint64_t output_octets = 0;  // to the client
+  std::uint64_t input_packets = 0;
+  std::uint64_t output_packets = 0;
+  std::uint32_t session_time = 0;   // seconds since Start
+  std::vector<std::vector<std::uint8_t>> radius_class;
+};
+
+// The attributes of one Accounting-Request (sans-I/O; table-tested).
+std::vector<radius::Attribute> accounting_attributes(radius::AcctStatus status, const AccountingRecord& record,
+                                                     std::string_view nas_identifier,
+                                                     std::optional<radius::TerminateCause> cause,
+                                                     std::uint32_t delay_seconds);
+
+class RadiusAccounting {
+ public:
+  static constexpr std::size_t kMaxQueued = 1024;
+
+  RadiusAccounting(const config::RadiusConfig& config, SecretBytes secret);
+  ~RadiusAccounting();  // sends what is queued (each within the transport's limits), then stops
+  RadiusAccounting(const RadiusAccounting&) = delete;
+  RadiusAccounting& operator=(const RadiusAccounting&) = delete;
+
+  std::chrono::milliseconds interim_interval() const { return config_.interim_interval; }  // 0: none
+
+  void submit(radius::AcctStatus status, AccountingRecord record,
+              std::optional<radius::TerminateCause> cause = std::nullopt);
+
+ private:
+  struct Job {
+    radius::AcctStatus status;
+    AccountingRecord record;
+    std::optional<radius::TerminateCause> cause;
+    std::chrono::steady_clock::time_point queued;
+  };
+  void run();
+  void send(const Job& job);
+
+  config::RadiusConfig config_;
+  SecretBytes secret_;
+  radius::Transport transport_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+std::string_view to_string(radius::AcctStatus status);  // "Start", "Stop", "Interim-Update"
+
+}  // namespace postern::auth
