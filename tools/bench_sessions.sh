@@ -10,7 +10,11 @@
 #     sharing the cores, allowed). Prints one table row per count.
 #   tools/bench_sessions.sh passwords [N]   (default 100)
 #     The same with N password users (auth = "password", scrypt ln=15 r=8 p=1 on the server's one
-#     verification thread) instead of certificates: password logins per second.
+#     verification thread) instead of certificates, 8 at a time (one source may have at most 10
+#     password attempts in flight, auth/throttle.hpp): password logins per second.
+#   tools/bench_sessions.sh limits
+#     Where the first limits bite, each on purpose small: 300 sessions against a /24 pool (253
+#     addresses), and 1100 sessions against a server whose descriptor limit is 1024 (prlimit).
 #   tools/bench_sessions.sh throughput [CLIENTS] [SECONDS]   (default 10 clients, 10 s)
 #     CLIENTS real `postern client`s, each in its own namespace with its own veth to the site,
 #     each running one iperf3 TCP stream to its own iperf3 server on the site's tunnel address at
@@ -73,7 +77,9 @@ run_sessions() {
   local hz rows=()
   hz=$(getconf CLK_TCK)
   for n in "${counts[@]}"; do
-    start_server "$WORK/site.toml"
+    ip netns exec "$NS_SITE" ${SERVER_WRAP:-} "$POSTERN_BIN" server -c "$WORK/site.toml" >"$WORK/server.log" 2>&1 &
+    PIDS+=($!)
+    SERVER_PID=$!
     wait_for 10 "server" in_site ip link show pst0
     sleep 1
     local pid=$SERVER_PID rss0 fd0
@@ -155,26 +161,42 @@ run_throughput() {
     wait "${pids[@]}" || true
     python3 - "$WORK" "$clients" <<'PY'
 import json, sys
-total = 0
+total, ok = 0, 0
 for i in range(1, int(sys.argv[2]) + 1):
     try:
         total += json.load(open(f"{sys.argv[1]}/iperf-{i}.json"))["end"]["sum_received"]["bits_per_second"]
+        ok += 1
     except Exception:
         pass
-print(int(total))
+print(int(total), ok)
 PY
   }
-  local tunnel veth
+  local tunnel veth c0 c1
+  c0=$(cpu_ticks "$SERVER_PID")
   tunnel=$(parallel '10.77.0.1')
+  c1=$(cpu_ticks "$SERVER_PID")
   veth=$(parallel '10.210.$i.2')
-  python3 - "$clients" "$seconds" "$tunnel" "$veth" <<'PY'
+  python3 - "$clients" "$seconds" $tunnel $veth "$c0" "$c1" "$(getconf CLK_TCK)" <<'PY'
 import sys
-n, s, t, v = map(int, sys.argv[1:])
-print(f"{n} clients x 1 TCP stream, {s} s each, all at once:")
-print(f"  through the tunnel: {t / 1e9:.2f} Gbit/s aggregate ({t / n / 1e6:.0f} Mbit/s per client)")
+n, s, t, tok, v, vok, c0, c1, hz = map(int, sys.argv[1:])
+print(f"{n} clients x 1 TCP stream, {s} s each, all at once ({tok} and {vok} streams completed):")
+print(f"  through the tunnel: {t / 1e9:.2f} Gbit/s aggregate ({t / n / 1e6:.0f} Mbit/s per client), "
+      f"server CPU {(c1 - c0) / hz / s * 100:.0f}% of one core")
 print(f"  over the raw veths: {v / 1e9:.2f} Gbit/s aggregate")
 print(f"  ratio tunnel/veth:  {t / v:.2f}" if v else "  ratio: n/a")
 PY
+}
+
+run_limits() {
+  echo "## pool: a /24 (253 client addresses), 300 sessions" >&2
+  bench_server_config "$WORK/site.toml"
+  sed -i 's|^pool = .*|pool = "10.77.0.0/24"|' "$WORK/site.toml"
+  HOLD=10 run_sessions 300
+  grep -c 'pool exhausted' "$WORK/server.log" | sed 's/^/server log lines "pool exhausted": /' >&2 || true
+  echo "## descriptors: the server's hard limit 1024, 1100 sessions" >&2
+  bench_server_config "$WORK/site.toml"
+  SERVER_WRAP="prlimit --nofile=1024:1024" HOLD=10 run_sessions 1100
+  grep -Eo 'accept[^"]*"[^"]*"' "$WORK/server.log" | sort | uniq -c | head -3 >&2 || true
 }
 
 run_passwords() {
@@ -185,12 +207,14 @@ run_passwords() {
     printf 'load password\n' | "$POSTERN_BIN" user add "$WORK/users.db" "$(printf 'load-%05d' "$i")" >/dev/null
   done
   bench_server_config "$WORK/site.toml" 'auth = "password"' 'users = "users.db"'
-  LOAD_EXTRA="--password-file $WORK/load.pass" run_sessions "$n"
+  # One load process is one source: fewer than the throttle's 10 attempts in flight per source.
+  CONCURRENCY=8 LOAD_EXTRA="--password-file $WORK/load.pass" run_sessions "$n"
 }
 
 case "$mode" in
   sessions) run_sessions "$@" ;;
   passwords) run_passwords "$@" ;;
+  limits) run_limits ;;
   throughput) run_throughput "$@" ;;
-  *) echo "usage: $0 sessions [COUNTS...] | passwords [N] | throughput [CLIENTS] [SECONDS]" >&2; exit 2 ;;
+  *) echo "usage: $0 sessions [COUNTS...] | passwords [N] | limits | throughput [CLIENTS] [SECONDS]" >&2; exit 2 ;;
 esac
