@@ -337,7 +337,7 @@ TunnelClientConfig load_client(Section& s) {
   c.servers = load_client_servers(s);
   c.server_order = s.parsed("server_order", "\"ordered\" or \"random\"", parse_server_order).value_or(c.server_order);
   if (c.servers.size() == 1 && s.has("server_order"))
-    s.fail("server_order", "only used with a list of servers (servers = [...])");
+    s.fail("server_order", "only used with two or more servers (servers = [...])");
   c.connect_timeout = s.duration("connect_timeout").value_or(c.connect_timeout);
   if (c.connect_timeout < std::chrono::milliseconds(100) || c.connect_timeout > std::chrono::minutes(2))
     s.fail("connect_timeout", "must be from 100ms to 2m");

@@ -237,7 +237,7 @@ TEST(Config, ClientServerListErrors) {
       {"[tunnel]\nservers = [\"a:1\", \"b:1\", \"a:1\"]\nca = \"c\"\n", "site.toml:2: [tunnel] servers: \"a:1\" is listed twice"},
       {"[tunnel]\nservers = [\"a:1\", \"b:1\"]\nserver_order = \"roundrobin\"\nca = \"c\"\n",
        "site.toml:3: [tunnel] server_order: expected \"ordered\" or \"random\", got \"roundrobin\""},
-      {"[tunnel]\nserver = \"a:1\"\nserver_order = \"random\"\nca = \"c\"\n", "site.toml:3: [tunnel] server_order: only used with a list"},
+      {"[tunnel]\nserver = \"a:1\"\nserver_order = \"random\"\nca = \"c\"\n", "site.toml:3: [tunnel] server_order: only used with two or more servers"},
       {"[tunnel]\nservers = [\"a:1\"]\nconnect_timeout = \"10ms\"\nca = \"c\"\n", "site.toml:3: [tunnel] connect_timeout: must be from 100ms to 2m"},
       {"[tunnel]\nlisten = \"0.0.0.0:1\"\nservers = [\"a:1\"]\n", "site.toml:3: [tunnel] servers: a [tunnel] is either a server"},
   };
