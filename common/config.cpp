@@ -460,16 +460,40 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   return c;
 }
 
+std::optional<Endpoint> parse_client_server(std::string_view v) {
+  auto e = parse_endpoint(v);
+  if (e && !is_ip_literal(e->host) && !is_host_name(e->host)) e.reset();
+  return e;
+}
+
+// `server` (one) or `servers` (a list), never both: a list beside a single key would leave the
+// reader guessing which one is tried first.
+std::vector<Endpoint> load_client_servers(Section& s) {
+  constexpr std::string_view expected = "\"host:port\" like \"vpn.example.org:443\"";
+  if (s.has("server") && s.has("servers")) s.fail("servers", "set server or servers, not both");
+  if (s.has("server")) return {s.required(s.parsed("server", expected, parse_client_server), "server")};
+  auto list = s.required(s.list("servers", expected, parse_client_server), "servers");
+  if (list.empty()) s.fail("servers", "at least one server is required");
+  if (list.size() > kMaxClientServers)
+    s.fail("servers", "at most " + std::to_string(kMaxClientServers) + " servers, got " + std::to_string(list.size()));
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (list[i] == list[j]) s.fail("servers", "\"" + list[i].to_string() + "\" is listed twice");
+    }
+  }
+  return list;
+}
+
 TunnelClientConfig load_client(Section& s) {
   TunnelClientConfig c;
-  c.server = s.required(s.parsed("server", "\"host:port\" like \"vpn.example.org:443\"",
-                                 [](std::string_view v) {
-                                   auto e = parse_endpoint(v);
-                                   if (e && !is_ip_literal(e->host) && !is_host_name(e->host)) e.reset();
-                                   return e;
-                                 }),
-                        "server");
-  c.data_port = port(s, "data_port", c.server.port);
+  c.servers = load_client_servers(s);
+  c.server_order = s.parsed("server_order", "\"ordered\" or \"random\"", parse_server_order).value_or(c.server_order);
+  if (c.servers.size() == 1 && s.has("server_order"))
+    s.fail("server_order", "only used with two or more servers (servers = [...])");
+  c.connect_timeout = s.duration("connect_timeout").value_or(c.connect_timeout);
+  if (c.connect_timeout < std::chrono::milliseconds(100) || c.connect_timeout > std::chrono::minutes(2))
+    s.fail("connect_timeout", "must be from 100ms to 2m");
+  c.data_port = port(s, "data_port", c.servers.front().port);
   c.ca = s.path("ca");
   c.server_fingerprint = s.parsed("server_fingerprint", "a SHA-256 fingerprint (64 hex digits, colons optional)",
                                   [](std::string_view v) -> std::optional<std::string> {
@@ -489,7 +513,7 @@ TunnelClientConfig load_client(Section& s) {
   c.server_name = s.parsed("server_name", "a host name", [](std::string_view v) -> std::optional<std::string> {
                      if (!is_host_name(v)) return std::nullopt;
                      return std::string(v);
-                   }).value_or(c.server.host);
+                   });
   c.certificate = s.path("certificate");
   c.private_key = s.path("private_key");
   if (c.certificate && !c.private_key) s.fail("certificate", "private_key is required with certificate");
@@ -715,11 +739,13 @@ Config build(const Context& ctx, const toml::table& root, const fs::path& file) 
   a.reject_unknown();
   if (const toml::table* t = subtable(ctx, root, "tunnel")) {
     Section s(ctx, "tunnel", t);
-    if (s.has("listen") && s.has("server"))
-      s.fail("server", "a [tunnel] is either a server (listen) or a client (server), not both");
+    const bool client = s.has("server") || s.has("servers");
+    if (s.has("listen") && client)
+      s.fail(s.has("server") ? "server" : "servers",
+             "a [tunnel] is either a server (listen) or a client (server or servers), not both");
     if (s.has("listen")) config.server = load_server(s, config.auth);
-    else if (s.has("server")) config.client = load_client(s);
-    else s.fail("", "needs listen (to be a server) or server (to be a client)");
+    else if (client) config.client = load_client(s);
+    else s.fail("", "needs listen (to be a server) or server/servers (to be a client)");
     s.reject_unknown();
   }
   if (const toml::table* t = subtable(ctx, root, "smtp")) {
@@ -817,6 +843,14 @@ SecretBytes read_password_file(const std::filesystem::path& path) {
   std::fill(text.begin(), text.end(), '\0');
   if (out.empty()) throw ConfigError(path.string() + ": password file is empty");
   return out;
+}
+
+std::string_view to_string(ServerOrder order) { return order == ServerOrder::random ? "random" : "ordered"; }
+
+std::optional<ServerOrder> parse_server_order(std::string_view text) {
+  if (text == "ordered") return ServerOrder::ordered;
+  if (text == "random") return ServerOrder::random;
+  return std::nullopt;
 }
 
 std::string_view to_string(DnsBackend backend) {

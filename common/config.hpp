@@ -83,6 +83,16 @@ std::string_view to_string(AuthMode mode);
 enum class DnsBackend { auto_detect, resolved, file };
 std::string_view to_string(DnsBackend backend);  // "auto", "resolved", "file"
 
+// The order in which a client goes through its list of site servers (docs/configuration.md
+// "Several site servers"): as written (the first is the preferred one), or shuffled afresh for
+// every round through the list (spreads a site's laptops over its servers).
+enum class ServerOrder { ordered, random };
+std::string_view to_string(ServerOrder order);  // "ordered", "random"
+std::optional<ServerOrder> parse_server_order(std::string_view text);
+
+// Most site servers a client lists ([tunnel] servers); each may resolve to several addresses.
+inline constexpr std::size_t kMaxClientServers = 32;
+
 struct TunnelServerConfig {
   Endpoint listen;          // TCP control channel (TLS 1.3)
   std::uint16_t data_port;  // UDP data channel; default listen.port
@@ -121,13 +131,21 @@ struct TunnelServerConfig {
 };
 
 struct TunnelClientConfig {
-  Endpoint server;          // host may be a DNS name
-  std::uint16_t data_port;  // default server.port
+  // The site servers, from `server` (one) or `servers` (a list, at most kMaxClientServers, no
+  // duplicates); host may be a DNS name, every address it resolves to is tried.
+  std::vector<Endpoint> servers;
+  ServerOrder server_order = ServerOrder::ordered;
+  // Each address of a server gets this long for the TCP connect and then for the TLS
+  // handshake; beyond it the next address, then the next server, is tried.
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::uint16_t data_port;  // default servers.front().port
   std::optional<std::filesystem::path> ca;
   // SHA-256 of the server certificate (DER), normalised to upper-case hex with colons,
   // "AB:CD:...", the same form as auth::fingerprint(). ca or this (or both) is set.
   std::optional<std::string> server_fingerprint;
-  std::string server_name;  // SNI and name to verify; default server.host
+  // SNI and the name the certificate must carry, for every server; nullopt: the host of the
+  // server being tried (name_to_verify()).
+  std::optional<std::string> server_name;
   std::optional<std::filesystem::path> certificate;  // set together with private_key
   std::optional<std::filesystem::path> private_key;
   std::optional<std::string> user;
@@ -148,6 +166,8 @@ struct TunnelClientConfig {
   bool apply_dns = true;
   DnsBackend dns_backend = DnsBackend::auto_detect;
   std::filesystem::path dns_state_dir = "/run/postern";
+
+  const std::string& name_to_verify(const Endpoint& server) const { return server_name ? *server_name : server.host; }
 };
 
 enum class SmtpTlsMode {

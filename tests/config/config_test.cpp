@@ -183,9 +183,12 @@ password_file = "alice.pass"
                           "/home/a/laptop.toml");
   ASSERT_TRUE(c.client);
   EXPECT_FALSE(c.server);
-  EXPECT_EQ(c.client->server, (Endpoint{"vpn.example.org", 443}));
+  EXPECT_EQ(c.client->servers, (std::vector<Endpoint>{{"vpn.example.org", 443}}));
+  EXPECT_EQ(c.client->server_order, ServerOrder::ordered);
+  EXPECT_EQ(c.client->connect_timeout, milliseconds(5'000));
   EXPECT_EQ(c.client->data_port, 443);
-  EXPECT_EQ(c.client->server_name, "vpn.example.org");
+  EXPECT_FALSE(c.client->server_name);
+  EXPECT_EQ(c.client->name_to_verify(c.client->servers.front()), "vpn.example.org");
   EXPECT_EQ(c.client->server_fingerprint->substr(0, 6), "AB:CD:");
   EXPECT_EQ(c.client->password_file, fs::path("/home/a/alice.pass"));
   EXPECT_FALSE(c.client->cipher);
@@ -193,6 +196,69 @@ password_file = "alice.pass"
   EXPECT_TRUE(c.client->apply_dns);
   EXPECT_EQ(c.client->dns_backend, DnsBackend::auto_detect);
   EXPECT_EQ(c.client->dns_state_dir, fs::path("/run/postern"));
+}
+
+// Several site servers: the list in order, each name verified against its own certificate
+// unless server_name overrides it for all.
+TEST(Config, ClientServerList) {
+  Config c = parse_config(R"([tunnel]
+servers = ["a.site.example:8443", "192.0.2.7:443",
+           "[2001:db8::7]:443"]
+server_order = "random"
+connect_timeout = "2s"
+ca = "ca.pem"
+)",
+                          "/home/a/laptop.toml");
+  ASSERT_TRUE(c.client);
+  const auto& s = c.client->servers;
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0], (Endpoint{"a.site.example", 8443}));
+  EXPECT_EQ(s[1], (Endpoint{"192.0.2.7", 443}));
+  EXPECT_EQ(s[2], (Endpoint{"2001:db8::7", 443}));
+  EXPECT_EQ(c.client->server_order, ServerOrder::random);
+  EXPECT_EQ(c.client->connect_timeout, milliseconds(2'000));
+  EXPECT_EQ(c.client->name_to_verify(s[0]), "a.site.example");
+  EXPECT_EQ(c.client->name_to_verify(s[1]), "192.0.2.7");
+
+  Config pinned = parse_config("[tunnel]\nservers = [\"10.0.0.1:1\", \"10.0.0.2:1\"]\nserver_name = \"vpn.site\"\nca = \"ca\"\n",
+                               "/x/l.toml");
+  EXPECT_EQ(pinned.client->name_to_verify(pinned.client->servers[1]), "vpn.site");
+}
+
+TEST(Config, ClientServerListErrors) {
+  struct Case {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {"[tunnel]\nserver = \"a:1\"\nservers = [\"b:1\"]\nca = \"c\"\n", "site.toml:3: [tunnel] servers: set server or servers, not both"},
+      {"[tunnel]\nservers = []\nca = \"c\"\n", "site.toml:2: [tunnel] servers: at least one server is required"},
+      {"[tunnel]\nservers = [\"a:1\",\n  \"b\"]\nca = \"c\"\n", "site.toml:3: [tunnel] servers: expected \"host:port\" like \"vpn.example.org:443\", got \"b\""},
+      {"[tunnel]\nservers = \"a:1\"\nca = \"c\"\n", "site.toml:2: [tunnel] servers: expected a list of \"host:port\""},
+      {"[tunnel]\nservers = [\"a:1\", \"b:1\", \"a:1\"]\nca = \"c\"\n", "site.toml:2: [tunnel] servers: \"a:1\" is listed twice"},
+      {"[tunnel]\nservers = [\"a:1\", \"b:1\"]\nserver_order = \"roundrobin\"\nca = \"c\"\n",
+       "site.toml:3: [tunnel] server_order: expected \"ordered\" or \"random\", got \"roundrobin\""},
+      {"[tunnel]\nserver = \"a:1\"\nserver_order = \"random\"\nca = \"c\"\n", "site.toml:3: [tunnel] server_order: only used with two or more servers"},
+      {"[tunnel]\nservers = [\"a:1\"]\nconnect_timeout = \"10ms\"\nca = \"c\"\n", "site.toml:3: [tunnel] connect_timeout: must be from 100ms to 2m"},
+      {"[tunnel]\nlisten = \"0.0.0.0:1\"\nservers = [\"a:1\"]\n", "site.toml:3: [tunnel] servers: a [tunnel] is either a server"},
+  };
+  for (const auto& c : cases) {
+    std::string err;
+    try {
+      parse_config(c.text, "site.toml");
+    } catch (const ConfigError& e) {
+      err = e.what();
+    }
+    EXPECT_EQ(err.rfind(c.want, 0), 0u) << "got: " << err << "\nwant prefix: " << c.want;
+  }
+  std::string many = "[tunnel]\nca = \"c\"\nservers = [";
+  for (int i = 0; i < 33; ++i) many += (i ? ", \"h" : "\"h") + std::to_string(i) + ":1\"";
+  many += "]\n";
+  try {
+    parse_config(many, "site.toml");
+    ADD_FAILURE() << "33 servers accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "site.toml:3: [tunnel] servers: at most 32 servers, got 33");
+  }
 }
 
 TEST(Config, ClientDns) {

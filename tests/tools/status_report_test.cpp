@@ -98,7 +98,37 @@ TEST(StatusJson, ClientWithoutTunnelOrSmtpIsGolden) {
   r.config = "/etc/postern/\"laptop\".toml";
   EXPECT_EQ(format_json(r),
             "{\"schema\": 1, \"role\": \"client\", \"pid\": 42, \"config\": \"/etc/postern/\\\"laptop\\\".toml\", "
-            "\"uptime_seconds\": 1.500, \"certificates\": [], \"sessions\": [], \"data_plane\": null, \"control\": null, \"smtp\": null}\n");
+            "\"uptime_seconds\": 1.500, \"certificates\": [], \"server_order\": null, \"servers\": [], \"sessions\": [], "
+            "\"data_plane\": null, \"control\": null, \"smtp\": null}\n");
+}
+
+// A client's site servers ([tunnel] servers): JSON objects in list order, and the text block
+// with the current one starred, ages and the last error.
+TEST(StatusServers, JsonAndText) {
+  StatusReport r;
+  r.role = "client";
+  r.server_order = "ordered";
+  r.servers.push_back({"a.site.test:8443", "10.200.0.1", "failed", false, 1, "peer closed the connection", 41.0});
+  r.servers.push_back({"b.site.test:8443", "10.200.0.2", "up", true, 0, "", 40.0});
+  r.servers.push_back({"c.site.test:8443", "", "untried", false, 0, "", std::nullopt});
+  const std::string json = format_json(r);
+  EXPECT_NE(json.find("\"server_order\": \"ordered\", \"servers\": [{\"server\": \"a.site.test:8443\", \"address\": \"10.200.0.1\", "
+                      "\"state\": \"failed\", \"current\": false, \"failures\": 1, \"last_error\": \"peer closed the connection\", "
+                      "\"state_seconds_ago\": 41.000}, {\"server\": \"b.site.test:8443\""),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("{\"server\": \"c.site.test:8443\", \"address\": null, \"state\": \"untried\", \"current\": false, "
+                      "\"failures\": 0, \"last_error\": null, \"state_seconds_ago\": null}]"),
+            std::string::npos)
+      << json;
+  const std::string text = format_text(r);
+  EXPECT_NE(text.find("\nsite servers (ordered):\n"
+                      "    a.site.test:8443  failed 41s ago (10.200.0.1)\n"
+                      "      1 failure, last: peer closed the connection\n"
+                      "  * b.site.test:8443  up 40s (10.200.0.2)\n"
+                      "    c.site.test:8443  untried\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(StatusJson, SessionsCountersAndOptionalAges) {

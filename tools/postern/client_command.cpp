@@ -38,7 +38,7 @@ constexpr std::uint16_t kMaxClientMtu = 1500;
 
 int run_client(const std::string& path) {
   config::Config cfg = config::load_config(path);
-  if (!cfg.client) throw std::runtime_error(path + " has no client [tunnel] section (server = \"host:port\")");
+  if (!cfg.client) throw std::runtime_error(path + " has no client [tunnel] section (server = \"host:port\" or servers = [...])");
   const config::TunnelClientConfig& c = *cfg.client;
   log::set_min_level(cfg.daemon.log_level);
   raise_descriptor_limit();
@@ -81,7 +81,8 @@ int run_client(const std::string& path) {
   status::enable_inner_capture(cfg.daemon, data_plane);
   CertWatch certificates(io, watched_files(cfg));  // read as root, like the TLS context
   const status::StatusSources sources{"client", path, std::chrono::steady_clock::now(), &data_plane, nullptr, nullptr,
-                                      [&certificates](std::int64_t now) { return certificates.expiries(now); }};
+                                      [&certificates](std::int64_t now) { return certificates.expiries(now); },
+                                      client.get()};
   auto status_server = status::open_status_server(io, cfg.daemon, sources);
 
   drop_to_run_as_user(cfg.daemon, {platform::Capability::net_admin});

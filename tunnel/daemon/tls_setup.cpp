@@ -100,8 +100,7 @@ asio::ssl::context make_client_tls_context(const config::TunnelClientConfig& cfg
   return ctx;
 }
 
-void prepare_client_connection(SSL* ssl, const config::TunnelClientConfig& cfg) {
-  const std::string& name = cfg.server_name.empty() ? cfg.server.host : cfg.server_name;
+void prepare_client_connection(SSL* ssl, const config::TunnelClientConfig& cfg, const std::string& name) {
   in6_addr probe{};
   bool is_ip = inet_pton(AF_INET, name.c_str(), &probe) == 1 || inet_pton(AF_INET6, name.c_str(), &probe) == 1;
   if (!is_ip) {

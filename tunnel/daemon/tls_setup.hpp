@@ -21,9 +21,10 @@ asio::ssl::context make_server_tls_context(const config::TunnelServerConfig& cfg
 // (Re)builds the client-CA + CRL verify store of a server context (startup and SIGHUP).
 void install_client_verify_store(SSL_CTX* ctx, const config::TunnelServerConfig& cfg);
 
-// Applies per-connection client settings (SNI, expected name, fingerprint pin) to `ssl`.
 asio::ssl::context make_client_tls_context(const config::TunnelClientConfig& cfg);
-void prepare_client_connection(SSL* ssl, const config::TunnelClientConfig& cfg);
+// Applies per-connection client settings to `ssl`: SNI and the name the certificate must carry
+// (`name`: the server being tried, or server_name; OpenSSL copies it), the fingerprint pin.
+void prepare_client_connection(SSL* ssl, const config::TunnelClientConfig& cfg, const std::string& name);
 
 // After a successful handshake: the verified peer certificate's identity (subject CN, or the
 // SHA-256 fingerprint when it has no CN), or nullopt when the peer presented no certificate.

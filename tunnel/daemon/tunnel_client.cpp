@@ -22,11 +22,9 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr auto kConnectTimeout = std::chrono::seconds(10);
-// A lost session is retried after ~0.5 s, then 1, 2, 4... s: a restarted server is found within
-// a few seconds, a long outage costs one attempt per 30 s.
-constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(30'000);
+// After a round in which every server failed: ~0.5 s, then 1, 2, 4... s: a restarted server is
+// found within a few seconds, a long outage costs one round per 30 s.
+constexpr RotationTimers kRotationTimers{std::chrono::milliseconds(500), std::chrono::milliseconds(30'000)};
 constexpr int kExitAuthRefused = 2;   // also: the server certificate names another host
 using Clock = std::chrono::steady_clock;
 
@@ -63,6 +61,9 @@ TunnelClient::TunnelClient(asio::io_context& io, const config::TunnelClientConfi
       netlink_(netlink),
       password_(std::move(password)),
       dns_(dns),
+      rotation_(cfg.servers.size(), cfg.server_order, kRotationTimers, [] { return random_u32(); }),
+      last_endpoints_(cfg.servers.size()),
+      addresses_(cfg.servers.size()),
       keepalive_timer_(io) {}
 
 TunnelClient::~TunnelClient() { remove_leak_protection_rules(); }
@@ -95,68 +96,81 @@ void TunnelClient::stop() {
   if (current_) current_->done.cancel();
 }
 
+void TunnelClient::give_up(const std::string& reason) {
+  log::error("tunnel", "", "giving up", {{"reason", reason}});
+  exit_status_ = kExitAuthRefused;
+  stopping_ = true;
+  io_.stop();
+}
+
 asio::awaitable<void> TunnelClient::run() {
-  auto backoff = kFirstBackoff;
+  std::string last_refusal;
   while (!stopping_) {
-    bool was_established = false;
-    std::string reason = co_await connect_once();
-    if (!unfixable_.empty()) {
-      log::error("tunnel", "", "giving up", {{"reason", unfixable_}});
-      exit_status_ = kExitAuthRefused;
-      stopping_ = true;
-      io_.stop();
+    auto choice = rotation_.next();
+    if (!choice) {
+      give_up(last_refusal);
       co_return;
     }
-    if (current_) {
-      was_established = current_->session != nullptr;
-      if (current_->error == control::errc::auth_failed) {
-        log::error("tunnel", "", "giving up", {{"reason", "the server refused our credentials: " + reason}});
-        exit_status_ = kExitAuthRefused;
-        stopping_ = true;
-        io_.stop();
-        co_return;
-      }
+    if (choice->wait.count() > 0) {
+      log::warn("tunnel", "", cfg_.servers.size() == 1 ? "retrying" : "every server failed, retrying",
+                {{"retry_in_ms", choice->wait.count()}});
+      asio::steady_timer wait(io_, choice->wait);
+      co_await wait.async_wait(kAsTuple);
+      if (stopping_) break;
     }
+    const std::size_t index = choice->server;
+    const std::string server = cfg_.servers[index].to_string();
+    rotation_.on_attempt(index, Clock::now());
+    unfixable_.clear();
+    std::string reason = co_await connect_once(index);
     if (stopping_) break;
-    if (was_established) backoff = kFirstBackoff;
-    // Jitter in [0.5, 1.5) x backoff so a site's clients do not reconnect in lockstep.
-    auto jittered = std::chrono::milliseconds(backoff.count() / 2 + random_u32() % std::max<long>(1, backoff.count()));
-    log::warn("tunnel", "", "disconnected", {{"reason", reason}, {"retry_in_ms", jittered.count()}});
-    asio::steady_timer wait(io_, jittered);
-    co_await wait.async_wait(kAsTuple);
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    const bool was_established = current_ && current_->session != nullptr;
+    if (current_ && current_->error == control::errc::auth_failed) {
+      give_up("the server refused our credentials: " + reason);
+      co_return;
+    }
+    if (!unfixable_.empty()) {
+      last_refusal = unfixable_;
+      rotation_.on_refused(index, Clock::now(), unfixable_);
+      if (cfg_.servers.size() > 1) log::error("tunnel", "", "server dropped from the list", {{"server", server}, {"reason", unfixable_}});
+      continue;
+    }
+    if (was_established) rotation_.on_lost(index, Clock::now(), reason);
+    else rotation_.on_failed(index, Clock::now(), reason);
+    log::warn("tunnel", "", was_established ? "disconnected" : "attempt failed", {{"server", server}, {"reason", reason}});
   }
 }
 
-asio::awaitable<std::string> TunnelClient::connect_once() {
+asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   current_.reset();
+  const config::Endpoint& target = cfg_.servers[index];
+  const std::string server = target.to_string();
   asio::ip::tcp::resolver resolver(io_);
-  auto [rec, endpoints] = co_await resolver.async_resolve(cfg_.server.host, std::to_string(cfg_.server.port), kAsTuple);
-  if (rec && last_endpoints_.empty()) co_return "cannot resolve " + cfg_.server.host + ": " + rec.message();
+  auto [rec, endpoints] = co_await resolver.async_resolve(target.host, std::to_string(target.port), kAsTuple);
+  if (rec && last_endpoints_[index].empty()) co_return "cannot resolve " + target.host + ": " + rec.message();
   if (rec) {
     // With DNS leak protection a reconnect cannot ask any server but the pushed ones, which are
     // behind the tunnel that is down: the addresses that worked last time are the best guess.
     log::warn("tunnel", "", "cannot resolve the server, trying its last addresses",
-              {{"server", cfg_.server.host}, {"error", rec.message()}});
-    endpoints = last_endpoints_;
+              {{"server", target.host}, {"error", rec.message()}});
+    endpoints = last_endpoints_[index];
   } else {
-    last_endpoints_ = endpoints;
+    last_endpoints_[index] = endpoints;
   }
 
   asio::ip::tcp::socket socket(io_);
-  asio::steady_timer timer(io_, kConnectTimeout);
-  auto connected = co_await (connect_socket(socket, endpoints) || timer.async_wait(kAsTuple));
-  if (connected.index() == 1) co_return "connecting to " + cfg_.server.to_string() + " timed out";
-  if (auto cec = std::get<0>(connected); cec) {
-    co_return "cannot connect to " + cfg_.server.to_string() + ": " + cec.message();
+  if (auto cec = co_await connect_socket(socket, endpoints); cec) {
+    co_return "cannot connect to " + server + ": " + cec.message();
   }
   asio::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   auto attempt = std::make_shared<Attempt>(io_);
   attempt->server_address = socket.remote_endpoint(ignored).address();
+  addresses_[index] = attempt->server_address.to_string();
   attempt->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
   TlsStream& stream = attempt->stream->stream();
-  prepare_client_connection(stream.native_handle(), cfg_);
+  const std::string& wanted = cfg_.name_to_verify(target);
+  prepare_client_connection(stream.native_handle(), cfg_, wanted);
   // OpenSSL keeps no peer certificate after a failed client handshake: note the leaf's names
   // while it is verified, for the mismatch message.
   std::string leaf_names;
@@ -168,13 +182,12 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
       return preverified;
     });
   }
-  timer.expires_after(kConnectTimeout);
+  asio::steady_timer timer(io_, cfg_.connect_timeout);
   auto shaken = co_await (stream.async_handshake(asio::ssl::stream_base::client, kAsTuple) || timer.async_wait(kAsTuple));
-  if (shaken.index() == 1) co_return "TLS handshake with " + cfg_.server.to_string() + " timed out";
+  if (shaken.index() == 1) co_return "TLS handshake with " + server + " timed out";
   if (auto [hec] = std::get<0>(shaken); hec) {
     long verify = SSL_get_verify_result(stream.native_handle());
     if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-      const std::string& wanted = cfg_.server_name.empty() ? cfg_.server.host : cfg_.server_name;
       unfixable_ = "server certificate name mismatch: wanted " + wanted + ", the certificate names " +
                    (leaf_names.empty() ? "(unknown)" : leaf_names) +
                    "; set [tunnel] server_name to one of those names, or issue the server a "
@@ -192,7 +205,7 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
     }
   }
   log::info("tunnel", "", "tls established",
-            {{"server", cfg_.server.to_string()}, {"tls", describe_session(stream.native_handle())}});
+            {{"server", server}, {"address", addresses_[index]}, {"tls", describe_session(stream.native_handle())}});
 
   control::ClientConfig cc;
   cc.receive_session_id = random_u32() & data::kMaxSessionId;
@@ -253,9 +266,10 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   co_return attempt->reason.empty() ? std::string("connection closed") : attempt->reason;
 }
 
-// Tries each resolved address in turn (like asio::async_connect), but opens the socket itself so
-// that, with leak protection, SO_MARK is set before connect(): the SYN's route lookup already
-// carries the mark and bypasses the tunnel's table (a range async_connect would reopen it).
+// Tries each resolved address in turn (like asio::async_connect), each within connect_timeout,
+// but opens the socket itself so that, with leak protection, SO_MARK is set before connect():
+// the SYN's route lookup already carries the mark and bypasses the tunnel's table (a range
+// async_connect would reopen it).
 asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::socket& socket,
                                                               const asio::ip::tcp::resolver::results_type& endpoints) {
   std::error_code last = asio::error::host_not_found;
@@ -268,9 +282,16 @@ asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::soc
       last = ec;
       continue;
     }
-    auto [cec] = co_await socket.async_connect(entry.endpoint(), kAsTuple);
+    asio::steady_timer timer(io_, cfg_.connect_timeout);
+    auto result = co_await (socket.async_connect(entry.endpoint(), kAsTuple) || timer.async_wait(kAsTuple));
+    if (result.index() == 1) {
+      last = asio::error::timed_out;
+      log::warn("tunnel", "", "connect timed out", {{"address", entry.endpoint().address().to_string()}});
+      continue;
+    }
+    auto [cec] = std::get<0>(result);
     if (!cec) co_return std::error_code{};
-    if (cec == asio::error::operation_aborted) co_return cec;  // the connect timeout won
+    if (stopping_) co_return asio::error::operation_aborted;
     last = cec;
   }
   co_return last;
@@ -334,6 +355,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   previous_address_ = params.client_address;
   data_plane_.add_session(session);
   established_ = true;
+  if (auto index = rotation_.current()) rotation_.on_established(*index, Clock::now());
   std::string routes, dns, domains;
   for (const auto& r : params.routes) routes += (routes.empty() ? "" : ",") + r.to_string();
   for (const auto& d : params.dns) dns += (dns.empty() ? "" : ",") + d.to_string();
@@ -341,7 +363,8 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   log::info("tunnel", "", "session up",
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
-             {"domains", domains}, {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()}});
+             {"domains", domains}, {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()},
+             {"server", rotation_.current() ? cfg_.servers[*rotation_.current()].to_string() : std::string()}});
   apply_dns(params, settings.name);
   data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once
   attempt.monitor = std::make_unique<TransportMonitor>(

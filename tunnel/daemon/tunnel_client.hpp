@@ -1,9 +1,16 @@
-// `postern client`: connects to the server's control port (TLS 1.3, server verified by CA and
-// name or by a pinned fingerprint), runs a ClientNegotiator, then configures the TUN device
+// `postern client`: connects to a site server's control port (TLS 1.3, server verified by CA
+// and name or by a pinned fingerprint), runs a ClientNegotiator, then configures the TUN device
 // (address, MTU, routes via rtnetlink) and hands a PeerSession to the data plane. When the
-// control connection ends it reconnects with exponential backoff and jitter (1 s doubling to
-// 30 s), re-resolving the server name each time and asking for its previous address, so the TUN
-// interface and open TCP connections through it survive a short outage.
+// control connection ends it reconnects, asking for its previous address, so the TUN interface
+// and open TCP connections through it survive a short outage.
+// Several servers ([tunnel] servers): a ServerRotation (server_rotation.hpp) picks the server
+// of each attempt; the next server is tried at once and the backoff (0.5 s doubling to 30 s,
+// jittered) is waited only after a round in which every server failed. Each attempt re-resolves
+// its server's name and tries every address in turn, each with connect_timeout for the TCP
+// connect and again for the TLS handshake; the certificate must carry the name of the server
+// being tried (or server_name). A server whose certificate names another host is dropped from
+// the rotation; the client gives up (exit status 2) when none is left or when a server refuses
+// its credentials.
 // Dead peers: the negotiator's echoes inside TLS close the attempt after 3.5 keepalives of
 // silence (then we reconnect); a server that died with its host or behind a dead path is found
 // that way, a killed process at once (its kernel resets the TCP connection).
@@ -30,6 +37,7 @@
 #include "platform/resolver_helper.hpp"
 #include "tunnel/control/tunnel_parameters.hpp"
 #include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/server_rotation.hpp"
 #include "tunnel/daemon/transport_monitor.hpp"
 
 #include <asio.hpp>
@@ -38,6 +46,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace postern::tunnel::daemon {
 
@@ -54,6 +63,11 @@ class TunnelClient {
   // The data plane queued frames for the TLS fallback (thread-safe: posts to the io_context).
   void on_tls_frames(std::shared_ptr<PeerSession> session);
   bool established() const { return established_; }
+  // For `postern status`: each configured server's state, and the address its last attempt
+  // connected to ("" before any).
+  const config::TunnelClientConfig& config() const { return cfg_; }
+  const ServerRotation& rotation() const { return rotation_; }
+  const std::string& last_address(std::size_t server) const { return addresses_.at(server); }
 
   // Exit status for the command: set when the client gives up (authentication refused).
   std::optional<int> exit_status() const { return exit_status_; }
@@ -61,9 +75,10 @@ class TunnelClient {
  private:
   struct Attempt;
   asio::awaitable<void> run();
-  asio::awaitable<std::string> connect_once();
+  asio::awaitable<std::string> connect_once(std::size_t server);
   asio::awaitable<std::error_code> connect_socket(asio::ip::tcp::socket& socket,
                                                   const asio::ip::tcp::resolver::results_type& endpoints);
+  void give_up(const std::string& reason);
   void remove_leak_protection_rules();
   void drain(Attempt& attempt);
   void establish(Attempt& attempt, const control::TunnelParameters& params);
@@ -81,15 +96,19 @@ class TunnelClient {
   platform::ResolverHelper* dns_;
   bool dns_applied_ = false;
   std::optional<control::Ipv4> previous_address_;
-  asio::ip::tcp::resolver::results_type last_endpoints_;  // of the last successful resolution
+  ServerRotation rotation_;
+  // Per configured server: the addresses of its last successful resolution, and the address
+  // its last attempt connected to.
+  std::vector<asio::ip::tcp::resolver::results_type> last_endpoints_;
+  std::vector<std::string> addresses_;
   std::shared_ptr<Attempt> current_;
   asio::steady_timer keepalive_timer_;
   bool stopping_ = false;
   bool established_ = false;
   bool leak_rules_installed_ = false;
   std::optional<int> exit_status_;
-  // Set by connect_once() for a failure no retry can fix (the server certificate names another
-  // host): run() gives up with it and exit status 2.
+  // Set by connect_once() for a failure no retry of that server can fix (its certificate names
+  // another host): run() drops the server from the rotation.
   std::string unfixable_;
 };
 

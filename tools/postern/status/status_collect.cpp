@@ -138,6 +138,25 @@ CertificateStatus certificate_status(const auth::Expiry& e) {
   return out;
 }
 
+std::vector<ServerStatus> server_statuses(const config::TunnelClientConfig& config,
+                                          const tunnel::daemon::TunnelClient& client, Clock::time_point now) {
+  std::vector<ServerStatus> out;
+  const auto& rotation = client.rotation();
+  for (std::size_t i = 0; i < config.servers.size(); ++i) {
+    const auto& e = rotation.entries().at(i);
+    ServerStatus s;
+    s.server = config.servers[i].to_string();
+    s.address = client.last_address(i);
+    s.state = std::string(tunnel::daemon::to_string(e.state));
+    s.current = rotation.current() == i;
+    s.failures = e.failures;
+    s.last_error = e.last_error;
+    if (e.since) s.state_seconds_ago = std::chrono::duration<double>(now - *e.since).count();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 StatusReport collect_status(const StatusSources& sources, Clock::time_point now) {
   const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch()).count();
@@ -153,6 +172,11 @@ StatusReport collect_status(const StatusSources& sources, Clock::time_point now,
   report.pid = static_cast<long>(::getpid());
   report.config = sources.config;
   report.uptime_seconds = std::chrono::duration<double>(now - sources.started).count();
+  if (sources.tunnel_client) {
+    const auto& config = sources.tunnel_client->config();
+    report.servers = server_statuses(config, *sources.tunnel_client, now);
+    report.server_order = std::string(config::to_string(config.server_order));
+  }
   if (sources.data_plane) {
     for (const auto& session : sources.data_plane->sessions()) {
       report.sessions.push_back(session_status(*session, now, unix_now));

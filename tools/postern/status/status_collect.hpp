@@ -8,6 +8,7 @@
 #include "tools/postern/status/status_report.hpp"
 #include "auth/cert_expiry.hpp"
 #include "tunnel/daemon/data_plane.hpp"
+#include "tunnel/daemon/tunnel_client.hpp"
 #include "tunnel/daemon/tunnel_server.hpp"
 
 #include <chrono>
@@ -25,7 +26,13 @@ struct StatusSources {
   const tunnel::daemon::TunnelServer* tunnel_server = nullptr;  // nullptr: not a tunnel server
   // The daemon's certificates and CRL against a wall-clock time (CertWatch::expiries); empty: none.
   std::function<std::vector<auth::Expiry>(std::int64_t unix_now)> certificates;
+  const tunnel::daemon::TunnelClient* tunnel_client = nullptr;  // nullptr: not a tunnel client
 };
+
+// A client's site servers as `postern status` shows them (pure but for the client's getters).
+std::vector<ServerStatus> server_statuses(const config::TunnelClientConfig& config,
+                                          const tunnel::daemon::TunnelClient& client,
+                                          std::chrono::steady_clock::time_point now);
 
 // The named counter lists of the report, from plain values (public so the metrics test can
 // check that every counter the metrics read exists under that name).

@@ -55,6 +55,34 @@ std::string json_session(const SessionStatus& s) {
       json_optional_int(s.certificate_days_left), json_string_or_null(s.certificate_state));
 }
 
+std::string json_server(const ServerStatus& s) {
+  return fmt::format("{{\"server\": {}, \"address\": {}, \"state\": {}, \"current\": {}, \"failures\": {}, "
+                     "\"last_error\": {}, \"state_seconds_ago\": {}}}",
+                     json_string(s.server), json_string_or_null(s.address), json_string(s.state),
+                     s.current ? "true" : "false", s.failures, json_string_or_null(s.last_error),
+                     json_optional(s.state_seconds_ago));
+}
+
+// "  * a.site:8443  up 2m04s (192.0.2.1)": the current one starred; a failure count and the last
+// error when there are any.
+void text_servers(std::string& out, const std::vector<ServerStatus>& servers, const std::string& order) {
+  out += fmt::format("\nsite servers ({}):\n", order);
+  std::size_t width = 0;
+  for (const auto& s : servers) width = std::max(width, s.server.size());
+  for (const auto& s : servers) {
+    std::string state = s.state;
+    // "up 2m04s", "connecting 1s": for how long; "failed 3s ago": when.
+    const bool ongoing = s.state == "up" || s.state == "connecting";
+    if (s.state_seconds_ago) state += " " + format_age(*s.state_seconds_ago) + (ongoing ? "" : " ago");
+    if (!s.address.empty()) state += " (" + s.address + ")";
+    out += fmt::format("  {} {:<{}}  {}\n", s.current ? "*" : " ", s.server, width, state);
+    if (s.failures > 0) {
+      out += fmt::format("      {} failure{}, last: {}\n", s.failures, s.failures == 1 ? "" : "s",
+                         s.last_error.empty() ? "-" : s.last_error);
+    }
+  }
+}
+
 // "until 2027-03-01T12:00:00Z (812 days)", "expired 2026-11-30T12:00:00Z (3 days ago)".
 std::string text_expiry(const std::string& not_after, const std::optional<std::int64_t>& days_left,
                         const std::string& state) {
@@ -170,11 +198,17 @@ std::string format_json(const StatusReport& report) {
   for (std::size_t i = 0; i < report.sessions.size(); ++i) {
     sessions += (i == 0 ? "" : ", ") + json_session(report.sessions[i]);
   }
+  std::string servers;
+  for (std::size_t i = 0; i < report.servers.size(); ++i) {
+    servers += (i == 0 ? "" : ", ") + json_server(report.servers[i]);
+  }
   return fmt::format(
       "{{\"schema\": {}, \"role\": {}, \"pid\": {}, \"config\": {}, \"uptime_seconds\": {}, "
-      "\"certificates\": [{}], \"sessions\": [{}], \"data_plane\": {}, \"control\": {}, \"smtp\": {}}}\n",
+      "\"certificates\": [{}], \"server_order\": {}, \"servers\": [{}], \"sessions\": [{}], \"data_plane\": {}, "
+      "\"control\": {}, \"smtp\": {}}}\n",
       StatusReport::kSchema, json_string(report.role), report.pid, json_string(report.config),
-      json_number(report.uptime_seconds), certificates, sessions, json_counters(report.data_plane),
+      json_number(report.uptime_seconds), certificates, json_string_or_null(report.server_order), servers, sessions,
+      json_counters(report.data_plane),
       json_counters(report.control),
       json_counters(report.smtp));
 }
@@ -183,6 +217,7 @@ std::string format_text(const StatusReport& report) {
   std::string out = fmt::format("postern {} (pid {}), up {}, config {}\n", report.role, report.pid,
                                 format_age(report.uptime_seconds), report.config);
   if (!report.certificates.empty()) text_certificates(out, report.certificates);
+  if (!report.servers.empty()) text_servers(out, report.servers, report.server_order);
   if (report.data_plane) {
     out += fmt::format("\ntunnel sessions: {}\n", report.sessions.size());
     for (const auto& s : report.sessions) text_session(out, s);

@@ -1,5 +1,5 @@
 // What `postern status` shows: a plain snapshot of a running daemon (role, uptime, certificate and
-// CRL expiry, tunnel sessions, data-plane drop counters, tunnel control refusals, SMTP counters) and its two renderings, JSON for scripts
+// CRL expiry, a client's site servers, tunnel sessions, data-plane drop counters, tunnel control refusals, SMTP counters) and its two renderings, JSON for scripts
 // and aligned text for people. The JSON schema is documented in docs/commands-status.md and
 // versioned by "schema": fields are only ever added; a rename or removal bumps the number.
 // Contract: plain values, no I/O, no clock (times arrive already turned into "seconds ago" by
@@ -49,6 +49,17 @@ struct CertificateStatus {
   std::string error;      // why it is "error" (unreadable); "" otherwise
 };
 
+// One of a client's site servers ([tunnel] servers), in list order.
+struct ServerStatus {
+  std::string server;   // as configured, "a.site.example:8443"
+  std::string address;  // the address its last attempt connected to, "" before any
+  std::string state;    // "untried", "connecting", "up", "failed", "refused"
+  bool current = false;  // the server being tried or in use
+  std::uint32_t failures = 0;  // failed attempts and lost sessions since the client started
+  std::string last_error;      // "" when none
+  std::optional<double> state_seconds_ago;  // since the state was entered; nullopt: untried
+};
+
 struct StatusReport {
   static constexpr int kSchema = 1;
   std::string role;  // "server" or "client"
@@ -57,6 +68,8 @@ struct StatusReport {
   std::string config;  // the config file the daemon runs from
   std::vector<CertificateStatus> certificates;
   std::vector<SessionStatus> sessions;
+  std::vector<ServerStatus> servers;  // a client's site servers; empty on a server
+  std::string server_order;           // a client's server_order ("ordered", "random"); "" elsewhere
   std::optional<Counters> data_plane;  // nullopt when this daemon runs no tunnel
   std::optional<Counters> control;     // tunnel server's refusals by reason; nullopt elsewhere
   std::optional<Counters> smtp;        // nullopt when [smtp] is off
