@@ -27,6 +27,13 @@ char32_t decode_at(std::string_view text, std::size_t i, std::size_t& length) {
   return 0;
 }
 
+// A quote opens a string only where toml++ starts a key or a value: at the start of a line,
+// after '=', '[', ',', '{' or a key's '.'. Anywhere else it is inside a bare token, which toml++
+// scans character by character (and classifies) until it fails: the text after it is code.
+bool opens_string(char last) {
+  return last == '\n' || last == '=' || last == '[' || last == ',' || last == '{' || last == '.';
+}
+
 enum class State { code, comment, basic, literal, multi_basic, multi_literal };
 
 }  // namespace
@@ -34,10 +41,12 @@ enum class State { code, comment, basic, literal, multi_basic, multi_literal };
 std::optional<UnsafeTomlCharacter> find_unsafe_toml_character(std::string_view text) {
   State state = State::code;
   std::size_t line = 1;
+  char last = '\n';  // the last non-blank character outside strings and comments
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
     if (c == '\n') {
       ++line;
+      last = '\n';
       if (state == State::comment || state == State::basic || state == State::literal) state = State::code;
       ++i;
       continue;
@@ -45,10 +54,14 @@ std::optional<UnsafeTomlCharacter> find_unsafe_toml_character(std::string_view t
     const bool opens_triple = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
     switch (state) {
       case State::code:
-        if (c == '#') state = State::comment;
-        else if (c == '"') state = opens_triple ? State::multi_basic : State::basic;
-        else if (c == '\'') state = opens_triple ? State::multi_literal : State::literal;
-        if (opens_triple && (c == '"' || c == '\'')) i += 2;
+        if (c == '#') {
+          state = State::comment;
+        } else if ((c == '"' || c == '\'') && opens_string(last)) {
+          state = c == '"' ? (opens_triple ? State::multi_basic : State::basic)
+                           : (opens_triple ? State::multi_literal : State::literal);
+          if (opens_triple) i += 2;
+        }
+        if (c != ' ' && c != '\t') last = c;
         break;
       case State::basic:
       case State::multi_basic:

@@ -28,6 +28,9 @@ TEST(TomlTextGuard, Table) {
       {"s = \"\"\"x\\\xC3\xA9\"\"\"\n", 1},                                // escape in a multi-line basic string
       {"s = \"ok\" # fine \xC3\xA9\nt = \xC3\xA9\n", 2},                   // comment ends at the line break
       {"x = \"\xE2\x82\xAC\"\ny = \xE2\x82\xAC\n", std::nullopt},          // U+20AC is outside the ranges
+      {"li = 0.0\"=x\\\xC3\xA9 \"\n", 1},                                // a quote inside a bare token opens nothing
+      {"a.\"k\xC3\xA9y\" = [ \"x\", 'y\xC3\xA9' ]\n", std::nullopt},          // quoted key part, array items
+      {"t = { k = \"\xC3\xA9\" }\n", std::nullopt},                            // inline table value
   };
   for (const auto& c : cases) {
     auto found = find_unsafe_toml_character(c.text);
