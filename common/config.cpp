@@ -799,8 +799,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& path) {
   std::map<std::string, std::uint32_t, std::less<>> key_lines;
   Context ctx{path.string(), fs::absolute(path).parent_path(), &key_lines};
   if (auto bad = find_unsafe_toml_character(text)) {
-    throw ConfigError(fmt::format("{}:{}: character U+{:04X} outside a quoted string or comment (TOML allows only "
-                                  "ASCII there; a multi-line \"\"\" string cannot hold it either)",
+    throw ConfigError(fmt::format("{}:{}: character U+{:04X} is only accepted in a comment line or a "
+                                  "key = \"string\" line (the TOML parser would misread it here)",
                                   ctx.file, bad->line, static_cast<std::uint32_t>(bad->code_point)));
   }
   toml::table root;
