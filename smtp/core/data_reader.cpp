@@ -9,12 +9,12 @@ DataReader::DataReader(Framing framing, std::uint64_t max_size, std::size_t max_
     : framing_(framing), max_size_(max_size), max_line_(max_line) {}
 
 void DataReader::emit(std::string_view bytes) {
+  const std::uint64_t before = size_;
   size_ += bytes.size();
   if (size_ > max_size_) {
-    if (!findings_.too_big) {
-      findings_.too_big = true;
-      std::string().swap(content_);  // never store it: free the memory now
-    }
+    // Exactly the first max_size octets go out whatever the splits, then nothing.
+    if (before < max_size_) content_.append(bytes.substr(0, static_cast<std::size_t>(max_size_ - before)));
+    findings_.too_big = true;
     return;
   }
   content_.append(bytes);

@@ -8,13 +8,18 @@
 //   CRLF line endings included; the CRLF before the final dot belongs to the content.
 // - The reader never fails in the middle: it reads on to the end and records findings
 //   (bare CR/LF seen, a text line over the limit, size over the limit) that the session turns
-//   into one final reply. Content past max_size is not kept, so memory stays bounded.
+//   into one final reply.
+// - The content is streamed, never accumulated: each put() leaves the content it decoded in a
+//   buffer the caller drains with take_content() before the next put(), so the reader holds at
+//   most one put()'s worth of bytes. Once the size passes max_size nothing more is given out
+//   (exactly the first max_size octets were), and the caller must throw away what it got.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace postern::smtp {
 
@@ -43,8 +48,8 @@ class DataReader {
 
   const DataFindings& findings() const { return findings_; }
   std::uint64_t size() const { return size_; }  // unstuffed content octets, counted even if dropped
-  // The content (empty once too_big). Moving out leaves the reader empty.
-  std::string take_content() { return std::move(content_); }
+  // The content decoded since the last call (at most what was put() since then).
+  std::string take_content() { return std::exchange(content_, {}); }
 
  private:
   enum class State { line_start, dot, dot_cr, in_line, cr };

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include <openssl/crypto.h>
+
 namespace postern::smtp {
 
 std::string_view to_string(LineStatus status) {
@@ -14,7 +16,11 @@ std::string_view to_string(LineStatus status) {
   return "unknown";
 }
 
+LineReader::~LineReader() { reset(); }
+
 void LineReader::reset() {
+  // An AUTH line (PLAIN response, LOGIN password) passes through here: wipe, never just forget.
+  OPENSSL_cleanse(buffer_.data(), buffer_.size());
   buffer_.clear();
   length_ = 0;
   pending_cr_ = false;
@@ -27,6 +33,7 @@ void LineReader::append(char c) {
   // The limit counts the CRLF too, so a line may hold max_line - 2 octets of text.
   if (length_ + 2 > max_line_) {
     overflow_ = true;
+    OPENSSL_cleanse(buffer_.data(), buffer_.size());
     buffer_.clear();
     return;
   }
@@ -46,7 +53,7 @@ LineReader::Result LineReader::put(std::string_view input) {
         } else if (bare_) {
           line.status = LineStatus::bare_newline;
         } else {
-          line.text = std::move(buffer_);
+          line.text = buffer_;  // one exact allocation; buffer_ keeps its memory, wiped below
         }
         reset();
         result.consumed = i + 1;

@@ -4,6 +4,8 @@
 // to the next CRLF and reported as bare_newline. A line longer than the limit (octets including
 // the CRLF, RFC 5321 4.5.3.1.4: 512 for commands) is discarded up to the next CRLF and reported
 // as too_long, so memory stays bounded whatever the peer sends.
+// Secrets: AUTH lines pass through here, so the buffer is reserved once (never reallocated)
+// and wiped with OPENSSL_cleanse whenever a line leaves it; the caller wipes the Line it got.
 // put() stops right after the first complete line, so bytes that follow stay with the caller
 // (the session needs that to detect commands pipelined after STARTTLS, RFC 3207 4.2).
 #pragma once
@@ -25,7 +27,12 @@ struct Line {
 
 class LineReader {
  public:
-  explicit LineReader(std::size_t max_line = 512) : max_line_(max_line) {}
+  explicit LineReader(std::size_t max_line = 512) : max_line_(max_line) { buffer_.reserve(max_line); }
+  LineReader(const LineReader&) = default;
+  LineReader(LineReader&&) = default;
+  LineReader& operator=(const LineReader&) = default;
+  LineReader& operator=(LineReader&&) = default;
+  ~LineReader();
 
   struct Result {
     std::size_t consumed = 0;
@@ -35,7 +42,11 @@ class LineReader {
   Result put(std::string_view input);
 
   // The limit applies from the next line on (AUTH continuation lines are longer, RFC 4954 4).
-  void set_max_line(std::size_t max_line) { max_line_ = max_line; }
+  // Reserved at once, so a line never moves to a bigger buffer (leaving a copy in freed memory).
+  void set_max_line(std::size_t max_line) {
+    max_line_ = max_line;
+    buffer_.reserve(max_line);
+  }
   // Forgets a partial line (after STARTTLS the plaintext buffer is discarded, RFC 3207 4.2).
   void reset();
   bool idle() const { return buffer_.empty() && !pending_cr_ && !bare_ && !overflow_; }

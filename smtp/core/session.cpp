@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #include "common/log.hpp"
 #include "smtp/core/received.hpp"
 
@@ -92,6 +94,10 @@ void Session::process() {
       default: parsing = false; break;
     }
   }
+  if (wipe_input_) {  // the parsed bytes held credentials (AUTH): wipe them, never just drop them
+    OPENSSL_cleanse(input_.data(), input_pos_);
+    wipe_input_ = false;
+  }
   if (input_pos_ == input_.size()) {
     input_.clear();
   } else if (input_pos_ > 0) {
@@ -101,11 +107,15 @@ void Session::process() {
 }
 
 void Session::process_command_line() {
-  const auto result = lines_.put(pending_input());
+  auto result = lines_.put(pending_input());
   input_pos_ += result.consumed;
   if (!result.line) return;
   switch (result.line->status) {
-    case LineStatus::complete: dispatch(result.line->text); break;
+    case LineStatus::complete:
+      dispatch(result.line->text);
+      // "AUTH PLAIN <response>" carries the password in the command line itself.
+      OPENSSL_cleanse(result.line->text.data(), result.line->text.size());
+      break;
     case LineStatus::bare_newline:
       log::info(component, id_, "bare_newline", {{"where", "command"}});
       reply(500, "5.5.2", "Error: bare <CR> or <LF> in command line");
@@ -118,12 +128,18 @@ void Session::process_data() {
   auto& body = *txn_->body;
   const auto result = body.put(pending_input());
   input_pos_ += result.consumed;
+  emit_content(body.take_content());
+  if (body.findings().too_big) discard_message();  // nothing of it is kept, from now on
   if (result.done) finish_message(body.findings());
 }
 
 void Session::process_bdat() {
   const std::string_view chunk = pending_input().substr(0, bdat_remaining_);
-  if (!bdat_discard_) txn_->body->put(chunk);
+  if (!bdat_discard_) {
+    txn_->body->put(chunk);
+    emit_content(txn_->body->take_content());
+    if (txn_->body->findings().too_big) discard_message();
+  }
   bdat_remaining_ -= chunk.size();
   input_pos_ += chunk.size();
   if (bdat_remaining_ == 0) complete_chunk();
@@ -149,6 +165,42 @@ void Session::complete_chunk() {
   reply(250, "2.0.0", "Ok: " + std::to_string(body.size()) + " octets received");
 }
 
+// At the 354 or the first BDAT: the queue id, the Received: header and the envelope are
+// known now, so the adapter can open the spool file and take the content as it arrives.
+void Session::begin_message() {
+  action::BeginMessage begin;
+  begin.queue_id = make_queue_id_();
+  begin.envelope = Envelope{txn_->mail_from, txn_->recipients, txn_->recipient_dsn, txn_->dsn_ret,
+                            txn_->dsn_envid,  helo_,           auth_user_,
+                            txn_->eight_bit,  txn_->smtputf8};
+  ReceivedInfo info{helo_, client_.peer_ip, config_.hostname, esmtp_, tls_.has_value(),
+                    tls_ ? tls_->version : "", tls_ ? tls_->cipher : "", auth_user_, client_.tunnel_user,
+                    begin.queue_id, txn_->recipients.size() == 1 ? txn_->recipients.front() : "", now_};
+  pending_queue_id_ = begin.queue_id;
+  actions_.emplace_back(std::move(begin));
+  message_open_ = true;
+  emit_content(build_received(info));
+}
+
+// Appends to the MessageData action queued last, if it is the last action, so a feed that holds
+// several BDAT chunks still gives one write.
+void Session::emit_content(std::string bytes) {
+  if (bytes.empty() || !message_open_) return;
+  if (!actions_.empty()) {
+    if (auto* data = std::get_if<action::MessageData>(&actions_.back())) {
+      data->bytes.append(bytes);
+      return;
+    }
+  }
+  actions_.emplace_back(action::MessageData{std::move(bytes)});
+}
+
+void Session::discard_message() {
+  if (!message_open_) return;
+  message_open_ = false;
+  actions_.emplace_back(action::DiscardMessage{pending_queue_id_});
+}
+
 void Session::finish_message(const DataFindings& findings) {
   if (!findings.ok()) {
     enter(State::command);
@@ -161,20 +213,11 @@ void Session::finish_message(const DataFindings& findings) {
     } else {
       reply(554, "5.6.0", "Error: text line longer than 1000 octets (RFC 5321 4.5.3.1.6)");
     }
-    reset_transaction();
+    reset_transaction();  // discards the file
     return;
   }
-  action::StoreMessage store;
-  store.queue_id = make_queue_id_();
-  ReceivedInfo info{helo_, client_.peer_ip, config_.hostname, esmtp_, tls_.has_value(),
-                    tls_ ? tls_->version : "", tls_ ? tls_->cipher : "", auth_user_, client_.tunnel_user,
-                    store.queue_id, txn_->recipients.size() == 1 ? txn_->recipients.front() : "", now_};
-  store.message = build_received(info) + txn_->body->take_content();
-  store.envelope = Envelope{txn_->mail_from, txn_->recipients, txn_->recipient_dsn, txn_->dsn_ret,
-                            txn_->dsn_envid,  helo_,           auth_user_,
-                            txn_->eight_bit,  txn_->smtputf8};
-  pending_queue_id_ = store.queue_id;
-  actions_.emplace_back(std::move(store));
+  message_open_ = false;
+  actions_.emplace_back(action::StoreMessage{pending_queue_id_});
   enter(State::wait_store);
 }
 
@@ -251,11 +294,13 @@ void Session::count_error(int code) {
 void Session::close(std::string_view reason) {
   if (state_ == State::closed) return;
   log::info(component, id_, "close", {{"reason", reason}});
+  discard_message();
   actions_.emplace_back(action::Close{std::string(reason)});
   enter(State::closed);
 }
 
 void Session::reset_transaction() {
+  discard_message();
   txn_.reset();
   bdat_remaining_ = 0;
   bdat_last_ = false;

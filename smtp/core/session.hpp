@@ -2,9 +2,14 @@
 // 2920 PIPELINING, 3030 CHUNKING, 6152 8BITMIME, 6531 SMTPUTF8, 2034 ENHANCEDSTATUSCODES).
 // Contract for the adapter (see docs/smtp.md):
 // - start() once, then feed() whatever bytes arrive; after every call write take_output() to the
-//   peer (in order) and perform take_actions(): StartTls -> flush output, run the TLS handshake,
-//   then on_tls_established(); VerifyAuth -> on_auth_result(); StoreMessage -> on_store_result();
-//   Close -> flush output and close the connection.
+//   peer (in order) and perform take_actions() in order, before feeding more: StartTls -> flush
+//   output, run the TLS handshake, then on_tls_established(); VerifyAuth -> on_auth_result();
+//   BeginMessage -> open a spool file for the queue id and envelope; MessageData -> append the
+//   bytes to it; StoreMessage -> make it durable and queued, then on_store_result();
+//   DiscardMessage -> delete it; Close -> flush output and close the connection (and delete a
+//   message file still open).
+// - The message is streamed: the session never holds more of it than the bytes of one feed(),
+//   so a session's memory does not grow with the message size.
 // - While waiting() the session only buffers fed bytes; they are parsed when the result arrives.
 // - Run one timer, of the kind current_timeout() names, re-armed after every feed; on expiry call
 //   on_timeout(). The session never reads a clock and holds no sockets; randomness (queue ids)
@@ -85,17 +90,32 @@ struct VerifyAuth {
   std::string user;
   SecretBytes password;
 };
-struct StoreMessage {
+// A message transfer starts (after the 354, or at the first BDAT): open its spool file. The
+// envelope is final here (RCPT after BDAT is refused). MessageData follows.
+struct BeginMessage {
   Envelope envelope;
-  std::string message;   // Received: header + data, CRLF line endings, dot-unstuffed
   std::string queue_id;  // the id named in the Received: header and in the 250 reply
+};
+// The next bytes of the message begun last: the Received: header first, then the content
+// (CRLF line endings, dot-unstuffed), at most one feed()'s worth per action.
+struct MessageData {
+  std::string bytes;
+};
+// The transfer ended well: make the file durable (fsync) and queued, then on_store_result().
+struct StoreMessage {
+  std::string queue_id;
+};
+// The transfer ended without a message (too big, bad content, RSET, STARTTLS, close): delete it.
+struct DiscardMessage {
+  std::string queue_id;
 };
 struct Close {
   std::string reason;
 };
 }  // namespace action
 
-using Action = std::variant<action::StartTls, action::VerifyAuth, action::StoreMessage, action::Close>;
+using Action = std::variant<action::StartTls, action::VerifyAuth, action::BeginMessage, action::MessageData,
+                            action::StoreMessage, action::DiscardMessage, action::Close>;
 
 // unauthenticated: reading commands on a connection with no identity that is not trusted (no
 // tunnel session, no AUTH yet): the adapter runs a shorter limit, so idle strangers are shed first.
@@ -169,6 +189,9 @@ class Session {
   void count_error(int code);
   void close(std::string_view reason);
   void reset_transaction();
+  void begin_message();
+  void emit_content(std::string bytes);
+  void discard_message();
   void finish_message(const DataFindings& findings);
 
   // session_commands.cpp: the verb table and its handlers.
@@ -228,6 +251,8 @@ class Session {
   bool bdat_last_ = false;
   bool bdat_discard_ = false;  // chunk of a refused BDAT: read and drop to stay in sync
   std::string pending_queue_id_;
+  bool message_open_ = false;
+  bool wipe_input_ = false;  // an AUTH step ran in this process(): input_ held credentials  // BeginMessage emitted, neither StoreMessage nor DiscardMessage yet
   int bad_commands_ = 0;
   int junk_commands_ = 0;  // since the last accepted message
   bool count_junk();       // false: the limit was passed and the session closed

@@ -18,6 +18,7 @@ constexpr std::string_view login_password_challenge = "334 UGFzc3dvcmQ6";
 }  // namespace
 
 void Session::cmd_auth(std::string_view args) {
+  wipe_input_ = true;
   if (!auth_user_.empty()) {  // RFC 4954 4: once per session
     reply(503, "5.5.1", "Error: already authenticated");
     return;
@@ -48,7 +49,8 @@ void Session::cmd_auth(std::string_view args) {
 }
 
 void Session::process_auth_line() {
-  const auto result = lines_.put(pending_input());
+  wipe_input_ = true;
+  auto result = lines_.put(pending_input());  // not const: the line is moved out, not copied
   input_pos_ += result.consumed;
   if (!result.line) return;
   Line line = std::move(*result.line);

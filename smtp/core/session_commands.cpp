@@ -279,6 +279,10 @@ void Session::cmd_mail(std::string_view args) {
 }
 
 void Session::cmd_rcpt(std::string_view args) {
+  if (txn_->chunking) {  // the envelope went to the spool file at the first BDAT
+    reply(503, "5.5.1", "Error: RCPT after BDAT");
+    return;
+  }
   if (args.size() < 3 || !iequals(args.substr(0, 3), "TO:")) {
     reply(501, "5.5.4", "Syntax: RCPT TO:<address>");
     return;
@@ -397,6 +401,7 @@ void Session::cmd_data(std::string_view args) {
   }
   txn_->body.emplace(Framing::dot, config_.max_message_size, config_.max_text_line);
   reply_raw("354 End data with <CR><LF>.<CR><LF>");
+  begin_message();
   enter(State::data);
 }
 
@@ -406,7 +411,10 @@ void Session::cmd_bdat(std::string_view args) {
     skip_bdat_payload(args);  // replies and closes: the framing is lost
     return;
   }
-  if (!txn_->body) txn_->body.emplace(Framing::counted, config_.max_message_size, config_.max_text_line);
+  if (!txn_->body) {
+    txn_->body.emplace(Framing::counted, config_.max_message_size, config_.max_text_line);
+    begin_message();
+  }
   txn_->chunking = true;
   bdat_remaining_ = parsed->first;
   bdat_last_ = parsed->second;

@@ -6,6 +6,12 @@
 //      offered.
 //   2. serve(): read (session's timer) -> feed -> pump() until the session closes.
 //   3. pump(): write take_output(), then perform each action; repeat while actions appear.
+// Message bodies are streamed (docs/smtp.md): BeginMessage opens a spool::MessageWriter, each
+// MessageData (at most one 64 KiB read, decoded) is appended, StoreMessage commits it. Every
+// one of these is blocking file I/O, so each runs on the store pool while this coroutine waits;
+// the socket is not read meanwhile, so TCP flow control holds the client back and a session
+// never holds more than one read buffer and one decoded chunk, whatever the message size. A
+// write error drops the file and the rest of the message; the end of the transfer gets 451.
 // AUTH is throttled per client IP (ServiceState::auth_throttle): a locked-out source gets
 // 454 4.7.0 (RFC 4954 6, temporary failure) without running scrypt and the connection is closed,
 // because the session core has no temporary-failure verdict to continue with; each failure
@@ -26,6 +32,8 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <array>
@@ -132,7 +140,11 @@ class Connection {
   asio::awaitable<bool> refuse_locked_out(action::VerifyAuth& auth,
                                           std::chrono::steady_clock::time_point until);
   std::chrono::milliseconds record_auth_result(bool ok);
+  asio::awaitable<bool> begin_message(action::BeginMessage& begin);
+  asio::awaitable<bool> append_message(action::MessageData& data);
   asio::awaitable<bool> store(action::StoreMessage& store);
+  asio::awaitable<void> discard_message();
+  void message_write_failed(std::string_view step, std::error_code ec);
   asio::awaitable<bool> write(std::string_view bytes);
   std::string take_output();  // the session's output, its replies counted by class
   void make_session();
@@ -150,6 +162,8 @@ class Connection {
   std::string reason_;
   std::string peer_ip_;  // the throttle's key ("192.0.2.7"; v4-mapped v6 normalised to v4)
   std::uint64_t bytes_fed_ = 0;
+  spool::MessageWriter writer_;  // the message being received, open between Begin and Store
+  std::error_code write_error_;  // the first failure of this message's file
 };
 
 void Connection::make_session() {
@@ -177,6 +191,7 @@ asio::awaitable<void> Connection::run() {
   make_session();
   const bool opened = co_await open_by_mode();
   if (opened) co_await serve();
+  co_await discard_message();  // a transfer cut off: its tmp/ file goes
   transport_.close();
   log::info(kLog, id_, "disconnect",
             {{"reason", reason_.empty() ? "closed" : reason_}, {"bytes_in", bytes_fed_}});
@@ -278,6 +293,7 @@ asio::awaitable<void> Connection::serve() {
     }
     bytes_fed_ += n;
     session_->feed(std::span<const char>(buffer.data(), n), wall_now());
+    OPENSSL_cleanse(buffer.data(), n);  // it may have held an AUTH line (docs/security.md)
     const bool alive = co_await pump();
     if (!alive) co_return;
   }
@@ -321,7 +337,13 @@ asio::awaitable<bool> Connection::perform(Action& action) {
     co_return co_await handshake();
   }
   if (auto* auth = std::get_if<action::VerifyAuth>(&action)) co_return co_await verify_auth(*auth);
+  if (auto* begin = std::get_if<action::BeginMessage>(&action)) co_return co_await begin_message(*begin);
+  if (auto* data = std::get_if<action::MessageData>(&action)) co_return co_await append_message(*data);
   if (auto* message = std::get_if<action::StoreMessage>(&action)) co_return co_await store(*message);
+  if (std::holds_alternative<action::DiscardMessage>(action)) {
+    co_await discard_message();
+    co_return true;
+  }
   if (auto* close = std::get_if<action::Close>(&action)) {
     std::string output = take_output();
     if (!output.empty()) co_await write(output);
@@ -439,30 +461,75 @@ asio::awaitable<bool> Connection::refuse_locked_out(action::VerifyAuth& auth,
   co_return fail("auth locked out");
 }
 
-asio::awaitable<bool> Connection::store(action::StoreMessage& message) {
+asio::awaitable<bool> Connection::begin_message(action::BeginMessage& begin) {
+  co_await discard_message();  // never two files for one connection
+  write_error_.clear();
   spool::Spool* spool = state_->spool.get();
   spool::MessageEnvelope envelope;
-  envelope.sender = message.envelope.mail_from;
-  envelope.recipients = message.envelope.recipients;
-  for (const auto& dsn : message.envelope.recipient_dsn) {
+  envelope.sender = begin.envelope.mail_from;
+  envelope.recipients = begin.envelope.recipients;
+  for (const auto& dsn : begin.envelope.recipient_dsn) {
     envelope.recipient_params.push_back({dsn.notify, dsn.orcpt});
   }
-  envelope.dsn_ret = message.envelope.dsn_ret;
-  envelope.dsn_envid = message.envelope.dsn_envid;
-  envelope.eight_bit = message.envelope.eight_bit;
-  envelope.smtputf8 = message.envelope.smtputf8;
+  envelope.dsn_ret = begin.envelope.dsn_ret;
+  envelope.dsn_envid = begin.envelope.dsn_envid;
+  envelope.eight_bit = begin.envelope.eight_bit;
+  envelope.smtputf8 = begin.envelope.smtputf8;
+  // The transfer's start: the envelope header is written before the content arrives.
   envelope.queued_at = std::chrono::system_clock::now();
-  auto stored = co_await run_on(*state_->store_pool, [spool, &message, &envelope] {
-    return spool->store_as(message.queue_id, envelope, message.message);
+  spool::MessageWriter* writer = &writer_;
+  auto opened = co_await run_on(*state_->store_pool, [spool, writer, &begin, &envelope] {
+    return spool->begin(begin.queue_id, envelope, *writer);
   });
-  std::error_code ec = stored.value_or(std::make_error_code(std::errc::io_error));
+  const std::error_code ec = opened.value_or(std::make_error_code(std::errc::io_error));
+  if (ec) message_write_failed("open", ec);
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::append_message(action::MessageData& data) {
+  if (write_error_ || !writer_.is_open()) co_return true;  // failed already: read on, 451 at the end
+  spool::MessageWriter* writer = &writer_;
+  auto written = co_await run_on(*state_->store_pool, [writer, &data] { return writer->append(data.bytes); });
+  const std::error_code ec = written.value_or(std::make_error_code(std::errc::io_error));
+  if (ec) {
+    message_write_failed("write", ec);
+    co_await discard_message();
+  }
+  co_return true;
+}
+
+void Connection::message_write_failed(std::string_view step, std::error_code ec) {
+  if (!write_error_) write_error_ = ec;
+  log::error(kLog, id_, "spool_write_failed", {{"step", step}, {"error", ec.message()}});
+}
+
+asio::awaitable<void> Connection::discard_message() {
+  if (!writer_.is_open()) co_return;
+  spool::MessageWriter* writer = &writer_;
+  co_await run_on(*state_->store_pool, [writer] {
+    writer->discard();
+    return true;
+  });
+  writer_.discard();  // the pool did not run it (shutting down)
+}
+
+asio::awaitable<bool> Connection::store(action::StoreMessage& message) {
+  std::error_code ec = write_error_;
+  if (!ec && !writer_.is_open()) ec = std::make_error_code(std::errc::bad_file_descriptor);
+  const std::uint64_t size = writer_.size();
+  if (!ec) {
+    spool::MessageWriter* writer = &writer_;
+    auto committed = co_await run_on(*state_->store_pool, [writer] { return writer->commit(); });
+    ec = committed.value_or(std::make_error_code(std::errc::io_error));
+  }
+  co_await discard_message();  // after a failed commit: nothing is left anyway
+  write_error_.clear();
   if (ec) {
     ++state_->counters.store_failures;
-    log::error(kLog, id_, "spool_write_failed", {{"queue_id", message.queue_id},
-                                                 {"error", ec.message()}});
+    log::error(kLog, id_, "spool_write_failed", {{"queue_id", message.queue_id}, {"error", ec.message()}});
   } else {
     ++state_->counters.messages_accepted;
-    state_->counters.message_bytes += message.message.size();
+    state_->counters.message_bytes += size;
     state_->runner->notify_new(message.queue_id, std::chrono::system_clock::now());
   }
   session_->on_store_result(!ec, ec ? ec.message() : message.queue_id, wall_now());

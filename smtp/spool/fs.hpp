@@ -64,7 +64,7 @@ std::error_code sync_directory(const std::filesystem::path& dir);
 // linked into them.
 std::error_code make_directories_synced(const std::filesystem::path& dir, const Ownership& own = {});
 
-// Reads a whole file.
+// Reads a whole file; a symbolic link is refused (ELOOP): the spool and the Maildir never hold one.
 std::error_code read_file(const std::filesystem::path& path, std::string& out);
 
 // Names of the regular entries of a directory (no "." / ".."), unsorted.

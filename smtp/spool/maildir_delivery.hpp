@@ -3,7 +3,7 @@
 // <mailbox> is the recipient address made safe as a single path component (see mailbox_name).
 // File names follow the Maildir convention (maildir(5), Dovecot's maildir format):
 //   <seconds>.M<microseconds>Q<queue id>.<host>,S=<size>
-// with the time the message was accepted (the 250), so the name is unique (the queue id is)
+// with the time the message was queued (the start of its transfer), so the name is unique (the queue id is)
 // and the same on every attempt: "was this already delivered?" is a link(2) that fails with
 // EEXIST, and after a restart a search of cur/ for the name (a reader may have moved it).
 // ",S=" is the file size, which Dovecot uses as the message's physical size.

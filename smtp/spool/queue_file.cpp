@@ -132,23 +132,42 @@ std::string encode_envelope(const MessageEnvelope& e) {
   return out;
 }
 
-bool decode_queue_file(std::string_view file, QueuedMessage& out) {
-  if (!file.starts_with(kMagic)) return false;
-  file.remove_prefix(kMagic.size());
+namespace {
+
+// Parses the envelope header into `out`; returns the offset of the message, or npos if malformed.
+std::size_t decode_header(std::string_view file, QueuedMessage& out) {
+  if (!file.starts_with(kMagic)) return std::string_view::npos;
+  std::size_t pos = kMagic.size();
   static_cast<MessageEnvelope&>(out) = MessageEnvelope{};
   bool have_sender = false;
   bool have_params = false;
   for (;;) {
-    std::size_t eol = file.find('\n');
-    if (eol == std::string_view::npos) return false;
-    std::string_view line = file.substr(0, eol);
-    file.remove_prefix(eol + 1);
+    std::size_t eol = file.find('\n', pos);
+    if (eol == std::string_view::npos) return std::string_view::npos;
+    std::string_view line = file.substr(pos, eol - pos);
+    pos = eol + 1;
     if (line.empty()) break;
-    if (!decode_line(line, out, have_sender, have_params)) return false;
+    if (!decode_line(line, out, have_sender, have_params)) return std::string_view::npos;
   }
-  if (!have_sender || out.recipients.empty()) return false;
+  if (!have_sender || out.recipients.empty()) return std::string_view::npos;
   if (!have_params) out.recipient_params.clear();
-  out.message.assign(file);
+  return pos;
+}
+
+}  // namespace
+
+bool decode_queue_file(std::string_view file, QueuedMessage& out) {
+  const std::size_t body = decode_header(file, out);
+  if (body == std::string_view::npos) return false;
+  out.message.assign(file.substr(body));
+  return true;
+}
+
+bool decode_queue_file_owned(std::string&& file, QueuedMessage& out) {
+  const std::size_t body = decode_header(file, out);
+  if (body == std::string_view::npos) return false;
+  file.erase(0, body);  // in place: the header is a few hundred bytes
+  out.message = std::move(file);
   return true;
 }
 

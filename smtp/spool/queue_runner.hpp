@@ -9,7 +9,7 @@
 // attempted again; a crash between deliver() and the record is covered by the Delivery's
 // idempotence (delivery.hpp): messages found at start-up are marked `recovered`. The attempt
 // count, next attempt and hold come back from the records on recover(), and the give-up clock
-// runs from envelope.queued_at (the 250), so both carry on across restarts.
+// runs from envelope.queued_at (the start of the transfer), so both carry on across restarts.
 //
 // Finishing a message: if recipients failed and the sender is not the null sender, the DSN
 // for all of them (those whose NOTIFY allows it) is stored under bounce_id(id) — a repeat after

@@ -40,6 +40,7 @@ std::string_view to_string(errc e) {
     case errc::invalid_envelope: return "invalid envelope";
     case errc::corrupt_file: return "corrupt queue file";
     case errc::id_collision: return "queue id collision";
+    case errc::symlinked_directory: return "tmp/ or queue/ is a symbolic link or not a directory (refused)";
   }
   return "unknown spool error";
 }
@@ -62,9 +63,18 @@ std::filesystem::path Spool::queue_path(std::string_view id) const { return queu
 std::error_code Spool::open() {
   if (auto ec = fs::make_directories_synced(tmp_dir_)) return ec;
   if (auto ec = fs::make_directories_synced(queue_dir_)) return ec;
+  // Every later create, link and unlink is relative to these: a tmp/ or queue/ replaced by a
+  // symbolic link is refused here (ELOOP), and nothing below follows one.
+  auto open_dir = [](const std::filesystem::path& dir, fs::Fd& fd) -> std::error_code {
+    fd = fs::Fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.valid()) return {};
+    return errno == ELOOP || errno == ENOTDIR ? make_error_code(errc::symlinked_directory) : fs::last_error();
+  };
+  if (auto ec = open_dir(tmp_dir_, tmp_fd_)) return ec;
+  if (auto ec = open_dir(queue_dir_, queue_fd_)) return ec;
   std::vector<std::string> names;
   if (auto ec = fs::list_directory(tmp_dir_, names)) return ec;
-  for (const std::string& name : names) ::unlink((tmp_dir_ / name).c_str());
+  for (const std::string& name : names) ::unlinkat(tmp_fd_.get(), name.c_str(), 0);
   return {};
 }
 
@@ -101,26 +111,63 @@ std::error_code Spool::store_as(std::string_view id, const MessageEnvelope& enve
   return store_checked(std::string(id), encode_envelope(normal), message);
 }
 
+std::error_code Spool::begin(std::string_view id, const MessageEnvelope& envelope, MessageWriter& out) {
+  MessageEnvelope normal;
+  if (!is_queue_id(id)) return make_error_code(errc::invalid_envelope);
+  if (auto ec = normalize_envelope(envelope, normal)) return ec;
+  return begin_checked(std::string(id), encode_envelope(normal), out);
+}
+
+std::error_code Spool::begin_checked(const std::string& id, const std::string& header, MessageWriter& out) {
+  if (!tmp_fd_.valid() || !queue_fd_.valid()) return std::make_error_code(std::errc::bad_file_descriptor);
+  // Known now rather than after the whole transfer; link() below still refuses a race.
+  struct stat st {};
+  if (::fstatat(queue_fd_.get(), id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return make_error_code(errc::id_collision);
+  fs::Fd fd(::openat(tmp_fd_.get(), id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  // EEXIST: another store is writing the same id right now.
+  if (!fd.valid()) return errno == EEXIST ? make_error_code(errc::id_collision) : fs::last_error();
+  MessageWriter writer(*this, id, std::move(fd));
+  if (auto ec = fs::write_all(writer.fd_.get(), header)) return ec;  // the writer unlinks tmp/<id>
+  out = std::move(writer);
+  return {};
+}
+
 std::error_code Spool::store_checked(const std::string& id, const std::string& header,
                                      std::string_view message) {
-  std::filesystem::path tmp = tmp_dir_ / id;
-  std::error_code ec = timed(sync_latency_, [&] { return fs::write_file_synced(tmp, {header, message}); });
-  // Another store is writing the same id right now.
-  if (ec == std::errc::file_exists) return make_error_code(errc::id_collision);
+  MessageWriter writer;
+  if (auto ec = begin_checked(id, header, writer)) return ec;
+  if (auto ec = writer.append(message)) return ec;
+  return writer.commit();
+}
+
+void Spool::drop_tmp(const std::string& id) { ::unlinkat(tmp_fd_.get(), id.c_str(), 0); }
+
+std::error_code Spool::commit(MessageWriter& writer) {
+  fs::Fd fd = std::move(writer.fd_);  // the writer is spent whatever happens
+  // fdatasync is enough: the size is part of the data it flushes; the name is made durable by
+  // the directory fsync after the link.
+  std::error_code ec = timed(sync_latency_, [&] { return ::fdatasync(fd.get()) != 0 ? fs::last_error() : std::error_code{}; });
+  if (!ec && ::close(fd.release()) != 0) ec = fs::last_error();
   if (ec) {
-    ::unlink(tmp.c_str());
+    drop_tmp(writer.id_);
     return ec;
   }
   // link() rather than rename(): it refuses to replace an existing queue file, so an id
   // collision can never overwrite a message that was already acknowledged.
-  std::filesystem::path target = queue_dir_ / id;
-  if (::link(tmp.c_str(), target.c_str()) != 0) {
+  const char* name = writer.id_.c_str();
+  if (::linkat(tmp_fd_.get(), name, queue_fd_.get(), name, 0) != 0) {
     ec = fs::last_error();
-    ::unlink(tmp.c_str());
+    drop_tmp(writer.id_);
     return ec == std::errc::file_exists ? make_error_code(errc::id_collision) : ec;
   }
-  ::unlink(tmp.c_str());
-  return commit_queue_directory();
+  drop_tmp(writer.id_);
+  if (auto sync_ec = commit_queue_directory()) {
+    // Not durable, so not accepted: the client gets 451 and sends the message again, and a
+    // queue file left here would be delivered as a second copy.
+    ::unlinkat(queue_fd_.get(), name, 0);
+    return sync_ec;
+  }
+  return {};
 }
 
 std::error_code Spool::commit_queue_directory() {
@@ -135,7 +182,10 @@ std::error_code Spool::commit_queue_directory() {
     syncing_ = true;
     const std::uint64_t covers = renamed_;
     lock.unlock();
-    std::error_code ec = timed(sync_latency_, [&] { return fs::sync_directory(queue_dir_); });
+    std::error_code ec = timed(sync_latency_, [&] {
+      if (sync_dir_) return sync_dir_(queue_fd_.get());
+      return ::fsync(queue_fd_.get()) != 0 ? fs::last_error() : std::error_code{};
+    });
     lock.lock();
     syncing_ = false;
     if (!ec) synced_ = covers;
@@ -178,7 +228,7 @@ std::error_code Spool::load(std::string_view id, QueuedMessage& message,
   const std::filesystem::path path = queue_dir_ / id;
   std::string file;
   if (auto ec = fs::read_file(path, file)) return ec;
-  if (!decode_queue_file(file, message)) return make_error_code(errc::corrupt_file);
+  if (!decode_queue_file_owned(std::move(file), message)) return make_error_code(errc::corrupt_file);
   if (message.queued_at == WallTime{}) {
     // A file of the first version: the time it was written is the time it was accepted.
     struct stat st {};
@@ -231,10 +281,11 @@ std::error_code Spool::append_records(std::string_view id, std::span<const Queue
   if (batch.empty()) return {};
   std::filesystem::path path = queue_dir_ / (std::string(id) + std::string(kDoneSuffix));
   bool created = true;
-  fs::Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  // O_EXCL never follows a symbolic link; the reopen of an existing record file must not either.
+  fs::Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid() && errno == EEXIST) {
     created = false;
-    fd = fs::Fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+    fd = fs::Fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
   }
   if (!fd.valid()) return fs::last_error();
   if (!created) {

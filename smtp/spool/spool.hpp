@@ -9,24 +9,30 @@
 //
 // Queue file header (one "key value" per line after the magic; values never hold CR/LF/NUL):
 //   sender <addr>            reverse-path without <>, "" for the null sender
-//   queued <unix-ms>         when the 250 was given (absent in old files: the file's mtime)
+//   queued <unix-ms>         when the transfer began (absent in old files: the file's mtime)
 //   body 8bitmime / smtputf8 / ret FULL|HDRS / envid <xtext>     (RFC 6152, 6531, 3461)
 //   recipient <addr>         one per recipient, each optionally followed by
 //   notify <list> / orcpt <type;xtext>                           (RFC 3461 4.1, 4.2)
 // Every line is optional except sender and at least one recipient, so files written before
 // the DSN lines existed still load (the magic did not change).
 //
-// Contract of store(): when it returns an id, the message file has been fdatasync'ed, renamed
-// into queue/ and queue/ has been fsync'ed, so the caller may reply 250 (RFC 5321 6.1: once
-// accepted, the server is responsible for the message). Concurrent store() calls share one
-// directory fsync (group commit). Every method is blocking file I/O: call it from a worker
-// thread, never from the network thread. Queue ids come from the injected generator (no global
+// Contract of store() and of MessageWriter::commit() (a message streamed in while it arrives,
+// message_writer.hpp): when it succeeds, the message file has been fdatasync'ed, linked into
+// queue/ and queue/ has been fsync'ed, so the caller may reply 250 (RFC 5321 6.1: once
+// accepted, the server is responsible for the message). Concurrent stores share one directory
+// fsync (group commit); when that fsync fails the queue file is unlinked again before the error
+// is returned, so the client's retry after its 451 is the only copy. Writing needs open(): the
+// spool then holds descriptors of tmp/ and queue/ (opened O_DIRECTORY|O_NOFOLLOW: neither may be
+// a symbolic link; the root may) and creates, links and removes files relative to them, never
+// following a symbolic link. Every method is blocking file I/O: call it from a worker thread,
+// never from the network thread. Queue ids come from the injected generator (no global
 // RNG here), rendered as 16 lower-case hex digits, or from the caller (store_as). Errors are
 // values (std::error_code).
 #pragma once
 
+#include "smtp/spool/fs.hpp"
+#include "smtp/spool/message_writer.hpp"
 #include "smtp/spool/queue_records.hpp"
-
 #include "smtp/spool/sync_latency.hpp"
 
 #include <chrono>
@@ -49,6 +55,7 @@ enum class errc {
                          // id or DSN parameter: a bug in the caller, do not retry
   corrupt_file,          // a queue file whose envelope header cannot be parsed: leave it in place
   id_collision,          // the id is already queued (store_as) or the generator kept repeating
+  symlinked_directory,   // open(): tmp/ or queue/ is a symbolic link (or not a directory): refused
 };
 std::string_view to_string(errc e);
 const std::error_category& spool_category();
@@ -67,7 +74,7 @@ struct MessageEnvelope {
   std::string dsn_envid;                          // ENVID as received (xtext), or ""
   bool eight_bit = false;                         // BODY=8BITMIME
   bool smtputf8 = false;                          // SMTPUTF8
-  std::chrono::system_clock::time_point queued_at{};  // when the 250 was given
+  std::chrono::system_clock::time_point queued_at{};  // when the transfer began (the SMTP DATA/BDAT)
 
   // The params of recipient i ("" fields when none were given).
   const RecipientParams& params(std::size_t i) const;
@@ -103,6 +110,10 @@ class Spool {
   // refused with errc::id_collision, never overwritten.
   std::error_code store_as(std::string_view id, const MessageEnvelope& envelope,
                            std::string_view message);
+  // Starts a message under `id` (same rules as store_as) whose bytes arrive later: creates
+  // tmp/<id> with the envelope header (envelope.queued_at as given: the caller's "now" when the
+  // transfer began) and hands it to `out`; append() and commit() it (message_writer.hpp).
+  std::error_code begin(std::string_view id, const MessageEnvelope& envelope, MessageWriter& out);
 
   // Ids of every message in queue/ (unsorted); removes a .done file whose message is gone.
   std::error_code list_queue(std::vector<std::string>& ids);
@@ -124,16 +135,25 @@ class Spool {
   std::filesystem::path queue_path(std::string_view id) const;
   // Every fsync/fdatasync store() and append_records() waited for (see sync_latency.hpp).
   const SyncLatency& sync_latency() const { return sync_latency_; }
+  // Fault injection for tests: replaces fsync(2) of queue/ (given its descriptor).
+  void set_directory_sync_for_test(std::function<std::error_code(int)> sync) { sync_dir_ = std::move(sync); }
 
  private:
+  friend class MessageWriter;
   std::string make_id();
+  std::error_code begin_checked(const std::string& id, const std::string& header, MessageWriter& out);
   std::error_code store_checked(const std::string& id, const std::string& header,
                                 std::string_view message);
+  std::error_code commit(MessageWriter& writer);  // MessageWriter::commit
+  void drop_tmp(const std::string& id);           // MessageWriter::discard
   std::error_code commit_queue_directory();
 
   std::filesystem::path root_;
   std::filesystem::path tmp_dir_;
   std::filesystem::path queue_dir_;
+  fs::Fd tmp_fd_;    // tmp/ and queue/, opened by open()
+  fs::Fd queue_fd_;
+  std::function<std::error_code(int)> sync_dir_;
   IdGenerator next_id_;
   std::mutex id_mutex_;
 
@@ -159,6 +179,8 @@ std::string encode_envelope(const MessageEnvelope& envelope);
 // Parses a queue file into `out` (id and recovered untouched; queued_at stays {} when the file
 // has no `queued` line). False if malformed.
 bool decode_queue_file(std::string_view file, QueuedMessage& out);
+// The same, taking the file's memory for out.message (no second copy of a large message).
+bool decode_queue_file_owned(std::string&& file, QueuedMessage& out);
 
 }  // namespace postern::smtp::spool
 

@@ -4,9 +4,33 @@
 // negotiators' business.
 #include "tunnel/control/control_message.hpp"
 
+#include <openssl/crypto.h>
+
 #include <bitset>
 
 namespace postern::tunnel::control {
+
+void Frame::wipe() {
+  if (type == MessageType::hello && !body.empty()) OPENSSL_cleanse(body.data(), body.size());
+}
+
+Frame& Frame::operator=(const Frame& other) {
+  if (this != &other) {
+    wipe();
+    type = other.type;
+    body = other.body;
+  }
+  return *this;
+}
+
+Frame& Frame::operator=(Frame&& other) noexcept {
+  if (this != &other) {
+    wipe();
+    type = other.type;
+    body = std::move(other.body);
+  }
+  return *this;
+}
 namespace {
 
 constexpr std::size_t kMaxUser = 255;

@@ -90,9 +90,20 @@ struct RawAttribute {
   friend bool operator==(const RawAttribute&, const RawAttribute&) = default;
 };
 
+// A HELLO's body holds the password: it is wiped when the frame goes (or is overwritten), so
+// the only copy that outlives decoding is the SecretBytes in Hello.
 struct Frame {
   MessageType type = MessageType::hello;
   std::vector<std::uint8_t> body;
+
+  Frame() = default;
+  Frame(MessageType t, std::vector<std::uint8_t> b) : type(t), body(std::move(b)) {}
+  Frame(const Frame&) = default;
+  Frame(Frame&& other) noexcept = default;
+  Frame& operator=(const Frame& other);
+  Frame& operator=(Frame&& other) noexcept;
+  ~Frame() { wipe(); }
+  void wipe();  // a HELLO's body: cleansed; other types are not secret
 };
 
 struct Hello {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <openssl/crypto.h>
+
 namespace postern::tunnel::control {
 
 std::size_t ControlReader::feed(std::span<const std::uint8_t> bytes) {
@@ -25,6 +27,8 @@ std::size_t ControlReader::feed(std::span<const std::uint8_t> bytes) {
         error_ = errc::oversized_message;
         break;
       }
+      // One allocation for the frame: growing would leave pieces of a HELLO in freed memory.
+      partial_.reserve(kHeaderSize + ((std::size_t{partial_[1]} << 8) | partial_[2]));
     }
     std::size_t body_len = (std::size_t{partial_[1]} << 8) | partial_[2];
     std::size_t have = partial_.size() - kHeaderSize;
@@ -36,11 +40,19 @@ std::size_t ControlReader::feed(std::span<const std::uint8_t> bytes) {
       Frame f;
       f.type = static_cast<MessageType>(partial_[0]);
       f.body.assign(partial_.begin() + kHeaderSize, partial_.end());
+      // partial_ keeps its capacity: a HELLO's password must not stay behind in it.
+      if (f.type == MessageType::hello) OPENSSL_cleanse(partial_.data(), partial_.size());
       ready_.push_back(std::move(f));
       partial_.clear();
     }
   }
   return consumed;
+}
+
+ControlReader::~ControlReader() {
+  if (!partial_.empty() && partial_[0] == static_cast<std::uint8_t>(MessageType::hello)) {
+    OPENSSL_cleanse(partial_.data(), partial_.size());
+  }
 }
 
 std::optional<Frame> ControlReader::next() {

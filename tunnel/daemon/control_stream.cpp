@@ -2,6 +2,7 @@
 #include "tunnel/daemon/control_stream.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
+#include <openssl/crypto.h>
 
 namespace postern::tunnel::daemon {
 namespace {
@@ -55,6 +56,7 @@ asio::awaitable<void> ControlStream::read_loop() {
       break;
     }
     if (!closing_) driver_.on_bytes(std::span(buffer.data(), n), std::chrono::steady_clock::now());
+    OPENSSL_cleanse(buffer.data(), n);  // it may have held a HELLO's password (docs/security.md)
     timer_.cancel();  // the deadline may have moved
   }
 }

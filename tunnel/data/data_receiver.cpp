@@ -52,11 +52,14 @@ DataReceiver::DataReceiver(std::uint32_t local_session_id, Suite suite, Limits l
     : local_session_id_(local_session_id & kMaxSessionId), suite_(suite), limits_(limits) {}
 
 InstallStatus DataReceiver::install_epoch(std::uint32_t epoch, std::span<const std::uint8_t> key, TimePoint) {
-  if (current_ && epoch != current_->number + 1) return InstallStatus::unexpected_epoch;
+  const bool as_probe = current_ && epoch != current_->number + 1;
+  if (as_probe && (!hinted_epoch_ || epoch != *hinted_epoch_)) return InstallStatus::unexpected_epoch;
   auto aead = AeadKey::create(suite_, AeadPurpose::open, key);
   if (!aead) return InstallStatus::bad_key;
   if (!current_) {
     current_.emplace(Epoch{epoch, std::move(*aead), {}});
+  } else if (as_probe) {
+    probe_.emplace(Epoch{epoch, std::move(*aead), {}});
   } else {
     next_.emplace(Epoch{epoch, std::move(*aead), {}});
   }
@@ -70,7 +73,8 @@ OpenResult DataReceiver::drop(DropReason reason) {
 
 DataReceiver::Epoch* DataReceiver::select_epoch(std::uint8_t epoch_byte) {
   // Three consecutive epochs have distinct low bytes, so at most one slot matches.
-  for (std::optional<Epoch>* slot : {&current_, &next_, &previous_}) {
+  // The probe epoch is current + 2 .. current + kMaxEpochLead, so its byte differs from these.
+  for (std::optional<Epoch>* slot : {&current_, &next_, &previous_, &probe_}) {
     if (*slot && ((*slot)->number & kEpochMask) == epoch_byte) return &**slot;
   }
   return nullptr;
@@ -86,8 +90,37 @@ void DataReceiver::promote_next(TimePoint now) {
   previous_->expires = now + limits_.previous_key_overlap;
   current_ = std::move(next_);
   next_.reset();
+  if (hinted_epoch_ && *hinted_epoch_ <= current_->number + 1) {  // caught up the normal way
+    hinted_epoch_.reset();
+    probe_.reset();
+  }
   log::info("data", fmt::format("{:06x}", local_session_id_), "receive_epoch_promoted",
             {{"from", old_epoch}, {"to", current_->number}});
+}
+
+void DataReceiver::resync_to_probe(TimePoint now) {
+  const std::uint32_t old_epoch = current_->number;
+  previous_ = std::move(current_);
+  previous_->expires = now + limits_.previous_key_overlap;
+  current_ = std::move(probe_);
+  probe_.reset();
+  next_.reset();
+  hinted_epoch_.reset();
+  log::warn("data", fmt::format("{:06x}", local_session_id_), "receive_epoch_resynchronised",
+            {{"from", old_epoch}, {"to", current_->number}, {"missed_epochs", current_->number - old_epoch - 1}});
+}
+
+// A packet for no key we hold: if its byte names an epoch a little ahead, ask for that key.
+void DataReceiver::note_later_epoch(std::uint8_t epoch_byte, TimePoint now) {
+  if (!current_) return;
+  const std::uint32_t first = current_->number + 2;
+  const std::uint32_t candidate = first + ((epoch_byte - first) & kEpochMask);
+  // Past the lead it is more likely an old epoch's late packet than a future one.
+  if (candidate - current_->number > kMaxEpochLead) return;
+  if (hinted_epoch_ && (*hinted_epoch_ == candidate || now - hinted_at_ < kEpochHintInterval)) return;
+  hinted_epoch_ = candidate;
+  hinted_at_ = now;
+  probe_.reset();
 }
 
 OpenResult DataReceiver::open(std::span<std::uint8_t> datagram, TimePoint now) {
@@ -97,7 +130,10 @@ OpenResult DataReceiver::open(std::span<std::uint8_t> datagram, TimePoint now) {
   const GreFrame& frame = decoded.frame;
   if (session_id_of(frame.key) != local_session_id_) return drop(DropReason::unknown_session);
   Epoch* epoch = select_epoch(epoch_byte_of(frame.key));
-  if (epoch == nullptr) return drop(DropReason::unknown_epoch);
+  if (epoch == nullptr) {
+    note_later_epoch(epoch_byte_of(frame.key), now);
+    return drop(DropReason::unknown_epoch);
+  }
 
   const std::uint64_t counter = reconstruct_counter(frame.sequence, window_.highest());
   const ReplayCheck replay = window_.check(counter);
@@ -111,7 +147,11 @@ OpenResult DataReceiver::open(std::span<std::uint8_t> datagram, TimePoint now) {
 
   // Authenticated: only now may state change.
   window_.update(counter);
-  if (next_ && epoch == &*next_) promote_next(now);
+  if (next_ && epoch == &*next_) {
+    promote_next(now);
+  } else if (probe_ && epoch == &*probe_) {
+    resync_to_probe(now);
+  }
   return classify_inner(plain, datagram.size());
 }
 
@@ -131,8 +171,9 @@ OpenResult DataReceiver::classify_inner(std::span<std::uint8_t> plain, std::size
 
 std::optional<std::uint32_t> DataReceiver::wanted_epoch() const {
   if (!current_) return kFirstEpoch;
-  if (next_) return std::nullopt;
-  return current_->number + 1;
+  if (!next_) return current_->number + 1;
+  if (hinted_epoch_ && !probe_) return *hinted_epoch_;
+  return std::nullopt;
 }
 
 std::optional<std::uint32_t> DataReceiver::current_epoch() const {

@@ -3,6 +3,15 @@
 // for the whole direction (the counter continues across epochs), and a counter per drop reason.
 // open() authenticates and decrypts a datagram in place and returns the inner packet.
 //
+// Epochs: the control layer installs current + 1 as `next` as soon as current changes; a packet
+// that authenticates under next promotes it. A receiver that missed every packet of next (the
+// sender has moved on to next + 1 or later) would otherwise drop everything from then on:
+// a packet naming a later epoch (up to kMaxEpochLead ahead) sets a hint, wanted_epoch() asks
+// for that epoch's key, install_epoch() puts it in a `probe` slot, and the first packet that
+// authenticates under it makes it current (the old current becomes previous). The hint is
+// rate-limited (kEpochHintInterval) because it comes from an unauthenticated packet; no key
+// changes role before a packet authenticates under it.
+//
 // Order of checks (cheap first, state changes last, WireGuard-style):
 //   decode header -> session id -> epoch slot -> counter reconstruction + replay check ->
 //   AEAD open -> [authenticated from here] window update, epoch promotion -> PPP protocol and
@@ -58,7 +67,8 @@ class DataReceiver {
   // local_session_id: the 24-bit id WE chose; the peer puts it in the GRE key.
   DataReceiver(std::uint32_t local_session_id, Suite suite, Limits limits = {});
 
-  // The first call installs the current epoch; afterwards only current + 1 (the next key).
+  // The first call installs the current epoch; afterwards current + 1 (the next key), or the
+  // later epoch wanted_epoch() asked for after seeing it on the wire (the probe key).
   InstallStatus install_epoch(std::uint32_t epoch, std::span<const std::uint8_t> key, TimePoint now);
 
   // Opens one datagram in place. On a drop the buffer content is unspecified.
@@ -87,6 +97,8 @@ class DataReceiver {
   OpenResult drop(DropReason reason);
   Epoch* select_epoch(std::uint8_t epoch_byte);
   void promote_next(TimePoint now);
+  void resync_to_probe(TimePoint now);
+  void note_later_epoch(std::uint8_t epoch_byte, TimePoint now);
   OpenResult classify_inner(std::span<std::uint8_t> plain, std::size_t datagram_size);
 
   std::uint32_t local_session_id_;
@@ -96,6 +108,9 @@ class DataReceiver {
   std::optional<Epoch> previous_;
   std::optional<Epoch> current_;
   std::optional<Epoch> next_;
+  std::optional<Epoch> probe_;                 // the hinted later epoch's key, once installed
+  std::optional<std::uint32_t> hinted_epoch_;  // a later epoch seen on the wire (unauthenticated)
+  TimePoint hinted_at_{};
   std::array<std::uint64_t, kDropReasonCount> counters_{};
   std::uint64_t bytes_accepted_ = 0;
 };

@@ -75,6 +75,13 @@ inline constexpr std::chrono::seconds kRejectAfterTime{180};
 inline constexpr std::uint64_t kRejectAfterPackets = std::uint64_t{1} << 30;
 // The receiver keeps the previous epoch's key this long after switching, for reordered packets.
 inline constexpr std::chrono::seconds kPreviousKeyOverlap{10};
+// Resynchronisation of a receiver that missed every packet of an epoch (the sender is then two
+// or more epochs ahead): a packet whose epoch byte names an epoch current + 2 .. current +
+// kMaxEpochLead asks for that key (wanted_epoch), and the first packet that authenticates under
+// it makes it current. The hint comes from an unauthenticated packet, so it changes at most once
+// per kEpochHintInterval (one key derivation per second, whatever a forger sends).
+inline constexpr std::uint32_t kMaxEpochLead = 128;
+inline constexpr std::chrono::seconds kEpochHintInterval{1};
 // The 64-bit counter stops here (WireGuard REJECT_AFTER_MESSAGES): never wraps, never reuses.
 inline constexpr std::uint64_t kRejectAfterCounter = ~std::uint64_t{0} - kReplayWindowBits;
 

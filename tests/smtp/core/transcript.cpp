@@ -7,6 +7,7 @@
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "smtp/core/session.hpp"
 
@@ -137,10 +138,34 @@ class Player {
     collect();
   }
 
+  // The streaming actions are performed here, as the adapter does: BeginMessage opens the
+  // "file", MessageData appends to it, DiscardMessage drops it; StoreMessage waits for "@ store".
   void collect() {
     output_ += session_->take_output();
     for (auto& l : split_crlf(output_)) lines_.push_back(std::move(l));
-    for (auto& a : session_->take_actions()) actions_.push_back(std::move(a));
+    for (auto& a : session_->take_actions()) {
+      if (auto* begin = std::get_if<action::BeginMessage>(&a)) {
+        if (open_) fail("BeginMessage while message " + open_id_ + " is open");
+        open_ = true;
+        open_id_ = begin->queue_id;
+        open_envelope_ = begin->envelope;
+        open_bytes_.clear();
+      } else if (auto* data = std::get_if<action::MessageData>(&a)) {
+        if (!open_) fail("MessageData without an open message");
+        if (data->bytes.size() > max_data_) max_data_ = data->bytes.size();
+        open_bytes_ += data->bytes;
+      } else if (auto* discard = std::get_if<action::DiscardMessage>(&a)) {
+        if (!open_ || discard->queue_id != open_id_) fail("DiscardMessage for a message not open");
+        open_ = false;
+        ++discarded_;
+      } else {
+        if (auto* store = std::get_if<action::StoreMessage>(&a)) {
+          if (!open_ || store->queue_id != open_id_) fail("StoreMessage for a message not open");
+          open_ = false;
+        }
+        actions_.push_back(std::move(a));
+      }
+    }
   }
 
   void flush() {
@@ -235,6 +260,12 @@ class Player {
   std::unique_ptr<Session> session_;
   int queue_ids_ = 0;
   int stored_ = 0;
+  int discarded_ = 0;
+  bool open_ = false;  // a BeginMessage not yet stored or discarded
+  std::string open_id_;
+  Envelope open_envelope_;
+  std::string open_bytes_;
+  std::size_t max_data_ = 0;  // the largest MessageData seen
   std::string client_bytes_;
   std::string output_;
   std::deque<std::string> lines_;
@@ -261,8 +292,8 @@ void Player::marker(const std::string& m) {
     if (!a) return fail("expected a StoreMessage action");
     if (arg == "ok") {
       ++stored_;
-      envelope_ = a->envelope;
-      std::string msg = a->message;
+      envelope_ = open_envelope_;
+      std::string msg = std::exchange(open_bytes_, {});
       message_lines_.clear();
       for (auto& l : split_crlf(msg)) message_lines_.push_back(std::move(l));
       if (!msg.empty()) message_lines_.push_back(msg + "<no CRLF>");
@@ -284,6 +315,8 @@ void Player::marker(const std::string& m) {
       return fail("current_timeout is " + std::string(to_string(session_->current_timeout())) + ", not " + arg);
     }
     session_->on_timeout(want);
+  } else if (verb == "discarded") {
+    if (std::to_string(discarded_) != arg) return fail("discarded " + std::to_string(discarded_) + " messages, expected " + arg);
   } else if (verb == "messages") {
     if (std::to_string(stored_) != arg) return fail("stored " + std::to_string(stored_) + " messages, expected " + arg);
   } else if (verb == "waiting") {

@@ -10,6 +10,9 @@
 //   @ set key=value      session config before the first C:/S: line (see transcript_test.cpp)
 //   @ auth ok|fail [user] / @ store ok|fail / @ tls / @ starttls-pending / @ closed / @ waiting / @ timeout command|data
 //   @ messages N        number of messages stored so far          # comment
+//   @ discarded N       number of messages begun and discarded so far (DiscardMessage)
+// The player performs BeginMessage / MessageData / DiscardMessage as the adapter does and
+// checks their order; "@ store" takes the bytes streamed since the BeginMessage.
 // Escapes in C:, C<, S:, M: text: \r \n \t \\ \xHH. Consecutive client lines are fed in ONE
 // feed() (so a run of C: lines is a pipelined batch); in split mode every byte is fed alone.
 #pragma once

@@ -69,7 +69,7 @@ def users_line(user, password):
 class Server:
     """One postern server with three listeners: starttls, tls and auto."""
 
-    def __init__(self, extra_smtp=""):
+    def __init__(self, extra_smtp="", max_connections_per_ip=8):
         self.dir = tempfile.mkdtemp(prefix="postern-smtp-it-")
         self.ports = {"starttls": free_port(), "tls": free_port(), "auto": free_port()}
         self.log_path = os.path.join(self.dir, "server.log")
@@ -93,14 +93,14 @@ users = "users"
 greeting_delay = "400ms"
 auth_failure_delay = "200ms"
 command_timeout = "2s"
-max_connections_per_ip = 8
+max_connections_per_ip = %d
 trusted_networks = ["127.0.0.0/8"]
 %s
 [daemon]
 user = "root"
 group = "root"
 status_socket = "%s"
-""" % (listen, DOMAIN, extra_smtp, os.path.join(self.dir, "status.sock")))
+""" % (listen, DOMAIN, max_connections_per_ip, extra_smtp, os.path.join(self.dir, "status.sock")))
 
     def _make_pki(self):
         if shutil.which("openssl") is None:
@@ -188,6 +188,14 @@ status_socket = "%s"
     def files(self, recipient):
         box = self.mailbox(recipient)
         return sorted(os.listdir(box)) if os.path.isdir(box) else []
+
+    def rss_kib(self, field="VmRSS"):
+        """The server's resident set (or VmHWM, its peak) in KiB, from /proc/PID/status."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise AssertionError("no %s in /proc/%d/status" % (field, self.proc.pid))
 
     def queue_files(self):
         return sorted(os.listdir(os.path.join(self.dir, "spool", "queue")))

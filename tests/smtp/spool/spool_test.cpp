@@ -101,6 +101,7 @@ TEST(Spool, IdCollisionNeverOverwritesAQueuedMessage) {
   EXPECT_TRUE(slurp(dir.path() / "queue" / second.id).ends_with("second"));
 
   Spool stuck(dir.path(), [] { return 7u; });
+  ASSERT_FALSE(stuck.open());
   EXPECT_EQ(stuck.store(env("", rcpts), "x").error, make_error_code(errc::id_collision));
 }
 
@@ -210,6 +211,108 @@ TEST(Spool, ConcurrentStoresAllLandWithDistinctIds) {
   std::vector<std::string> listed;
   ASSERT_FALSE(spool.list_queue(listed));
   EXPECT_EQ(listed.size(), 200u);
+}
+
+TEST(Spool, StreamedMessageIsQueuedOnlyAtCommit) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  MessageWriter writer;
+  std::vector<std::string> rcpts{"r@x"};
+  ASSERT_FALSE(spool.begin("S1", env("s@y", rcpts), writer));
+  EXPECT_TRUE(writer.is_open());
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    const std::string piece(65536, static_cast<char>('a' + i % 26));
+    ASSERT_FALSE(writer.append(piece));
+    expected += piece;
+  }
+  EXPECT_EQ(writer.size(), expected.size());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));  // nothing queued before commit
+  EXPECT_FALSE(std::filesystem::is_empty(dir.path() / "tmp"));
+  ASSERT_FALSE(writer.commit());
+  EXPECT_FALSE(writer.is_open());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
+  QueuedMessage m;
+  std::vector<QueueRecord> done;
+  ASSERT_FALSE(spool.load("S1", m, done));
+  EXPECT_EQ(m.sender, "s@y");
+  EXPECT_TRUE(m.message == expected);
+  // An id already queued is refused when the transfer begins, not after it.
+  MessageWriter again;
+  EXPECT_EQ(spool.begin("S1", env("s@y", rcpts), again), make_error_code(errc::id_collision));
+  EXPECT_FALSE(again.is_open());
+}
+
+TEST(Spool, AbandonedStreamLeavesNoFile) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> rcpts{"r@x"};
+  {
+    MessageWriter writer;
+    ASSERT_FALSE(spool.begin("S1", env("", rcpts), writer));
+    ASSERT_FALSE(writer.append("half a message"));
+  }  // destroyed: a connection that went away mid-transfer
+  MessageWriter writer;
+  ASSERT_FALSE(spool.begin("S2", env("", rcpts), writer));
+  ASSERT_FALSE(writer.append("refused"));
+  writer.discard();  // 552 / 554 / RSET
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));
+  EXPECT_EQ(writer.commit(), std::make_error_code(std::errc::bad_file_descriptor));
+}
+
+// Issue 10 item 6: a queue file whose name was never made durable is not accepted; leaving it
+// would give a second copy when the client resends after the 451.
+TEST(Spool, FailedDirectorySyncUnlinksTheQueuedFile) {
+  TempDir dir;
+  Spool spool(dir.path(), counter_ids());
+  ASSERT_FALSE(spool.open());
+  int syncs = 0;
+  spool.set_directory_sync_for_test([&syncs](int) {
+    ++syncs;
+    return std::make_error_code(std::errc::io_error);
+  });
+  std::vector<std::string> rcpts{"r@x"};
+  EXPECT_EQ(spool.store_as("Q1", env("", rcpts), "m"), std::make_error_code(std::errc::io_error));
+  EXPECT_EQ(syncs, 1);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "queue"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
+  spool.set_directory_sync_for_test({});
+  EXPECT_FALSE(spool.store_as("Q1", env("", rcpts), "m"));  // the resend is the one copy
+  std::vector<std::string> ids;
+  ASSERT_FALSE(spool.list_ids(ids));
+  EXPECT_EQ(ids, std::vector<std::string>{"Q1"});
+}
+
+TEST(Spool, SymbolicLinksAreNeverFollowed) {
+  TempDir dir;
+  const auto elsewhere = dir.path() / "elsewhere";
+  std::filesystem::create_directories(elsewhere);
+  std::filesystem::create_directories(dir.path() / "spool");
+  std::filesystem::create_directory_symlink(elsewhere, dir.path() / "spool" / "queue");
+  Spool linked(dir.path() / "spool", counter_ids());
+  EXPECT_EQ(linked.open(), make_error_code(errc::symlinked_directory));
+
+  Spool spool(dir.path() / "real", counter_ids());
+  ASSERT_FALSE(spool.open());
+  std::vector<std::string> rcpts{"r@x"};
+  ASSERT_FALSE(spool.store_as("Q1", env("", rcpts), "m"));
+  // A .done planted as a link to a file outside: the record append refuses it, the file is untouched.
+  const auto victim = elsewhere / "victim";
+  { std::ofstream(victim) << "keep\n"; }
+  std::filesystem::create_symlink(victim, dir.path() / "real" / "queue" / "Q1.done");
+  QueueRecord record;
+  record.type = RecordType::attempt;
+  EXPECT_EQ(spool.append_records("Q1", std::span<const QueueRecord>(&record, 1)),
+            std::error_code(ELOOP, std::system_category()));
+  EXPECT_EQ(slurp(victim), "keep\n");
+  // A queue file that is a link is not read (and so never delivered).
+  std::filesystem::create_symlink(victim, dir.path() / "real" / "queue" / "Q2");
+  QueuedMessage m;
+  std::vector<QueueRecord> done;
+  EXPECT_EQ(spool.load("Q2", m, done), std::error_code(ELOOP, std::system_category()));
 }
 
 }  // namespace

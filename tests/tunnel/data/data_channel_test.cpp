@@ -258,6 +258,81 @@ TEST(DataChannel, ForgedNextEpochPacketDoesNotPromote) {
   EXPECT_EQ(p.receiver.wanted_epoch(), std::nullopt);
 }
 
+// Issue 10 item 6: every packet of epoch 1 is lost and the sender moves on to epoch 2. The
+// receiver (current 0, next 1) learns of epoch 2 from its first packet, asks for that key, and
+// the next packet that authenticates under it makes epoch 2 current: the direction recovers.
+TEST(DataChannel, ReceiverThatMissedAWholeEpochResynchronises) {
+  Pair p;
+  p.install_wanted(t0());
+  p.install_wanted(t0());  // epochs 0 and 1 on both sides
+  auto epoch0 = p.seal(1, t0());
+  ASSERT_TRUE(p.receiver.open(epoch0, t0()).ok());
+  (void)p.seal(2, t0() + 120s);  // epoch 1: every packet lost
+  ASSERT_EQ(p.sender.current_epoch(), 1u);
+  ASSERT_EQ(p.sender.install_epoch(2, test_key(1, 2), t0() + 120s), InstallStatus::installed);
+  (void)p.seal(3, t0() + 240s);  // epoch 2: this one lost too
+  ASSERT_EQ(p.sender.current_epoch(), 2u);
+  auto first = p.seal(4, t0() + 240s);
+  auto second = p.seal(5, t0() + 240s);
+  auto third = p.seal(6, t0() + 240s);
+
+  EXPECT_EQ(p.receiver.open(first, t0() + 240s).status, DropReason::unknown_epoch);
+  EXPECT_EQ(p.receiver.current_epoch(), 0u);  // a hint only: no key changed role
+  EXPECT_EQ(p.receiver.wanted_epoch(), 2u);
+  // The control layer installs what is wanted; only epoch 2 (the hint) or 1 would be taken.
+  EXPECT_EQ(p.receiver.install_epoch(3, test_key(1, 3), t0() + 240s), InstallStatus::unexpected_epoch);
+  ASSERT_EQ(p.receiver.install_epoch(2, test_key(1, 2), t0() + 240s), InstallStatus::installed);
+  EXPECT_EQ(p.receiver.wanted_epoch(), std::nullopt);
+
+  const auto r = p.receiver.open(second, t0() + 240s);
+  ASSERT_TRUE(r.ok()) << to_string(r.status);
+  EXPECT_EQ(payload_id(r.payload), 5u);
+  EXPECT_EQ(p.receiver.current_epoch(), 2u);
+  EXPECT_TRUE(p.receiver.has_previous_epoch());
+  EXPECT_EQ(p.receiver.wanted_epoch(), 3u);  // back to the normal next-key schedule
+  ASSERT_TRUE(p.receiver.open(third, t0() + 240s).ok());
+  // And the next ordinary rekey works from there.
+  p.install_wanted(t0() + 240s);  // epoch 3 on both sides
+  auto next_epoch = p.seal(7, t0() + 360s);
+  ASSERT_EQ(p.sender.current_epoch(), 3u);
+  ASSERT_TRUE(p.receiver.open(next_epoch, t0() + 360s).ok());
+  EXPECT_EQ(p.receiver.current_epoch(), 3u);
+}
+
+// The hint comes from an unauthenticated packet: a forged far epoch changes no key's role, is
+// ignored past kMaxEpochLead, and can move the hint at most once per kEpochHintInterval.
+TEST(DataChannel, ForgedLaterEpochOnlyMovesTheHintSlowly) {
+  Pair p;
+  p.install_wanted(t0());
+  p.install_wanted(t0());
+  auto forge = [&](std::uint32_t epoch) {
+    auto d = p.seal(1, t0());
+    store_be32(&d[4], make_gre_key(kServerSid, epoch));
+    return d;
+  };
+  auto far = forge(200);  // 200 ahead: taken for an old epoch's straggler, no hint
+  EXPECT_EQ(p.receiver.open(far, t0()).status, DropReason::unknown_epoch);
+  EXPECT_EQ(p.receiver.wanted_epoch(), std::nullopt);
+
+  auto five = forge(5);
+  EXPECT_EQ(p.receiver.open(five, t0()).status, DropReason::unknown_epoch);
+  EXPECT_EQ(p.receiver.wanted_epoch(), 5u);
+  ASSERT_EQ(p.receiver.install_epoch(5, test_key(1, 5), t0()), InstallStatus::installed);
+  auto five_again = forge(5);
+  EXPECT_EQ(p.receiver.open(five_again, t0()).status, DropReason::auth_failed);  // forged: no resync
+  EXPECT_EQ(p.receiver.current_epoch(), 0u);
+  auto nine = forge(9);
+  EXPECT_EQ(p.receiver.open(nine, t0() + 500ms).status, DropReason::unknown_epoch);
+  EXPECT_EQ(p.receiver.wanted_epoch(), std::nullopt);  // within the interval: hint (5) kept
+  auto nine_later = forge(9);
+  EXPECT_EQ(p.receiver.open(nine_later, t0() + 1s).status, DropReason::unknown_epoch);
+  EXPECT_EQ(p.receiver.wanted_epoch(), 9u);  // moved, and the probe key of 5 is gone
+  // Real traffic was never disturbed.
+  auto real = p.seal(2, t0() + 1s);
+  ASSERT_TRUE(p.receiver.open(real, t0() + 1s).ok());
+  EXPECT_EQ(p.receiver.current_epoch(), 0u);
+}
+
 TEST(DataChannel, CounterCrossesLowHalfWrap) {
   Pair p;
   p.install_wanted(t0());
