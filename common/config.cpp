@@ -286,7 +286,8 @@ TunnelServerConfig load_server(Section& s) {
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   c.dead_after = s.duration("dead_after").value_or(c.dead_after);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
-  if (c.dead_after <= c.keepalive) s.fail("dead_after", "must be longer than keepalive");
+  // The negotiation needs room for two echo intervals before a peer is declared dead.
+  if (c.dead_after < 2 * c.keepalive) s.fail("dead_after", "must be at least twice keepalive");
   c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher).value_or(c.cipher);
   c.rekey_interval = s.duration("rekey_interval").value_or(c.rekey_interval);
   if (c.rekey_interval < std::chrono::seconds(10)) s.fail("rekey_interval", "must be at least 10s");
@@ -317,7 +318,8 @@ TunnelClientConfig load_client(Section& s) {
                                    return e;
                                  }),
                         "server");
-  c.data_port = port(s, "data_port", c.server.port);
+  // The server announces its UDP data port in DATA_CHANNEL; a client-side port was never used.
+  if (s.has("data_port")) s.fail("data_port", "not a client key: the server announces its data port; remove it");
   c.ca = s.path("ca");
   c.server_fingerprint = s.parsed("server_fingerprint", "a SHA-256 fingerprint (64 hex digits, colons optional)",
                                   [](std::string_view v) -> std::optional<std::string> {

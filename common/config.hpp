@@ -101,6 +101,9 @@ struct TunnelServerConfig {
   std::vector<dns::Domain> dns_domains;  // default empty
   std::string interface = "postern0";
   std::uint32_t mtu = 1400;
+  // Bounds on what a client proposes in LCP (the server NAKs longer values down to these): the
+  // longest keepalive interval, and the longest time without an authenticated byte (control or
+  // data channel) before a session is declared dead.
   std::chrono::milliseconds keepalive{10'000};
   std::chrono::milliseconds dead_after{35'000};
   Cipher cipher = Cipher::aes_256_gcm;
@@ -120,8 +123,7 @@ struct TunnelServerConfig {
 };
 
 struct TunnelClientConfig {
-  Endpoint server;          // host may be a DNS name
-  std::uint16_t data_port;  // default server.port
+  Endpoint server;  // host may be a DNS name (the UDP data port comes from the server, DATA_CHANNEL)
   std::optional<std::filesystem::path> ca;
   // SHA-256 of the server certificate (DER), normalised to upper-case hex with colons,
   // "AB:CD:...", the same form as auth::fingerprint(). ca or this (or both) is set.

@@ -72,7 +72,8 @@ class ServerNegotiator {
   // Answer to a VerifyPassword action. Ignored unless in verifying_password (e.g. the session
   // was closed by a timeout meanwhile).
   void on_password_verified(bool ok, TimePoint now);
-  void note_peer_alive(TimePoint now) { link_.note_rx(now); }
+  // Authenticated data-channel traffic from the client was seen at `when`: counts as liveness.
+  void note_peer_alive(TimePoint when) { link_.note_rx(when); }
   void send_data_frame(std::span<const std::uint8_t> frame);
   void terminate(std::string_view reason, TimePoint now);
 

@@ -221,6 +221,8 @@ asio::awaitable<std::string> TunnelClient::connect_once() {
   };
   driver.on_timer = [this, weak](SteadyTime now) {
     if (auto a = weak.lock()) {
+      // Liveness follows the data: authenticated data-channel traffic keeps the session up.
+      if (auto seen = a->session ? a->session->last_rx() : std::nullopt) a->negotiator->note_peer_alive(*seen);
       a->negotiator->on_timer(now);
       drain(*a);
     }
