@@ -10,6 +10,7 @@
 // read_password_file(). This header deliberately does not include toml++.
 #pragma once
 
+#include "common/cipher.hpp"
 #include "common/dns_name.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
@@ -65,9 +66,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "35M", "512K", "1G", "100" (bytes); K/M/G are powers of 1024, an optional trailing "B" is ok.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
-enum class Cipher { aes_256_gcm, chacha20_poly1305 };
-std::string_view to_string(Cipher cipher);  // "aes-256-gcm", "chacha20-poly1305"
-std::optional<Cipher> parse_cipher(std::string_view text);
+using ::postern::Cipher;  // common/cipher.hpp: the one cipher enum
 
 // How a tunnel client must authenticate.
 enum class AuthMode {

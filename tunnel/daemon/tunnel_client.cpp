@@ -343,7 +343,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   log::info("tunnel", "", "session up",
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
-             {"domains", domains}, {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()}});
+             {"domains", domains}, {"cipher", to_string(params.cipher)}, {"data", server.to_string()}});
   apply_dns(params, settings.name);
   data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once
   attempt.monitor = std::make_unique<TransportMonitor>(

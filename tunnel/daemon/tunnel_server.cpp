@@ -313,8 +313,7 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   sc.receive_session_id = connection->local_id = allocate_session_id();
   sc.echo_magic = random_u32();
   sc.data_port = cfg_.data_port;
-  sc.ciphers = {cfg_.cipher == config::Cipher::chacha20_poly1305 ? control::Cipher::chacha20_poly1305
-                                                                 : control::Cipher::aes_256_gcm};
+  sc.ciphers = {cfg_.cipher};
   sc.max_mtu = static_cast<std::uint16_t>(cfg_.mtu);
   // [tunnel] keepalive and dead_after bound what the client proposes in LCP.
   sc.max_keepalive = std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive));
@@ -533,7 +532,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   log::info("tunnel", connection.log_id, "session up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
              {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
-             {"cipher", control::to_string(params.cipher)}, {"mtu", params.mtu}});
+             {"cipher", to_string(params.cipher)}, {"mtu", params.mtu}});
 }
 
 void TunnelServer::teardown(Connection& connection, const std::string& reason) {
