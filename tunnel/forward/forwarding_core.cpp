@@ -202,7 +202,7 @@ Inbound ForwardingCore::opened(const SessionRef& owner, data::OpenResult& result
   if (lcp) {
     in = answer_lcp(owner, result.payload, via, now, reply);
   } else if (auto refused = inner_refused(session, result.payload)) {
-    in = drop(*refused, &session);
+    in = drop(*refused);  // policy, not loss: counted by reason, not in the session's rx_dropped
   } else {
     if (options_.mss_clamp) data::clamp_tcp_mss(result.payload, max_mss_);
     in.action = Inbound::Action::deliver;
@@ -230,7 +230,7 @@ Inbound ForwardingCore::answer_lcp(const SessionRef& owner, std::span<const std:
                                    TimePoint now, std::span<std::uint8_t> reply) {
   PeerSession& session = *owner;
   auto decoded = data::decode_lcp_echo(payload);
-  if (!decoded.ok()) return drop(Drop::rx_bad_lcp, &session);
+  if (!decoded.ok()) return drop(Drop::rx_bad_lcp);
   Inbound in;
   in.action = Inbound::Action::none;
   if (decoded.echo.kind == data::LcpEchoKind::reply) {
