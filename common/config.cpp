@@ -438,7 +438,8 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   c.dead_after = s.duration("dead_after").value_or(c.dead_after);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
-  if (c.dead_after <= c.keepalive) s.fail("dead_after", "must be longer than keepalive");
+  // The negotiation needs room for two echo intervals before a peer is declared dead.
+  if (c.dead_after < 2 * c.keepalive) s.fail("dead_after", "must be at least twice keepalive");
   c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher).value_or(c.cipher);
   c.rekey_interval = s.duration("rekey_interval").value_or(c.rekey_interval);
   if (c.rekey_interval < std::chrono::seconds(10)) s.fail("rekey_interval", "must be at least 10s");
@@ -493,7 +494,8 @@ TunnelClientConfig load_client(Section& s) {
   c.connect_timeout = s.duration("connect_timeout").value_or(c.connect_timeout);
   if (c.connect_timeout < std::chrono::milliseconds(100) || c.connect_timeout > std::chrono::minutes(2))
     s.fail("connect_timeout", "must be from 100ms to 2m");
-  c.data_port = port(s, "data_port", c.servers.front().port);
+  // The server announces its UDP data port in DATA_CHANNEL; a client-side port was never used.
+  if (s.has("data_port")) s.fail("data_port", "not a client key: the server announces its data port; remove it");
   c.ca = s.path("ca");
   c.server_fingerprint = s.parsed("server_fingerprint", "a SHA-256 fingerprint (64 hex digits, colons optional)",
                                   [](std::string_view v) -> std::optional<std::string> {

@@ -10,6 +10,7 @@
 // read_password_file(). This header deliberately does not include toml++.
 #pragma once
 
+#include "common/cipher.hpp"
 #include "common/dns_name.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
@@ -65,9 +66,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "35M", "512K", "1G", "100" (bytes); K/M/G are powers of 1024, an optional trailing "B" is ok.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
-enum class Cipher { aes_256_gcm, chacha20_poly1305 };
-std::string_view to_string(Cipher cipher);  // "aes-256-gcm", "chacha20-poly1305"
-std::optional<Cipher> parse_cipher(std::string_view text);
+using ::postern::Cipher;  // common/cipher.hpp: the one cipher enum
 
 // How a tunnel client must authenticate.
 enum class AuthMode {
@@ -112,6 +111,9 @@ struct TunnelServerConfig {
   std::vector<dns::Domain> dns_domains;  // default empty
   std::string interface = "postern0";
   std::uint32_t mtu = 1400;
+  // Bounds on what a client proposes in LCP (the server NAKs longer values down to these): the
+  // longest keepalive interval, and the longest time without an authenticated byte (control or
+  // data channel) before a session is declared dead.
   std::chrono::milliseconds keepalive{10'000};
   std::chrono::milliseconds dead_after{35'000};
   Cipher cipher = Cipher::aes_256_gcm;
@@ -132,13 +134,12 @@ struct TunnelServerConfig {
 
 struct TunnelClientConfig {
   // The site servers, from `server` (one) or `servers` (a list, at most kMaxClientServers, no
-  // duplicates); host may be a DNS name, every address it resolves to is tried.
+  // duplicates); host may be a DNS name, every address it resolves to is tried. The UDP data port comes from the server (DATA_CHANNEL).
   std::vector<Endpoint> servers;
   ServerOrder server_order = ServerOrder::ordered;
   // Each address of a server gets this long for the TCP connect and then for the TLS
   // handshake; beyond it the next address, then the next server, is tried.
   std::chrono::milliseconds connect_timeout{5'000};
-  std::uint16_t data_port;  // default servers.front().port
   std::optional<std::filesystem::path> ca;
   // SHA-256 of the server certificate (DER), normalised to upper-case hex with colons,
   // "AB:CD:...", the same form as auth::fingerprint(). ca or this (or both) is set.

@@ -141,20 +141,6 @@ std::string Endpoint::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
-std::string_view to_string(Cipher cipher) {
-  switch (cipher) {
-    case Cipher::aes_256_gcm: return "aes-256-gcm";
-    case Cipher::chacha20_poly1305: return "chacha20-poly1305";
-  }
-  return "?";
-}
-
-std::optional<Cipher> parse_cipher(std::string_view text) {
-  if (text == "aes-256-gcm") return Cipher::aes_256_gcm;
-  if (text == "chacha20-poly1305") return Cipher::chacha20_poly1305;
-  return std::nullopt;
-}
-
 std::string_view to_string(AuthMode mode) {
   switch (mode) {
     case AuthMode::any: return "any";

@@ -186,7 +186,6 @@ password_file = "alice.pass"
   EXPECT_EQ(c.client->servers, (std::vector<Endpoint>{{"vpn.example.org", 443}}));
   EXPECT_EQ(c.client->server_order, ServerOrder::ordered);
   EXPECT_EQ(c.client->connect_timeout, milliseconds(5'000));
-  EXPECT_EQ(c.client->data_port, 443);
   EXPECT_FALSE(c.client->server_name);
   EXPECT_EQ(c.client->name_to_verify(c.client->servers.front()), "vpn.example.org");
   EXPECT_EQ(c.client->server_fingerprint->substr(0, 6), "AB:CD:");
@@ -334,7 +333,8 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {"[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\napply_dns = 1\n", "site.toml:4: [tunnel] apply_dns: expected true or false"},
       {std::string(server_text) + "auth = \"password\"\n", "site.toml:7: [tunnel] auth: \"password\" needs users"},
       {std::string(server_text) + "cipher = \"rc4\"\n", "site.toml:7: [tunnel] cipher: expected \"aes-256-gcm\" or \"chacha20-poly1305\", got \"rc4\""},
-      {std::string(server_text) + "dead_after = \"5s\"\n", "site.toml:7: [tunnel] dead_after: must be longer than keepalive"},
+      {std::string(server_text) + "dead_after = \"5s\"\n", "site.toml:7: [tunnel] dead_after: must be at least twice keepalive"},
+      {std::string(server_text) + "dead_after = \"19s\"\n", "site.toml:7: [tunnel] dead_after: must be at least twice keepalive"},
       {std::string(server_text) + "max_pending_handshakes = 0\n", "site.toml:7: [tunnel] max_pending_handshakes: expected an integer from 1"},
       {std::string(server_text) + "max_pending_handshakes = 8\nmax_pending_handshakes_per_source = 9\n",
        "site.toml:8: [tunnel] max_pending_handshakes_per_source: must not exceed max_pending_handshakes"},
@@ -346,6 +346,8 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {"[tunnel]\nlisten = \"0.0.0.0:443\"\n", "site.toml:1: [tunnel] certificate: required key is missing"},
       {"[tunnel]\nserver = \"vpn:443\"\n", "site.toml:1: [tunnel] ca: either ca or server_fingerprint is required"},
       {"[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\nuser = \"bob\"\n", "site.toml:4: [tunnel] user: password_file is required"},
+      {"[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\ndata_port = 4500\n",
+       "site.toml:4: [tunnel] data_port: not a client key: the server announces its data port"},
       {"[tunnel]\nmtu = 1400\n", "site.toml:1: [tunnel]: needs listen"},
       {std::string(smtp_text) + "max_message_size = \"lots\"\n", "site.toml:10: [smtp] max_message_size: expected a size"},
       {std::string(smtp_text) + "typo = 1\n", "site.toml:10: [smtp] typo: unknown key"},

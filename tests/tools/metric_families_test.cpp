@@ -39,8 +39,9 @@ MetricsSnapshot server_snapshot() {
   totals.tx_bytes = 2000;
   totals.rekeys = 3;
   tunnel::daemon::DataPlaneStats stats;
-  stats.rx_bad_header = 4;
-  stats.tx_tls_queue_full = 5;
+  stats.drops[static_cast<std::size_t>(tunnel::forward::Drop::rx_bad_header)] = 4;
+  stats.drops[static_cast<std::size_t>(tunnel::forward::Drop::tx_tls_queue_full)] = 5;
+  stats.drops[static_cast<std::size_t>(tunnel::forward::Drop::rx_replayed)] = 6;
   s.status.data_plane = status::data_plane_counters(totals, stats);
   tunnel::daemon::TunnelServer::Counters control;
   control.handshake_certificate = 2;
@@ -73,6 +74,8 @@ TEST(MetricFamilies, TunnelFamiliesCarryLabelsAndTotals) {
   EXPECT_TRUE(has_line(text, "postern_tunnel_rekeys_total 3")) << text;
   EXPECT_TRUE(has_line(text, "postern_tunnel_dropped_packets_total{reason=\"rx_bad_header\"} 4")) << text;
   EXPECT_TRUE(has_line(text, "postern_tunnel_dropped_packets_total{reason=\"tx_tls_queue_full\"} 5")) << text;
+  // The receiver's reasons are their own series, not one folded number.
+  EXPECT_TRUE(has_line(text, "postern_tunnel_dropped_packets_total{reason=\"rx_replayed\"} 6")) << text;
   // Reasons that never happened are present as 0, so rate() has a series from the start.
   EXPECT_TRUE(has_line(text, "postern_tunnel_dropped_packets_total{reason=\"tx_no_route\"} 0")) << text;
   EXPECT_TRUE(has_line(text, "postern_tunnel_handshake_failures_total{reason=\"certificate\"} 2")) << text;

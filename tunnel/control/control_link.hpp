@@ -6,6 +6,7 @@
 // Contract: sans-I/O; after close() it queues nothing more and ignores all input.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -40,7 +41,9 @@ class ControlLink {
 
   // Starts echo/dead-peer timing (called on Established).
   void start_liveness(std::chrono::seconds keepalive, std::chrono::seconds dead_peer, TimePoint now);
-  void note_rx(TimePoint now) { last_rx_ = now; }
+  // The peer proved alive at `when` (a control message, or authenticated data-channel traffic
+  // the daemon reports); never moves the stamp back.
+  void note_rx(TimePoint when) { last_rx_ = std::max(last_rx_, when); }
   // Sends an echo or declares the peer dead if due. Returns true if the link closed.
   bool on_timer(TimePoint now);
   std::optional<TimePoint> liveness_deadline() const;

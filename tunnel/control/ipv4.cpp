@@ -56,26 +56,4 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
 
 std::string Cidr::to_string() const { return network.to_string() + '/' + std::to_string(prefix_len); }
 
-std::string_view to_string(Cipher c) {
-  switch (c) {
-    case Cipher::aes_256_gcm: return "aes-256-gcm";
-    case Cipher::chacha20_poly1305: return "chacha20-poly1305";
-  }
-  return "unknown";
-}
-
-std::optional<Cipher> cipher_from_string(std::string_view name) {
-  if (name == "aes-256-gcm") return Cipher::aes_256_gcm;
-  if (name == "chacha20-poly1305") return Cipher::chacha20_poly1305;
-  return std::nullopt;
-}
-
-std::optional<Cipher> cipher_from_wire(std::uint8_t v) {
-  switch (v) {
-    case 1: return Cipher::aes_256_gcm;
-    case 2: return Cipher::chacha20_poly1305;
-    default: return std::nullopt;
-  }
-}
-
 }  // namespace postern::tunnel::control

@@ -56,8 +56,10 @@ class ClientNegotiator {
   // Drains the actions queued so far, in order.
   std::vector<Action> take_actions() { return link_.take_actions(); }
 
-  // Data-channel traffic from the peer was seen (UDP path): counts as liveness.
-  void note_peer_alive(TimePoint now) { link_.note_rx(now); }
+  // Authenticated data-channel traffic from the peer was seen at `when` (UDP or TLS): counts as
+  // liveness, so a session whose control connection went quiet (a laptop that moved to another
+  // network) lives as long as its data does.
+  void note_peer_alive(TimePoint when) { link_.note_rx(when); }
   // Encodes a DATA message (UDP fallback through TLS). Ignored unless established.
   void send_data_frame(std::span<const std::uint8_t> frame);
   // Queues TERMINATE{reason} and Closed{reason, {}}. Idempotent.

@@ -81,7 +81,8 @@ class ServerNegotiator {
   void on_password_verified(bool ok, TimePoint now) {
     on_password_verified(ok ? PasswordCheck::accepted : PasswordCheck::rejected, now);
   }
-  void note_peer_alive(TimePoint now) { link_.note_rx(now); }
+  // Authenticated data-channel traffic from the client was seen at `when`: counts as liveness.
+  void note_peer_alive(TimePoint when) { link_.note_rx(when); }
   void send_data_frame(std::span<const std::uint8_t> frame);
   void terminate(std::string_view reason, TimePoint now);
 

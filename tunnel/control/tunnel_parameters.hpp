@@ -10,19 +10,15 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cipher.hpp"
 #include "common/dns_name.hpp"
 #include "tunnel/control/ipv4.hpp"
 
 namespace postern::tunnel::control {
 
-// Data-channel AEAD, as numbered on the wire (HELLO cipher list, DATA_CHANNEL chosen cipher).
-enum class Cipher : std::uint8_t {
-  aes_256_gcm = 1,
-  chacha20_poly1305 = 2,
-};
-std::string_view to_string(Cipher c);
-std::optional<Cipher> cipher_from_string(std::string_view name);  // "aes-256-gcm", "chacha20-poly1305"
-std::optional<Cipher> cipher_from_wire(std::uint8_t v);
+// Data-channel AEAD (common/cipher.hpp), numbered as on the wire (HELLO cipher list,
+// DATA_CHANNEL chosen cipher).
+using ::postern::Cipher;
 
 constexpr std::uint32_t kMaxSessionId = 0xffffff;  // session ids are 24-bit (GRE key space)
 

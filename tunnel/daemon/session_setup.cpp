@@ -13,10 +13,6 @@ namespace {
 constexpr auto kMinEpochTime = std::chrono::milliseconds(200);
 }  // namespace
 
-data::Suite to_suite(control::Cipher cipher) {
-  return cipher == control::Cipher::chacha20_poly1305 ? data::Suite::chacha20_poly1305 : data::Suite::aes_256_gcm;
-}
-
 data::Limits to_limits(const control::TunnelParameters& params) {
   data::Limits limits;
   if (params.rekey_interval.count() > 0) limits.rekey_after_time = params.rekey_interval;
@@ -40,7 +36,7 @@ bool install_exported_key(SSL* ssl, data::Role role, PeerSession& session, Direc
 
 std::shared_ptr<PeerSession> make_peer_session(SSL* ssl, data::Role role, const control::TunnelParameters& params) {
   auto session = std::make_shared<PeerSession>(params.local_session_id, params.peer_session_id,
-                                               to_suite(params.cipher), to_limits(params));
+                                               params.cipher, to_limits(params));
   for (std::uint32_t epoch : {data::kFirstEpoch, data::kFirstEpoch + 1}) {
     if (!install_exported_key(ssl, role, *session, Direction::send, epoch) ||
         !install_exported_key(ssl, role, *session, Direction::receive, epoch)) {

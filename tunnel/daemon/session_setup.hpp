@@ -13,7 +13,6 @@
 
 namespace postern::tunnel::daemon {
 
-data::Suite to_suite(control::Cipher cipher);
 data::Limits to_limits(const control::TunnelParameters& params);
 
 // Creates the session and installs epoch 0 (current) and 1 (next) in both directions.

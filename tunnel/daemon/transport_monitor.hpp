@@ -13,13 +13,15 @@
 // Contract: no clock, no I/O; one thread (the client's io_context).
 #pragma once
 
-#include "tunnel/daemon/transport.hpp"
+#include "tunnel/forward/transport.hpp"
 
 #include <chrono>
 #include <optional>
 #include <string_view>
 
 namespace postern::tunnel::daemon {
+
+using forward::Transport;
 
 struct TransportTimers {
   std::chrono::milliseconds probe_interval{1000};

@@ -234,6 +234,8 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   };
   driver.on_timer = [this, weak](SteadyTime now) {
     if (auto a = weak.lock()) {
+      // Liveness follows the data: authenticated data-channel traffic keeps the session up.
+      if (auto seen = a->session ? a->session->last_rx() : std::nullopt) a->negotiator->note_peer_alive(*seen);
       a->negotiator->on_timer(now);
       drain(*a);
     }
@@ -363,7 +365,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   log::info("tunnel", "", "session up",
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
-             {"domains", domains}, {"cipher", control::to_string(params.cipher)}, {"data", server.to_string()},
+             {"domains", domains}, {"cipher", to_string(params.cipher)}, {"data", server.to_string()},
              {"server", rotation_.current() ? cfg_.servers[*rotation_.current()].to_string() : std::string()}});
   apply_dns(params, settings.name);
   data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once

@@ -330,9 +330,11 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   sc.receive_session_id = connection->local_id = allocate_session_id();
   sc.echo_magic = random_u32();
   sc.data_port = cfg_.data_port;
-  sc.ciphers = {cfg_.cipher == config::Cipher::chacha20_poly1305 ? control::Cipher::chacha20_poly1305
-                                                                 : control::Cipher::aes_256_gcm};
+  sc.ciphers = {cfg_.cipher};
   sc.max_mtu = static_cast<std::uint16_t>(cfg_.mtu);
+  // [tunnel] keepalive and dead_after bound what the client proposes in LCP.
+  sc.max_keepalive = std::max(std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive));
+  sc.max_dead_peer = std::chrono::duration_cast<std::chrono::seconds>(cfg_.dead_after);
   sc.rekey_interval = std::chrono::duration_cast<std::chrono::seconds>(cfg_.rekey_interval);
   sc.rekey_packets = cfg_.rekey_packets;
   for (auto d : cfg_.dns) sc.dns.push_back(control::Ipv4{d});
@@ -353,6 +355,8 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   };
   driver.on_timer = [this, weak](SteadyTime now) {
     if (auto c = weak.lock()) {
+      // Liveness follows the data: authenticated data-channel traffic keeps the session up.
+      if (auto seen = c->session ? c->session->last_rx() : std::nullopt) c->negotiator->note_peer_alive(*seen);
       c->negotiator->on_timer(now);
       drain(c);
     }
@@ -385,11 +389,8 @@ void TunnelServer::drain(const std::shared_ptr<Connection>& connection) {
       establish(*connection, established->params);
     } else if (auto* frame = std::get_if<control::DataFrame>(&action)) {
       if (!connection->session) continue;
-      auto kind = data_plane_.receive_over_tls(connection->session, frame->bytes);
-      // Echoes may be the client probing; data means it has chosen TLS: follow it.
-      if (kind == DataPlane::TlsFrameKind::data) {
-        DataPlane::set_transport(*connection->session, Transport::tls, "client sends over TLS (UDP fallback)");
-      }
+      // Data means the client has chosen TLS: the forwarding core follows it (echoes may be probes).
+      data_plane_.receive_over_tls(connection->session, frame->bytes);
     } else if (auto* closed = std::get_if<control::Closed>(&action)) {
       log::info("tunnel", connection->log_id, "control closed", {{"reason", closed->reason}});
       connection->stream->close(closed->reason);
@@ -581,7 +582,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   log::info("tunnel", connection.log_id, "session up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
              {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
-             {"cipher", control::to_string(params.cipher)}, {"mtu", params.mtu}});
+             {"cipher", to_string(params.cipher)}, {"mtu", params.mtu}});
 }
 
 void TunnelServer::teardown(Connection& connection, const std::string& reason) {

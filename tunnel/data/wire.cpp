@@ -18,12 +18,4 @@ bool is_known_ppp_protocol(std::uint16_t value) {
          value == static_cast<std::uint16_t>(PppProtocol::lcp);
 }
 
-std::string_view to_string(Suite suite) {
-  switch (suite) {
-    case Suite::aes_256_gcm: return "aes-256-gcm";
-    case Suite::chacha20_poly1305: return "chacha20-poly1305";
-  }
-  return "unknown";
-}
-
 }  // namespace postern::tunnel::data

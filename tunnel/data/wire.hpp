@@ -12,6 +12,8 @@
 // Contract: constants only; no code that touches packets.
 #pragma once
 
+#include "common/cipher.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -47,9 +49,9 @@ std::string_view to_string(PppProtocol protocol);
 // True for the three values above; the data channel drops every other protocol number.
 bool is_known_ppp_protocol(std::uint16_t value);
 
-// AEAD suites; both use 32-byte keys, 12-byte nonces and 16-byte tags.
-enum class Suite { aes_256_gcm, chacha20_poly1305 };
-std::string_view to_string(Suite suite);
+// The AEAD of a session's keys: the one cipher enum (common/cipher.hpp). Both use 32-byte keys,
+// 12-byte nonces and 16-byte tags. `Suite` is the data channel's name for it, not another type.
+using Suite = ::postern::Cipher;
 inline constexpr Suite kDefaultSuite = Suite::aes_256_gcm;
 
 // --- key export (the control layer calls SSL_export_keying_material) -----------------------

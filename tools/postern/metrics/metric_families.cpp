@@ -3,6 +3,8 @@
 // fails the unit test (a missing name throws) instead of silently reading 0.
 #include "tools/postern/metrics/metric_families.hpp"
 
+#include "tunnel/forward/drop.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -57,6 +59,16 @@ void add_families(std::vector<MetricFamily>& out, const Counters& counters, cons
   }
 }
 
+// One sample per forwarding-core drop reason, labelled and named by its to_string() (a literal).
+std::vector<Sample> drop_samples() {
+  std::vector<Sample> out;
+  for (std::size_t i = 0; i < tunnel::forward::kDropCount; ++i) {
+    const char* name = tunnel::forward::to_string(static_cast<tunnel::forward::Drop>(i)).data();
+    out.push_back({name, name});
+  }
+  return out;
+}
+
 const std::vector<FamilySpec>& data_plane_specs() {
   static const std::vector<FamilySpec> specs = {
       {"postern_tunnel_packets_total", "Inner packets through the tunnel since start (rx: from peers, tx: to peers).",
@@ -68,19 +80,7 @@ const std::vector<FamilySpec>& data_plane_specs() {
       {"postern_tunnel_received_datagrams_total", "UDP datagrams read by the data plane.", MetricType::Counter,
        nullptr, {{"", "rx_datagrams"}}},
       {"postern_tunnel_dropped_packets_total", "Packets the data plane dropped, by reason.", MetricType::Counter,
-       "reason",
-       {{"rx_bad_header", "rx_bad_header"},
-        {"rx_unknown_session", "rx_unknown_session"},
-        {"rx_session_check", "rx_dropped_by_session"},
-        {"rx_spoofed_source", "rx_spoofed_source"},
-        {"rx_bad_inner", "rx_bad_inner"},
-        {"rx_client_to_client", "rx_client_to_client"},
-        {"tx_no_route", "tx_no_route"},
-        {"tx_no_endpoint", "tx_no_endpoint"},
-        {"tx_seal_failed", "tx_seal_failed"},
-        {"tx_send_error", "tx_send_errors"},
-        {"tx_tls_queue_full", "tx_tls_queue_full"},
-        {"tun_write_error", "tun_write_errors"}}},
+       "reason", drop_samples()},
   };
   return specs;
 }

@@ -36,7 +36,7 @@ SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point n
       out.outer_address = endpoint->to_string();
     }
   }
-  out.transport = std::string(tunnel::daemon::to_string(s.transport.load(std::memory_order_relaxed)));
+  out.transport = std::string(tunnel::forward::to_string(s.transport.load(std::memory_order_relaxed)));
   out.transport_switches = s.transport_switches.load(std::memory_order_relaxed);
   out.session_id = fmt::format("0x{:08x}", s.local_session_id);
   out.rx_packets = s.rx_packets.load(std::memory_order_relaxed);
@@ -60,26 +60,15 @@ SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point n
 
 }  // namespace
 
-// The totals first (every session since start, including ended ones), then drops by reason.
+// The totals first (every session since start, including ended ones), then drops by reason
+// (every forward::Drop, in its order, named by to_string()).
 Counters data_plane_counters(const tunnel::daemon::TrafficTotals& t, const tunnel::daemon::DataPlaneStats& st) {
-  return {{"rx_packets", t.rx_packets},
-          {"rx_bytes", t.rx_bytes},
-          {"tx_packets", t.tx_packets},
-          {"tx_bytes", t.tx_bytes},
-          {"rekeys", t.rekeys},
-          {"rx_datagrams", st.rx_datagrams},
-          {"rx_bad_header", st.rx_bad_header},
-          {"rx_unknown_session", st.rx_unknown_session},
-          {"rx_dropped_by_session", st.rx_dropped_by_session},
-          {"rx_spoofed_source", st.rx_spoofed_source},
-          {"rx_bad_inner", st.rx_bad_inner},
-          {"rx_client_to_client", st.rx_client_to_client},
-          {"tx_no_route", st.tx_no_route},
-          {"tx_no_endpoint", st.tx_no_endpoint},
-          {"tx_seal_failed", st.tx_seal_failed},
-          {"tx_send_errors", st.tx_send_errors},
-          {"tun_write_errors", st.tun_write_errors},
-          {"tx_tls_queue_full", st.tx_tls_queue_full}};
+  Counters out = {{"rx_packets", t.rx_packets}, {"rx_bytes", t.rx_bytes},       {"tx_packets", t.tx_packets},
+                  {"tx_bytes", t.tx_bytes},     {"rekeys", t.rekeys},           {"rx_datagrams", st.rx_datagrams}};
+  for (std::size_t i = 0; i < tunnel::forward::kDropCount; ++i) {
+    out.emplace_back(std::string(tunnel::forward::to_string(static_cast<tunnel::forward::Drop>(i))), st.drops[i]);
+  }
+  return out;
 }
 
 Counters smtp_counters(const smtp::server::SmtpService::Counters& c) {

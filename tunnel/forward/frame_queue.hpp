@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-namespace postern::tunnel::daemon {
+namespace postern::tunnel::forward {
 
 class FrameQueue {
  public:
@@ -69,4 +69,4 @@ class FrameQueue {
   std::atomic<std::uint64_t> dropped_{0};
 };
 
-}  // namespace postern::tunnel::daemon
+}  // namespace postern::tunnel::forward

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <string_view>
 
-namespace postern::tunnel::daemon {
+namespace postern::tunnel::forward {
 
 enum class Transport : std::uint8_t { udp, tls };
 
 constexpr std::string_view to_string(Transport t) { return t == Transport::udp ? "udp" : "tls"; }
 
-}  // namespace postern::tunnel::daemon
+}  // namespace postern::tunnel::forward

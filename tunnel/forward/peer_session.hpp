@@ -10,8 +10,8 @@
 
 #include "tunnel/data/data_receiver.hpp"
 #include "tunnel/data/data_sender.hpp"
-#include "tunnel/daemon/frame_queue.hpp"
-#include "tunnel/daemon/transport.hpp"
+#include "tunnel/forward/frame_queue.hpp"
+#include "tunnel/forward/transport.hpp"
 
 #include <sys/socket.h>
 
@@ -22,7 +22,7 @@
 #include <optional>
 #include <string>
 
-namespace postern::tunnel::daemon {
+namespace postern::tunnel::forward {
 
 struct PeerSession {
   PeerSession(std::uint32_t local_id, std::uint32_t peer_id, data::Suite suite, data::Limits limits)
@@ -54,6 +54,12 @@ struct PeerSession {
   std::atomic<std::uint64_t> tx_packets{0}, tx_bytes{0}, rx_packets{0}, rx_bytes{0};
   std::atomic<std::uint64_t> rx_dropped{0}, tx_dropped{0}, rekeys{0};
   std::atomic<std::int64_t> last_rx_ns{0};  // steady_clock time of the last authenticated packet
+  // last_rx_ns as a time point; nullopt before the first authenticated packet.
+  std::optional<std::chrono::steady_clock::time_point> last_rx() const {
+    std::int64_t ns = last_rx_ns.load(std::memory_order_relaxed);
+    if (ns == 0) return std::nullopt;
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
+  }
   std::atomic<std::int64_t> last_udp_rx_ns{0};          // ... that came over UDP
   std::atomic<std::int64_t> last_udp_echo_reply_ns{0};  // ... that was an LCP echo reply over UDP
 
@@ -67,4 +73,4 @@ struct PeerSession {
   std::atomic<std::int64_t> last_rekey_ns{0};  // steady_clock time a later-than-first key was installed
 };
 
-}  // namespace postern::tunnel::daemon
+}  // namespace postern::tunnel::forward

@@ -1,0 +1,528 @@
+// The forwarding core back to back, the wireguard-go device_test.go way: a server core and a
+// client core in one process, their sessions keyed from the same test keys, frames handed from
+// one to the other by the test (the "network"), with a simulated clock. No sockets, no root.
+// Covers forwarding both ways, routing, spoofed inner sources, isolation on/off, echo replies,
+// roaming (a new outer address), rekey overlap, TLS-fallback switching and the drop reasons;
+// each per-packet rule has a table test.
+#include "tunnel/forward/forwarding_core.hpp"
+
+#include "tunnel/data/lcp_echo.hpp"
+#include "tunnel/data/mss_clamp.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+namespace postern::tunnel::forward {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t kServerAddr = 0x0A4D0001;  // 10.77.0.1
+constexpr std::uint32_t kClientAddr = 0x0A4D0002;  // 10.77.0.2
+constexpr std::uint32_t kOtherClient = 0x0A4D0003;
+constexpr std::uint32_t kSiteHost = 0xC0A80A05;   // 192.168.10.5, behind the server
+constexpr std::uint32_t kClientSid = 0x000111;
+constexpr std::uint32_t kServerSid = 0x000222;
+
+TimePoint t0() { return TimePoint{} + 1h; }
+
+std::array<std::uint8_t, data::kKeySize> key(std::uint8_t direction, std::uint32_t epoch) {
+  std::array<std::uint8_t, data::kKeySize> k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(direction * 31 + epoch * 7 + i);
+  return k;
+}
+
+sockaddr_storage v4(const char* ip, std::uint16_t port, socklen_t& len) {
+  sockaddr_storage ss{};
+  auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(port);
+  inet_pton(AF_INET, ip, &sin->sin_addr);
+  len = sizeof(sockaddr_in);
+  return ss;
+}
+
+std::string text_of(const sockaddr_storage& ss) {
+  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+  return std::string(buf) + ":" + std::to_string(ntohs(sin->sin_port));
+}
+
+void put32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+}
+
+// An IPv4 packet (UDP, no checksum) of `size` bytes, the id in the payload.
+std::vector<std::uint8_t> ipv4(std::uint32_t src, std::uint32_t dst, std::size_t size = 60, std::uint8_t id = 0) {
+  std::vector<std::uint8_t> p(size, id);
+  p[0] = 0x45;
+  p[2] = static_cast<std::uint8_t>(size >> 8);
+  p[3] = static_cast<std::uint8_t>(size);
+  p[8] = 64;
+  p[9] = 17;
+  put32(p.data() + 12, src);
+  put32(p.data() + 16, dst);
+  return p;
+}
+
+// An IPv4 TCP SYN with an MSS option of `mss`.
+std::vector<std::uint8_t> tcp_syn(std::uint32_t src, std::uint32_t dst, std::uint16_t mss) {
+  std::vector<std::uint8_t> p(44, 0);
+  p[0] = 0x45;
+  p[3] = 44;
+  p[8] = 64;
+  p[9] = 6;
+  put32(p.data() + 12, src);
+  put32(p.data() + 16, dst);
+  p[32] = 0x60;  // data offset 6 words
+  p[33] = 0x02;  // SYN
+  p[40] = 2;     // MSS option
+  p[41] = 4;
+  p[42] = static_cast<std::uint8_t>(mss >> 8);
+  p[43] = static_cast<std::uint8_t>(mss);
+  return p;
+}
+
+std::uint16_t mss_of(std::span<const std::uint8_t> p) { return static_cast<std::uint16_t>(p[42] << 8 | p[43]); }
+
+// One end: its core and its one session with the peer.
+struct End {
+  End(bool server, std::uint32_t local, std::uint32_t peer, bool client_to_client = false)
+      : core(options(server, client_to_client)),
+        session(std::make_shared<PeerSession>(local, peer, data::Suite::aes_256_gcm, data::Limits{})) {
+    // Client->server keys are direction 1, server->client direction 2; epochs 0 and 1 come with the session.
+    const std::uint8_t tx = server ? 2 : 1, rx = server ? 1 : 2;
+    for (std::uint32_t e : {0u, 1u}) {
+      session->sender.install_epoch(e, key(tx, e), t0());
+      session->receiver.install_epoch(e, key(rx, e), t0());
+    }
+    if (server) session->inner_address = kClientAddr;
+    core.add_session(session);
+  }
+  static ForwardingOptions options(bool server, bool client_to_client) {
+    ForwardingOptions o;
+    o.server = server;
+    o.mtu = 1400;
+    o.inner = {0x0A4D0000, 0xFFFFFF00, kServerAddr, client_to_client};
+    o.echo_magic = server ? 0x5E5E5E5E : 0xC1C1C1C1;
+    return o;
+  }
+
+  ForwardingCore core;
+  SessionRef session;
+};
+
+// What one TUN packet became: the verdict and, when sent, the sealed frame and its address.
+struct Sent {
+  Outbound out;
+  std::vector<std::uint8_t> frame;
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+};
+
+Sent send(End& from, std::span<const std::uint8_t> packet, TimePoint now) {
+  std::vector<std::uint8_t> slot(2048);
+  std::copy(packet.begin(), packet.end(), slot.begin() + data::kSealHeadroom);
+  Sent s;
+  auto lock = from.core.lock_table();
+  s.out = from.core.outbound(slot, packet.size(), now, s.to, s.to_len);
+  if (s.out.action != Outbound::Action::drop) s.frame.assign(slot.begin(), slot.begin() + s.out.length);
+  return s;
+}
+
+// What a received frame became, with copies of what it points at.
+struct Got {
+  Inbound in;
+  std::vector<std::uint8_t> packet;  // delivered packet or sealed reply
+};
+
+Got receive_udp(End& at, std::vector<std::uint8_t> frame, const sockaddr_storage& from, socklen_t from_len,
+                TimePoint now) {
+  std::array<std::uint8_t, ForwardingCore::kEchoFrameMax> reply{};
+  Got g;
+  auto lock = at.core.lock_table();
+  g.in = at.core.inbound_udp(frame, from, from_len, now, reply);
+  g.packet.assign(g.in.packet.begin(), g.in.packet.end());
+  return g;
+}
+
+Got receive_tls(End& at, std::vector<std::uint8_t> frame, TimePoint now) {
+  std::array<std::uint8_t, ForwardingCore::kEchoFrameMax> reply{};
+  Got g;
+  g.in = at.core.inbound_tls(at.session, frame, now, reply);
+  g.packet.assign(g.in.packet.begin(), g.in.packet.end());
+  return g;
+}
+
+struct BackToBack : ::testing::Test {
+  End server{true, kServerSid, kClientSid};
+  End client{false, kClientSid, kServerSid};
+  socklen_t laptop_len = 0, server_len = 0;
+  sockaddr_storage laptop = v4("192.0.2.10", 40000, laptop_len);
+  sockaddr_storage server_ep = v4("198.51.100.1", 51820, server_len);
+
+  void SetUp() override {
+    // The client knows the server's endpoint from DATA_CHANNEL; the server learns the client's.
+    std::memcpy(&client.session->endpoint, &server_ep, server_len);
+    client.session->endpoint_len = server_len;
+  }
+  // Client -> server over UDP from `from`.
+  Got up(std::span<const std::uint8_t> packet, TimePoint now, const sockaddr_storage* from = nullptr) {
+    Sent s = send(client, packet, now);
+    EXPECT_EQ(s.out.action, Outbound::Action::send_udp) << to_string(s.out.reason);
+    return receive_udp(server, s.frame, from ? *from : laptop, laptop_len, now);
+  }
+};
+
+TEST_F(BackToBack, ForwardsBothWays) {
+  auto request = ipv4(kClientAddr, kSiteHost, 100, 0xA1);
+  Got at_server = up(request, t0());
+  ASSERT_EQ(at_server.in.action, Inbound::Action::deliver) << to_string(at_server.in.reason);
+  EXPECT_EQ(at_server.packet, request);
+  EXPECT_EQ(at_server.in.session->get(), server.session.get());
+
+  auto answer = ipv4(kSiteHost, kClientAddr, 1400, 0xB2);
+  Sent down = send(server, answer, t0() + 1ms);
+  ASSERT_EQ(down.out.action, Outbound::Action::send_udp) << to_string(down.out.reason);
+  EXPECT_EQ(text_of(down.to), "192.0.2.10:40000");  // learned from the authenticated datagram
+  Got at_client = receive_udp(client, down.frame, server_ep, server_len, t0() + 2ms);
+  ASSERT_EQ(at_client.in.action, Inbound::Action::deliver);
+  EXPECT_EQ(at_client.packet, answer);
+  EXPECT_EQ(server.session->rx_packets.load(), 1u);
+  EXPECT_EQ(server.session->tx_packets.load(), 1u);
+  EXPECT_EQ(client.session->rx_bytes.load(), answer.size());
+}
+
+TEST_F(BackToBack, ServerHasNoEndpointUntilTheClientSpeaks) {
+  Sent s = send(server, ipv4(kSiteHost, kClientAddr), t0());
+  EXPECT_EQ(s.out.action, Outbound::Action::drop);
+  EXPECT_EQ(s.out.reason, Drop::tx_no_endpoint);
+  EXPECT_EQ(server.core.drops().get(Drop::tx_no_endpoint), 1u);
+  EXPECT_EQ(server.session->sender.next_counter(), 0u);  // nothing sealed for nobody
+}
+
+// Outbound routing, one row per rule.
+TEST(OutboundRoute, Table) {
+  struct Row {
+    const char* name;
+    bool server;
+    std::vector<std::uint8_t> packet;
+    std::optional<Drop> drop;  // nullopt: sent to the session
+  };
+  auto v6 = std::vector<std::uint8_t>(40, 0);
+  v6[0] = 0x60;
+  const std::vector<Row> rows = {
+      {"server: to the client's address", true, ipv4(kSiteHost, kClientAddr), std::nullopt},
+      {"server: to an address nobody has", true, ipv4(kSiteHost, 0x0A4D0009), Drop::tx_no_route},
+      {"server: IPv6 (the pool is IPv4)", true, v6, Drop::tx_no_route},
+      {"server: not IP", true, std::vector<std::uint8_t>(40, 0x00), Drop::tx_not_ip},
+      {"server: IPv4 shorter than a header", true, std::vector<std::uint8_t>(19, 0x45), Drop::tx_not_ip},
+      {"client: anything IPv4 goes to the one session", false, ipv4(kClientAddr, 0x08080808), std::nullopt},
+      {"client: IPv6 too", false, v6, std::nullopt},
+      {"client: empty", false, {}, Drop::tx_not_ip},
+  };
+  for (const Row& row : rows) {
+    End end(row.server, kServerSid, kClientSid);
+    socklen_t len = 0;
+    auto ep = v4("192.0.2.10", 40000, len);
+    std::memcpy(&end.session->endpoint, &ep, len);
+    end.session->endpoint_len = len;
+    Sent s = send(end, row.packet, t0());
+    if (row.drop) {
+      EXPECT_EQ(s.out.action, Outbound::Action::drop) << row.name;
+      EXPECT_EQ(s.out.reason, *row.drop) << row.name << ": " << to_string(s.out.reason);
+      EXPECT_EQ(end.core.drops().get(*row.drop), 1u) << row.name;
+    } else {
+      EXPECT_EQ(s.out.action, Outbound::Action::send_udp) << row.name << ": " << to_string(s.out.reason);
+      EXPECT_EQ(s.out.length, row.packet.size() + data::kOverhead) << row.name;
+    }
+  }
+  ForwardingCore empty(End::options(false, false));
+  std::vector<std::uint8_t> slot(2048);
+  slot[data::kSealHeadroom] = 0x45;
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  EXPECT_EQ(empty.outbound(slot, 20, t0(), to, to_len).reason, Drop::tx_no_route);  // client before its session
+}
+
+// The server's inner rules, one row each, with client isolation off and on.
+TEST(InboundInner, Table) {
+  struct Row {
+    const char* name;
+    std::vector<std::uint8_t> packet;
+    bool client_to_client;
+    std::optional<Drop> drop;
+  };
+  auto v6 = std::vector<std::uint8_t>(40, 0);
+  v6[0] = 0x60;
+  const std::vector<Row> rows = {
+      {"to a site host", ipv4(kClientAddr, kSiteHost), false, std::nullopt},
+      {"to the server's tunnel address", ipv4(kClientAddr, kServerAddr), false, std::nullopt},
+      {"spoofed source", ipv4(kOtherClient, kSiteHost), false, Drop::rx_spoofed_source},
+      {"spoofed source, isolation off", ipv4(kOtherClient, kSiteHost), true, Drop::rx_spoofed_source},
+      {"to another client, isolation on", ipv4(kClientAddr, kOtherClient), false, Drop::rx_client_to_client},
+      {"to another client, isolation off", ipv4(kClientAddr, kOtherClient), true, std::nullopt},
+      {"IPv6 (no IPv6 pool)", v6, false, Drop::rx_bad_inner},
+  };
+  for (const Row& row : rows) {
+    End server(true, kServerSid, kClientSid, row.client_to_client);
+    End client(false, kClientSid, kServerSid);
+    socklen_t len = 0;
+    auto server_ep = v4("198.51.100.1", 51820, len);
+    std::memcpy(&client.session->endpoint, &server_ep, len);
+    client.session->endpoint_len = len;
+    Sent s = send(client, row.packet, t0());
+    ASSERT_EQ(s.out.action, Outbound::Action::send_udp) << row.name;
+    auto laptop = v4("192.0.2.10", 40000, len);
+    Got g = receive_udp(server, s.frame, laptop, len, t0());
+    if (row.drop) {
+      EXPECT_EQ(g.in.action, Inbound::Action::drop) << row.name;
+      EXPECT_EQ(g.in.reason, *row.drop) << row.name << ": " << to_string(g.in.reason);
+      EXPECT_EQ(server.core.drops().get(*row.drop), 1u) << row.name;
+      // A policy drop is not a loss: the session's rx_dropped counts frames that did not open.
+      EXPECT_EQ(server.session->rx_dropped.load(), 0u) << row.name;
+    } else {
+      EXPECT_EQ(g.in.action, Inbound::Action::deliver) << row.name << ": " << to_string(g.in.reason);
+      EXPECT_EQ(g.packet, row.packet) << row.name;
+    }
+    // Authenticated either way: the session is alive and its endpoint known.
+    EXPECT_NE(server.session->last_rx_ns.load(), 0) << row.name;
+  }
+}
+
+// The client takes what its server sends: no inner rules there.
+TEST_F(BackToBack, ClientHasNoInnerRules) {
+  up(ipv4(kClientAddr, kSiteHost), t0());
+  auto odd = ipv4(kOtherClient, kOtherClient);
+  Sent down = send(server, ipv4(kSiteHost, kClientAddr), t0());  // routed by destination only
+  ASSERT_EQ(down.out.action, Outbound::Action::send_udp);
+  EXPECT_EQ(receive_udp(client, down.frame, server_ep, server_len, t0()).in.action, Inbound::Action::deliver);
+}
+
+// Frames that must not authenticate, one row per receiver reason, and what they leave behind.
+TEST_F(BackToBack, UnauthenticatedFramesDropByReasonAndChangeNothing) {
+  auto packet = ipv4(kClientAddr, kSiteHost);
+  Sent good = send(client, packet, t0());
+  ASSERT_EQ(receive_udp(server, good.frame, laptop, laptop_len, t0()).in.action, Inbound::Action::deliver);
+  socklen_t len = 0;
+  auto attacker = v4("203.0.113.66", 6666, len);
+
+  struct Row {
+    const char* name;
+    std::vector<std::uint8_t> frame;
+    Drop drop;
+  };
+  auto forged = send(client, packet, t0()).frame;
+  forged[forged.size() - 1] ^= 1;
+  auto other_session = send(client, packet, t0()).frame;
+  other_session[6] ^= 0x40;  // GRE key: another session id
+  auto no_epoch = send(client, packet, t0()).frame;
+  no_epoch[7] = 9;  // GRE key: an epoch nobody installed
+  const std::vector<Row> rows = {
+      {"replayed", good.frame, Drop::rx_replayed},
+      {"forged tag", forged, Drop::rx_auth_failed},
+      {"unknown session", other_session, Drop::rx_unknown_session},
+      {"unknown epoch", no_epoch, Drop::rx_unknown_epoch},
+      {"not GRE", std::vector<std::uint8_t>(64, 0xEE), Drop::rx_bad_header},
+      {"too short", std::vector<std::uint8_t>(5, 0x30), Drop::rx_bad_header},
+  };
+  const auto last_rx = server.session->last_rx_ns.load();
+  for (const Row& row : rows) {
+    Got g = receive_udp(server, row.frame, attacker, len, t0() + 5s);
+    EXPECT_EQ(g.in.action, Inbound::Action::drop) << row.name;
+    EXPECT_EQ(g.in.reason, row.drop) << row.name << ": " << to_string(g.in.reason);
+    EXPECT_EQ(g.in.session, nullptr) << row.name;
+    EXPECT_GE(server.core.drops().get(row.drop), 1u) << row.name;
+  }
+  // No state moved: the endpoint is still the laptop's and the liveness stamp is unchanged.
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  ASSERT_TRUE(ForwardingCore::endpoint_of(*server.session, to, to_len));
+  EXPECT_EQ(text_of(to), "192.0.2.10:40000");
+  EXPECT_EQ(server.session->last_rx_ns.load(), last_rx);
+}
+
+TEST_F(BackToBack, EchoRequestIsAnsweredWithoutReflectingItsData) {
+  // A request carrying 40 bytes of data: the reply must carry none (no amplification).
+  std::vector<std::uint8_t> slot(256);
+  std::vector<std::uint8_t> filler(40, 0x77);
+  data::LcpEcho echo{data::LcpEchoKind::request, 7, 0xC1C1C1C1, filler};
+  std::size_t len = data::encode_lcp_echo(echo, std::span(slot).subspan(data::kSealHeadroom));
+  auto sealed = client.session->sender.seal(data::PppProtocol::lcp, slot, len, t0());
+  ASSERT_TRUE(sealed.ok());
+  Got g = receive_udp(server, std::vector<std::uint8_t>(slot.begin(), slot.begin() + sealed.length), laptop,
+                      laptop_len, t0());
+  ASSERT_EQ(g.in.action, Inbound::Action::reply);
+  EXPECT_EQ(g.in.via, Transport::udp);
+  EXPECT_EQ(g.packet.size(), data::kOverhead + data::kLcpEchoHeaderSize);
+  // The reply opens at the client and proves the UDP path both ways.
+  Got back = receive_udp(client, g.packet, server_ep, server_len, t0() + 1ms);
+  EXPECT_EQ(back.in.action, Inbound::Action::none);
+  EXPECT_EQ(client.session->last_udp_echo_reply_ns.load(), (t0() + 1ms).time_since_epoch().count());
+}
+
+TEST_F(BackToBack, EchoComesBackTheWayItCame) {
+  std::array<std::uint8_t, ForwardingCore::kEchoFrameMax> buf{};
+  std::size_t n = client.core.seal_echo_request(*client.session, 1, t0(), buf);
+  ASSERT_GT(n, 0u);
+  Got over_tls = receive_tls(server, std::vector<std::uint8_t>(buf.begin(), buf.begin() + n), t0());
+  ASSERT_EQ(over_tls.in.action, Inbound::Action::reply);
+  EXPECT_EQ(over_tls.in.via, Transport::tls);
+  EXPECT_FALSE(over_tls.in.switched_to);  // an echo is maybe a probe: no transport switch
+  // A reply over TLS keeps the session alive but proves nothing about UDP.
+  Got back = receive_tls(client, over_tls.packet, t0() + 1ms);
+  EXPECT_EQ(back.in.action, Inbound::Action::none);
+  EXPECT_EQ(client.session->last_udp_echo_reply_ns.load(), 0);
+  EXPECT_EQ(client.session->last_rx_ns.load(), (t0() + 1ms).time_since_epoch().count());
+
+  n = client.core.seal_echo_request(*client.session, 2, t0(), buf);
+  Got over_udp = receive_udp(server, std::vector<std::uint8_t>(buf.begin(), buf.begin() + n), laptop, laptop_len, t0());
+  ASSERT_EQ(over_udp.in.action, Inbound::Action::reply);
+  EXPECT_EQ(over_udp.in.via, Transport::udp);
+}
+
+// Roaming: the laptop moves to another network (a new outer address, not only a port). Its next
+// authenticated datagram moves the endpoint; the session, its keys and counters stay.
+TEST_F(BackToBack, RoamingToANewAddressKeepsTheSession) {
+  ASSERT_EQ(up(ipv4(kClientAddr, kSiteHost), t0()).in.action, Inbound::Action::deliver);
+  socklen_t len = 0;
+  auto moved = v4("172.16.5.20", 53000, len);  // another subnet
+  Got g = up(ipv4(kClientAddr, kSiteHost), t0() + 10s, &moved);
+  ASSERT_EQ(g.in.action, Inbound::Action::deliver);
+  EXPECT_TRUE(g.in.peer_moved);
+  EXPECT_EQ(server.session->last_rx_ns.load(), (t0() + 10s).time_since_epoch().count());
+  Sent down = send(server, ipv4(kSiteHost, kClientAddr), t0() + 10s);
+  ASSERT_EQ(down.out.action, Outbound::Action::send_udp);
+  EXPECT_EQ(text_of(down.to), "172.16.5.20:53000");
+  // The same address again is no move.
+  EXPECT_FALSE(up(ipv4(kClientAddr, kSiteHost), t0() + 11s, &moved).in.peer_moved);
+  // A replay of an old datagram from the old address cannot pull the endpoint back.
+  Sent old = send(client, ipv4(kClientAddr, kSiteHost), t0() + 12s);
+  ASSERT_EQ(receive_udp(server, old.frame, moved, len, t0() + 12s).in.action, Inbound::Action::deliver);
+  EXPECT_EQ(receive_udp(server, old.frame, laptop, laptop_len, t0() + 13s).in.reason, Drop::rx_replayed);
+  ASSERT_TRUE(ForwardingCore::endpoint_of(*server.session, down.to, down.to_len));
+  EXPECT_EQ(text_of(down.to), "172.16.5.20:53000");
+}
+
+// Rekey overlap: frames sealed under epoch 0 that arrive after the first epoch-1 frame still
+// open (previous key kept for the overlap), and stop opening once it is over.
+TEST_F(BackToBack, RekeyOverlapAcceptsLateFramesOfThePreviousEpoch) {
+  auto packet = ipv4(kClientAddr, kSiteHost);
+  Sent late1 = send(client, packet, t0());
+  Sent late2 = send(client, packet, t0());
+  EXPECT_EQ(late1.frame[7], 0);  // epoch byte of the GRE key
+  const TimePoint after = t0() + data::kRekeyAfterTime + 1s;
+  Sent fresh = send(client, packet, after);
+  EXPECT_EQ(fresh.frame[7], 1);  // the sender switched to epoch 1
+  EXPECT_EQ(receive_udp(server, fresh.frame, laptop, laptop_len, after).in.action, Inbound::Action::deliver);
+  EXPECT_EQ(receive_udp(server, late1.frame, laptop, laptop_len, after + 1s).in.action, Inbound::Action::deliver);
+  Got too_late = receive_udp(server, late2.frame, laptop, laptop_len, after + data::kPreviousKeyOverlap + 1s);
+  EXPECT_EQ(too_late.in.reason, Drop::rx_unknown_epoch);
+  // The data path asks the control thread for epoch 2 once, in both directions.
+  auto wants = ForwardingCore::take_key_wants(*server.session);
+  EXPECT_EQ(wants.receive, 2u);
+  EXPECT_FALSE(ForwardingCore::take_key_wants(*server.session).receive);
+  EXPECT_EQ(ForwardingCore::take_key_wants(*client.session).send, 2u);
+}
+
+TEST(SealFailure, IsCountedAndAsksForTheKey) {
+  ForwardingCore core(End::options(false, false));
+  auto session = std::make_shared<PeerSession>(kClientSid, kServerSid, data::Suite::chacha20_poly1305, data::Limits{});
+  session->endpoint_len = sizeof(sockaddr_in);
+  core.add_session(session);
+  std::vector<std::uint8_t> slot(2048);
+  auto packet = ipv4(kClientAddr, kSiteHost);
+  std::copy(packet.begin(), packet.end(), slot.begin() + data::kSealHeadroom);
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  Outbound out = core.outbound(slot, packet.size(), t0(), to, to_len);
+  EXPECT_EQ(out.reason, Drop::tx_seal_failed);
+  ASSERT_NE(out.session, nullptr);  // the caller checks its epochs
+  EXPECT_EQ(ForwardingCore::take_key_wants(*session).send, data::kFirstEpoch);
+  EXPECT_EQ(session->tx_dropped.load(), 1u);
+}
+
+// The TLS fallback: the server follows its client. Data over TLS moves the session to TLS (and
+// the server's own traffic with it), data over UDP moves it back; echoes move nothing.
+TEST_F(BackToBack, ServerFollowsItsClientBetweenUdpAndTls) {
+  ASSERT_EQ(up(ipv4(kClientAddr, kSiteHost), t0()).in.action, Inbound::Action::deliver);
+  client.session->transport = Transport::tls;  // the client's monitor decided (transport_monitor.hpp)
+  Sent s = send(client, ipv4(kClientAddr, kSiteHost), t0() + 1s);
+  ASSERT_EQ(s.out.action, Outbound::Action::send_tls);
+  Got g = receive_tls(server, s.frame, t0() + 1s);
+  ASSERT_EQ(g.in.action, Inbound::Action::deliver);
+  EXPECT_EQ(g.in.switched_to, Transport::tls);
+  EXPECT_EQ(server.session->transport.load(), Transport::tls);
+  EXPECT_EQ(server.session->tls_rx_frames.load(), 1u);
+  Sent down = send(server, ipv4(kSiteHost, kClientAddr), t0() + 1s);
+  ASSERT_EQ(down.out.action, Outbound::Action::send_tls);
+  EXPECT_EQ(receive_tls(client, down.frame, t0() + 1s).in.action, Inbound::Action::deliver);
+  // A second TLS frame switches nothing more.
+  EXPECT_FALSE(receive_tls(server, send(client, ipv4(kClientAddr, kSiteHost), t0() + 2s).frame, t0() + 2s)
+                   .in.switched_to);
+
+  client.session->transport = Transport::udp;  // UDP works again
+  Got back = up(ipv4(kClientAddr, kSiteHost), t0() + 3s);
+  EXPECT_EQ(back.in.switched_to, Transport::udp);
+  EXPECT_EQ(send(server, ipv4(kSiteHost, kClientAddr), t0() + 3s).out.action, Outbound::Action::send_udp);
+  EXPECT_EQ(server.session->transport_switches.load(), 2u);
+}
+
+TEST_F(BackToBack, TlsFramesSpeakForTheirOwnSessionOnly) {
+  End stranger(false, 0x000333, kServerSid + 1);  // keyed like the client, another session id
+  Sent s = send(client, ipv4(kClientAddr, kSiteHost), t0());
+  std::vector<std::uint8_t> frame = s.frame;
+  Got g;
+  std::array<std::uint8_t, ForwardingCore::kEchoFrameMax> reply{};
+  g.in = server.core.inbound_tls(stranger.session, frame, t0(), reply);
+  EXPECT_EQ(g.in.reason, Drop::rx_bad_header);
+  // The client keeps its own transport: only the server follows.
+  auto echo = ipv4(kSiteHost, kClientAddr);
+  up(ipv4(kClientAddr, kSiteHost), t0());
+  Sent down = send(server, echo, t0());
+  EXPECT_FALSE(receive_tls(client, down.frame, t0()).in.switched_to);
+  EXPECT_EQ(client.session->transport.load(), Transport::udp);
+}
+
+TEST_F(BackToBack, MssIsClampedBothWays) {
+  Got at_server = up(tcp_syn(kClientAddr, kSiteHost, 1460), t0());
+  ASSERT_EQ(at_server.in.action, Inbound::Action::deliver);
+  EXPECT_EQ(mss_of(at_server.packet), 1360);  // mtu 1400 - 40
+  Sent down = send(server, tcp_syn(kSiteHost, kClientAddr, 1460), t0());
+  Got at_client = receive_udp(client, down.frame, server_ep, server_len, t0());
+  ASSERT_EQ(at_client.in.action, Inbound::Action::deliver);
+  EXPECT_EQ(mss_of(at_client.packet), 1360);
+  EXPECT_EQ(mss_of(up(tcp_syn(kClientAddr, kSiteHost, 1200), t0()).packet), 1200);  // already small
+}
+
+TEST_F(BackToBack, RemovedSessionsKeepTheirTrafficInTheTotals) {
+  up(ipv4(kClientAddr, kSiteHost, 100), t0());
+  server.core.remove_session(kServerSid);
+  TrafficTotals t = server.core.traffic_totals();
+  EXPECT_EQ(t.rx_packets, 1u);
+  EXPECT_EQ(t.rx_bytes, 100u);
+  EXPECT_TRUE(server.core.sessions().empty());
+  Sent s = send(server, ipv4(kSiteHost, kClientAddr), t0());
+  EXPECT_EQ(s.out.reason, Drop::tx_no_route);
+}
+
+TEST(Drop, EveryReasonHasADistinctName) {
+  std::vector<std::string_view> names;
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    auto name = to_string(static_cast<Drop>(i));
+    EXPECT_NE(name, "?");
+    for (auto other : names) EXPECT_NE(name, other);
+    names.push_back(name);
+  }
+}
+
+}  // namespace
+}  // namespace postern::tunnel::forward
