@@ -7,6 +7,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -49,6 +50,26 @@ bool is_dns_name(std::string_view s) {
   });
 }
 
+// A mail address for an rfc822Name: printable ASCII, one '@' with something on each side, a DNS
+// domain, and nothing the OpenSSL extension syntax would read as a separator (',').
+bool is_mail_address(std::string_view s) {
+  const auto at = s.find('@');
+  if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos) return false;
+  const bool printable = std::all_of(s.begin(), s.end(), [](char c) {
+    return c > 0x20 && c < 0x7f && c != ',' && c != '<' && c != '>' && c != '"' && c != '\\';
+  });
+  const std::string_view domain = s.substr(at + 1);
+  return printable && s.size() <= 254 && is_dns_name(domain) && domain.find('*') == std::string_view::npos;
+}
+
+std::string key_usage(const CertificateSpec& spec, EVP_PKEY* subject_key) {
+  if (spec.is_ca) return "critical,keyCertSign,cRLSign";
+  if (spec.emails.empty()) return "critical,digitalSignature";
+  // RFC 8550 4.4.2: encryption needs keyEncipherment (RSA key transport) or keyAgreement (ECDH).
+  return key_type_of(subject_key) == KeyType::rsa_3072 ? "critical,digitalSignature,keyEncipherment"
+                                                        : "critical,digitalSignature,keyAgreement";
+}
+
 void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str());
   if (ext == nullptr) fail("cannot build extension " + std::string(OBJ_nid2sn(nid)) + "=" + value);
@@ -76,13 +97,13 @@ void add_extensions(const CertificateSpec& spec, X509* cert, X509* issuer) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, nullptr, nullptr, 0);
   add_ext(cert, &ctx, NID_basic_constraints, spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  add_ext(cert, &ctx, NID_key_usage,
-          spec.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+  add_ext(cert, &ctx, NID_key_usage, key_usage(spec, X509_get0_pubkey(cert)));
   add_ext(cert, &ctx, NID_subject_key_identifier, "hash");
   add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always");
   std::string eku;
   if (spec.server_auth) eku = "serverAuth";
   if (spec.client_auth) eku += eku.empty() ? "clientAuth" : ",clientAuth";
+  if (!spec.emails.empty()) eku += eku.empty() ? "emailProtection" : ",emailProtection";
   if (!eku.empty()) add_ext(cert, &ctx, NID_ext_key_usage, eku);
   std::string san;
   for (const auto& d : spec.dns_names) {
@@ -92,6 +113,10 @@ void add_extensions(const CertificateSpec& spec, X509* cert, X509* issuer) {
   for (const auto& ip : spec.ip_addresses) {
     if (!is_ip_literal(ip)) throw PkiError("invalid IP address \"" + ip + "\"");
     san += (san.empty() ? "IP:" : ",IP:") + ip;
+  }
+  for (const auto& e : spec.emails) {
+    if (!is_mail_address(e)) throw PkiError("invalid mail address \"" + e + "\"");
+    san += (san.empty() ? "email:" : ",email:") + e;
   }
   if (!san.empty()) add_ext(cert, &ctx, NID_subject_alt_name, san);
 }
@@ -249,6 +274,42 @@ EvpPkeyPtr generate_ec_p256_key() {
   return key;
 }
 
+EvpPkeyPtr generate_key(KeyType type) {
+  if (type == KeyType::ec_p256) return generate_ec_p256_key();
+  EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(3072)));
+  if (!key) fail("RSA 3072 key generation failed");
+  return key;
+}
+
+KeyType key_type_of(EVP_PKEY* key) {
+  return EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? KeyType::rsa_3072 : KeyType::ec_p256;
+}
+
+std::string pkcs12_bundle(X509* cert, EVP_PKEY* key, X509* ca, const std::string& friendly_name,
+                          const SecretBytes& password) {
+  if (password.empty()) throw PkiError("an empty PKCS#12 password is refused");
+  // PKCS12_create wants a C string; the copy is wiped with the SecretBytes it lives in.
+  SecretBytes pass(password.size() + 1);
+  std::copy(password.span().begin(), password.span().end(), pass.data());
+  const char* pw = reinterpret_cast<const char*>(pass.data());
+  struct ChainDeleter {
+    void operator()(STACK_OF(X509)* s) const { sk_X509_free(s); }  // the certificates are not owned
+  };
+  std::unique_ptr<STACK_OF(X509), ChainDeleter> chain(sk_X509_new_null());
+  if (!chain || sk_X509_push(chain.get(), ca) <= 0) fail("cannot build the certificate chain");
+  constexpr int kIterations = 2048;  // OpenSSL 3's PKCS12_DEFAULT_ITER
+  // mac_iter -1: no MAC here; PKCS12_set_mac below adds one with SHA-256 named explicitly.
+  std::unique_ptr<PKCS12, decltype(&PKCS12_free)> p12(
+      PKCS12_create(pw, friendly_name.c_str(), key, cert, chain.get(), NID_aes_256_cbc, NID_aes_256_cbc,
+                    kIterations, -1, 0),
+      &PKCS12_free);
+  if (!p12) fail("PKCS12_create");
+  if (PKCS12_set_mac(p12.get(), pw, -1, nullptr, 0, kIterations, EVP_sha256()) != 1) fail("PKCS12_set_mac");
+  auto bio = mem_bio();
+  if (i2d_PKCS12_bio(bio.get(), p12.get()) != 1) fail("i2d_PKCS12_bio");
+  return bio_to_string(bio.get());
+}
+
 X509Ptr make_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, X509* issuer,
                          EVP_PKEY* issuer_key) {
   X509Ptr cert(X509_new());
@@ -365,15 +426,24 @@ void pki_init(const std::filesystem::path& dir, const PkiInitOptions& options) {
 
 void pki_issue(const std::filesystem::path& dir, const std::string& name, const PkiIssueOptions& options) {
   check_name(name);
-  refuse_existing({dir / (name + ".pem"), dir / (name + ".key")}, options.force);
+  if (options.server && !options.email.empty()) throw PkiError("--email is for user certificates, not with --server");
+  if (options.p12_password != nullptr && options.email.empty()) throw PkiError("a PKCS#12 bundle needs --email");
+  const std::filesystem::path p12_path = dir / (name + ".p12");
+  std::vector<std::filesystem::path> targets{dir / (name + ".pem"), dir / (name + ".key")};
+  if (options.p12_password != nullptr) targets.push_back(p12_path);
+  refuse_existing(targets, options.force);
   auto [ca, ca_key] = read_ca(dir);
-  auto key = generate_ec_p256_key();
+  auto key = generate_key(options.key_type);
   CertificateSpec spec{name, {}, {}, options.days, false, options.server, !options.server};
   if (options.server && options.alt_names.empty()) add_subject_alt_names(spec, {name});
   add_subject_alt_names(spec, options.alt_names);
+  if (!options.email.empty()) spec.emails.push_back(options.email);
   auto cert = make_certificate(spec, key.get(), ca.get(), ca_key.get());
+  std::string p12;
+  if (options.p12_password != nullptr) p12 = pkcs12_bundle(cert.get(), key.get(), ca.get(), options.email, *options.p12_password);
   write_file(dir / (name + ".key"), private_key_pem(key.get()).view(), 0600, options.force);
   write_file(dir / (name + ".pem"), certificate_pem(cert.get()), 0644, options.force);
+  if (!p12.empty()) write_file(p12_path, p12, 0600, options.force);
 }
 
 std::vector<std::string> crl_serials(X509_CRL* crl) {
@@ -448,7 +518,8 @@ PkiRenewResult pki_renew(const std::filesystem::path& dir, const std::string& na
   if (!result.ca) check_issued_by(ca.get(), old.get(), pem);
   EvpPkeyPtr key = result.ca ? std::move(ca_key) : read_private_key_pem(key_path);
   if (X509_check_private_key(old.get(), key.get()) != 1) fail(key_path.string() + " does not match " + pem.string());
-  if (options.new_key) key = generate_ec_p256_key();
+  // The key usage copied from the old certificate fits its key type, so a new key keeps the type.
+  if (options.new_key) key = generate_key(key_type_of(key.get()));
   result.days = options.days > 0 ? options.days : lifetime_days(old.get());
   // The CA signs itself (ca_key moved into key above); anything else is signed by the CA.
   X509Ptr cert = result.ca ? resign_like(old.get(), key.get(), nullptr, nullptr, result.days)

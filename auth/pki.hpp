@@ -1,5 +1,7 @@
 // A small PKI for postern deployments: an EC P-256 CA, server and client certificates (X.509 v3,
-// SHA-256, random 128-bit serials), and CRLs. Used by `postern pki init|issue|revoke|renew|crl`, the
+// SHA-256, random 128-bit serials), and CRLs. A client certificate with mail addresses is also an
+// S/MIME certificate (RFC 8550 4.4: emailProtection, rfc822Name SANs, the key usage its key type
+// needs), optionally EC P-256 or RSA 3072, with a PKCS#12 bundle for mail clients. Used by `postern pki init|issue|revoke|renew|crl`, the
 // daemon tests and the demo. Contract: in-memory functions throw PkiError on OpenSSL failures; file
 // functions write private keys with mode 0600 (created that way, never widened) and refuse to
 // overwrite an existing file unless `force` is set. init checks every target before writing any of
@@ -42,6 +44,11 @@ using X509CrlPtr = std::unique_ptr<X509_CRL, X509CrlDeleter>;
 
 EvpPkeyPtr generate_ec_p256_key();
 
+// RSA 3072 is for mail clients that take no EC S/MIME keys; the tunnel accepts both.
+enum class KeyType { ec_p256, rsa_3072 };
+EvpPkeyPtr generate_key(KeyType type);
+KeyType key_type_of(EVP_PKEY* key);  // rsa_3072 for any RSA key, else ec_p256
+
 struct CertificateSpec {
   std::string common_name;
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
@@ -50,6 +57,9 @@ struct CertificateSpec {
   bool is_ca = false;
   bool server_auth = false;  // extendedKeyUsage serverAuth
   bool client_auth = false;  // extendedKeyUsage clientAuth
+  // subjectAltName rfc822Name entries; when not empty, also extendedKeyUsage emailProtection and
+  // keyUsage digitalSignature + keyEncipherment (RSA) or keyAgreement (EC), RFC 8550 4.4.2.
+  std::vector<std::string> emails{};
 };
 
 // Signs a certificate for `subject_key`. issuer == nullptr makes it self-signed (by
@@ -70,6 +80,12 @@ X509CrlPtr read_crl_pem(const std::filesystem::path& path);  // the first CRL in
 // The serial numbers a CRL lists, as upper-case hex (BN_bn2hex form, e.g. "4A3F...").
 std::vector<std::string> crl_serials(X509_CRL* crl);
 EvpPkeyPtr read_private_key_pem(const std::filesystem::path& path);
+
+// A PKCS#12 (RFC 7292) bundle of key, certificate and CA as OpenSSL 3 makes it by default and
+// current mail clients import: key and certificates in PBES2 (PBKDF2 with HMAC-SHA-256,
+// AES-256-CBC), an HMAC-SHA-256 MAC, 2048 iterations each. The password must not be empty.
+std::string pkcs12_bundle(X509* cert, EVP_PKEY* key, X509* ca, const std::string& friendly_name,
+                          const SecretBytes& password);
 
 // Writes `data` to `path` with `mode`, created O_EXCL unless force. Throws PkiError.
 void write_file(const std::filesystem::path& path, std::string_view data, unsigned mode, bool force);
@@ -95,9 +111,13 @@ struct PkiIssueOptions {
   bool server = false;                    // serverAuth + SAN (name itself unless alt_names set)
   std::vector<std::string> alt_names;     // extra SAN DNS names or IPs
   bool force = false;
+  std::string email;                      // S/MIME: rfc822Name SAN + emailProtection (not with server)
+  KeyType key_type = KeyType::ec_p256;
+  const SecretBytes* p12_password = nullptr;  // with email: also write DIR/NAME.p12 under it
 };
 // DIR/NAME.pem, DIR/NAME.key signed by DIR/ca.pem + DIR/ca.key. A client certificate
-// (clientAuth, CN=NAME) unless options.server.
+// (clientAuth, CN=NAME) unless options.server; with an email also an S/MIME one, and with a
+// password DIR/NAME.p12 (mode 0600): key, certificate and CA for a mail client to import.
 void pki_issue(const std::filesystem::path& dir, const std::string& name, const PkiIssueOptions& options);
 
 struct PkiRevokeOptions {

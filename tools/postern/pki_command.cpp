@@ -1,10 +1,13 @@
 // `postern pki init DIR --server-name NAME...`, `pki issue DIR NAME`, `pki revoke DIR NAME`,
 // `pki renew DIR NAME` and `pki crl DIR`: a small EC P-256 PKI for a site (see auth/pki.hpp).
+// `pki issue --email ADDRESS` makes the certificate an S/MIME one too and writes DIR/NAME.p12 for
+// mail clients, under a password read as `user add` reads one (tools/postern/password_prompt.hpp).
 // Prints what it wrote and the SHA-256 fingerprint of each certificate, ready for a client's
 // server_fingerprint; revoke prints the serial it added to DIR/crl.pem; renew and crl print the
 // new expiry and what to do next (restart, SIGHUP, a changed fingerprint). Errors: exit 1 with
 // the message (main.cpp turns exceptions into that).
 #include "tools/postern/command.hpp"
+#include "tools/postern/password_prompt.hpp"
 #include "auth/cert_checks.hpp"
 #include "auth/pki.hpp"
 
@@ -53,6 +56,8 @@ void add_issue(CLI::App& pki) {
     std::string name;
     std::vector<std::string> names;
     std::vector<std::string> ips;
+    std::string key_type = "ec";
+    bool no_p12 = false;
     auth::PkiIssueOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -63,12 +68,29 @@ void add_issue(CLI::App& pki) {
   issue->add_flag("--server", args->options.server, "Issue a server certificate (serverAuth) instead of a client one");
   issue->add_option("--server-name", args->names, "subjectAltName DNS name or IP (repeatable)");
   issue->add_option("--ip", args->ips, "subjectAltName IP address (repeatable)");
+  auto* email = issue->add_option("--email", args->options.email,
+                                  "S/MIME: this mail address as subjectAltName, emailProtection; writes NAME.p12");
+  issue->add_option("--key-type", args->key_type, "ec (P-256) or rsa (3072; for mail clients without EC S/MIME)")
+      ->check(CLI::IsMember({"ec", "rsa"}))
+      ->capture_default_str();
+  issue->add_flag("--no-p12", args->no_p12, "With --email: write no NAME.p12 (and ask no password)")->needs(email);
   issue->add_flag("--force", args->options.force, "Overwrite existing files");
   issue->callback([args] {
     args->options.alt_names = args->names;
     args->options.alt_names.insert(args->options.alt_names.end(), args->ips.begin(), args->ips.end());
+    args->options.key_type = args->key_type == "rsa" ? auth::KeyType::rsa_3072 : auth::KeyType::ec_p256;
+    SecretBytes password;
+    if (!args->options.email.empty() && !args->no_p12) {
+      password = read_new_password("Password for " + args->name + ".p12");
+      args->options.p12_password = &password;
+    }
     auth::pki_issue(args->dir, args->name, args->options);
     print_written(args->dir, args->name);
+    if (args->options.p12_password != nullptr) {
+      const auto p12 = std::filesystem::path(args->dir) / (args->name + ".p12");
+      std::printf("wrote %s (mode 0600): key, certificate and CA for %s's mail client\n", p12.c_str(),
+                  args->options.email.c_str());
+    }
   });
 }
 

@@ -1,16 +1,21 @@
 // `postern send`: submit one message to an SMTP submission server, for users and scripts (in the
 // spirit of swaks). Reads the password from stdin when it is not a terminal, else prompts without
-// echo; the body comes from --body FILE or stdin. Prints "queued as <id>" and exits 0 when the
+// echo (tools/postern/password_prompt.hpp); the body comes from --body FILE or stdin. With --sign
+// and/or --encrypt-to the content (text and attachments) is S/MIME-protected (smime/), signed by
+// --smime-cert/--smime-key and encrypted to each --encrypt-to certificate and to --smime-cert, so
+// the sender can read the copy --save keeps. Prints "queued as <id>" and exits 0 when the
 // server accepted the message; otherwise prints one sentence saying what went wrong and what to
 // do about it, and exits 1. The dialogue itself lives in send/smtp_client.cpp.
 #include "common/secret.hpp"
 #include "tools/postern/command.hpp"
+#include "tools/postern/password_prompt.hpp"
 #include "tools/postern/send/message.hpp"
 #include "tools/postern/send/smtp_client.hpp"
+#include "tools/postern/smime/smime_compose.hpp"
+#include "auth/pki.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <termios.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -20,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace postern::tools::send {
 namespace {
@@ -39,6 +45,12 @@ struct SendArgs {
   std::string ehlo_name;
   double timeout_seconds = 10;
   bool verbose = false;
+  bool sign = false;
+  std::vector<std::string> encrypt_to;
+  std::string smime_cert;
+  std::string smime_key;
+  std::string cipher = "auto";
+  std::string save;
 };
 
 // C stdio rather than iostreams: GCC 12 -O2 reports false null dereferences in streambuf.
@@ -55,42 +67,72 @@ std::string read_file(const std::string& path) {
   return read_stream(in.get());
 }
 
-std::string read_line(std::FILE* in) {
-  std::string line;
-  for (int c; (c = std::fgetc(in)) != EOF && c != '\n';) line += static_cast<char>(c);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
+// The certificates and key the S/MIME flags name, loaded and checked before any connection.
+struct SmimeMaterial {
+  auth::X509Ptr cert;  // the sender's (--smime-cert)
+  auth::EvpPkeyPtr key;
+  std::vector<auth::X509Ptr> recipients;
+  bool sign = false;
+  smime::ContentCipher cipher = smime::ContentCipher::aes_256_gcm;
+};
+
+std::optional<SmimeMaterial> load_smime(const SendArgs& a) {
+  const bool encrypt = !a.encrypt_to.empty();
+  if (!a.sign && !encrypt) {
+    if (!a.smime_cert.empty() || !a.smime_key.empty() || a.cipher != "auto")
+      throw SendError("--smime-cert, --smime-key and --cipher need --sign or --encrypt-to");
+    return std::nullopt;
+  }
+  if (a.smime_cert.empty())
+    throw SendError(a.sign ? "--sign needs --smime-cert and --smime-key (your S/MIME certificate and key)"
+                           : "--encrypt-to needs --smime-cert (your own certificate, so you can read your sent copy)");
+  if (a.sign && a.smime_key.empty()) throw SendError("--sign needs --smime-key (the key of --smime-cert)");
+  SmimeMaterial m;
+  m.sign = a.sign;
+  m.cert = auth::read_certificate_pem(a.smime_cert);
+  const std::string from = address_of(a.from);
+  // RFC 8550 3: a reader checks that From is in the signer's certificate; fail here, not there.
+  if (X509_check_email(m.cert.get(), from.c_str(), from.size(), 0) != 1)
+    throw SendError(fmt::format("{} does not name the From address {}", a.smime_cert, from));
+  if (a.sign) {
+    m.key = auth::read_private_key_pem(a.smime_key);
+    if (X509_check_private_key(m.cert.get(), m.key.get()) != 1)
+      throw SendError(fmt::format("{} is not the key of {}", a.smime_key, a.smime_cert));
+  }
+  for (const auto& path : a.encrypt_to) m.recipients.push_back(auth::read_certificate_pem(path));
+  if (encrypt) {
+    X509_up_ref(m.cert.get());
+    m.recipients.emplace_back(m.cert.get());  // the sender's own copy
+  }
+  std::vector<X509*> raw;
+  for (const auto& r : m.recipients) raw.push_back(r.get());
+  m.cipher = a.cipher == "aes-256-cbc"   ? smime::ContentCipher::aes_256_cbc
+             : a.cipher == "aes-256-gcm" ? smime::ContentCipher::aes_256_gcm
+                                         : smime::choose_cipher(raw);
+  return m;
 }
 
-// Reads one line from the terminal with echo off (so the password never shows on screen).
-SecretBytes prompt_password(const std::string& user) {
-  std::unique_ptr<std::FILE, decltype(&std::fclose)> tty(std::fopen("/dev/tty", "r+"), &std::fclose);
-  if (!tty) throw SendError("no terminal to ask for the password on; pipe it on stdin");
-  int fd = fileno(tty.get());
-  termios old{};
-  tcgetattr(fd, &old);
-  termios quiet = old;
-  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  std::fprintf(tty.get(), "Password for %s: ", user.c_str());
-  std::fflush(tty.get());
-  tcsetattr(fd, TCSAFLUSH, &quiet);
-  std::string line = read_line(tty.get());
-  tcsetattr(fd, TCSAFLUSH, &old);
-  std::fprintf(tty.get(), "\n");
-  SecretBytes secret(line);
-  OPENSSL_cleanse(line.data(), line.size());
-  return secret;
+// The message as submitted: plain, or its content entity S/MIME-protected (7-bit: RFC 8551 3.1.2).
+BuiltMessage make_message(MessageSpec spec, const SmimeMaterial* smime_material) {
+  if (smime_material == nullptr) return build_message(spec);
+  spec.server_has_8bitmime = false;
+  smime::ProtectOptions o;
+  if (smime_material->sign) {
+    o.sign_cert = smime_material->cert.get();
+    o.sign_key = smime_material->key.get();
+  }
+  for (const auto& r : smime_material->recipients) o.recipients.push_back(r.get());
+  o.cipher = smime_material->cipher;
+  o.boundary_token = spec.message_id_token;
+  BuiltMessage built;
+  built.text = build_headers(spec) + smime::protect_entity(build_content(spec).text, o);
+  return built;
 }
 
-// Scripts pipe the password as the first line of stdin (never on the command line, where `ps`
-// would show it); the rest of stdin is then the body if --body is not given.
-SecretBytes read_password(const std::string& user) {
-  if (isatty(STDIN_FILENO)) return prompt_password(user);
-  std::string line = read_line(stdin);
-  SecretBytes secret(line);
-  OPENSSL_cleanse(line.data(), line.size());
-  if (secret.empty()) throw SendError("--auth given but stdin held no password line");
-  return secret;
+void save_copy(const std::string& path, const std::string& text) {
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> out(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!out || std::fwrite(text.data(), 1, text.size(), out.get()) != text.size() || std::fflush(out.get()) != 0)
+    throw SendError(fmt::format("the message was queued, but {} could not be written: {}", path, std::strerror(errno)));
 }
 
 std::string read_body(const std::string& body_file) {
@@ -129,9 +171,10 @@ ClientOptions client_options(const SendArgs& a) {
 
 int run_send(const SendArgs& a) {
   ClientOptions options = client_options(a);
+  std::optional<SmimeMaterial> smime_material = load_smime(a);
   SecretBytes password;
   if (options.user) {
-    password = read_password(*options.user);
+    password = cli::read_password("Password for " + *options.user);
     options.password = &password;
   }
   MessageSpec spec;
@@ -147,11 +190,15 @@ int run_send(const SendArgs& a) {
   spec.message_id_token = random_token();
   Envelope envelope{address_of(a.from), {}};
   for (const auto& t : a.to) envelope.to.push_back(address_of(t));
-  SubmitResult result = submit(options, envelope, [&spec](const Capabilities& caps) {
+  std::string sent;
+  SubmitResult result = submit(options, envelope, [&](const Capabilities& caps) {
     spec.server_has_8bitmime = caps.eightbitmime;
-    return build_message(spec);
+    BuiltMessage built = make_message(spec, smime_material ? &*smime_material : nullptr);
+    sent = built.text;
+    return built;
   });
   std::printf("queued as %s\n", result.queue_id.c_str());
+  if (!a.save.empty()) save_copy(a.save, sent);
   return 0;
 }
 
@@ -175,6 +222,17 @@ void register_send(CLI::App& app) {
   cmd->add_option("--timeout", args->timeout_seconds, "seconds to wait for each step (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("-v,--verbose", args->verbose, "print the dialogue (C:/S:) on stderr");
+  cmd->add_flag("--sign", args->sign, "S/MIME-sign (multipart/signed, SHA-256) with --smime-cert and --smime-key");
+  cmd->add_option("--encrypt-to", args->encrypt_to,
+                  "S/MIME-encrypt to this recipient certificate (PEM; repeatable); --smime-cert is added")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--smime-cert", args->smime_cert, "your S/MIME certificate (PEM, naming the --from address)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--smime-key", args->smime_key, "its private key (PEM), for --sign")->check(CLI::ExistingFile);
+  cmd->add_option("--cipher", args->cipher, "content encryption: auto (AES-256-GCM where possible), aes-256-gcm, aes-256-cbc")
+      ->check(CLI::IsMember({"auto", "aes-256-gcm", "aes-256-cbc"}))
+      ->capture_default_str();
+  cmd->add_option("--save", args->save, "write the message as submitted to FILE once the server accepted it");
   cmd->callback([args] { cli::set_exit_status(run_send(*args)); });
 }
 

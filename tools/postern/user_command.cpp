@@ -1,62 +1,20 @@
 // `postern user add|del|list FILE ...`: manages the scrypt users file shared by tunnel password
-// auth and SMTP AUTH (see auth/users_db.hpp). `add` reads the password from stdin when
-// stdin is not a terminal (one line), else prompts twice without echo. The file is rewritten
-// atomically, keeping its owner, group and mode (a new file: 0640, the directory's group), so a
-// running daemon, already dropped to its run-as user, re-reads it on SIGHUP.
+// auth and SMTP AUTH (see auth/users_db.hpp). `add` reads the password as
+// password_prompt.hpp says (stdin's first line when it is not a terminal, else prompted twice
+// without echo). The file is rewritten atomically, keeping its owner, group and mode (a new
+// file: 0640, the directory's group), so a running daemon, already dropped to its run-as user,
+// re-reads it on SIGHUP.
 #include "tools/postern/command.hpp"
+#include "tools/postern/password_prompt.hpp"
 #include "auth/users_db.hpp"
-
-#include <termios.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <stdexcept>
 
 namespace postern::cli {
 namespace {
 
 namespace auth = postern::auth;
-
-// One line from stdin into a SecretBytes, wiping the temporary.
-SecretBytes read_line() {
-  std::string line;
-  if (!std::getline(std::cin, line) && line.empty()) throw std::runtime_error("no password given on stdin");
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  SecretBytes out(line);
-  std::fill(line.begin(), line.end(), '\0');
-  return out;
-}
-
-SecretBytes prompt(const char* text) {
-  std::fprintf(stderr, "%s", text);
-  termios old {};
-  bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
-  if (tty) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-  }
-  SecretBytes out;
-  try {
-    out = read_line();
-  } catch (...) {
-    if (tty) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-    throw;
-  }
-  if (tty) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-  std::fprintf(stderr, "\n");
-  return out;
-}
-
-SecretBytes read_new_password() {
-  if (!::isatty(STDIN_FILENO)) return read_line();
-  SecretBytes first = prompt("New password: ");
-  SecretBytes second = prompt("Again: ");
-  if (!constant_time_equal(first.span(), second.span())) throw std::runtime_error("passwords do not match");
-  return first;
-}
 
 void open_db(auth::UsersDb& db, const std::string& file, bool create) {
   if (create && !std::filesystem::exists(file)) {
@@ -82,8 +40,7 @@ POSTERN_REGISTER_COMMAND(60, [](CLI::App& app) {
   add->add_option("name", args->name, "User name (for SMTP AUTH often the mail address)")->required();
   add->add_option("--cost", args->cost, "scrypt cost as log2(N)")->check(CLI::Range(10, 20))->capture_default_str();
   add->callback([args] {
-    SecretBytes password = read_new_password();
-    if (password.empty()) throw std::runtime_error("empty password refused");
+    SecretBytes password = read_new_password("New password");
     auth::UsersDb db(auth::ScryptParams{static_cast<std::uint8_t>(args->cost), 8, 1});
     open_db(db, args->file, true);
     bool replaced = db.set_password(args->name, password);

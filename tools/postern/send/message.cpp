@@ -239,15 +239,20 @@ std::string address_of(std::string_view mailbox) {
   return std::string(mailbox.substr(first, last - first + 1));
 }
 
-BuiltMessage build_message(const MessageSpec& spec) {
-  BuiltMessage built;
-  std::string& m = built.text;
+std::string build_headers(const MessageSpec& spec) {
+  std::string m;
   m += "Date: " + format_date(spec.date) + "\r\n";
   m += fmt::format("Message-ID: <{}@{}>\r\n", spec.message_id_token, message_id_domain(spec.from));
   m += "From: " + one_line(spec.from) + "\r\n";
   m += "To: " + address_list(spec.to, 2) + "\r\n";
   m += "Subject: " + encode_header_text(one_line(spec.subject)) + "\r\n";
   m += "MIME-Version: 1.0\r\n";
+  return m;
+}
+
+BuiltMessage build_content(const MessageSpec& spec) {
+  BuiltMessage built;
+  std::string& m = built.text;
   EncodedBody body = encode_body(spec.body, spec.server_has_8bitmime);
   built.needs_8bitmime = body.eight_bit;
   if (spec.attachments.empty()) {
@@ -269,6 +274,12 @@ BuiltMessage build_message(const MessageSpec& spec) {
     m += base64_encode(a.data, kBase64LineLength);
   }
   m += "\r\n--" + boundary + "--\r\n";
+  return built;
+}
+
+BuiltMessage build_message(const MessageSpec& spec) {
+  BuiltMessage built = build_content(spec);
+  built.text = build_headers(spec) + built.text;
   return built;
 }
 

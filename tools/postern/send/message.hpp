@@ -38,7 +38,13 @@ struct BuiltMessage {
   bool needs_8bitmime = false;  // send MAIL FROM with BODY=8BITMIME
 };
 
+// build_headers(spec) + build_content(spec).text, needs_8bitmime from the content.
 BuiltMessage build_message(const MessageSpec& spec);
+// Date, Message-ID, From, To, Subject and MIME-Version, each ending in CRLF.
+std::string build_headers(const MessageSpec& spec);
+// The content entity: Content-Type, Content-Transfer-Encoding, a blank line and the body (the
+// text, or a multipart/mixed with the attachments). S/MIME signs or encrypts exactly this.
+BuiltMessage build_content(const MessageSpec& spec);
 
 // RFC 4648 section 4 base64; line_length 0 = one line, else CRLF every line_length characters.
 std::string base64_encode(std::span<const std::uint8_t> bytes, std::size_t line_length = 0);

@@ -1,0 +1,206 @@
+// Opening received S/MIME messages; see smime_open.hpp for the contract.
+#include "tools/postern/smime/smime_open.hpp"
+
+#include "tools/postern/send/message.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
+namespace postern::tools::smime {
+namespace {
+
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string name_text(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+SignerReport report_of(X509* cert) {
+  SignerReport r;
+  r.subject = name_text(X509_get_subject_name(cert));
+  r.issuer = name_text(X509_get_issuer_name(cert));
+  STACK_OF(OPENSSL_STRING)* emails = X509_get1_email(cert);
+  for (int i = 0; i < sk_OPENSSL_STRING_num(emails); ++i) r.emails.emplace_back(sk_OPENSSL_STRING_value(emails, i));
+  X509_email_free(emails);
+  return r;
+}
+
+// One S/MIME layer read by OpenSSL's MIME parser: the CMS structure and, for multipart/signed,
+// the first part. nullptr when `entity` is not S/MIME.
+struct ReadLayer {
+  CmsPtr cms;
+  bool has_detached = false;
+  std::string detached;
+};
+
+ReadLayer read_layer(std::string_view entity) {
+  ReadLayer layer;
+  BioPtr in(BIO_new_mem_buf(entity.data(), static_cast<int>(entity.size())), &BIO_free);
+  if (!in) return layer;
+  BIO* content = nullptr;
+  layer.cms.reset(SMIME_read_CMS(in.get(), &content));
+  if (content != nullptr) {
+    char* data = nullptr;
+    long len = BIO_get_mem_data(content, &data);
+    layer.detached.assign(data, static_cast<std::size_t>(len));
+    layer.has_detached = true;
+    BIO_free(content);
+  }
+  ERR_clear_error();  // "not S/MIME" is an answer here, not an error
+  return layer;
+}
+
+void check_from(OpenedMessage& m) {
+  const std::string from = lower(m.from);
+  for (const auto& s : m.signers) {
+    for (const auto& e : s.emails) {
+      if (!from.empty() && lower(e) == from) m.from_matches = true;
+    }
+  }
+}
+
+void open_signed(OpenedMessage& m, CMS_ContentInfo* cms, const ReadLayer& layer, const OpenOptions& options,
+                 std::string& next) {
+  m.layers.push_back(Layer::signed_data);
+  if (options.trust == nullptr) throw SmimeError("no trust store to verify the signature with");
+  Verified v = verify(cms, layer.has_detached ? &layer.detached : nullptr, options.trust);
+  for (auto& cert : v.signers) m.signers.push_back(report_of(cert.get()));
+  // Several signed layers (rare, e.g. a signed message signed again): all must hold.
+  const bool first_signed = std::count(m.layers.begin(), m.layers.end(), Layer::signed_data) == 1;
+  m.signature_ok = (first_signed || m.signature_ok) && v.ok;
+  if (!v.ok && m.signature_error.empty()) m.signature_error = v.error;
+  next = std::move(v.content);
+}
+
+bool open_enveloped(OpenedMessage& m, CMS_ContentInfo* cms, Layer kind, const OpenOptions& options, std::string& next) {
+  m.layers.push_back(kind);
+  if (options.key == nullptr || options.cert == nullptr) {
+    m.decrypt_error = "the message is encrypted; give the recipient's certificate and key";
+    return false;
+  }
+  Decrypted d = decrypt(cms, options.cert, options.key);
+  if (!d.ok) {
+    m.decrypt_error = d.error.empty() ? "decryption failed" : d.error;
+    return false;
+  }
+  m.decrypted = true;
+  next = std::move(d.content);
+  return true;
+}
+
+void set_verdict(OpenedMessage& m) {
+  if (m.layers.empty()) {
+    m.verdict = Verdict::not_smime;
+    m.reason = "the message is neither signed nor encrypted (no S/MIME layer)";
+  } else if (m.is_encrypted() && !m.decrypted) {
+    m.verdict = Verdict::cannot_decrypt;
+    m.reason = "cannot decrypt: " + m.decrypt_error;
+  } else if (m.is_signed() && !m.signature_ok) {
+    m.verdict = Verdict::verification_failed;
+    m.reason = "signature verification failed: " + m.signature_error;
+  } else if (m.is_signed() && !m.from_matches) {
+    m.verdict = Verdict::verification_failed;
+    m.reason = "the From address <" + m.from + "> is not in the signer's certificate (RFC 8550 3)";
+  } else {
+    m.verdict = Verdict::ok;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(Layer layer) {
+  switch (layer) {
+    case Layer::signed_data: return "signed";
+    case Layer::enveloped_data: return "enveloped-data";
+    case Layer::auth_enveloped_data: return "authEnveloped-data";
+  }
+  return "?";
+}
+
+std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::ok: return "ok";
+    case Verdict::verification_failed: return "verification failed";
+    case Verdict::cannot_decrypt: return "cannot decrypt";
+    case Verdict::not_smime: return "not S/MIME";
+  }
+  return "?";
+}
+
+bool OpenedMessage::is_signed() const {
+  return std::find(layers.begin(), layers.end(), Layer::signed_data) != layers.end();
+}
+
+bool OpenedMessage::is_encrypted() const {
+  return std::any_of(layers.begin(), layers.end(), [](Layer l) { return l != Layer::signed_data; });
+}
+
+std::string header_field(std::string_view message, std::string_view name) {
+  std::size_t pos = 0;
+  std::string value;
+  bool in_field = false;
+  while (pos < message.size()) {
+    std::size_t end = message.find('\n', pos);
+    if (end == std::string_view::npos) end = message.size();
+    std::string_view line = message.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = end + 1;
+    if (line.empty()) break;  // end of the header block
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (in_field) value += line;  // RFC 5322 2.2.3: unfolding removes the CRLF only
+      continue;
+    }
+    if (in_field) break;
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && lower(line.substr(0, colon)) == lower(name)) {
+      in_field = true;
+      value = std::string(line.substr(colon + 1));
+    }
+  }
+  const auto first = value.find_first_not_of(" \t");
+  return first == std::string::npos ? "" : value.substr(first);
+}
+
+OpenedMessage open_message(std::string_view message, const OpenOptions& options) {
+  OpenedMessage m;
+  m.from = send::address_of(header_field(message, "From"));
+  std::string entity(message);
+  for (int depth = 0; depth < kMaxLayers; ++depth) {
+    ReadLayer layer = read_layer(entity);
+    if (!layer.cms) break;
+    std::string next;
+    const int type = OBJ_obj2nid(CMS_get0_type(layer.cms.get()));
+    if (type == NID_pkcs7_signed) {
+      open_signed(m, layer.cms.get(), layer, options, next);
+    } else if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
+      const Layer kind = type == NID_pkcs7_enveloped ? Layer::enveloped_data : Layer::auth_enveloped_data;
+      if (!open_enveloped(m, layer.cms.get(), kind, options, next)) break;
+    } else {
+      break;  // compressed-data and others: not opened here
+    }
+    entity = std::move(next);
+    m.content = entity;
+  }
+  check_from(m);
+  set_verdict(m);
+  return m;
+}
+
+}  // namespace postern::tools::smime
