@@ -1,12 +1,15 @@
 // The forwarding core allocates nothing per packet: after setup, outbound() (route, clamp,
 // seal), inbound_udp() (open, roaming, inner checks, deliver; an echo answered into the reply
 // buffer; drops) and inbound_tls() perform no operator new and no OpenSSL allocation. Its own
-// executable because it replaces the global operator new and OpenSSL's allocator.
+// executable because it replaces the global operator new and OpenSSL's allocator
+// (tests/common/allocation_counter.hpp).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 
 #include <gtest/gtest.h>
+
+#include "tests/common/allocation_counter.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -16,32 +19,8 @@
 
 #include "tunnel/forward/forwarding_core.hpp"
 
-namespace {
-
-std::atomic<std::uint64_t> g_allocations{0};
-
-void* counting_malloc(std::size_t n, const char*, int) {
-  ++g_allocations;
-  return std::malloc(n);
-}
-void* counting_realloc(void* p, std::size_t n, const char*, int) {
-  ++g_allocations;
-  return std::realloc(p, n);
-}
-void counting_free(void* p, const char*, int) { std::free(p); }
-
-// Runs before main, so before OpenSSL allocates anything in this process.
-const bool g_hooked = CRYPTO_set_mem_functions(counting_malloc, counting_realloc, counting_free) == 1;
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+using postern::test::g_allocations;
+using postern::test::g_hooked;
 
 namespace postern::tunnel::forward {
 namespace {
