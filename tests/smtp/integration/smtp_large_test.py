@@ -12,6 +12,11 @@ acknowledged, then a second is cut off by `kill -9` half way: while it is sent i
 grows (the bytes are on disk, not in memory); after the kill queue/ holds only the acknowledged
 one, the restarted server removes the tmp/ file and delivers the acknowledged message
 byte-exact once the mailbox is fixed.
+
+Under the ASan+UBSan build (POSTERN_SANITIZED=1, set by CTest) the memory bound is printed, not
+asserted: ASan holds freed blocks in its quarantine (256 MiB by default) and pads every block, so
+the resident set measures the sanitizer, not postern. The release build's run of this test in the
+same CI invocation asserts the bound; the sanitized run still checks every byte delivered.
 """
 import base64
 import hashlib
@@ -140,7 +145,10 @@ def concurrent_30mb(server):
               SESSIONS, MESSAGE_BYTES // 1000000, elapsed, before / 1024.0,
               peak_sampled[0] / 1024.0, hwm / 1024.0, growth_mib, BOUND_MIB), flush=True)
     assert not errors, errors
-    assert growth_mib < BOUND_MIB, "server grew by %.1f MiB (bound %d)" % (growth_mib, BOUND_MIB)
+    if os.environ.get("POSTERN_SANITIZED") == "1":
+        print("  (sanitizer build: the bound is asserted by the release build's run)", flush=True)
+    else:
+        assert growth_mib < BOUND_MIB, "server grew by %.1f MiB (bound %d)" % (growth_mib, BOUND_MIB)
     for i, (queue_id, digest) in enumerate(results):
         assert delivered_digest(server, queue_id, timeout=120) == digest, "message %d differs" % i
     assert os.listdir(os.path.join(server.dir, "spool", "tmp")) == []
@@ -191,13 +199,24 @@ def kill9_mid_transfer(server):
     server.stop()
 
 
+def stopping(fn):
+    """Runs fn, then stops the server even when fn failed, so a failed test's deliveries still
+    in flight do not run into the next test's setup."""
+    def run(server):
+        try:
+            fn(server)
+        finally:
+            server.stop()
+    return run
+
+
 def main():
     server = Server(max_connections_per_ip=SESSIONS + 2,
                     extra_smtp='data_timeout = "60s"\n[smtp.queue]\nretry_min = "1s"\nretry_max = "2s"\n')
     runner = Runner()
     try:
-        runner.run("concurrent_30mb", concurrent_30mb, server)
-        runner.run("kill9_mid_transfer", kill9_mid_transfer, server)
+        runner.run("concurrent_30mb", stopping(concurrent_30mb), server)
+        runner.run("kill9_mid_transfer", stopping(kill9_mid_transfer), server)
     finally:
         if runner.failed:
             print("---- server log (tail) ----\n" + server.log()[-6000:])
