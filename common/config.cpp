@@ -222,6 +222,13 @@ std::optional<DnsBackend> parse_dns_backend(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<Ipv6LeakPolicy> parse_ipv6_leak_policy(std::string_view s) {
+  for (auto p : {Ipv6LeakPolicy::block, Ipv6LeakPolicy::allow}) {
+    if (s == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> parse_interface(std::string_view s) {
   // IFNAMSIZ is 16 including the NUL.
   if (s.empty() || s.size() > 15 || s.find_first_of("/ \t:") != std::string_view::npos) return std::nullopt;
@@ -539,6 +546,11 @@ TunnelClientConfig load_client(Section& s) {
   // 253-255 are the kernel's default, main and local tables (rt_class_t): routes pushed there
   // would mix with the host's own, and the rules below would point at them.
   if (c.table >= 253 && c.table <= 255) s.fail("table", "253, 254 and 255 are the kernel's own tables");
+  c.leak_protection_ipv6 = s.parsed("leak_protection_ipv6", "one of \"block\", \"allow\"", parse_ipv6_leak_policy)
+                               .value_or(c.leak_protection_ipv6);
+  if (s.has("leak_protection_ipv6") && !c.leak_protection) {
+    s.fail("leak_protection_ipv6", "has no effect without leak_protection = true");
+  }
   return c;
 }
 
@@ -853,6 +865,10 @@ std::optional<ServerOrder> parse_server_order(std::string_view text) {
   if (text == "ordered") return ServerOrder::ordered;
   if (text == "random") return ServerOrder::random;
   return std::nullopt;
+}
+
+std::string_view to_string(Ipv6LeakPolicy policy) {
+  return policy == Ipv6LeakPolicy::allow ? "allow" : "block";
 }
 
 std::string_view to_string(DnsBackend backend) {

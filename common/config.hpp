@@ -82,6 +82,11 @@ std::string_view to_string(AuthMode mode);
 enum class DnsBackend { auto_detect, resolved, file };
 std::string_view to_string(DnsBackend backend);  // "auto", "resolved", "file"
 
+// With leak protection, what happens to the laptop's own IPv6 while the tunnel carries IPv4
+// only (docs/resilience.md, "IPv6 outside the tunnel").
+enum class Ipv6LeakPolicy { block, allow };
+std::string_view to_string(Ipv6LeakPolicy policy);  // "block", "allow"
+
 // The order in which a client goes through its list of site servers (docs/configuration.md
 // "Several site servers"): as written (the first is the preferred one), or shuffled afresh for
 // every round through the list (spreads a site's laptops over its servers).
@@ -160,6 +165,9 @@ struct TunnelClientConfig {
   bool leak_protection = false;
   std::uint32_t fwmark = 0x7073;  // "ps"
   std::uint32_t table = 7073;
+  // block: with a pushed default route, IPv6 beyond the local link's own routes is refused, and
+  // with pushed DNS servers, IPv6 DNS (port 53) is refused; allow: IPv6 is left alone.
+  Ipv6LeakPolicy leak_protection_ipv6 = Ipv6LeakPolicy::block;
   bool offload = true;  // TUN TSO/GRO + UDP GSO/GRO (docs/performance.md)
   // Pushed DNS (docs/configuration.md "DNS on the client"): applied to the system resolver
   // through `dns_backend`; the file backend keeps its backup of /etc/resolv.conf in

@@ -287,6 +287,10 @@ TEST(Config, ClientLeakProtection) {
   EXPECT_TRUE(on.client->leak_protection);
   EXPECT_EQ(on.client->fwmark, 0xca6cu);
   EXPECT_EQ(on.client->table, 51820u);
+  EXPECT_EQ(on.client->leak_protection_ipv6, Ipv6LeakPolicy::block);
+  Config allow = parse_config(base + "leak_protection = true\nleak_protection_ipv6 = \"allow\"\n",
+                              "/etc/postern/laptop.toml");
+  EXPECT_EQ(allow.client->leak_protection_ipv6, Ipv6LeakPolicy::allow);
 
   struct Case {
     std::string extra;
@@ -296,6 +300,10 @@ TEST(Config, ClientLeakProtection) {
       {"fwmark = 0\n", "laptop.toml:4: [tunnel] fwmark: expected an integer from 1 to 4294967295"},
       {"table = 254\n", "laptop.toml:4: [tunnel] table: 253, 254 and 255 are the kernel's own tables"},
       {"table = 0\n", "laptop.toml:4: [tunnel] table: expected an integer from 1"},
+      {"leak_protection = true\nleak_protection_ipv6 = \"tunnel\"\n",
+       "laptop.toml:5: [tunnel] leak_protection_ipv6: expected one of \"block\", \"allow\""},
+      {"leak_protection_ipv6 = \"allow\"\n",
+       "laptop.toml:4: [tunnel] leak_protection_ipv6: has no effect without leak_protection = true"},
   };
   for (const auto& c : cases) {
     std::string err;

@@ -141,8 +141,79 @@ void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& p,
              {"rule_priorities", std::to_string(k_dns_rule_priority) + "-" + std::to_string(k_dns_rule_priority + 2)}});
 }
 
+std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& p, bool default_route_pushed, bool dns_pushed) {
+  constexpr std::uint16_t kDnsPort = 53;
+  std::vector<platform::RuleSpec> rules;
+  if (!default_route_pushed && !dns_pushed) return rules;
+  const auto v6 = platform::IpAddress::Family::v6;
+  if (dns_pushed) {
+    platform::RuleSpec own;
+    own.family = v6;
+    own.fwmark = p.fwmark;
+    own.action = platform::RuleAction::go_to;
+    own.goto_priority = k_leak_rule_priority + 1;
+    own.priority = k_dns_rule_priority;
+    rules.push_back(own);
+    for (std::uint8_t proto : {std::uint8_t{IPPROTO_UDP}, std::uint8_t{IPPROTO_TCP}}) {
+      platform::RuleSpec deny;
+      deny.family = v6;
+      deny.ip_proto = proto;
+      deny.dport = kDnsPort;
+      deny.action = platform::RuleAction::prohibit;
+      deny.priority = k_dns_rule_priority + 2;
+      rules.push_back(deny);
+    }
+  }
+  // The goto target above must exist, and with a pushed default it is what lets the link's own
+  // routes through before the prohibit rule.
+  platform::RuleSpec main_specific;
+  main_specific.family = v6;
+  main_specific.table = platform::k_table_main;
+  main_specific.priority = k_leak_rule_priority + 1;
+  main_specific.suppress_prefixlength = 0;
+  rules.push_back(main_specific);
+  if (default_route_pushed) {
+    platform::RuleSpec rest;
+    rest.family = v6;
+    rest.fwmark = p.fwmark;
+    rest.invert = true;
+    rest.action = platform::RuleAction::prohibit;
+    rest.priority = k_leak_rule_priority + 2;
+    rules.push_back(rest);
+  }
+  return rules;
+}
+
+void remove_ipv6_leak_rules(platform::Netlink& netlink) {
+  for (std::uint32_t priority = k_dns_rule_priority; priority <= k_leak_rule_priority + 2; ++priority) {
+    platform::RuleSpec any;
+    any.family = platform::IpAddress::Family::v6;
+    any.priority = priority;
+    any.table = 0;
+    any.action = platform::RuleAction::any;
+    for (int n = 0; n < 4 && !netlink.delete_rule(any, platform::MissingPolicy::fail); ++n) {
+    }
+  }
+}
+
+void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& p, bool default_route_pushed,
+                             bool dns_pushed) {
+  remove_ipv6_leak_rules(netlink);
+  auto rules = ipv6_leak_rules(p, default_route_pushed, dns_pushed);
+  for (const auto& rule : rules) {
+    check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
+          "add IPv6 leak-protection rule at priority " + std::to_string(*rule.priority));
+  }
+  if (!rules.empty()) {
+    log::info("tunnel", "", "ipv6 leak protection on",
+              {{"blocked", default_route_pushed ? (dns_pushed ? "ipv6 beyond the local link, ipv6 dns" : "ipv6 beyond the local link")
+                                                : "ipv6 dns"}});
+  }
+}
+
 void install_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
   remove_dns_leak_rules(netlink);  // a crashed run's would block DNS before our first session
+  remove_ipv6_leak_rules(netlink);
   // A crashed run leaves its rules behind (they outlive the process, unlike the TUN routes).
   // Our priorities are reserved for postern; the fwmark/table may have changed since, so a T rule
   // is matched by priority alone (table 0 matches any table), the main rule exactly.
@@ -182,6 +253,7 @@ void warn_if_strict_rp_filter(const InterfaceSettings& settings) {
 
 bool remove_leak_protection(platform::Netlink& netlink, const LeakProtection& p) {
   remove_dns_leak_rules(netlink);  // first: they point at the rules below
+  remove_ipv6_leak_rules(netlink);
   bool all = true;
   for (const auto& rule : leak_protection_rules(p)) {
     if (auto ec = netlink.delete_rule(rule, platform::MissingPolicy::accept)) {

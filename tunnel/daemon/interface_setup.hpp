@@ -71,6 +71,25 @@ void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& pr
 // Best effort: deletes every rule at the three DNS priorities.
 void remove_dns_leak_rules(platform::Netlink& netlink);
 
+// IPv6 outside an IPv4-only tunnel (leak protection with leak_protection_ipv6 = "block";
+// docs/resilience.md "IPv6 outside the tunnel"). IPv6 rules, installed at each establishment
+// (what was pushed may change) and removed with the others:
+//   k_dns_rule_priority      fwmark M goto k_leak_rule_priority+1          (DNS servers pushed)
+//   k_dns_rule_priority+2    ipproto udp|tcp dport 53 prohibit             (DNS servers pushed)
+//   k_leak_rule_priority+1   lookup main suppress_prefixlength 0           (either)
+//   k_leak_rule_priority+2   not fwmark M prohibit                         (default route pushed)
+// main's specific routes (the link's own prefixes, fe80::/64, a route to an IPv6 server) still
+// answer, so neighbour discovery and router advertisements keep working; the default route
+// learned from the link does not, so everything else fails at once (EACCES). Marked packets
+// (the tunnel's own, to an IPv6 server) skip the prohibit rules. Empty when nothing applies.
+std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& protection, bool default_route_pushed,
+                                                bool dns_pushed);
+// Replaces the IPv6 rules (any at those priorities go first). Throws std::runtime_error.
+void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& protection,
+                             bool default_route_pushed, bool dns_pushed);
+// Best effort: deletes every IPv6 rule at the leak-protection and DNS priorities.
+void remove_ipv6_leak_rules(platform::Netlink& netlink);
+
 // Removes leftovers of an earlier run (the DNS rules too), then adds the rules. Throws
 // std::runtime_error.
 void install_leak_protection(platform::Netlink& netlink, const LeakProtection& protection);

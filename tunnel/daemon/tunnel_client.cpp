@@ -338,6 +338,11 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
       for (const auto& d : params.dns) servers.push_back(d.value);
       if (servers.empty()) remove_dns_leak_rules(netlink_);
       else install_dns_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, servers);
+      if (cfg_.leak_protection_ipv6 == config::Ipv6LeakPolicy::block) {
+        bool default_route = std::any_of(settings.routes.begin(), settings.routes.end(),
+                                         [](const InterfaceSettings::Route& r) { return r.prefix_len == 0; });
+        install_ipv6_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, default_route, !servers.empty());
+      }
     }
   } catch (const std::exception& e) {
     log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
