@@ -49,7 +49,9 @@ TEST(Ipv6LeakRules, PushedDnsRefusesIpv6DnsAndLetsTheTunnelsOwnPacketsThrough) {
   EXPECT_EQ(rules[2].ip_proto, IPPROTO_TCP);
   // Without a pushed default route nothing but DNS is refused.
   for (const auto& r : rules) {
-    if (r.action == platform::RuleAction::prohibit) EXPECT_EQ(r.dport, 53);
+    if (r.action == platform::RuleAction::prohibit) {
+      EXPECT_EQ(r.dport, 53);
+    }
   }
 }
 
