@@ -9,6 +9,8 @@
 #include "tunnel/control/negotiator_server.hpp"
 
 using namespace postern::tunnel::control;
+using postern::IpAddress;
+using postern::IpPrefix;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   AddressPool pool(IpPrefix{IpAddress::v4({10, 77, 0, 0}), 29}, std::chrono::seconds(0));
