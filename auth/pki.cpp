@@ -3,6 +3,7 @@
 
 #include "platform/file_replace.hpp"
 #include "auth/cert_checks.hpp"
+#include "common/host_port.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -37,11 +38,6 @@ namespace {
   }
   ERR_clear_error();
   throw PkiError(what + detail);
-}
-
-bool is_ip_literal(const std::string& s) {
-  std::array<unsigned char, 16> buf{};
-  return inet_pton(AF_INET, s.c_str(), buf.data()) == 1 || inet_pton(AF_INET6, s.c_str(), buf.data()) == 1;
 }
 
 bool is_dns_name(std::string_view s) {

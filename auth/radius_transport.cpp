@@ -12,7 +12,7 @@ void random_bytes(std::span<std::uint8_t> out) {
   if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) throw std::runtime_error("RAND_bytes failed");
 }
 
-Transport::Transport(std::vector<config::Endpoint> servers, const SecretBytes& secret,
+Transport::Transport(std::vector<HostPort> servers, const SecretBytes& secret,
                      std::chrono::milliseconds timeout, std::uint32_t tries, bool require_message_authenticator)
     : servers_(std::move(servers)),
       secret_(secret),
@@ -23,7 +23,7 @@ Transport::Transport(std::vector<config::Endpoint> servers, const SecretBytes& s
 namespace {
 
 // One server: sends `packet` up to `tries` times and waits for a checked answer.
-std::optional<Packet> ask(const config::Endpoint& server, const std::vector<std::uint8_t>& packet, Code code,
+std::optional<Packet> ask(const HostPort& server, const std::vector<std::uint8_t>& packet, Code code,
                           std::uint8_t id, const Authenticator& ra, const SecretBytes& secret,
                           std::chrono::milliseconds timeout, std::uint32_t tries, bool require_ma, std::string* problem) {
   asio::io_context io;

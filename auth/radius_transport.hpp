@@ -29,13 +29,13 @@ class Transport {
   // Builds the request for one server: Identifier in, bytes and their authenticator out.
   using Build = std::function<std::vector<std::uint8_t>(std::uint8_t id, Authenticator* request_authenticator)>;
 
-  Transport(std::vector<config::Endpoint> servers, const SecretBytes& secret, std::chrono::milliseconds timeout,
+  Transport(std::vector<HostPort> servers, const SecretBytes& secret, std::chrono::milliseconds timeout,
             std::uint32_t tries, bool require_message_authenticator = true);
 
   Exchange exchange(Code request_code, const Build& build) const;
 
  private:
-  std::vector<config::Endpoint> servers_;
+  std::vector<HostPort> servers_;
   const SecretBytes& secret_;
   std::chrono::milliseconds timeout_;
   std::uint32_t tries_;

@@ -167,16 +167,23 @@ class Section {
 
 constexpr std::string_view cidr_expected = "an IPv4 CIDR like \"10.77.0.0/24\"";
 
-// Like parse_ipv4_cidr, but host bits must be clear (10.77.0.5/24 is almost always a typo).
-std::optional<Ipv4Cidr> parse_network(std::string_view s) {
-  auto c = parse_ipv4_cidr(s);
-  if (c && c->address != c->network()) return std::nullopt;
+// An IPv4 prefix whose host bits are clear (10.77.0.5/24 is almost always a typo).
+std::optional<IpPrefix> parse_network(std::string_view s) {
+  auto c = IpPrefix::parse(s);
+  if (c && (!c->address.is_v4() || c->has_host_bits())) return std::nullopt;
   return c;
 }
 
-std::optional<Endpoint> parse_ip_endpoint(std::string_view s) {
-  auto e = parse_endpoint(s);
-  if (e && !is_ip_literal(e->host)) return std::nullopt;
+std::optional<IpAddress> parse_v4_address(std::string_view s) {
+  auto a = IpAddress::parse(s);
+  if (a && !a->is_v4()) return std::nullopt;
+  return a;
+}
+
+// "ip:port" or "[v6]:port" with a port a listener can bind explicitly (1..65535).
+std::optional<IpEndpoint> parse_ip_endpoint(std::string_view s) {
+  auto e = IpEndpoint::parse(s);
+  if (e && e->port() == 0) return std::nullopt;
   return e;
 }
 
@@ -320,11 +327,12 @@ LdapConfig load_ldap(Section& l) {
   return c;
 }
 
-std::function<std::optional<Endpoint>(std::string_view)> radius_endpoint(std::uint16_t default_port) {
-  return [default_port](std::string_view v) -> std::optional<Endpoint> {
-    if (auto e = parse_ip_endpoint(v)) return e;
-    if (is_ip_literal(v)) return Endpoint{std::string(v), default_port};
-    return std::nullopt;
+std::function<std::optional<HostPort>(std::string_view)> radius_endpoint(std::uint16_t default_port) {
+  return [default_port](std::string_view v) -> std::optional<HostPort> {
+    if (is_ip_literal(v)) return HostPort{std::string(v), default_port};  // also a bare IPv6
+    auto e = HostPort::parse(v);
+    if (e && !e->is_ip_literal()) return std::nullopt;
+    return e;
   };
 }
 
@@ -356,7 +364,7 @@ RadiusConfig load_radius(Section& r) {
   if (acct) {
     c.accounting_servers = *acct;
   } else {
-    for (const auto& s : c.servers) c.accounting_servers.push_back(Endpoint{s.host, 1813});
+    for (const auto& s : c.servers) c.accounting_servers.push_back(HostPort{s.host, 1813});
   }
   auto interim = r.duration("interim_interval");
   if (interim && !c.accounting) r.fail("interim_interval", "only used with accounting = true");
@@ -417,7 +425,7 @@ void check_auth(Section& s, const TunnelServerConfig& c) {
 TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   TunnelServerConfig c;
   c.listen = s.required(s.parsed("listen", "\"ip:port\" like \"0.0.0.0:443\"", parse_ip_endpoint), "listen");
-  c.data_port = port(s, "data_port", c.listen.port);
+  c.data_port = port(s, "data_port", c.listen.port());
   c.certificate = s.required(s.path("certificate"), "certificate");
   c.private_key = s.required(s.path("private_key"), "private_key");
   c.client_ca = s.path("client_ca");
@@ -433,8 +441,8 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   c.pool = s.required(s.parsed("pool", cidr_expected, parse_network), "pool");
   if (c.pool.prefix_len < 8 || c.pool.prefix_len > 30)
     s.fail("pool", "prefix length must be 8..30, got " + c.pool.to_string());
-  c.routes = s.list("routes", cidr_expected, parse_network).value_or(std::vector<Ipv4Cidr>{c.pool});
-  c.dns = s.list("dns", "an IPv4 address like \"10.77.0.1\"", parse_ipv4).value_or(std::vector<Ipv4Address>{});
+  c.routes = s.list("routes", cidr_expected, parse_network).value_or(std::vector<IpPrefix>{c.pool});
+  c.dns = s.list("dns", "an IPv4 address like \"10.77.0.1\"", parse_v4_address).value_or(std::vector<IpAddress>{});
   c.dns_domains = s.list("dns_domains", "a DNS domain like \"site.example\" or \"~site.example\"", dns::parse_domain)
                       .value_or(std::vector<dns::Domain>{});
   if (c.dns_domains.size() > dns::kMaxPushedDomains)
@@ -468,15 +476,15 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   return c;
 }
 
-std::optional<Endpoint> parse_client_server(std::string_view v) {
-  auto e = parse_endpoint(v);
-  if (e && !is_ip_literal(e->host) && !is_host_name(e->host)) e.reset();
+std::optional<HostPort> parse_client_server(std::string_view v) {
+  auto e = HostPort::parse(v);
+  if (e && !e->is_ip_literal() && !is_host_name(e->host)) e.reset();
   return e;
 }
 
 // `server` (one) or `servers` (a list), never both: a list beside a single key would leave the
 // reader guessing which one is tried first.
-std::vector<Endpoint> load_client_servers(Section& s) {
+std::vector<HostPort> load_client_servers(Section& s) {
   constexpr std::string_view expected = "\"host:port\" like \"vpn.example.org:443\"";
   if (s.has("server") && s.has("servers")) s.fail("servers", "set server or servers, not both");
   if (s.has("server")) return {s.required(s.parsed("server", expected, parse_client_server), "server")};
@@ -574,9 +582,9 @@ std::optional<RelayTlsPolicy> parse_relay_tls(std::string_view s) {
 }
 
 // "mx1.site.example:25", "[2001:db8::25]:587", or a bare host name or IP (port 25).
-std::optional<Endpoint> parse_relay_host(std::string_view s) {
-  if (auto e = parse_endpoint(s)) return e;
-  if (is_host_name(s) && !s.empty()) return Endpoint{std::string(s), 25};
+std::optional<HostPort> parse_relay_host(std::string_view s) {
+  if (auto e = HostPort::parse(s)) return e;
+  if (is_host_name(s) && !s.empty()) return HostPort{std::string(s), 25};
   return std::nullopt;
 }
 
@@ -692,25 +700,20 @@ const toml::table* smtp_subtable(Section& s, std::string_view name) {
   s.fail(name, "expected a [smtp." + std::string(name) + "] section");
 }
 
-bool is_loopback_ipv4(std::string_view host) {
-  auto v4 = parse_ipv4(host);
-  return v4 && (*v4 >> 24) == 127;
-}
-
 // metrics: the scrape endpoint carries no secrets but tells anyone who reaches it who is
 // connected and how much mail flows, so anything beyond loopback needs metrics_public = true.
 void load_metrics(Section& s, DaemonConfig& c) {
   // IPv4 only: Debian 12's civetweb, which serves the endpoint, is built without IPv6.
   c.metrics = s.parsed("metrics", "an IPv4 \"ip:port\" like \"127.0.0.1:9477\"", [](std::string_view v) {
     auto e = parse_ip_endpoint(v);
-    if (e && (e->port == 0 || !parse_ipv4(e->host))) e.reset();
+    if (e && !e->address().is_v4()) e.reset();
     return e;
   });
   auto opt_in = s.boolean("metrics_public");
   if (opt_in && !c.metrics) s.fail("metrics_public", "only used with metrics");
   c.metrics_public = opt_in.value_or(false);
   if (!c.metrics) return;
-  const bool loopback = is_loopback_ipv4(c.metrics->host);
+  const bool loopback = c.metrics->address().is_loopback();
   if (!loopback && !c.metrics_public)
     s.fail("metrics", "\"" + c.metrics->to_string() +
                           "\" is not a loopback address; set metrics_public = true to serve metrics on it");
@@ -790,6 +793,25 @@ Config build(const Context& ctx, const toml::table& root, const fs::path& file) 
 }
 
 }  // namespace
+
+std::string_view to_string(AuthMode mode) {
+  switch (mode) {
+    case AuthMode::any: return "any";
+    case AuthMode::certificate: return "certificate";
+    case AuthMode::password: return "password";
+    case AuthMode::both: return "both";
+  }
+  return "?";
+}
+
+std::string_view to_string(SmtpTlsMode mode) {
+  switch (mode) {
+    case SmtpTlsMode::starttls: return "starttls";
+    case SmtpTlsMode::tls: return "tls";
+    case SmtpTlsMode::auto_detect: return "auto";
+  }
+  return "?";
+}
 
 std::string_view to_string(PasswordBackendKind kind) {
   switch (kind) {

@@ -4,6 +4,8 @@
 // Contract: load_config()/parse_config() either return a complete, validated Config or throw
 // ConfigError whose message names the file, the line and the key, e.g.
 //   site.toml:7: [tunnel] pool: expected an IPv4 CIDR like "10.77.0.0/24", got "10.77.0.0"
+// Addresses are the common vocabulary (common/ip_address.hpp): keys that take only IP literals
+// hold an IpEndpoint/IpPrefix/IpAddress, keys whose host may be a DNS name a HostPort.
 // Unknown keys are errors (typos must not silently fall back to defaults). Relative paths are
 // resolved against the directory of the config file. Nothing here opens sockets or devices;
 // files named by the config (certificates, users...) are not read here, except by
@@ -12,6 +14,9 @@
 
 #include "common/cipher.hpp"
 #include "common/dns_name.hpp"
+#include "common/duration.hpp"
+#include "common/host_port.hpp"
+#include "common/ip_address.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
 
@@ -31,40 +36,6 @@ class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-// "host:port"; host is an IP literal (IPv6 written "[::1]:443" in the file, stored without
-// brackets) or, where the key allows it, a DNS name.
-struct Endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string to_string() const;  // re-adds brackets around IPv6 hosts
-  bool operator==(const Endpoint&) const = default;
-};
-
-// An IPv4 address in host byte order.
-using Ipv4Address = std::uint32_t;
-std::optional<Ipv4Address> parse_ipv4(std::string_view text);
-std::string format_ipv4(Ipv4Address address);
-
-struct Ipv4Cidr {
-  Ipv4Address address = 0;  // as written; network() masks the host bits
-  std::uint8_t prefix_len = 0;
-
-  Ipv4Address netmask() const;
-  Ipv4Address network() const;
-  Ipv4Address broadcast() const;
-  // For a pool 10.77.0.0/24 this is 10.77.0.1 (the server's tunnel address).
-  Ipv4Address first_host() const;
-  bool contains(Ipv4Address a) const;
-  std::string to_string() const;  // "10.77.0.0/24"
-  bool operator==(const Ipv4Cidr&) const = default;
-};
-std::optional<Ipv4Cidr> parse_ipv4_cidr(std::string_view text);
-
-// "300ms", "10s", "2m", "1h" (also "1h30m"); a bare integer is rejected (unit required).
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-// "35M", "512K", "1G", "100" (bytes); K/M/G are powers of 1024, an optional trailing "B" is ok.
-std::optional<std::uint64_t> parse_size(std::string_view text);
 
 using ::postern::Cipher;  // common/cipher.hpp: the one cipher enum
 
@@ -98,7 +69,7 @@ std::optional<ServerOrder> parse_server_order(std::string_view text);
 inline constexpr std::size_t kMaxClientServers = 32;
 
 struct TunnelServerConfig {
-  Endpoint listen;          // TCP control channel (TLS 1.3)
+  IpEndpoint listen;        // TCP control channel (TLS 1.3); port 1..65535
   std::uint16_t data_port;  // UDP data channel; default listen.port
   std::filesystem::path certificate;
   std::filesystem::path private_key;
@@ -108,9 +79,9 @@ struct TunnelServerConfig {
   std::optional<std::filesystem::path> users;  // enables password auth ([auth] backend = "file")
   bool passwords = false;  // password logins possible: users set or a directory backend
   AuthMode auth = AuthMode::any;
-  Ipv4Cidr pool;                        // server's tunnel address: pool.first_host()
-  std::vector<Ipv4Cidr> routes;         // default {pool}
-  std::vector<Ipv4Address> dns;         // default empty
+  IpPrefix pool;                        // IPv4, no host bits; server's tunnel address: pool.first_host()
+  std::vector<IpPrefix> routes;         // IPv4, no host bits; default {pool}
+  std::vector<IpAddress> dns;           // IPv4; default empty
   // Pushed with dns: search domains ("site.example") and routing-only domains
   // ("~site.example"), at most 16 (the IPCP limit, tunnel/control/control_message.hpp).
   std::vector<dns::Domain> dns_domains;  // default empty
@@ -140,7 +111,7 @@ struct TunnelServerConfig {
 struct TunnelClientConfig {
   // The site servers, from `server` (one) or `servers` (a list, at most kMaxClientServers, no
   // duplicates); host may be a DNS name, every address it resolves to is tried. The UDP data port comes from the server (DATA_CHANNEL).
-  std::vector<Endpoint> servers;
+  std::vector<HostPort> servers;
   ServerOrder server_order = ServerOrder::ordered;
   // Each address of a server gets this long for the TCP connect and then for the TLS
   // handshake; beyond it the next address, then the next server, is tried.
@@ -176,7 +147,7 @@ struct TunnelClientConfig {
   DnsBackend dns_backend = DnsBackend::auto_detect;
   std::filesystem::path dns_state_dir = "/run/postern";
 
-  const std::string& name_to_verify(const Endpoint& server) const { return server_name ? *server_name : server.host; }
+  const std::string& name_to_verify(const HostPort& server) const { return server_name ? *server_name : server.host; }
 };
 
 enum class SmtpTlsMode {
@@ -187,7 +158,7 @@ enum class SmtpTlsMode {
 std::string_view to_string(SmtpTlsMode mode);  // "starttls", "tls", "auto"
 
 struct SmtpListener {
-  Endpoint endpoint;
+  IpEndpoint endpoint;  // port 1..65535
   SmtpTlsMode mode = SmtpTlsMode::starttls;
 };
 
@@ -203,7 +174,7 @@ std::string_view to_string(RelayTlsPolicy policy);  // "verify", "encrypt", "non
 
 // [smtp.relay]: the site's MTA (smarthost). Every recipient outside [smtp] domains goes here.
 struct RelayConfig {
-  std::vector<Endpoint> hosts;  // tried in order (failover); host may be a DNS name
+  std::vector<HostPort> hosts;  // tried in order (failover); host may be a DNS name
   RelayTlsPolicy tls = RelayTlsPolicy::verify;
   std::optional<std::filesystem::path> ca;  // PEM bundle; default: the system store
   // Name the relay's certificate must carry (verify); default: each host's own name.
@@ -255,7 +226,7 @@ struct SmtpConfig {
   // Networks whose clients may submit with no identity at all (no tunnel session, no AUTH);
   // logged as via=trusted_network and bound to no sender. Default: none. Tunnel clients need no
   // entry here: their tunnel identity authenticates them (docs/smtp-identity.md).
-  std::vector<Ipv4Cidr> trusted_networks;
+  std::vector<IpPrefix> trusted_networks;  // IPv4, no host bits
   // Identity policy (docs/smtp-identity.md).
   std::optional<std::filesystem::path> senders;     // sender map: identity -> addresses it may use
   bool sender_check = true;                         // false: any MAIL FROM (logged at start)
@@ -298,7 +269,7 @@ struct LdapConfig {
 // [auth.radius]. Servers are tried in order, each `tries` times `timeout` apart; the one that
 // answered last is asked first next time.
 struct RadiusConfig {
-  std::vector<Endpoint> servers;  // IP literals; port default 1812
+  std::vector<HostPort> servers;  // IP literals (checked); port default 1812
   std::filesystem::path secret_file;  // the shared secret, mode 0600
   std::chrono::milliseconds timeout{3'000};
   std::uint32_t tries = 2;
@@ -310,7 +281,7 @@ struct RadiusConfig {
   // Accounting (RFC 2866) of tunnel sessions: Start, Interim-Update every interim_interval
   // (0: none), Stop.
   bool accounting = false;
-  std::vector<Endpoint> accounting_servers;  // default: each server on port 1813
+  std::vector<HostPort> accounting_servers;  // default: each server on port 1813
   std::chrono::milliseconds interim_interval{600'000};
 };
 
@@ -328,7 +299,7 @@ struct DaemonConfig {
   log::Level log_level = log::Level::info;
   // Prometheus text exposition over HTTP (GET /metrics); off when unset. IPv4 only; an
   // address outside 127.0.0.0/8 is refused unless metrics_public is true (the operator said so).
-  std::optional<Endpoint> metrics;
+  std::optional<IpEndpoint> metrics;  // IPv4, port 1..65535
   bool metrics_public = false;
 };
 

@@ -1,20 +1,17 @@
-// Small value parsers shared by the configuration loader and the tools: IPv4 addresses and
-// CIDRs, endpoints, durations and sizes. Pure functions of their text; nullopt on any error.
-// (The types live in common/config.hpp; this header only exposes the endpoint helpers the
-// loader needs beyond the ones declared there.)
+// Durations and sizes as the configuration and the tools write them ("1h30m", "35M"). Pure
+// functions of their text; nullopt on any error. (Addresses: common/ip_address.hpp.)
 #pragma once
 
-#include "common/config.hpp"
-
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
 namespace postern::config {
 
-// "host:port" or "[v6]:port"; port 1..65535. Host is not validated beyond being non-empty and
-// not an unbracketed IPv6 literal.
-std::optional<Endpoint> parse_endpoint(std::string_view text);
-// True for a dotted-quad IPv4 or an IPv6 literal (without brackets).
-bool is_ip_literal(std::string_view host);
+// "300ms", "10s", "2m", "1h" (also "1h30m"); a bare integer is rejected (unit required).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// "35M", "512K", "1G", "100" (bytes); K/M/G are powers of 1024, an optional trailing "B" is ok.
+std::optional<std::uint64_t> parse_size(std::string_view text);
 
 }  // namespace postern::config

@@ -8,7 +8,7 @@
 
 namespace postern::platform {
 
-std::error_code probe_bind(const Endpoint& endpoint, Transport transport) {
+std::error_code probe_bind(const IpEndpoint& endpoint, Transport transport) {
   const int type = (transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC;
   UniqueFd fd(::socket(endpoint.address().af(), type, 0));
   if (!fd) return last_error();

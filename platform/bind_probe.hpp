@@ -4,7 +4,7 @@
 // server's preflight). Contract: no state is kept; the error is returned as a value.
 #pragma once
 
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 
 #include <system_error>
 
@@ -14,6 +14,6 @@ enum class Transport { tcp, udp };
 
 // Empty on success; EADDRNOTAVAIL (not an address of this host), EADDRINUSE, EACCES (a port
 // below 1024 without CAP_NET_BIND_SERVICE)... otherwise.
-std::error_code probe_bind(const Endpoint& endpoint, Transport transport);
+std::error_code probe_bind(const IpEndpoint& endpoint, Transport transport);
 
 }  // namespace postern::platform

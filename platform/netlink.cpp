@@ -173,7 +173,7 @@ std::error_code Netlink::list_addresses(std::string_view ifname,
                   });
     if (!local) local = remote;  // IPv6 without a peer sends IFA_ADDRESS only
     if (!local) return;
-    InterfaceAddress entry{Cidr{*local, header.ifa_prefixlen}, std::nullopt};
+    InterfaceAddress entry{IpPrefix{*local, header.ifa_prefixlen}, std::nullopt};
     if (remote && *remote != *local) entry.peer = remote;
     out.push_back(entry);
   });
@@ -195,7 +195,7 @@ std::error_code Netlink::route_request(std::uint16_t type, std::uint16_t flags,
   std::error_code ec;
   const int index = get_ifindex(route.ifname, ec);
   if (ec) return ec;
-  const Cidr destination = route.destination.network();
+  const IpPrefix destination = route.destination.network();
   const bool v4 = destination.address.is_v4();
   if (route.gateway && route.gateway->family() != destination.address.family()) {
     return std::make_error_code(std::errc::address_family_not_supported);

@@ -15,7 +15,7 @@
 #include <system_error>
 #include <vector>
 
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 #include "platform/netlink_socket.hpp"
 
 namespace postern::platform {
@@ -38,13 +38,13 @@ inline constexpr std::uint32_t k_table_main = 254;
 inline constexpr std::uint32_t k_table_local = 255;
 
 struct InterfaceAddress {
-  Cidr local;                       // e.g. 10.9.0.1/24: the prefix route is derived from it
+  IpPrefix local;                       // e.g. 10.9.0.1/24: the prefix route is derived from it
   std::optional<IpAddress> peer;    // point-to-point peer (`ip addr add L peer P`), TUN-friendly
   friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
 };
 
 struct RouteSpec {
-  Cidr destination;                       // host bits are cleared before sending
+  IpPrefix destination;                       // host bits are cleared before sending
   std::string ifname;                     // output interface
   std::optional<IpAddress> gateway;       // none: on-link (scope link), the TUN case
   std::optional<std::uint32_t> table;     // none: main
@@ -72,7 +72,7 @@ struct RuleSpec {
   std::uint32_t table = k_table_main;
   std::optional<std::uint32_t> priority;  // none: the kernel picks one
   std::optional<std::uint32_t> suppress_prefixlength;
-  std::optional<Cidr> destination;        // FRA_DST
+  std::optional<IpPrefix> destination;        // FRA_DST
   std::optional<std::uint8_t> ip_proto;   // FRA_IP_PROTO (IPPROTO_UDP...)
   std::optional<std::uint16_t> dport;     // FRA_DPORT_RANGE of one port
   RuleAction action = RuleAction::to_table;

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "common/dns_name.hpp"
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 
 #include <filesystem>
 #include <optional>

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 
 namespace postern::platform {
 

@@ -77,7 +77,7 @@ std::string_view to_string(PathMtuDiscovery mode) {
   return "?";
 }
 
-UdpSocket UdpSocket::bind(const Endpoint& local, const UdpOptions& options) {
+UdpSocket UdpSocket::bind(const IpEndpoint& local, const UdpOptions& options) {
   const int af = local.address().af();
   UniqueFd fd(::socket(af, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
   if (!fd) throw_errno("socket(UDP)");
@@ -103,7 +103,7 @@ UdpSocket UdpSocket::bind(const Endpoint& local, const UdpOptions& options) {
   return socket;
 }
 
-std::error_code UdpSocket::connect(const Endpoint& remote) {
+std::error_code UdpSocket::connect(const IpEndpoint& remote) {
   sockaddr_storage address{};
   const socklen_t length = remote.to_sockaddr(address);
   if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address), length) < 0) {
@@ -112,13 +112,13 @@ std::error_code UdpSocket::connect(const Endpoint& remote) {
   return {};
 }
 
-std::error_code UdpSocket::local_endpoint(Endpoint& out) const {
+std::error_code UdpSocket::local_endpoint(IpEndpoint& out) const {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0) {
     return last_error();
   }
-  auto endpoint = Endpoint::from_sockaddr(address, length);
+  auto endpoint = IpEndpoint::from_sockaddr(address, length);
   if (!endpoint) return std::make_error_code(std::errc::address_family_not_supported);
   out = *endpoint;
   return {};
@@ -170,7 +170,7 @@ std::error_code UdpSocket::enable_gro() {
   return {};
 }
 
-std::size_t UdpSocket::send_to(std::span<const std::uint8_t> payload, const Endpoint& peer,
+std::size_t UdpSocket::send_to(std::span<const std::uint8_t> payload, const IpEndpoint& peer,
                                std::error_code& ec) {
   sockaddr_storage address{};
   const socklen_t length = peer.to_sockaddr(address);
@@ -200,7 +200,7 @@ std::size_t UdpSocket::send(std::span<const std::uint8_t> payload, std::error_co
   return 0;
 }
 
-std::size_t UdpSocket::receive_from(std::span<std::uint8_t> buffer, Endpoint& peer,
+std::size_t UdpSocket::receive_from(std::span<std::uint8_t> buffer, IpEndpoint& peer,
                                     std::error_code& ec) {
   sockaddr_storage address{};
   for (;;) {
@@ -208,7 +208,7 @@ std::size_t UdpSocket::receive_from(std::span<std::uint8_t> buffer, Endpoint& pe
     const ssize_t n = ::recvfrom(fd_.get(), buffer.data(), buffer.size(), 0,
                                  reinterpret_cast<sockaddr*>(&address), &length);
     if (n >= 0) {
-      if (auto endpoint = Endpoint::from_sockaddr(address, length)) peer = *endpoint;
+      if (auto endpoint = IpEndpoint::from_sockaddr(address, length)) peer = *endpoint;
       ec.clear();
       return static_cast<std::size_t>(n);
     }

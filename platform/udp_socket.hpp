@@ -25,7 +25,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 #include "platform/unique_fd.hpp"
 
 namespace postern::platform {
@@ -49,8 +49,8 @@ struct Datagram {
     capacity = buffer.size();
   }
   std::span<std::uint8_t> payload() const { return {data, size}; }
-  std::optional<Endpoint> endpoint() const { return Endpoint::from_sockaddr(peer, peer_len); }
-  void set_peer(const Endpoint& endpoint) { peer_len = endpoint.to_sockaddr(peer); }
+  std::optional<IpEndpoint> endpoint() const { return IpEndpoint::from_sockaddr(peer, peer_len); }
+  void set_peer(const IpEndpoint& endpoint) { peer_len = endpoint.to_sockaddr(peer); }
 };
 
 // Kernel-facing scratch for one batch call; must hold at least as many entries as datagrams
@@ -102,7 +102,7 @@ struct UdpOptions {
 class UdpSocket {
  public:
   // Creates a socket of local's family and binds it (port 0: kernel-chosen). Setup-time: throws.
-  static UdpSocket bind(const Endpoint& local, const UdpOptions& options = {});
+  static UdpSocket bind(const IpEndpoint& local, const UdpOptions& options = {});
 
   UdpSocket() = default;
 
@@ -110,8 +110,8 @@ class UdpSocket {
   bool is_open() const { return fd_.valid(); }
   IpAddress::Family family() const { return family_; }
 
-  std::error_code connect(const Endpoint& remote);
-  std::error_code local_endpoint(Endpoint& out) const;
+  std::error_code connect(const IpEndpoint& remote);
+  std::error_code local_endpoint(IpEndpoint& out) const;
   std::error_code set_nonblocking(bool nonblocking);
   // Tries SO_RCVBUFFORCE/SO_SNDBUFFORCE (CAP_NET_ADMIN, ignores net.core.*mem_max) and falls
   // back to SO_RCVBUF/SO_SNDBUF. 0 leaves that direction unchanged.
@@ -129,10 +129,10 @@ class UdpSocket {
   void set_gso(bool on) { gso_ = on; }
   bool gso_enabled() const { return gso_; }
 
-  std::size_t send_to(std::span<const std::uint8_t> payload, const Endpoint& peer,
+  std::size_t send_to(std::span<const std::uint8_t> payload, const IpEndpoint& peer,
                       std::error_code& ec);
   std::size_t send(std::span<const std::uint8_t> payload, std::error_code& ec);  // connected
-  std::size_t receive_from(std::span<std::uint8_t> buffer, Endpoint& peer, std::error_code& ec);
+  std::size_t receive_from(std::span<std::uint8_t> buffer, IpEndpoint& peer, std::error_code& ec);
 
   // Receives up to datagrams.size() datagrams; blocks (on a blocking socket) only for the first
   // (MSG_WAITFORONE). Returns the count; ec is set only when it is 0.

@@ -124,7 +124,7 @@ std::vector<spool::DeliveryResult> RelayDelivery::deliver(const spool::QueuedMes
 
 std::unique_ptr<RelayDelivery::Open> RelayDelivery::connect(std::string& last_error) {
   tcp::resolver resolver(io_);
-  for (const config::Endpoint& host : config_.hosts) {
+  for (const HostPort& host : config_.hosts) {
     std::error_code ec;
     // Name resolution is the system resolver's (blocking, its own timeouts); it runs on the
     // queue runner's thread, which may block.

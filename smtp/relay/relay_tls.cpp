@@ -1,6 +1,8 @@
 // Relay client TLS (see relay_tls.hpp).
 #include "smtp/relay/relay_tls.hpp"
 
+#include "common/host_port.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -24,12 +26,6 @@ std::string openssl_error_text() {
   char buffer[256];
   ERR_error_string_n(code, buffer, sizeof buffer);
   return buffer;
-}
-
-bool is_ip_literal(const std::string& name) {
-  std::error_code ec;
-  asio::ip::make_address(name, ec);
-  return !ec;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "auth/users_db.hpp"
 
+#include "common/asio_address.hpp"
 #include "common/log.hpp"
 #include "smtp/server/connection.hpp"
 #include "smtp/server/service_state.hpp"
@@ -42,19 +43,9 @@ std::uint64_t random_u64() {
   return value;
 }
 
-tcp::endpoint resolve_listener(const config::SmtpListener& listener) {
-  std::error_code ec;
-  asio::ip::address address = asio::ip::make_address(listener.endpoint.host, ec);
-  if (ec) {
-    throw std::runtime_error("smtp: listen address " + listener.endpoint.to_string() +
-                             " is not an IP address");
-  }
-  return {address, listener.endpoint.port};
-}
-
 std::shared_ptr<tcp::acceptor> bind_listener(asio::io_context& io,
                                              const config::SmtpListener& listener) {
-  tcp::endpoint endpoint = resolve_listener(listener);
+  const tcp::endpoint endpoint = to_asio_tcp(listener.endpoint);
   auto acceptor = std::make_shared<tcp::acceptor>(io);
   std::error_code ec;
   acceptor->open(endpoint.protocol(), ec);
@@ -207,10 +198,9 @@ SessionConfig ServiceState::session_config() const {
 
 bool ServiceState::is_trusted(const asio::ip::address& address) const {
   if (is_trusted_client && is_trusted_client(address)) return true;
-  if (!address.is_v4()) return false;
-  const std::uint32_t v4 = address.to_v4().to_uint();
+  const IpAddress peer = from_asio(address).unmapped();
   for (const auto& network : cfg.trusted_networks) {
-    if (network.contains(v4)) return true;
+    if (network.contains(peer)) return true;
   }
   return false;
 }

@@ -47,14 +47,14 @@ TEST(Config, ServerDefaultsAndRelativePaths) {
   EXPECT_FALSE(c.client);
   EXPECT_FALSE(c.smtp);
   const auto& s = *c.server;
-  EXPECT_EQ(s.listen, (Endpoint{"0.0.0.0", 443}));
+  EXPECT_EQ(s.listen, IpEndpoint::parse("0.0.0.0:443"));
   EXPECT_EQ(s.data_port, 443);
   EXPECT_EQ(s.certificate, fs::path("/etc/postern/pki/server.pem"));
   EXPECT_EQ(s.private_key, fs::path("/etc/postern/server.key"));
   EXPECT_EQ(s.client_ca, fs::path("/etc/postern/pki/ca.pem"));
   EXPECT_EQ(s.auth, AuthMode::any);
   EXPECT_EQ(s.pool.to_string(), "10.77.0.0/24");
-  EXPECT_EQ(format_ipv4(s.pool.first_host()), "10.77.0.1");
+  EXPECT_EQ(s.pool.first_host().to_string(), "10.77.0.1");
   ASSERT_EQ(s.routes.size(), 1u);
   EXPECT_EQ(s.routes[0], s.pool);
   EXPECT_TRUE(s.dns.empty());
@@ -88,7 +88,7 @@ TEST(Config, ServerWithSmtpDefaults) {
   EXPECT_EQ(m.listen[0].mode, SmtpTlsMode::starttls);
   EXPECT_EQ(m.listen[1].mode, SmtpTlsMode::tls);
   EXPECT_EQ(m.listen[2].mode, SmtpTlsMode::auto_detect);
-  EXPECT_EQ(m.listen[2].endpoint, (Endpoint{"127.0.0.1", 2525}));
+  EXPECT_EQ(m.listen[2].endpoint, IpEndpoint::parse("127.0.0.1:2525"));
   EXPECT_EQ(m.spool, fs::path("/srv/spool"));
   EXPECT_EQ(m.domains, std::vector<std::string>{"example.org"});
   EXPECT_EQ(m.max_message_size, 35ull << 20);
@@ -160,7 +160,7 @@ status_socket = "run/p.sock"
   EXPECT_EQ(s.auth, AuthMode::both);
   EXPECT_EQ(s.users, fs::path("/srv/users"));
   EXPECT_EQ(s.routes.size(), 2u);
-  EXPECT_EQ(format_ipv4(s.dns.at(0)), "10.77.0.1");
+  EXPECT_EQ(s.dns.at(0).to_string(), "10.77.0.1");
   ASSERT_EQ(s.dns_domains.size(), 2u);
   EXPECT_EQ(s.dns_domains[0].to_string(), "site.example");
   EXPECT_EQ(s.dns_domains[1].to_string(), "~intranet.site.example");
@@ -183,7 +183,7 @@ password_file = "alice.pass"
                           "/home/a/laptop.toml");
   ASSERT_TRUE(c.client);
   EXPECT_FALSE(c.server);
-  EXPECT_EQ(c.client->servers, (std::vector<Endpoint>{{"vpn.example.org", 443}}));
+  EXPECT_EQ(c.client->servers, (std::vector<HostPort>{{"vpn.example.org", 443}}));
   EXPECT_EQ(c.client->server_order, ServerOrder::ordered);
   EXPECT_EQ(c.client->connect_timeout, milliseconds(5'000));
   EXPECT_FALSE(c.client->server_name);
@@ -211,9 +211,9 @@ ca = "ca.pem"
   ASSERT_TRUE(c.client);
   const auto& s = c.client->servers;
   ASSERT_EQ(s.size(), 3u);
-  EXPECT_EQ(s[0], (Endpoint{"a.site.example", 8443}));
-  EXPECT_EQ(s[1], (Endpoint{"192.0.2.7", 443}));
-  EXPECT_EQ(s[2], (Endpoint{"2001:db8::7", 443}));
+  EXPECT_EQ(s[0], (HostPort{"a.site.example", 8443}));
+  EXPECT_EQ(s[1], (HostPort{"192.0.2.7", 443}));
+  EXPECT_EQ(s[2], (HostPort{"2001:db8::7", 443}));
   EXPECT_EQ(c.client->server_order, ServerOrder::random);
   EXPECT_EQ(c.client->connect_timeout, milliseconds(2'000));
   EXPECT_EQ(c.client->name_to_verify(s[0]), "a.site.example");
@@ -422,14 +422,14 @@ TEST(Config, Metrics) {
   EXPECT_FALSE(off.daemon.metrics_public);
   Config local = parse_config(std::string(server_text) + "[daemon]\nmetrics = \"127.0.0.1:9477\"\n", "/etc/postern/site.toml");
   ASSERT_TRUE(local.daemon.metrics);
-  EXPECT_EQ(*local.daemon.metrics, (Endpoint{"127.0.0.1", 9477}));
+  EXPECT_EQ(*local.daemon.metrics, IpEndpoint::parse("127.0.0.1:9477"));
   EXPECT_FALSE(local.daemon.metrics_public);
   Config other_loopback = parse_config(std::string(server_text) + "[daemon]\nmetrics = \"127.0.0.53:9477\"\n",
                                       "/etc/postern/site.toml");
-  EXPECT_EQ(*other_loopback.daemon.metrics, (Endpoint{"127.0.0.53", 9477}));
+  EXPECT_EQ(*other_loopback.daemon.metrics, IpEndpoint::parse("127.0.0.53:9477"));
   Config pub = parse_config(std::string(server_text) + "[daemon]\nmetrics = \"10.0.0.1:9477\"\nmetrics_public = true\n",
                             "/etc/postern/site.toml");
-  EXPECT_EQ(*pub.daemon.metrics, (Endpoint{"10.0.0.1", 9477}));
+  EXPECT_EQ(*pub.daemon.metrics, IpEndpoint::parse("10.0.0.1:9477"));
   EXPECT_TRUE(pub.daemon.metrics_public);
 }
 
@@ -453,9 +453,9 @@ lifetime = "3d"
   ASSERT_TRUE(c.smtp && c.smtp->relay);
   const RelayConfig& r = *c.smtp->relay;
   ASSERT_EQ(r.hosts.size(), 3u);
-  EXPECT_EQ(r.hosts[0], (Endpoint{"mx1.site.example", 25}));
-  EXPECT_EQ(r.hosts[1], (Endpoint{"192.0.2.25", 587}));
-  EXPECT_EQ(r.hosts[2], (Endpoint{"2001:db8::25", 2525}));
+  EXPECT_EQ(r.hosts[0], (HostPort{"mx1.site.example", 25}));
+  EXPECT_EQ(r.hosts[1], (HostPort{"192.0.2.25", 587}));
+  EXPECT_EQ(r.hosts[2], (HostPort{"2001:db8::25", 2525}));
   EXPECT_EQ(r.tls, RelayTlsPolicy::verify);  // the default
   EXPECT_EQ(r.ca, fs::path("/srv/pki/site-ca.pem"));
   EXPECT_EQ(r.server_name, "mail.site.example");
@@ -551,8 +551,8 @@ accounting = true
 interim_interval = "5m"
 )X", "/etc/postern/site.toml");
   ASSERT_TRUE(r.auth.radius);
-  EXPECT_EQ(r.auth.radius->servers, (std::vector<Endpoint>{{"192.0.2.10", 1812}, {"192.0.2.11", 11812}}));
-  EXPECT_EQ(r.auth.radius->accounting_servers, (std::vector<Endpoint>{{"192.0.2.10", 1813}, {"192.0.2.11", 1813}}));
+  EXPECT_EQ(r.auth.radius->servers, (std::vector<HostPort>{{"192.0.2.10", 1812}, {"192.0.2.11", 11812}}));
+  EXPECT_EQ(r.auth.radius->accounting_servers, (std::vector<HostPort>{{"192.0.2.10", 1813}, {"192.0.2.11", 1813}}));
   EXPECT_EQ(r.auth.radius->interim_interval, milliseconds(300'000));
   EXPECT_EQ(r.auth.radius->tries, 2u);
   EXPECT_EQ(r.auth.radius->nas_identifier, "postern");

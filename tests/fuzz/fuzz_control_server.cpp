@@ -9,14 +9,16 @@
 #include "tunnel/control/negotiator_server.hpp"
 
 using namespace postern::tunnel::control;
+using postern::IpAddress;
+using postern::IpPrefix;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  AddressPool pool(Cidr{Ipv4::from_octets(10, 77, 0, 0), 29}, std::chrono::seconds(0));
+  AddressPool pool(IpPrefix{IpAddress::v4({10, 77, 0, 0}), 29}, std::chrono::seconds(0));
   ServerConfig config;
   config.policy = AuthPolicy::any;
   config.receive_session_id = 0x123456;
   config.data_port = 4500;
-  config.dns = {Ipv4::from_octets(10, 77, 0, 1)};
+  config.dns = {IpAddress::v4({10, 77, 0, 1})};
   TimePoint now{};
   ServerNegotiator server(config, {true, "fuzz"}, pool, now);
   bool closed = false;

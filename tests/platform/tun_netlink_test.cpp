@@ -37,7 +37,7 @@ std::uint16_t ipv4_checksum(std::span<const std::uint8_t> header) {
 }
 
 // IPv4 + UDP (checksum 0 = none, allowed for IPv4 by RFC 768) around payload.
-std::vector<std::uint8_t> make_udp4(const Endpoint& from, const Endpoint& to,
+std::vector<std::uint8_t> make_udp4(const IpEndpoint& from, const IpEndpoint& to,
                                     std::span<const std::uint8_t> payload) {
   std::vector<std::uint8_t> packet(28 + payload.size(), 0);
   const auto total = static_cast<std::uint16_t>(packet.size());
@@ -91,7 +91,7 @@ struct ConfiguredTun {
 
   explicit ConfiguredTun(const std::string& name) : tun(TunDevice::open({name, false, false})) {
     EXPECT_FALSE(netlink.set_mtu(tun.name(), 1380));
-    EXPECT_FALSE(netlink.add_address(tun.name(), {*Cidr::parse("10.9.0.1/24"), std::nullopt}));
+    EXPECT_FALSE(netlink.add_address(tun.name(), {*IpPrefix::parse("10.9.0.1/24"), std::nullopt}));
     EXPECT_FALSE(netlink.link_up(tun.name()));
   }
 };
@@ -121,12 +121,12 @@ TEST(TunNetlinkTest, AddressPolicyListAndFlush) {
   POSTERN_REQUIRE_NETNS();
   ConfiguredTun setup("pt-addr");
   auto& nl = setup.netlink;
-  const InterfaceAddress primary{*Cidr::parse("10.9.0.1/24"), std::nullopt};
+  const InterfaceAddress primary{*IpPrefix::parse("10.9.0.1/24"), std::nullopt};
   EXPECT_EQ(nl.add_address("pt-addr", primary), std::errc::file_exists);
   EXPECT_FALSE(nl.add_address("pt-addr", primary, ExistsPolicy::accept));
-  const InterfaceAddress p2p{*Cidr::parse("10.77.0.1/32"), IpAddress::parse("10.77.0.2")};
+  const InterfaceAddress p2p{*IpPrefix::parse("10.77.0.1/32"), IpAddress::parse("10.77.0.2")};
   EXPECT_FALSE(nl.add_address("pt-addr", p2p));
-  const InterfaceAddress v6{*Cidr::parse("fd00:77::1/64"), std::nullopt};
+  const InterfaceAddress v6{*IpPrefix::parse("fd00:77::1/64"), std::nullopt};
   EXPECT_FALSE(nl.add_address("pt-addr", v6)) << nl.last_error_detail();
 
   std::vector<InterfaceAddress> v4_list;
@@ -155,7 +155,7 @@ TEST(TunNetlinkTest, RoutesAddDeleteAndErrorsInWords) {
   POSTERN_REQUIRE_NETNS();
   ConfiguredTun setup("pt-route");
   auto& nl = setup.netlink;
-  const RouteSpec route{*Cidr::parse("10.20.3.4/16"), "pt-route", std::nullopt, std::nullopt, 50};
+  const RouteSpec route{*IpPrefix::parse("10.20.3.4/16"), "pt-route", std::nullopt, std::nullopt, 50};
   ASSERT_FALSE(nl.add_route(route)) << nl.last_error_detail();
   std::string routes = run_command("ip -j route show table main");
   EXPECT_NE(routes.find("\"dst\":\"10.20.0.0/16\",\"dev\":\"pt-route\""), std::string::npos) << routes;
@@ -167,12 +167,12 @@ TEST(TunNetlinkTest, RoutesAddDeleteAndErrorsInWords) {
   EXPECT_FALSE(nl.add_route(route, ExistsPolicy::accept));
   EXPECT_FALSE(nl.add_route(route, ExistsPolicy::replace));
 
-  const RouteSpec in_table{*Cidr::parse("0.0.0.0/0"), "pt-route", std::nullopt, 51820, std::nullopt};
+  const RouteSpec in_table{*IpPrefix::parse("0.0.0.0/0"), "pt-route", std::nullopt, 51820, std::nullopt};
   ASSERT_FALSE(nl.add_route(in_table));
   routes = run_command("ip -j route show table 51820");
   EXPECT_NE(routes.find("\"dst\":\"default\",\"dev\":\"pt-route\""), std::string::npos) << routes;
 
-  const RouteSpec v6{*Cidr::parse("fd00:99::/48"), "pt-route", std::nullopt, std::nullopt, std::nullopt};
+  const RouteSpec v6{*IpPrefix::parse("fd00:99::/48"), "pt-route", std::nullopt, std::nullopt, std::nullopt};
   EXPECT_FALSE(nl.add_route(v6)) << nl.last_error_detail();
   EXPECT_NE(run_command("ip -6 route show").find("fd00:99::/48 dev pt-route"), std::string::npos);
 
@@ -183,7 +183,7 @@ TEST(TunNetlinkTest, RoutesAddDeleteAndErrorsInWords) {
   EXPECT_FALSE(nl.delete_route(route, MissingPolicy::accept));
 
   // A gateway that is not on-link: the kernel says why via extended ack.
-  const RouteSpec bad{*Cidr::parse("10.30.0.0/16"), "pt-route", IpAddress::parse("192.0.2.1"),
+  const RouteSpec bad{*IpPrefix::parse("10.30.0.0/16"), "pt-route", IpAddress::parse("192.0.2.1"),
                       std::nullopt, std::nullopt};
   EXPECT_TRUE(nl.add_route(bad));
   EXPECT_FALSE(nl.last_error_detail().empty());
@@ -232,7 +232,7 @@ TEST(TunNetlinkTest, PortProtoDestinationGotoAndProhibitRules) {
   jump.goto_priority = 32010;
   jump.priority = 32007;
   RuleSpec allow;
-  allow.destination = Cidr{*IpAddress::parse("10.77.0.1"), 32};
+  allow.destination = IpPrefix{*IpAddress::parse("10.77.0.1"), 32};
   allow.ip_proto = 17;
   allow.dport = 53;
   allow.table = 7073;
@@ -273,10 +273,10 @@ TEST(TunNetlinkTest, PortProtoDestinationGotoAndProhibitRules) {
 TEST(TunNetlinkTest, PacketWrittenToTunReachesUdpSocket) {
   POSTERN_REQUIRE_NETNS();
   ConfiguredTun setup("pt-in");
-  auto socket = UdpSocket::bind(*Endpoint::parse("10.9.0.1:0"));
-  Endpoint local;
+  auto socket = UdpSocket::bind(*IpEndpoint::parse("10.9.0.1:0"));
+  IpEndpoint local;
   ASSERT_FALSE(socket.local_endpoint(local));
-  const Endpoint peer = *Endpoint::parse("10.9.0.2:4000");
+  const IpEndpoint peer = *IpEndpoint::parse("10.9.0.2:4000");
   const std::array<std::uint8_t, 5> payload = {'h', 'e', 'l', 'l', 'o'};
   const auto packet = make_udp4(peer, local, payload);
   std::error_code ec;
@@ -285,7 +285,7 @@ TEST(TunNetlinkTest, PacketWrittenToTunReachesUdpSocket) {
 
   ASSERT_TRUE(wait_readable(socket.fd(), 3000)) << "nothing arrived from the TUN";
   std::array<std::uint8_t, 64> buffer{};
-  Endpoint from;
+  IpEndpoint from;
   const std::size_t n = socket.receive_from(buffer, from, ec);
   ASSERT_FALSE(ec);
   EXPECT_EQ(std::vector<std::uint8_t>(buffer.begin(), buffer.begin() + static_cast<long>(n)),
@@ -297,18 +297,18 @@ TEST(TunNetlinkTest, UdpToRoutedAddressIsReadFromTun) {
   POSTERN_REQUIRE_NETNS();
   ConfiguredTun setup("pt-out");
   ASSERT_FALSE(setup.netlink.add_route(
-      {*Cidr::parse("10.20.0.0/16"), "pt-out", std::nullopt, std::nullopt, std::nullopt}));
-  auto socket = UdpSocket::bind(*Endpoint::parse("0.0.0.0:0"));
+      {*IpPrefix::parse("10.20.0.0/16"), "pt-out", std::nullopt, std::nullopt, std::nullopt}));
+  auto socket = UdpSocket::bind(*IpEndpoint::parse("0.0.0.0:0"));
   const std::array<std::uint8_t, 4> on_link = {'l', 'i', 'n', 'k'};
   const std::array<std::uint8_t, 5> routed = {'r', 'o', 'u', 't', 'e'};
   std::error_code ec;
-  socket.send_to(on_link, *Endpoint::parse("10.9.0.2:5000"), ec);
+  socket.send_to(on_link, *IpEndpoint::parse("10.9.0.2:5000"), ec);
   ASSERT_FALSE(ec) << ec.message();
   auto got = read_udp4_from_tun(setup.tun, 5000);
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, std::vector<std::uint8_t>(on_link.begin(), on_link.end()));
 
-  socket.send_to(routed, *Endpoint::parse("10.20.1.1:6000"), ec);
+  socket.send_to(routed, *IpEndpoint::parse("10.20.1.1:6000"), ec);
   ASSERT_FALSE(ec) << ec.message();
   got = read_udp4_from_tun(setup.tun, 6000);
   ASSERT_TRUE(got);

@@ -20,10 +20,10 @@ constexpr std::size_t k_batch = 64;
 constexpr std::size_t k_slot = 256;
 
 void batch_round_trip(const char* bind_text) {
-  auto receiver = UdpSocket::bind(*Endpoint::parse(bind_text));
-  auto sender = UdpSocket::bind(*Endpoint::parse(bind_text));
-  Endpoint receiver_at;
-  Endpoint sender_at;
+  auto receiver = UdpSocket::bind(*IpEndpoint::parse(bind_text));
+  auto sender = UdpSocket::bind(*IpEndpoint::parse(bind_text));
+  IpEndpoint receiver_at;
+  IpEndpoint sender_at;
   ASSERT_FALSE(receiver.local_endpoint(receiver_at));
   ASSERT_FALSE(sender.local_endpoint(sender_at));
   ASSERT_FALSE(receiver.set_buffer_sizes(1 << 20, 1 << 20));
@@ -79,9 +79,9 @@ TEST(UdpSocketTest, TruncationWouldBlockAndConnectedSend) {
   POSTERN_REQUIRE_NETNS();
   UdpOptions nonblocking;
   nonblocking.nonblocking = true;
-  auto receiver = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"), nonblocking);
-  auto sender = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"));
-  Endpoint receiver_at;
+  auto receiver = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"), nonblocking);
+  auto sender = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"));
+  IpEndpoint receiver_at;
   ASSERT_FALSE(receiver.local_endpoint(receiver_at));
 
   UdpBatch<4> batch;
@@ -121,7 +121,7 @@ TEST(UdpSocketTest, OptionsAndErrors) {
   POSTERN_REQUIRE_NETNS();
   UdpOptions marked;
   marked.mark = 0xca6c;
-  auto socket = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"), marked);
+  auto socket = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"), marked);
   // FORCE variants ignore net.core.rmem_max: as root we get at least what we asked for.
   ASSERT_FALSE(socket.set_buffer_sizes(4 << 20, 4 << 20));
   int receive = 0;
@@ -133,10 +133,10 @@ TEST(UdpSocketTest, OptionsAndErrors) {
   EXPECT_FALSE(socket.set_path_mtu_discovery(PathMtuDiscovery::on));
   EXPECT_EQ(to_string(PathMtuDiscovery::probe), "probe");
 
-  auto v6 = UdpSocket::bind(*Endpoint::parse("[::1]:0"));
+  auto v6 = UdpSocket::bind(*IpEndpoint::parse("[::1]:0"));
   EXPECT_FALSE(v6.set_path_mtu_discovery(PathMtuDiscovery::off));
 
-  Endpoint at;
+  IpEndpoint at;
   ASSERT_FALSE(socket.local_endpoint(at));
   try {
     UdpSocket::bind(at);  // port in use
@@ -150,9 +150,9 @@ TEST(UdpSocketTest, OptionsAndErrors) {
 // UDP GSO sends runs of equal-size datagrams to one peer as one sendmsg; a plain receiver gets
 // the same datagrams back one by one, a GRO receiver gets trains that cut back into them.
 void gso_round_trip(bool receiver_gro) {
-  auto receiver = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"));
-  auto sender = UdpSocket::bind(*Endpoint::parse("127.0.0.1:0"));
-  Endpoint receiver_at;
+  auto receiver = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"));
+  auto sender = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"));
+  IpEndpoint receiver_at;
   ASSERT_FALSE(receiver.local_endpoint(receiver_at));
   ASSERT_FALSE(receiver.set_buffer_sizes(4 << 20, 4 << 20));
   if (receiver_gro) {

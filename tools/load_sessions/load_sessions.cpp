@@ -17,6 +17,7 @@
 // --hold seconds, closing every session with TERMINATE.
 #include "auth/pki.hpp"
 #include "common/config.hpp"
+#include "common/asio_address.hpp"
 #include "common/duration.hpp"
 #include "common/secret.hpp"
 #include "platform/open_file_limit.hpp"
@@ -131,9 +132,9 @@ class Load {
   }
 
   asio::ip::tcp::endpoint parse_target() const {
-    auto e = config::parse_endpoint(options_.server);
-    if (!e || !config::is_ip_literal(e->host)) throw std::runtime_error("--server: expected ip:port, got " + options_.server);
-    return {asio::ip::make_address(e->host), e->port};
+    auto e = IpEndpoint::parse(options_.server);
+    if (!e || e->port() == 0) throw std::runtime_error("--server: expected ip:port, got " + options_.server);
+    return to_asio_tcp(*e);
   }
 
   asio::awaitable<void> bring_up(Session& s, std::size_t index, asio::ip::tcp::endpoint endpoint) {

@@ -53,7 +53,7 @@ int run_client(const std::string& path) {
   // Leak protection: SO_MARK needs CAP_NET_ADMIN, and the mark must be on the socket before the
   // first datagram so the data channel bypasses the tunnel's own routing table.
   if (c.leak_protection) udp_options.mark = c.fwmark;
-  auto udp = platform::UdpSocket::bind(platform::Endpoint(platform::IpAddress::any(platform::IpAddress::Family::v4), 0),
+  auto udp = platform::UdpSocket::bind(IpEndpoint(IpAddress::any(IpAddress::Family::v4), 0),
                                        udp_options);
 
   tunnel::daemon::DataPlaneOptions options;

@@ -2,7 +2,7 @@
 #include "tools/postern/preflight.hpp"
 
 #include "platform/bind_probe.hpp"
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 #include "platform/file_access.hpp"
 #include "platform/privileges.hpp"
 #include "smtp/core/recipient_map.hpp"
@@ -192,21 +192,19 @@ void check_reread_by_run_as(Checker& c) {
   }
 }
 
-void probe(Checker& c, std::string_view section, std::string_view key, const config::Endpoint& at,
+void probe(Checker& c, std::string_view section, std::string_view key, const IpEndpoint& at,
            platform::Transport transport, bool in_use_warns) {
-  const auto address = platform::IpAddress::parse(at.host);
-  if (!address) return;  // a name: resolved by the listener itself
-  const std::error_code ec = platform::probe_bind(platform::Endpoint(*address, at.port), transport);
+  const std::error_code ec = platform::probe_bind(at, transport);
   if (!ec) return;
   const std::string proto = transport == platform::Transport::tcp ? "TCP" : "UDP";
   const std::string what = "cannot bind " + at.to_string() + " (" + proto + "): " + ec.message();
   if (ec.value() == EADDRNOTAVAIL) {
     c.add(section, key, what,
-          at.host + " is not an address of this host (`ip -brief address` lists them): use one of them, "
+          at.address().to_string() + " is not an address of this host (`ip -brief address` lists them): use one of them, "
                     "or 0.0.0.0 for every address");
   } else if (ec.value() == EADDRINUSE) {
     c.add(section, key, what,
-          "another process listens there (`ss -lntup 'sport = :" + std::to_string(at.port) +
+          "another process listens there (`ss -lntup 'sport = :" + std::to_string(at.port()) +
               "'` names it): stop it, or choose another port",
           in_use_warns);
   } else if (ec.value() == EACCES && ::geteuid() != 0) {
@@ -221,14 +219,13 @@ void check_listeners(Checker& c, bool in_use_warns) {
   const config::Config& config = c.config();
   if (const auto& s = config.server) {
     probe(c, "tunnel", "listen", s->listen, platform::Transport::tcp, in_use_warns);
-    probe(c, "tunnel", s->data_port == s->listen.port ? "listen" : "data_port",
-          config::Endpoint{s->listen.host, s->data_port}, platform::Transport::udp, in_use_warns);
+    probe(c, "tunnel", s->data_port == s->listen.port() ? "listen" : "data_port",
+          IpEndpoint(s->listen.address(), s->data_port), platform::Transport::udp, in_use_warns);
   }
   if (const auto& s = config.smtp) {
     for (const auto& l : s->listen) {
       // The server's own tunnel address exists only once the TUN device is up (after this).
-      const auto v4 = config::parse_ipv4(l.endpoint.host);
-      if (v4 && config.server && config.server->pool.contains(*v4)) continue;
+      if (config.server && config.server->pool.contains(l.endpoint.address())) continue;
       probe(c, "smtp", "listen", l.endpoint, platform::Transport::tcp, in_use_warns);
     }
   }

@@ -159,7 +159,7 @@ ClientOptions client_options(const SendArgs& a) {
   ClientOptions o;
   o.mode = a.tls ? TlsMode::implicit : a.starttls ? TlsMode::starttls : TlsMode::auto_;
   // RFC 8314 3.3 / RFC 6409 3.1: SMTPS on 465, submission on 587.
-  o.endpoint = parse_endpoint(a.server, a.tls ? 465 : 587);
+  o.endpoint = parse_server(a.server, a.tls ? 465 : 587);
   o.tls.ca_file = a.ca_file;
   o.tls.insecure = a.insecure;
   o.ehlo_name = a.ehlo_name.empty() ? default_ehlo_name() : a.ehlo_name;

@@ -11,6 +11,7 @@
 
 #include "auth/password_backends.hpp"
 #include "auth/radius_accounting.hpp"
+#include "common/asio_address.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "platform/netlink.hpp"
@@ -48,7 +49,7 @@ void warn_if_not_forwarding(const config::TunnelServerConfig& s) {
   bool beyond_pool = false;
   for (const auto& r : s.routes) beyond_pool |= !(r.network() == s.pool.network() && r.prefix_len == s.pool.prefix_len);
   bool forwarding = false;
-  if (beyond_pool && !platform::ip_forwarding_enabled(platform::IpAddress::Family::v4, forwarding) && !forwarding) {
+  if (beyond_pool && !platform::ip_forwarding_enabled(IpAddress::Family::v4, forwarding) && !forwarding) {
     log::warn("tunnel", "", "ip forwarding is off",
               {{"hint", "routes beyond the pool are pushed to clients but this host will not forward them: "
                         "sysctl -w net.ipv4.ip_forward=1"}});
@@ -111,9 +112,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   tunnel::daemon::configure_interface(netlink, settings);
   warn_if_not_forwarding(s);
 
-  auto listen_ip = platform::IpAddress::parse(s.listen.host);
-  if (!listen_ip) throw std::runtime_error("[tunnel] listen: not an IP address: " + s.listen.host);
-  auto udp = platform::UdpSocket::bind(platform::Endpoint(*listen_ip, s.data_port));
+  auto udp = platform::UdpSocket::bind(IpEndpoint(s.listen.address(), s.data_port));
 
   tunnel::daemon::DataPlaneOptions options;
   options.server = true;
@@ -121,8 +120,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   options.mss_clamp = s.mss_clamp;
   options.offload = s.offload;
   options.client_to_client = s.client_to_client;
-  options.pool_network = s.pool.network();
-  options.pool_mask = s.pool.netmask();
+  options.pool = s.pool;
   options.server_address = s.pool.first_host();
   options.echo_magic = tunnel::daemon::random_u32();
 
@@ -138,9 +136,8 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   return t;
 }
 
-bool in_networks(const std::vector<config::Ipv4Cidr>& networks, const asio::ip::address& address) {
-  if (!address.is_v4()) return false;
-  std::uint32_t a = address.to_v4().to_uint();
+bool in_networks(const std::vector<IpPrefix>& networks, const asio::ip::address& address) {
+  const IpAddress a = from_asio(address).unmapped();
   for (const auto& n : networks) {
     if (n.contains(a)) return true;
   }
@@ -182,7 +179,7 @@ int run_server(const std::string& path) {
     mail = std::make_unique<smtp::server::SmtpService>(
         io, *cfg.smtp, [&trusted](const asio::ip::address& a) { return in_networks(trusted, a); },
         [tunnel_server](const asio::ip::address& a) {
-          return tunnel_server && a.is_v4() ? tunnel_server->identity_of(a.to_v4().to_uint()) : std::string();
+          return tunnel_server ? tunnel_server->identity_of(from_asio(a).unmapped()) : std::string();
         },
         passwords.smtp);
     mail->open();

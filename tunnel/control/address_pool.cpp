@@ -7,11 +7,11 @@
 
 namespace postern::tunnel::control {
 
-AddressPool::AddressPool(Cidr network, std::chrono::seconds grace) : network_(network), grace_(grace) {
-  if (network.prefix_len < 16 || network.prefix_len > 30) {
+AddressPool::AddressPool(IpPrefix network, std::chrono::seconds grace) : network_(network), grace_(grace) {
+  if (!network.address.is_v4() || network.prefix_len < 16 || network.prefix_len > 30) {
     throw std::invalid_argument("address pool prefix must be between /16 and /30: " + network.to_string());
   }
-  if ((network.network.value & ~network.mask()) != 0) {
+  if (network.has_host_bits()) {
     throw std::invalid_argument("address pool has host bits set: " + network.to_string());
   }
 }
@@ -21,18 +21,19 @@ std::size_t AddressPool::capacity() const {
   return (std::size_t{1} << (32 - network_.prefix_len)) - 3;
 }
 
-bool AddressPool::is_client_address(Ipv4 a) const {
+bool AddressPool::is_client_address(IpAddress a) const {
   if (!network_.contains(a)) return false;
-  std::uint32_t host = a.value & ~network_.mask();
-  return host != 0 && host != 1 && host != ~network_.mask();
+  const std::uint32_t host_mask = ~network_.netmask().to_v4_uint();
+  const std::uint32_t host = a.to_v4_uint() & host_mask;
+  return host != 0 && host != 1 && host != host_mask;
 }
 
-std::optional<Ipv4> AddressPool::find_free() {
+std::optional<IpAddress> AddressPool::find_free() {
   const std::uint32_t size = std::uint32_t{1} << (32 - network_.prefix_len);
   for (std::uint32_t i = 0; i < size; ++i) {
     std::uint32_t host = (cursor_ + i) % size;
-    Ipv4 a{network_.network.value | host};
-    if (is_client_address(a) && !by_address_.contains(a.value)) {
+    const IpAddress a = IpAddress::from_v4_uint(network_.address.to_v4_uint() | host);
+    if (is_client_address(a) && !by_address_.contains(a)) {
       cursor_ = (host + 1) % size;
       return a;
     }
@@ -40,13 +41,13 @@ std::optional<Ipv4> AddressPool::find_free() {
   return std::nullopt;
 }
 
-void AddressPool::move_lease(Lease& lease, const std::string& identity, Ipv4 to) {
-  by_address_.erase(lease.address.value);
+void AddressPool::move_lease(Lease& lease, const std::string& identity, IpAddress to) {
+  by_address_.erase(lease.address);
   lease.address = to;
-  by_address_[to.value] = identity;
+  by_address_[to] = identity;
 }
 
-std::optional<Ipv4> AddressPool::assign(std::string_view identity, std::optional<Ipv4> requested, TimePoint now) {
+std::optional<IpAddress> AddressPool::assign(std::string_view identity, std::optional<IpAddress> requested, TimePoint now) {
   expire(now);
   auto it = by_identity_.find(identity);
   const bool requested_ok = requested && is_client_address(*requested);
@@ -54,26 +55,26 @@ std::optional<Ipv4> AddressPool::assign(std::string_view identity, std::optional
     Lease& lease = it->second;
     // While another session of this identity holds the address it cannot move; in grace it may
     // move to a free requested address (the client asked for it explicitly).
-    if (lease.holders == 0 && requested_ok && *requested != lease.address && !by_address_.contains(requested->value)) {
+    if (lease.holders == 0 && requested_ok && *requested != lease.address && !by_address_.contains(*requested)) {
       move_lease(lease, it->first, *requested);
     }
     ++lease.holders;
     return lease.address;
   }
-  std::optional<Ipv4> address;
-  if (requested_ok && !by_address_.contains(requested->value)) address = requested;
+  std::optional<IpAddress> address;
+  if (requested_ok && !by_address_.contains(*requested)) address = requested;
   if (!address) address = find_free();
   if (!address) return std::nullopt;
   std::string key(identity);
-  by_address_[address->value] = key;
+  by_address_[*address] = key;
   by_identity_.emplace(std::move(key), Lease{*address, 1, {}});
   return address;
 }
 
-AddressPool::Framed AddressPool::assign_framed(std::string_view identity, Ipv4 address, TimePoint now) {
+AddressPool::Framed AddressPool::assign_framed(std::string_view identity, IpAddress address, TimePoint now) {
   expire(now);
   if (!is_client_address(address)) return Framed::outside_pool;
-  auto holder = by_address_.find(address.value);
+  auto holder = by_address_.find(address);
   if (holder != by_address_.end() && holder->second != identity) {
     auto other = by_identity_.find(holder->second);
     if (other != by_identity_.end() && other->second.holders > 0) return Framed::in_use;
@@ -91,7 +92,7 @@ AddressPool::Framed AddressPool::assign_framed(std::string_view identity, Ipv4 a
     return Framed::assigned;
   }
   std::string key(identity);
-  by_address_[address.value] = key;
+  by_address_[address] = key;
   by_identity_.emplace(std::move(key), Lease{address, 1, {}});
   return Framed::assigned;
 }
@@ -116,7 +117,7 @@ void AddressPool::expire(TimePoint now) {
   for (auto it = by_identity_.begin(); it != by_identity_.end();) {
     const Lease& lease = it->second;
     if (lease.holders == 0 && lease.released_at + grace_ <= now) {
-      by_address_.erase(lease.address.value);
+      by_address_.erase(lease.address);
       it = by_identity_.erase(it);
     } else {
       ++it;
@@ -134,7 +135,7 @@ std::optional<AddressPool::TimePoint> AddressPool::next_expiry() const {
   return earliest;
 }
 
-std::optional<Ipv4> AddressPool::lease_of(std::string_view identity) const {
+std::optional<IpAddress> AddressPool::lease_of(std::string_view identity) const {
   auto it = by_identity_.find(identity);
   if (it == by_identity_.end()) return std::nullopt;
   return it->second.address;

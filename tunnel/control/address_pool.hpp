@@ -17,7 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "tunnel/control/ipv4.hpp"
+#include "common/ip_address.hpp"
 
 namespace postern::tunnel::control {
 
@@ -25,12 +25,12 @@ class AddressPool {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  // Throws std::invalid_argument unless 16 <= prefix_len <= 30 and host bits are zero
+  // Throws std::invalid_argument unless the prefix is IPv4, 16 <= prefix_len <= 30 and host bits are zero
   // (startup/config error, never network input).
-  AddressPool(Cidr network, std::chrono::seconds grace);
+  AddressPool(IpPrefix network, std::chrono::seconds grace);
 
-  Cidr network() const { return network_; }
-  Ipv4 server_address() const { return Ipv4{network_.network.value + 1}; }
+  IpPrefix network() const { return network_; }
+  IpAddress server_address() const { return network_.first_host(); }
   std::uint8_t prefix_len() const { return network_.prefix_len; }
   std::size_t capacity() const;          // addresses available to clients
   std::size_t leased() const { return by_address_.size(); }  // active or in grace
@@ -39,14 +39,14 @@ class AddressPool {
   // identity's existing lease (always, while another session holds it); `requested` if it is a
   // client address of this pool and free or already the identity's; any free address.
   // Each successful call adds one holder; pair it with release().
-  std::optional<Ipv4> assign(std::string_view identity, std::optional<Ipv4> requested, TimePoint now);
+  std::optional<IpAddress> assign(std::string_view identity, std::optional<IpAddress> requested, TimePoint now);
   // An address chosen by the site's directory (RADIUS Framed-IP-Address) for `identity`.
   // Given only if it is a client address of this pool and no other identity's session holds it;
   // a lease of another identity that is merely in its grace period is taken over (the directory
   // is the authority), and the identity's own lease in grace moves to it. assigned adds one
   // holder (pair it with release()), as assign() does.
   enum class Framed { assigned, outside_pool, in_use, identity_holds_other };
-  Framed assign_framed(std::string_view identity, Ipv4 address, TimePoint now);
+  Framed assign_framed(std::string_view identity, IpAddress address, TimePoint now);
 
   // Drops one holder; when none remain the lease stays reserved until now + grace.
   void release(std::string_view identity, TimePoint now);
@@ -55,22 +55,22 @@ class AddressPool {
   // Earliest grace end among released leases (for the daemon's housekeeping timer).
   std::optional<TimePoint> next_expiry() const;
 
-  std::optional<Ipv4> lease_of(std::string_view identity) const;
+  std::optional<IpAddress> lease_of(std::string_view identity) const;
 
  private:
   struct Lease {
-    Ipv4 address;
+    IpAddress address;
     int holders = 0;
     TimePoint released_at{};
   };
-  bool is_client_address(Ipv4 a) const;
-  std::optional<Ipv4> find_free();
-  void move_lease(Lease& lease, const std::string& identity, Ipv4 to);
+  bool is_client_address(IpAddress a) const;
+  std::optional<IpAddress> find_free();
+  void move_lease(Lease& lease, const std::string& identity, IpAddress to);
 
-  Cidr network_;
+  IpPrefix network_;
   std::chrono::seconds grace_;
   std::map<std::string, Lease, std::less<>> by_identity_;
-  std::unordered_map<std::uint32_t, std::string> by_address_;
+  std::unordered_map<IpAddress, std::string> by_address_;
   std::uint32_t cursor_ = 0;  // next host offset to try, so freed addresses are not reused at once
 };
 

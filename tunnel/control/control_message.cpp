@@ -54,11 +54,12 @@ class Writer {
   void text(Attr a, std::string_view s) {
     attr(static_cast<std::uint8_t>(a), {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
   }
-  void ipv4(Attr a, Ipv4 v) { number(a, v.value, 4); }
-  void cidr(Attr a, Cidr c) {
+  // IPv4 attributes: 4 octets, network order (an IPv6 value here is a caller bug; it reads 0).
+  void ipv4(Attr a, const IpAddress& v) { number(a, v.to_v4_uint(), 4); }
+  void cidr(Attr a, const IpPrefix& c) {
     out_.push_back(static_cast<std::uint8_t>(a));
     put_be(5, 2);
-    put_be(c.network.value, 4);
+    put_be(c.address.to_v4_uint(), 4);
     out_.push_back(c.prefix_len);
   }
   std::vector<std::uint8_t> finish() {
@@ -117,10 +118,10 @@ std::error_code check_fixed(Seen& seen, std::uint8_t type, std::span<const std::
   return {};
 }
 
-std::error_code take_cidr(std::span<const std::uint8_t> v, std::vector<Cidr>& out) {
+std::error_code take_cidr(std::span<const std::uint8_t> v, std::vector<IpPrefix>& out) {
   if (v.size() != 5) return errc::bad_attribute_length;
-  Cidr c{Ipv4{static_cast<std::uint32_t>(get_be(v.first(4)))}, v[4]};
-  if (c.prefix_len > 32 || (c.network.value & ~c.mask()) != 0) return errc::bad_value;
+  IpPrefix c{IpAddress::from_v4_uint(static_cast<std::uint32_t>(get_be(v.first(4)))), v[4]};
+  if (c.prefix_len > 32 || c.has_host_bits()) return errc::bad_value;
   if (out.size() >= kMaxRepeated) return errc::bad_value;
   out.push_back(c);
   return {};
@@ -211,7 +212,7 @@ std::error_code decode_hello(std::span<const std::uint8_t> body, Hello& out) {
         return {};
       case Attr::previous_address:
         if (auto e = check_fixed(seen, type, v, 4)) return e;
-        m.previous_address = Ipv4{static_cast<std::uint32_t>(get_be(v))};
+        m.previous_address = IpAddress::from_v4_uint(static_cast<std::uint32_t>(get_be(v)));
         return {};
       default:
         return {};  // unknown in HELLO: skipped for forward compatibility
@@ -304,7 +305,7 @@ std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out
       case Attr::address:
       case Attr::server_address: {
         if (auto e = check_fixed(seen, type, v, 4)) return e;
-        Ipv4 a{static_cast<std::uint32_t>(get_be(v))};
+        const IpAddress a = IpAddress::from_v4_uint(static_cast<std::uint32_t>(get_be(v)));
         (static_cast<Attr>(type) == Attr::address ? o.address : o.server_address) = a;
         return {};
       }
@@ -316,7 +317,7 @@ std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out
       case Attr::dns:
         if (v.size() != 4) return errc::bad_attribute_length;
         if (o.dns.size() >= kMaxRepeated) return errc::bad_value;
-        o.dns.push_back(Ipv4{static_cast<std::uint32_t>(get_be(v))});
+        o.dns.push_back(IpAddress::from_v4_uint(static_cast<std::uint32_t>(get_be(v))));
         return {};
       case Attr::route:
         return take_cidr(v, o.routes);

@@ -23,7 +23,7 @@
 #include "common/dns_name.hpp"
 #include "common/secret.hpp"
 #include "tunnel/control/control_errc.hpp"
-#include "tunnel/control/ipv4.hpp"
+#include "common/ip_address.hpp"
 #include "tunnel/control/tunnel_parameters.hpp"
 
 namespace postern::tunnel::control {
@@ -112,7 +112,7 @@ struct Hello {
   std::optional<std::string> user;
   SecretBytes password;                  // empty = not sent
   std::vector<std::uint8_t> ciphers;     // wire values in preference order, unknown ones kept
-  std::optional<Ipv4> previous_address;
+  std::optional<IpAddress> previous_address;
 };
 
 // LCP-like options (Configure-Request/Ack/Nak/Reject share this shape).
@@ -126,11 +126,11 @@ struct LcpOptions {
 
 // IPCP-like options.
 struct IpcpOptions {
-  std::optional<Ipv4> address;
+  std::optional<IpAddress> address;
   std::optional<std::uint8_t> prefix_len;
-  std::optional<Ipv4> server_address;
-  std::vector<Ipv4> dns;
-  std::vector<Cidr> routes;
+  std::optional<IpAddress> server_address;
+  std::vector<IpAddress> dns;
+  std::vector<IpPrefix> routes;
   std::vector<dns::Domain> domains;  // search ("name") and routing-only ("~name") DNS domains
   std::vector<RawAttribute> unknown;
   friend bool operator==(const IpcpOptions&, const IpcpOptions&) = default;

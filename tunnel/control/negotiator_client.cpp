@@ -144,7 +144,7 @@ void ClientNegotiator::on_lcp(const Frame& frame) {
     if (lcp_request_.keepalive_seconds) params_.keepalive = std::chrono::seconds(*lcp_request_.keepalive_seconds);
     if (lcp_request_.dead_peer_seconds) params_.dead_peer = std::chrono::seconds(*lcp_request_.dead_peer_seconds);
     ipcp_request_ = IpcpOptions{};
-    ipcp_request_.address = config_.previous_address.value_or(Ipv4{});
+    ipcp_request_.address = config_.previous_address.value_or(IpAddress{});
     enter(State::ipcp);
     link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));
     return;

@@ -32,7 +32,7 @@ struct ClientConfig {
   std::optional<std::string> user;        // sent in HELLO when set
   SecretBytes password;                   // sent in HELLO when non-empty (inside TLS only)
   std::vector<Cipher> ciphers{Cipher::aes_256_gcm, Cipher::chacha20_poly1305};  // preference order
-  std::optional<Ipv4> previous_address;   // address from an earlier session, asked for again
+  std::optional<IpAddress> previous_address;   // address from an earlier session, asked for again
   std::uint16_t mtu = 1400;               // largest MTU we want; we accept a smaller NAK >= kMinMtu
   std::chrono::seconds keepalive{10};
   std::chrono::seconds dead_peer{60};

@@ -151,7 +151,7 @@ void ServerNegotiator::on_hello(const Frame& frame, TimePoint now) {
   link_.emit(VerifyPassword{*h.user, std::move(h.password)});
 }
 
-void ServerNegotiator::on_password_verified(PasswordCheck check, TimePoint now, std::optional<Ipv4> framed_address) {
+void ServerNegotiator::on_password_verified(PasswordCheck check, TimePoint now, std::optional<IpAddress> framed_address) {
   if (state_ != State::verifying_password) return;
   if (check == PasswordCheck::rejected) return refuse("bad password", now);
   if (check == PasswordCheck::unavailable) {
@@ -242,9 +242,9 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
     return link_.send(encode_ipcp(MessageType::ipcp_configure_reject, rej));
   }
   if (!address_held_) {
-    std::optional<Ipv4> wanted = requested_address_;
+    std::optional<IpAddress> wanted = requested_address_;
     if (req.address && !req.address->is_unspecified()) wanted = req.address;
-    std::optional<Ipv4> assigned;
+    std::optional<IpAddress> assigned;
     if (framed_address_) {
       // The directory chose the address (RADIUS Framed-IP-Address): that one or none.
       auto framed = pool_.assign_framed(params_.identity, *framed_address_, now);

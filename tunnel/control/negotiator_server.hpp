@@ -53,9 +53,9 @@ struct ServerConfig {
   std::chrono::seconds max_dead_peer{3600};
   std::chrono::seconds rekey_interval{0};  // 0 = none
   std::uint64_t rekey_packets = 0;         // 0 = none
-  std::vector<Ipv4> dns;
+  std::vector<IpAddress> dns;
   std::vector<dns::Domain> domains;  // pushed after the DNS servers; at most kMaxDomains
-  std::vector<Cidr> routes;
+  std::vector<IpPrefix> routes;
   std::chrono::seconds negotiation_timeout{30};
   std::string log_id;
 };
@@ -77,7 +77,7 @@ class ServerNegotiator {
   // Closed(auth_unavailable) (not to be counted as a bad password). `framed_address` (from the
   // directory) becomes the client's address at IPCP if the pool can give it, else the session
   // fails with errc::address_unavailable.
-  void on_password_verified(PasswordCheck check, TimePoint now, std::optional<Ipv4> framed_address = std::nullopt);
+  void on_password_verified(PasswordCheck check, TimePoint now, std::optional<IpAddress> framed_address = std::nullopt);
   void on_password_verified(bool ok, TimePoint now) {
     on_password_verified(ok ? PasswordCheck::accepted : PasswordCheck::rejected, now);
   }
@@ -110,8 +110,8 @@ class ServerNegotiator {
   TimePoint negotiation_deadline_;
   int failures_ = 0;
   bool address_held_ = false;
-  std::optional<Ipv4> requested_address_;
-  std::optional<Ipv4> framed_address_;  // set by a directory's Framed-IP-Address
+  std::optional<IpAddress> requested_address_;
+  std::optional<IpAddress> framed_address_;  // set by a directory's Framed-IP-Address
   TunnelParameters params_;
 };
 

@@ -12,7 +12,7 @@
 
 #include "common/cipher.hpp"
 #include "common/dns_name.hpp"
-#include "tunnel/control/ipv4.hpp"
+#include "common/ip_address.hpp"
 
 namespace postern::tunnel::control {
 
@@ -28,14 +28,14 @@ struct TunnelParameters {
   std::uint32_t local_session_id = 0;
   std::uint32_t peer_session_id = 0;
 
-  Ipv4 client_address;             // the address assigned to the client's TUN
+  IpAddress client_address;             // the address assigned to the client's TUN
   std::uint8_t prefix_len = 32;    // prefix of the tunnel network (pool prefix)
-  Ipv4 server_address;             // server's tunnel address (first host of the pool)
+  IpAddress server_address;             // server's tunnel address (first host of the pool)
   std::uint16_t mtu = 1400;        // TUN MTU both sides agreed on (LCP)
   std::chrono::seconds keepalive{10};   // echo interval (LCP)
   std::chrono::seconds dead_peer{60};   // silence after which the peer is declared dead (LCP)
-  std::vector<Cidr> routes;        // routes the client installs via the tunnel (IPCP)
-  std::vector<Ipv4> dns;           // DNS servers for the client (IPCP)
+  std::vector<IpPrefix> routes;        // routes the client installs via the tunnel (IPCP)
+  std::vector<IpAddress> dns;           // DNS servers for the client (IPCP)
   std::vector<dns::Domain> domains;  // search / routing-only ("~") DNS domains (IPCP)
 
   Cipher cipher = Cipher::aes_256_gcm;  // data-channel AEAD (DATA_CHANNEL)

@@ -32,7 +32,9 @@ forward::ForwardingOptions forwarding_options(const DataPlaneOptions& o) {
   f.server = o.server;
   f.mtu = o.mtu;
   f.mss_clamp = o.mss_clamp;
-  f.inner = {o.pool_network, o.pool_mask, o.server_address, o.client_to_client};
+  // The per-packet rules compare host-order IPv4 keys (no allocation, one AND per check).
+  f.inner = {o.pool.network().address.to_v4_uint(), o.pool.netmask().to_v4_uint(), o.server_address.to_v4_uint(),
+             o.client_to_client};
   f.echo_magic = o.echo_magic;
   return f;
 }
@@ -235,7 +237,7 @@ void DataPlane::send_sealed(const std::shared_ptr<PeerSession>& session, std::sp
     core_.count(forward::Drop::tx_no_endpoint);
     return;
   }
-  auto peer = platform::Endpoint::from_sockaddr(to, to_len);
+  auto peer = IpEndpoint::from_sockaddr(to, to_len);
   std::error_code ec;
   if (peer) udp_.send_to(frame, *peer, ec);
   if (!peer || ec) core_.count(forward::Drop::tx_send_error);
@@ -261,7 +263,7 @@ void DataPlane::log_move(PeerSession& session) {
   std::string to = "?";
   {
     std::lock_guard lock(session.endpoint_mutex);
-    if (auto e = platform::Endpoint::from_sockaddr(session.endpoint, session.endpoint_len)) to = e->to_string();
+    if (auto e = IpEndpoint::from_sockaddr(session.endpoint, session.endpoint_len)) to = e->to_string();
   }
   log::info("tunnel", session.log_id, "peer moved", {{"identity", session.identity}, {"to", to}});
 }

@@ -50,9 +50,8 @@ struct DataPlaneOptions {
   std::uint16_t mtu = 1400;
   bool mss_clamp = true;
   bool client_to_client = false;
-  std::uint32_t pool_network = 0;  // server: the tunnel pool (host order), for client isolation
-  std::uint32_t pool_mask = 0;
-  std::uint32_t server_address = 0;
+  IpPrefix pool;             // server: the tunnel pool (IPv4), for client isolation
+  IpAddress server_address;  // server: its own tunnel address
   std::uint32_t echo_magic = 0;  // our LCP magic number
   // TUN TSO/GRO and UDP GSO/GRO (docs/performance.md): ~5x single-stream throughput. Off by
   // default until the netns tests that count ACK-direction packets (resilience_rekey) or need a

@@ -27,36 +27,27 @@ std::string fmt_hex(std::uint32_t v) {
   return "0x" + out;
 }
 
-std::uint32_t mask_of(std::uint8_t prefix_len) {
-  return prefix_len == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_len);
-}
-
 }  // namespace
-
-platform::IpAddress to_ip_address(std::uint32_t a) {
-  return platform::IpAddress::v4({static_cast<std::uint8_t>(a >> 24), static_cast<std::uint8_t>(a >> 16),
-                                  static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a)});
-}
 
 void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s) {
   const std::string& ifname = s.name;
   check(netlink.set_mtu(ifname, s.mtu), netlink, "set MTU of " + ifname);
   std::vector<platform::InterfaceAddress> existing;
-  netlink.list_addresses(ifname, platform::IpAddress::Family::v4, existing);
-  platform::InterfaceAddress wanted{{to_ip_address(s.address), s.prefix_len}, std::nullopt};
+  netlink.list_addresses(ifname, IpAddress::Family::v4, existing);
+  const IpPrefix own{s.address, s.prefix_len};
+  platform::InterfaceAddress wanted{own, std::nullopt};
   for (const auto& a : existing) {
     if (!(a == wanted)) netlink.delete_address(ifname, a, platform::MissingPolicy::accept);
   }
   check(netlink.add_address(ifname, wanted, platform::ExistsPolicy::accept), netlink,
         "add address to " + ifname);
   check(netlink.link_up(ifname), netlink, "bring up " + ifname);
-  const std::uint32_t own_mask = mask_of(s.prefix_len);
-  std::vector<InterfaceSettings::Route> routes = s.routes;
+  std::vector<IpPrefix> routes = s.routes;
   // In a table of its own, the interface's prefix is not implied by the address (the kernel puts
   // that route in main), so it is added there explicitly: the pool is protected too.
-  if (s.table) routes.insert(routes.begin(), {s.address & own_mask, s.prefix_len});
+  if (s.table) routes.insert(routes.begin(), own.network());
   for (const auto& r : routes) {
-    bool implied = r.prefix_len >= s.prefix_len && (r.network & own_mask) == (s.address & own_mask);
+    const bool implied = r.prefix_len >= s.prefix_len && own.contains(r.address);
     if (implied && !s.table) continue;
     if (r.prefix_len == 0 && !s.table) {
       // In main, a default route via the TUN would replace the host's own and send the tunnel's
@@ -65,8 +56,7 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
                 {{"interface", ifname}, {"hint", "set leak_protection = true in [tunnel] to use it"}});
       continue;
     }
-    platform::RouteSpec route{{to_ip_address(r.network), r.prefix_len}, ifname, std::nullopt, s.table,
-                              std::nullopt};
+    platform::RouteSpec route{r, ifname, std::nullopt, s.table, std::nullopt};
     check(netlink.add_route(route, platform::ExistsPolicy::replace), netlink,
           "add route " + route.destination.to_string() + " via " + ifname +
               (s.table ? " in table " + std::to_string(*s.table) : std::string()));
@@ -90,7 +80,7 @@ std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& p) {
   return {pushed, main_specific, pushed_default};
 }
 
-std::vector<platform::RuleSpec> dns_leak_rules(const LeakProtection& p, const std::vector<std::uint32_t>& servers) {
+std::vector<platform::RuleSpec> dns_leak_rules(const LeakProtection& p, const std::vector<IpAddress>& servers) {
   constexpr std::uint16_t kDnsPort = 53;
   std::vector<platform::RuleSpec> rules;
   platform::RuleSpec own;
@@ -100,9 +90,9 @@ std::vector<platform::RuleSpec> dns_leak_rules(const LeakProtection& p, const st
   own.priority = k_dns_rule_priority;
   rules.push_back(own);
   for (std::uint8_t proto : {std::uint8_t{IPPROTO_UDP}, std::uint8_t{IPPROTO_TCP}}) {
-    for (auto server : servers) {
+    for (const auto& server : servers) {
       platform::RuleSpec allow;
-      allow.destination = platform::Cidr{to_ip_address(server), 32};
+      allow.destination = IpPrefix::host(server);
       allow.ip_proto = proto;
       allow.dport = kDnsPort;
       allow.table = p.table;
@@ -130,7 +120,7 @@ void remove_dns_leak_rules(platform::Netlink& netlink) {
   }
 }
 
-void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& p, const std::vector<std::uint32_t>& servers) {
+void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& p, const std::vector<IpAddress>& servers) {
   remove_dns_leak_rules(netlink);
   for (const auto& rule : dns_leak_rules(p, servers)) {
     check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
@@ -145,7 +135,7 @@ std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& p, bool de
   constexpr std::uint16_t kDnsPort = 53;
   std::vector<platform::RuleSpec> rules;
   if (!default_route_pushed && !dns_pushed) return rules;
-  const auto v6 = platform::IpAddress::Family::v6;
+  const auto v6 = IpAddress::Family::v6;
   if (dns_pushed) {
     platform::RuleSpec own;
     own.family = v6;
@@ -187,7 +177,7 @@ std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& p, bool de
 void remove_ipv6_leak_rules(platform::Netlink& netlink) {
   for (std::uint32_t priority = k_dns_rule_priority; priority <= k_leak_rule_priority + 2; ++priority) {
     platform::RuleSpec any;
-    any.family = platform::IpAddress::Family::v6;
+    any.family = IpAddress::Family::v6;
     any.priority = priority;
     any.table = 0;
     any.action = platform::RuleAction::any;

@@ -18,14 +18,10 @@ namespace postern::tunnel::daemon {
 
 struct InterfaceSettings {
   std::string name;
-  std::uint32_t address = 0;  // host order
+  IpAddress address;  // IPv4
   std::uint8_t prefix_len = 32;
   std::uint32_t mtu = 1400;
-  struct Route {
-    std::uint32_t network = 0;  // host order
-    std::uint8_t prefix_len = 0;
-  };
-  std::vector<Route> routes;  // routes inside the address's own prefix are implied and skipped
+  std::vector<IpPrefix> routes;  // routes inside the address's own prefix are implied and skipped
   // Leak protection: every route (the implied ones too) goes into this table instead of main.
   // Without it a pushed default route (prefix 0) is skipped with a warning: in main it would
   // replace the host's default route and loop the tunnel's own packets into the tunnel.
@@ -33,8 +29,6 @@ struct InterfaceSettings {
 };
 
 void configure_interface(platform::Netlink& netlink, const InterfaceSettings& settings);
-
-platform::IpAddress to_ip_address(std::uint32_t host_order);
 
 struct LeakProtection {
   std::uint32_t fwmark = 0;  // carried by the client's own sockets (SO_MARK)
@@ -64,10 +58,10 @@ std::vector<platform::RuleSpec> leak_protection_rules(const LeakProtection& prot
 // local table at priority 0, before any of these.
 inline constexpr std::uint32_t k_dns_rule_priority = 32758;
 std::vector<platform::RuleSpec> dns_leak_rules(const LeakProtection& protection,
-                                               const std::vector<std::uint32_t>& servers);  // host order
+                                               const std::vector<IpAddress>& servers);
 // Replaces the DNS rules (any earlier ones at those priorities go first). Throws std::runtime_error.
 void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& protection,
-                            const std::vector<std::uint32_t>& servers);
+                            const std::vector<IpAddress>& servers);
 // Best effort: deletes every rule at the three DNS priorities.
 void remove_dns_leak_rules(platform::Netlink& netlink);
 

@@ -2,6 +2,7 @@
 #include "tunnel/daemon/tunnel_client.hpp"
 
 #include "common/certificate_names.hpp"
+#include "common/asio_address.hpp"
 #include "common/log.hpp"
 #include "platform/socket_mark.hpp"
 #include "auth/cert_checks.hpp"
@@ -143,7 +144,7 @@ asio::awaitable<void> TunnelClient::run() {
 
 asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   current_.reset();
-  const config::Endpoint& target = cfg_.servers[index];
+  const HostPort& target = cfg_.servers[index];
   const std::string server = target.to_string();
   asio::ip::tcp::resolver resolver(io_);
   auto [rec, endpoints] = co_await resolver.async_resolve(target.host, std::to_string(target.port), kAsTuple);
@@ -325,23 +326,21 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   }
   InterfaceSettings settings;
   settings.name = data_plane_.tun().name();
-  settings.address = params.client_address.value;
+  settings.address = params.client_address;
   settings.prefix_len = params.prefix_len;
   settings.mtu = params.mtu;
   if (cfg_.leak_protection) settings.table = cfg_.table;
-  for (const auto& r : params.routes) settings.routes.push_back({r.network.value, r.prefix_len});
+  settings.routes = params.routes;
   try {
     configure_interface(netlink_, settings);
     warn_if_strict_rp_filter(settings);
     if (cfg_.leak_protection) {
-      std::vector<std::uint32_t> servers;
-      for (const auto& d : params.dns) servers.push_back(d.value);
-      if (servers.empty()) remove_dns_leak_rules(netlink_);
-      else install_dns_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, servers);
+      if (params.dns.empty()) remove_dns_leak_rules(netlink_);
+      else install_dns_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, params.dns);
       if (cfg_.leak_protection_ipv6 == config::Ipv6LeakPolicy::block) {
         bool default_route = std::any_of(settings.routes.begin(), settings.routes.end(),
-                                         [](const InterfaceSettings::Route& r) { return r.prefix_len == 0; });
-        install_ipv6_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, default_route, !servers.empty());
+                                         [](const IpPrefix& r) { return r.prefix_len == 0; });
+        install_ipv6_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, default_route, !params.dns.empty());
       }
     }
   } catch (const std::exception& e) {
@@ -349,15 +348,14 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
     attempt.negotiator->terminate("client could not configure its interface", Clock::now());
     return;
   }
-  platform::Endpoint server;
-  if (auto ip = platform::IpAddress::parse(attempt.server_address.to_string())) server = {*ip, params.data_port};
+  const IpEndpoint server(from_asio(attempt.server_address), params.data_port);
   {
     std::lock_guard lock(session->endpoint_mutex);
     session->endpoint_len = server.to_sockaddr(session->endpoint);
   }
   session->identity = params.identity;
   session->log_id = "client";
-  session->inner_address = params.client_address.value;  // our own address, for `postern status`
+  session->inner_address = params.client_address.to_v4_uint();  // our own address, for `postern status`
   attempt.session = session;
   previous_address_ = params.client_address;
   data_plane_.add_session(session);
@@ -387,7 +385,7 @@ void TunnelClient::apply_dns(const control::TunnelParameters& params, const std:
   }
   platform::DnsSettings s;
   s.interface = interface;
-  for (const auto& d : params.dns) s.servers.push_back(to_ip_address(d.value));
+  s.servers = params.dns;
   s.domains = params.domains;
   // Only routing-only domains: split DNS, other names keep the host's servers; with leak
   // protection every name goes to the pushed servers.

@@ -95,7 +95,7 @@ class TunnelClient {
   SecretBytes password_;
   platform::ResolverHelper* dns_;
   bool dns_applied_ = false;
-  std::optional<control::Ipv4> previous_address_;
+  std::optional<IpAddress> previous_address_;
   ServerRotation rotation_;
   // Per configured server: the addresses of its last successful resolution, and the address
   // its last attempt connected to.

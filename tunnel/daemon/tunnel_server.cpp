@@ -1,6 +1,7 @@
 // The tunnel server's control side (see tunnel_server.hpp).
 #include "tunnel/daemon/tunnel_server.hpp"
 
+#include "common/asio_address.hpp"
 #include "common/log.hpp"
 #include "auth/cert_expiry.hpp"
 #include "tunnel/control/negotiator_server.hpp"
@@ -34,10 +35,6 @@ control::AuthPolicy to_policy(config::AuthMode mode) {
     case config::AuthMode::any: break;
   }
   return control::AuthPolicy::any;
-}
-
-control::Cidr to_cidr(const config::Ipv4Cidr& c) {
-  return control::Cidr{control::Ipv4{c.network()}, c.prefix_len};
 }
 
 // "client certificate rejected: <OpenSSL's reason>", with the fix when the reason alone is
@@ -101,7 +98,7 @@ TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfi
       passwords_(std::move(passwords)),
       accounting_(std::move(accounting)),
       handshakes_({cfg.max_pending_handshakes, cfg.max_pending_handshakes_per_source}),
-      pool_(to_cidr(cfg.pool), std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)),
+      pool_(cfg.pool, std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)),
       housekeeping_timer_(io) {
   if (cfg.deny_list) deny_list_.load(*cfg.deny_list);
 }
@@ -112,9 +109,7 @@ TunnelServer::~TunnelServer() {
 
 void TunnelServer::start() {
   asio::error_code ec;
-  auto address = asio::ip::make_address(cfg_.listen.host, ec);
-  if (ec) throw std::runtime_error("tunnel listen address " + cfg_.listen.to_string() + ": " + ec.message());
-  asio::ip::tcp::endpoint endpoint(address, cfg_.listen.port);
+  const asio::ip::tcp::endpoint endpoint = to_asio_tcp(cfg_.listen);
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint, ec);
@@ -203,7 +198,7 @@ std::string TunnelServer::no_longer_allowed(Connection& connection) {
   return "";
 }
 
-std::string TunnelServer::identity_of(std::uint32_t inner_address) const {
+std::string TunnelServer::identity_of(const IpAddress& inner_address) const {
   std::lock_guard lock(identity_mutex_);
   auto it = identity_by_address_.find(inner_address);
   return it == identity_by_address_.end() ? std::string() : it->second;
@@ -337,9 +332,9 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   sc.max_dead_peer = std::chrono::duration_cast<std::chrono::seconds>(cfg_.dead_after);
   sc.rekey_interval = std::chrono::duration_cast<std::chrono::seconds>(cfg_.rekey_interval);
   sc.rekey_packets = cfg_.rekey_packets;
-  for (auto d : cfg_.dns) sc.dns.push_back(control::Ipv4{d});
+  sc.dns = cfg_.dns;
   sc.domains = cfg_.dns_domains;
-  for (const auto& r : cfg_.routes) sc.routes.push_back(to_cidr(r));
+  sc.routes = cfg_.routes;
   sc.log_id = connection->log_id;
   connection->negotiator = std::make_unique<control::ServerNegotiator>(
       std::move(sc), control::PeerCertificate{identity.has_value(), identity.value_or("")}, pool_, Clock::now());
@@ -507,8 +502,8 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
       throttle_.record_success(source, now);
       ++counters_.auth_ok;
       if (!live) return;
-      std::optional<control::Ipv4> framed;
-      if (verdict.framed_ipv4) framed = control::Ipv4{*verdict.framed_ipv4};
+      std::optional<IpAddress> framed;
+      if (verdict.framed_ipv4) framed = IpAddress::from_v4_uint(*verdict.framed_ipv4);
       log::info("tunnel", conn->log_id, "auth ok",
                 {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()},
                  {"framed_ip", framed ? framed->to_string() : std::string("none")}});
@@ -551,7 +546,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
     connection.negotiator->terminate("cannot export data-channel keys", Clock::now());
     return;
   }
-  session->inner_address = params.client_address.value;
+  session->inner_address = params.client_address.to_v4_uint();
   session->identity = params.identity;
   session->log_id = connection.log_id;
   release_handshake_slot(connection);  // authenticated: no longer a pending handshake
@@ -577,7 +572,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   ++counters_.sessions_established;
   {
     std::lock_guard lock(identity_mutex_);
-    identity_by_address_[params.client_address.value] = params.identity;
+    identity_by_address_[params.client_address] = params.identity;
   }
   log::info("tunnel", connection.log_id, "session up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
@@ -593,7 +588,7 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
     data_plane_.remove_session(connection.local_id);
     account(connection, auth::radius::AcctStatus::stop, Clock::now(), terminate_cause(reason));
     std::lock_guard lock(identity_mutex_);
-    auto it = identity_by_address_.find(connection.session->inner_address);
+    auto it = identity_by_address_.find(IpAddress::from_v4_uint(connection.session->inner_address));
     if (it != identity_by_address_.end() && it->second == connection.session->identity) {
       // Another live session of the same identity may hold the address: keep it then.
       bool still_held = false;

@@ -59,7 +59,7 @@ class TunnelServer {
 
   // The tunnel identity (user or certificate name) holding an inner address, "" if none.
   // Thread-safe (SMTP asks from its own handlers).
-  std::string identity_of(std::uint32_t inner_address) const;
+  std::string identity_of(const IpAddress& inner_address) const;
   std::size_t connection_count() const;
 
   // What the control side refused, by reason, since start. Call on the io_context thread (the
@@ -135,7 +135,7 @@ class TunnelServer {
   std::unique_ptr<asio::thread_pool> verify_pool_;
   std::map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by local session id
   mutable std::mutex identity_mutex_;
-  std::map<std::uint32_t, std::string> identity_by_address_;
+  std::map<IpAddress, std::string> identity_by_address_;
   std::uint64_t next_connection_number_ = 1;
   asio::steady_timer housekeeping_timer_;
   bool stopping_ = false;

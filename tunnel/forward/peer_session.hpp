@@ -31,7 +31,7 @@ struct PeerSession {
 
   const std::uint32_t local_session_id;  // we receive on it (GRE key of packets to us)
   const std::uint32_t peer_session_id;   // the peer receives on it
-  std::uint32_t inner_address = 0;        // the client's tunnel IPv4 (host order)
+  std::uint32_t inner_address = 0;        // the client's tunnel IPv4 as its lookup key: IpAddress::to_v4_uint()
   std::string identity;                  // user or certificate identity, for status/logs
   std::string log_id;
   // The client certificate the session logged in with (server side; unix seconds, 0: none), for

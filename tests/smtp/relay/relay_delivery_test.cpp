@@ -67,7 +67,7 @@ class RelayDeliveryTest : public ::testing::Test {
 
   static config::RelayConfig relay_config(std::uint16_t port, config::RelayTlsPolicy tls) {
     config::RelayConfig c;
-    c.hosts = {config::Endpoint{"127.0.0.1", port}};
+    c.hosts = {HostPort{"127.0.0.1", port}};
     c.tls = tls;
     c.ca = pki().ca;
     c.connect_timeout = std::chrono::seconds(5);
@@ -173,7 +173,7 @@ TEST_F(RelayDeliveryTest, FailsOverFromDeadHost) {
   }  // closed: connecting there is refused
   FakeRelay relay({pki().cert, pki().key, 1});
   auto config = relay_config(relay.port(), config::RelayTlsPolicy::verify);
-  config.hosts.insert(config.hosts.begin(), config::Endpoint{"127.0.0.1", dead_port});
+  config.hosts.insert(config.hosts.begin(), HostPort{"127.0.0.1", dead_port});
   RelayDelivery d(config, std::nullopt, "postern.test");
   auto r = deliver(d, message({"bob@elsewhere.test"}));
   EXPECT_EQ(r[0].status, spool::DeliveryStatus::delivered) << r[0].detail;

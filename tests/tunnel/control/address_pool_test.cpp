@@ -13,19 +13,19 @@ namespace {
 using namespace std::chrono_literals;
 const AddressPool::TimePoint t0{};
 
-Ipv4 ip(std::string_view s) { return *Ipv4::parse(s); }
+IpAddress ip(std::string_view s) { return *IpAddress::parse(s); }
 
 TEST(AddressPool, RejectsBadConfig) {
-  EXPECT_THROW(AddressPool(*Cidr::parse("10.0.0.0/8"), 60s), std::invalid_argument);
-  EXPECT_THROW(AddressPool(*Cidr::parse("10.0.0.0/31"), 60s), std::invalid_argument);
-  EXPECT_THROW(AddressPool(Cidr{ip("10.0.0.1"), 24}, 60s), std::invalid_argument);
+  EXPECT_THROW(AddressPool(*IpPrefix::parse("10.0.0.0/8"), 60s), std::invalid_argument);
+  EXPECT_THROW(AddressPool(*IpPrefix::parse("10.0.0.0/31"), 60s), std::invalid_argument);
+  EXPECT_THROW(AddressPool(IpPrefix{ip("10.0.0.1"), 24}, 60s), std::invalid_argument);
 }
 
 TEST(AddressPool, ServerAddressAndExhaustionNeverReserved) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/29"), 60s);  // hosts .1-.6, server .1: clients .2-.6
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/29"), 60s);  // hosts .1-.6, server .1: clients .2-.6
   EXPECT_EQ(pool.server_address(), ip("10.77.0.1"));
   EXPECT_EQ(pool.capacity(), 5u);
-  std::set<Ipv4> got;
+  std::set<IpAddress> got;
   for (int i = 0; i < 5; ++i) {
     auto a = pool.assign("user" + std::to_string(i), std::nullopt, t0);
     ASSERT_TRUE(a);
@@ -36,7 +36,7 @@ TEST(AddressPool, ServerAddressAndExhaustionNeverReserved) {
   EXPECT_FALSE(got.contains(ip("10.77.0.7")));
   EXPECT_FALSE(pool.assign("late", std::nullopt, t0));
   // Requests for reserved or foreign addresses are ignored, not honoured.
-  AddressPool p2(*Cidr::parse("10.77.0.0/29"), 60s);
+  AddressPool p2(*IpPrefix::parse("10.77.0.0/29"), 60s);
   for (auto bad : {"10.77.0.0", "10.77.0.1", "10.77.0.7", "192.168.1.1"}) {
     auto a = p2.assign(bad, ip(bad), t0);
     ASSERT_TRUE(a);
@@ -45,7 +45,7 @@ TEST(AddressPool, ServerAddressAndExhaustionNeverReserved) {
 }
 
 TEST(AddressPool, StickyAcrossReconnectWithinGrace) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/24"), 60s);
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/24"), 60s);
   auto a = pool.assign("alice", std::nullopt, t0);
   ASSERT_TRUE(a);
   pool.release("alice", t0 + 1s);
@@ -58,7 +58,7 @@ TEST(AddressPool, StickyAcrossReconnectWithinGrace) {
 }
 
 TEST(AddressPool, GraceExpiresAndAddressIsFreed) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/30"), 60s);  // exactly one client address (.2)
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/30"), 60s);  // exactly one client address (.2)
   auto a = pool.assign("alice", std::nullopt, t0);
   ASSERT_EQ(a, ip("10.77.0.2"));
   EXPECT_FALSE(pool.assign("bob", std::nullopt, t0));
@@ -70,7 +70,7 @@ TEST(AddressPool, GraceExpiresAndAddressIsFreed) {
 }
 
 TEST(AddressPool, RequestedAddressHonouredWhenFreeOrOwn) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/24"), 60s);
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/24"), 60s);
   EXPECT_EQ(pool.assign("alice", ip("10.77.0.50"), t0), ip("10.77.0.50"));
   EXPECT_EQ(pool.assign("bob", ip("10.77.0.50"), t0), ip("10.77.0.2"));  // taken: any free one
   // Alice in grace asks for another free address: she moves, the old one is free again.
@@ -80,7 +80,7 @@ TEST(AddressPool, RequestedAddressHonouredWhenFreeOrOwn) {
 }
 
 TEST(AddressPool, HoldersShareAnAddress) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/24"), 60s);
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/24"), 60s);
   auto a = pool.assign("alice", std::nullopt, t0);
   // Second session of alice while the first holds it: same address, cannot move.
   EXPECT_EQ(pool.assign("alice", ip("10.77.0.99"), t0), a);
@@ -94,7 +94,7 @@ TEST(AddressPool, HoldersShareAnAddress) {
 }
 
 TEST(AddressPool, FreedAddressesAreNotReusedImmediately) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/24"), 0s);
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/24"), 0s);
   auto a = pool.assign("a", std::nullopt, t0);
   pool.release("a", t0);
   auto b = pool.assign("b", std::nullopt, t0 + 1s);
@@ -105,7 +105,7 @@ TEST(AddressPool, FreedAddressesAreNotReusedImmediately) {
 // A directory's Framed-IP-Address (RADIUS): given when it is a client address of the pool and
 // no other identity's session holds it; a lease merely in grace gives way to it.
 TEST(AddressPool, FramedAddressHonouredOnlyInsideThePoolAndWhenFree) {
-  AddressPool pool(*Cidr::parse("10.77.0.0/24"), 60s);
+  AddressPool pool(*IpPrefix::parse("10.77.0.0/24"), 60s);
   using F = AddressPool::Framed;
   EXPECT_EQ(pool.assign_framed("alice", ip("10.78.0.5"), t0), F::outside_pool);
   EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.1"), t0), F::outside_pool);    // the server's

@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 const TimePoint t0 = TimePoint{} + 1000s;
 
-Ipv4 ip(std::string_view s) { return *Ipv4::parse(s); }
+IpAddress ip(std::string_view s) { return *IpAddress::parse(s); }
 
 ClientConfig client_config(std::optional<std::string> user = "alice", std::string_view password = "good") {
   ClientConfig c;
@@ -40,7 +40,7 @@ ServerConfig server_config(AuthPolicy policy = AuthPolicy::password) {
   s.rekey_packets = 1u << 20;
   s.dns = {ip("10.77.0.1")};
   s.domains = {*dns::parse_domain("site.example"), *dns::parse_domain("~intranet.site.example")};
-  s.routes = {*Cidr::parse("192.168.10.0/24"), *Cidr::parse("10.0.0.0/8")};
+  s.routes = {*IpPrefix::parse("192.168.10.0/24"), *IpPrefix::parse("10.0.0.0/8")};
   s.log_id = "s1";
   return s;
 }
@@ -65,7 +65,7 @@ struct Pair {
   Side c, s;
   bool password_ok = true;
   bool backend_down = false;          // the directory cannot answer
-  std::optional<Ipv4> framed;         // the directory's Framed-IP-Address
+  std::optional<IpAddress> framed;         // the directory's Framed-IP-Address
   bool auto_verify = true;
   bool deliver_to_server = true;
   bool deliver_to_client = true;
@@ -117,7 +117,7 @@ struct Pair {
 };
 
 struct Fixture : ::testing::Test {
-  AddressPool pool{*Cidr::parse("10.77.0.0/24"), 300s};
+  AddressPool pool{*IpPrefix::parse("10.77.0.0/24"), 300s};
 };
 
 TEST_F(Fixture, PasswordNegotiationEndToEnd) {
@@ -192,7 +192,7 @@ TEST_F(Fixture, FramedAddressBecomesTheClientAddress) {
   EXPECT_EQ(p.c.find<Established>()->params.client_address, ip("10.77.0.77"));
   EXPECT_EQ(pool.lease_of("alice"), ip("10.77.0.77"));
 
-  AddressPool other{*Cidr::parse("10.77.0.0/24"), 300s};
+  AddressPool other{*IpPrefix::parse("10.77.0.0/24"), 300s};
   Pair q(other, client_config(), server_config());
   q.framed = ip("10.99.0.5");
   q.run();
@@ -238,7 +238,7 @@ TEST_F(Fixture, PolicyMatrix) {
       {AuthPolicy::both, false, true, false, false},        {AuthPolicy::both, true, true, true, true},
   };
   for (const auto& k : cases) {
-    AddressPool local_pool(*Cidr::parse("10.77.0.0/24"), 300s);
+    AddressPool local_pool(*IpPrefix::parse("10.77.0.0/24"), 300s);
     PeerCertificate cert;
     // A certificate sent with a password must be the password user's own (CN == user); a
     // certificate alone keeps a CN distinct from the user, so the identity check below tells
@@ -380,7 +380,7 @@ TEST_F(Fixture, PreviousAddressAndStickyReconnect) {
 }
 
 TEST_F(Fixture, PoolExhausted) {
-  AddressPool tiny(*Cidr::parse("10.77.0.0/30"), 300s);
+  AddressPool tiny(*IpPrefix::parse("10.77.0.0/30"), 300s);
   ASSERT_TRUE(tiny.assign("someone-else", std::nullopt, t0));
   Pair p(tiny, client_config(), server_config());
   p.run();
@@ -535,7 +535,7 @@ TEST_F(Fixture, ClientWithoutDomainAttributeIsAcked) {
   ASSERT_EQ(d.feed(encode_lcp(MessageType::lcp_configure_request, {1400, 10, 60, {}})).at(0).type,
             MessageType::lcp_configure_ack);
   IpcpOptions req;
-  req.address = Ipv4{};
+  req.address = IpAddress{};
   auto out = d.feed(encode_ipcp(MessageType::ipcp_configure_request, req));
   ASSERT_EQ(out.at(0).type, MessageType::ipcp_configure_nak);
   IpcpOptions nak;

@@ -18,7 +18,7 @@ TEST(Ipv6LeakRules, NothingPushedThatIpv6CouldBypass) {
 TEST(Ipv6LeakRules, DefaultRouteRefusesEverythingButMainsSpecificRoutes) {
   auto rules = ipv6_leak_rules(kProtection, true, false);
   ASSERT_EQ(rules.size(), 2u);
-  for (const auto& r : rules) EXPECT_EQ(r.family, platform::IpAddress::Family::v6);
+  for (const auto& r : rules) EXPECT_EQ(r.family, IpAddress::Family::v6);
   EXPECT_EQ(rules[0].priority, k_leak_rule_priority + 1);
   EXPECT_EQ(rules[0].table, platform::k_table_main);
   EXPECT_EQ(rules[0].suppress_prefixlength, 0u);

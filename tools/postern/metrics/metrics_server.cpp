@@ -52,7 +52,7 @@ class MetricsCollectable : public prometheus::Collectable {
   status::StatusSources sources_;
 };
 
-MetricsServer::MetricsServer(asio::io_context& io, const config::Endpoint& listen, status::StatusSources sources)
+MetricsServer::MetricsServer(asio::io_context& io, const IpEndpoint& listen, status::StatusSources sources)
     : collectable_(std::make_shared<MetricsCollectable>(io, std::move(sources))) {
   const std::string address = listen.to_string();
   try {

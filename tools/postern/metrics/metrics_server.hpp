@@ -25,7 +25,7 @@ class MetricsCollectable;
 
 class MetricsServer {
  public:
-  MetricsServer(asio::io_context& io, const config::Endpoint& listen, status::StatusSources sources);
+  MetricsServer(asio::io_context& io, const IpEndpoint& listen, status::StatusSources sources);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -21,7 +21,7 @@ class Session {
   SubmitResult run(const Envelope& envelope, const MessageMaker& make_message);
 
  private:
-  const Endpoint& ep() const { return options_.endpoint; }
+  const HostPort& ep() const { return options_.endpoint; }
   void connect();
   void read_greeting();
   Capabilities ehlo();
@@ -55,11 +55,11 @@ Reply Session::read_reply() {
       return *reply;
     }
     if (reader_.failed()) {
-      throw SendError(fmt::format("{} sent something that is not an SMTP reply: {}", ep().label(),
+      throw SendError(fmt::format("{} sent something that is not an SMTP reply: {}", ep().to_string(),
                                   reader_.error()));
     }
     std::string bytes = conn_->read_some(options_.timeout);
-    if (bytes.empty()) throw SendError(fmt::format("{} closed the connection", ep().label()));
+    if (bytes.empty()) throw SendError(fmt::format("{} closed the connection", ep().to_string()));
     reader_.feed(bytes);
   }
 }
@@ -73,14 +73,14 @@ Reply Session::command(std::string_view line, std::string_view shown) {
 Reply Session::expect(std::string_view line, int code, std::string_view what, std::string_view shown) {
   Reply reply = command(line, shown);
   if (reply.code != code) {
-    throw SendError(fmt::format("{} refused {}: {}", ep().label(), what, reply.last_line));
+    throw SendError(fmt::format("{} refused {}: {}", ep().to_string(), what, reply.last_line));
   }
   return reply;
 }
 
 void Session::connect() {
   conn_ = std::make_unique<Connection>(ep(), options_.timeout);
-  show("*", fmt::format("connected to {}", ep().label()));
+  show("*", fmt::format("connected to {}", ep().to_string()));
   if (options_.mode == TlsMode::implicit) {
     conn_->start_tls(options_.tls, /*implicit=*/true);
     show("*", "TLS: " + conn_->tls_description());
@@ -105,29 +105,29 @@ void Session::diagnose_silent_greeting() {
   if (tls_port) {
     throw SendError(fmt::format("{} expects implicit TLS (SMTPS): use --tls (it sent no SMTP greeting "
                                 "within {}s but answers a TLS handshake)",
-                                ep().label(), options_.timeout.count() / 1000.0));
+                                ep().to_string(), options_.timeout.count() / 1000.0));
   }
   throw SendError(fmt::format("{} accepted the connection but sent no SMTP greeting within {}s",
-                              ep().label(), options_.timeout.count() / 1000.0));
+                              ep().to_string(), options_.timeout.count() / 1000.0));
 }
 
 void Session::read_greeting() {
   Reply greeting;
   try {
     std::string first = conn_->read_some(options_.timeout);
-    if (first.empty()) throw SendError(fmt::format("{} closed the connection before its greeting", ep().label()));
+    if (first.empty()) throw SendError(fmt::format("{} closed the connection before its greeting", ep().to_string()));
     if (!conn_->is_tls() && looks_like_tls_record(first)) {
-      throw SendError(fmt::format("{} expects implicit TLS (SMTPS): use --tls", ep().label()));
+      throw SendError(fmt::format("{} expects implicit TLS (SMTPS): use --tls", ep().to_string()));
     }
     reader_.feed(first);
     greeting = read_reply();
   } catch (const ReadTimeout&) {
-    if (conn_->is_tls()) throw SendError(fmt::format("{} sent no SMTP greeting after the TLS handshake", ep().label()));
+    if (conn_->is_tls()) throw SendError(fmt::format("{} sent no SMTP greeting after the TLS handshake", ep().to_string()));
     diagnose_silent_greeting();
   }
   // RFC 5321 3.1: 554 instead of 220 means "no SMTP service here".
   if (greeting.code != 220) {
-    throw SendError(fmt::format("{} does not accept mail from us: {}", ep().label(), greeting.last_line));
+    throw SendError(fmt::format("{} does not accept mail from us: {}", ep().to_string(), greeting.last_line));
   }
 }
 
@@ -140,7 +140,7 @@ void Session::starttls() {
   expect("STARTTLS", 220, "STARTTLS");
   // RFC 3207 5 / CVE-2011-0411: bytes after the 220 would be read as if they came over TLS.
   if (reader_.has_partial_reply() || reader_.next()) {
-    throw SendError(fmt::format("{} sent data after its STARTTLS reply (possible injection); aborting", ep().label()));
+    throw SendError(fmt::format("{} sent data after its STARTTLS reply (possible injection); aborting", ep().to_string()));
   }
   conn_->start_tls(options_.tls, /*implicit=*/false);
   reader_ = ReplyReader{};
@@ -175,17 +175,17 @@ void Session::authenticate(const Capabilities& caps) {
   if (!conn_->is_tls()) {
     throw SendError(fmt::format(
         "refusing to send the password for {} over plaintext: {} did not offer STARTTLS "
-        "(if it is an SMTPS port, use --tls)", *options_.user, ep().label()));
+        "(if it is an SMTPS port, use --tls)", *options_.user, ep().to_string()));
   }
   if (caps.has_auth("PLAIN")) return auth_plain();
   if (caps.has_auth("LOGIN")) return auth_login();
   if (caps.auth_mechanisms.empty()) {
-    throw SendError(fmt::format("{} does not offer AUTH (is this the submission port?)", ep().label()));
+    throw SendError(fmt::format("{} does not offer AUTH (is this the submission port?)", ep().to_string()));
   }
   std::string offered;
   for (const auto& m : caps.auth_mechanisms) offered += (offered.empty() ? "" : " ") + m;
   throw SendError(fmt::format("{} offers no mechanism postern supports (PLAIN, LOGIN); it offers {}",
-                              ep().label(), offered));
+                              ep().to_string(), offered));
 }
 
 SubmitResult Session::run(const Envelope& envelope, const MessageMaker& make_message) {
@@ -197,7 +197,7 @@ SubmitResult Session::run(const Envelope& envelope, const MessageMaker& make_mes
       starttls();
       caps = ehlo();  // RFC 3207 4.2: forget everything learned before TLS
     } else if (options_.mode == TlsMode::starttls) {
-      throw SendError(fmt::format("{} does not offer STARTTLS (its EHLO reply lacks it)", ep().label()));
+      throw SendError(fmt::format("{} does not offer STARTTLS (its EHLO reply lacks it)", ep().to_string()));
     }
   }
   if (options_.user) authenticate(caps);
@@ -207,7 +207,7 @@ SubmitResult Session::run(const Envelope& envelope, const MessageMaker& make_mes
   for (const auto& rcpt : envelope.to) {
     Reply reply = command(fmt::format("RCPT TO:<{}>", rcpt));
     if (reply.code != 250 && reply.code != 251) {
-      throw SendError(fmt::format("{} refused the recipient <{}>: {}", ep().label(), rcpt, reply.last_line));
+      throw SendError(fmt::format("{} refused the recipient <{}>: {}", ep().to_string(), rcpt, reply.last_line));
     }
   }
   expect("DATA", 354, "DATA");
@@ -216,7 +216,7 @@ SubmitResult Session::run(const Envelope& envelope, const MessageMaker& make_mes
   conn_->write(data);
   Reply done = command(".");
   if (done.code != 250) {
-    throw SendError(fmt::format("{} did not accept the message: {}", ep().label(), done.last_line));
+    throw SendError(fmt::format("{} did not accept the message: {}", ep().to_string(), done.last_line));
   }
   try {
     command("QUIT");

@@ -30,7 +30,7 @@ enum class TlsMode { auto_, starttls, implicit };
 std::string_view to_string(TlsMode mode);
 
 struct ClientOptions {
-  Endpoint endpoint;
+  HostPort endpoint;
   TlsMode mode = TlsMode::auto_;
   TlsOptions tls;
   std::string ehlo_name;

@@ -28,11 +28,6 @@ int remaining_ms(Clock::time_point deadline) {
   return left < 0 ? 0 : static_cast<int>(left);
 }
 
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
 std::string seconds_text(std::chrono::milliseconds ms) {
   return fmt::format("{:g}s", static_cast<double>(ms.count()) / 1000.0);
 }
@@ -60,19 +55,19 @@ int connect_one(const addrinfo& ai, Clock::time_point deadline, int& errno_out) 
   return -1;
 }
 
-std::string connect_failure(const Endpoint& ep, int err, std::chrono::milliseconds timeout) {
+std::string connect_failure(const HostPort& ep, int err, std::chrono::milliseconds timeout) {
   switch (err) {
     case ECONNREFUSED:
-      return fmt::format("connection refused by {} (nothing listening)", ep.label());
+      return fmt::format("connection refused by {} (nothing listening)", ep.to_string());
     case ETIMEDOUT:
       return fmt::format("no answer from {} within {} (host down, or a firewall drops the packets)",
-                         ep.label(), seconds_text(timeout));
+                         ep.to_string(), seconds_text(timeout));
     case EHOSTUNREACH:
     case ENETUNREACH:
       return fmt::format("{} is unreachable: {} (check the address, the routes, or that the VPN is up)",
-                         ep.label(), std::strerror(err));
+                         ep.to_string(), std::strerror(err));
     default:
-      return fmt::format("cannot connect to {}: {}", ep.label(), std::strerror(err));
+      return fmt::format("cannot connect to {}: {}", ep.to_string(), std::strerror(err));
   }
 }
 
@@ -142,40 +137,15 @@ bool looks_like_tls_record(std::string_view b) {
   return b.size() >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03;
 }
 
-std::string Endpoint::label() const {
-  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
-  return fmt::format("{}:{}", host, port);
+HostPort parse_server(std::string_view text, std::uint16_t default_port) {
+  auto server = HostPort::parse(text, default_port);
+  if (!server) {
+    throw SendError(fmt::format("bad server address \"{}\": expected host, host:port or [IPv6]:port (port 1-65535)", text));
+  }
+  return *server;
 }
 
-Endpoint parse_endpoint(std::string_view text, std::uint16_t default_port) {
-  Endpoint ep;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos) throw SendError(fmt::format("bad server address \"{}\"", text));
-    ep.host = std::string(text.substr(1, close - 1));
-    if (close + 1 < text.size() && text[close + 1] == ':') port_text = text.substr(close + 2);
-  } else if (auto colon = text.rfind(':'); colon != std::string_view::npos && text.find(':') == colon) {
-    ep.host = std::string(text.substr(0, colon));
-    port_text = text.substr(colon + 1);
-  } else {
-    ep.host = std::string(text);
-  }
-  ep.port = default_port;
-  if (!port_text.empty()) {
-    unsigned long port = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9' || port > 65535) throw SendError(fmt::format("bad port in \"{}\"", text));
-      port = port * 10 + static_cast<unsigned long>(c - '0');
-    }
-    if (port == 0 || port > 65535) throw SendError(fmt::format("bad port in \"{}\"", text));
-    ep.port = static_cast<std::uint16_t>(port);
-  }
-  if (ep.host.empty()) throw SendError(fmt::format("bad server address \"{}\"", text));
-  return ep;
-}
-
-Connection::Connection(const Endpoint& endpoint, std::chrono::milliseconds timeout)
+Connection::Connection(const HostPort& endpoint, std::chrono::milliseconds timeout)
     : endpoint_(endpoint), timeout_(timeout) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -211,7 +181,7 @@ void Connection::wait_fd(bool for_write, Clock::time_point deadline) {
   int n = ::poll(&p, 1, remaining_ms(deadline));
   if (n < 0 && errno != EINTR) throw SendError(fmt::format("poll: {}", std::strerror(errno)));
   if (n == 0) {
-    throw ReadTimeout(fmt::format("{} did not answer within {}", endpoint_.label(), seconds_text(timeout_)));
+    throw ReadTimeout(fmt::format("{} did not answer within {}", endpoint_.to_string(), seconds_text(timeout_)));
   }
 }
 
@@ -230,7 +200,7 @@ void Connection::start_tls(const TlsOptions& options, bool implicit) {
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
   SSL_set_ex_data(ssl_, leaf_index(), &leaf_);
-  if (!is_ip_literal(endpoint_.host)) {
+  if (!endpoint_.is_ip_literal()) {
     // SNI (RFC 6066 3); SSL_set_tlsext_host_name is a macro with a C cast, so call SSL_ctrl.
     SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(endpoint_.host.c_str()));
@@ -238,7 +208,7 @@ void Connection::start_tls(const TlsOptions& options, bool implicit) {
   if (!options.insecure) {
     // RFC 6125: the certificate must name the host we were asked to reach.
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-    if (is_ip_literal(endpoint_.host)) {
+    if (endpoint_.is_ip_literal()) {
       X509_VERIFY_PARAM_set1_ip_asc(param, endpoint_.host.c_str());
     } else {
       SSL_set1_host(ssl_, endpoint_.host.c_str());
@@ -251,7 +221,7 @@ void Connection::start_tls(const TlsOptions& options, bool implicit) {
   try {
     tls_handshake(Clock::now() + timeout_);
   } catch (const ReadTimeout&) {
-    throw SendError(fmt::format("TLS handshake with {} timed out after {}", endpoint_.label(),
+    throw SendError(fmt::format("TLS handshake with {} timed out after {}", endpoint_.to_string(),
                                 seconds_text(timeout_)));
   } catch (const SendError& e) {
     throw_handshake_failure(options, implicit, e.what());
@@ -284,7 +254,7 @@ void Connection::throw_handshake_failure(const TlsOptions& options, bool implici
     throw SendError(fmt::format(
         "the TLS certificate of {} was rejected: {}{}. If this is your server, pass --ca FILE with "
         "the CA certificate that signed it; to skip verification (testing only) pass --insecure",
-        endpoint_.label(), X509_verify_cert_error_string(verify),
+        endpoint_.to_string(), X509_verify_cert_error_string(verify),
         subject.empty() ? "" : fmt::format(" (certificate subject {})", subject)));
   }
   if (implicit && looks_like_smtp_text(first_bytes_)) {
@@ -299,13 +269,13 @@ void Connection::throw_handshake_failure(const TlsOptions& options, bool implici
     throw SendError(fmt::format(
         "{} speaks plaintext SMTP, not implicit TLS: use --starttls (or port 465 with --tls) "
         "(server said \"{}\")",
-        endpoint_.label(), first_line(first_bytes_)));
+        endpoint_.to_string(), first_line(first_bytes_)));
   }
   if (!first_bytes_.empty() && !looks_like_tls_record(first_bytes_)) {
-    throw SendError(fmt::format("{} does not speak TLS (it sent \"{}\"): {}", endpoint_.label(),
+    throw SendError(fmt::format("{} does not speak TLS (it sent \"{}\"): {}", endpoint_.to_string(),
                                 first_line(first_bytes_), openssl_error));
   }
-  throw SendError(fmt::format("TLS handshake with {} failed: {}", endpoint_.label(), openssl_error));
+  throw SendError(fmt::format("TLS handshake with {} failed: {}", endpoint_.to_string(), openssl_error));
 }
 
 bool Connection::server_sent_tls_record() const { return looks_like_tls_record(first_bytes_); }
@@ -329,7 +299,7 @@ void Connection::write(std::string_view bytes) {
       }
       int err = SSL_get_error(ssl_, rc);
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-        throw SendError(fmt::format("sending to {} failed: {}", endpoint_.label(), openssl_errors()));
+        throw SendError(fmt::format("sending to {} failed: {}", endpoint_.to_string(), openssl_errors()));
       }
       wait_fd(err == SSL_ERROR_WANT_WRITE, deadline);
       continue;
@@ -340,7 +310,7 @@ void Connection::write(std::string_view bytes) {
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       wait_fd(true, deadline);
     } else if (errno != EINTR) {
-      throw SendError(fmt::format("sending to {} failed: {}", endpoint_.label(), std::strerror(errno)));
+      throw SendError(fmt::format("sending to {} failed: {}", endpoint_.to_string(), std::strerror(errno)));
     }
   }
 }
@@ -360,7 +330,7 @@ std::string Connection::read_some(std::chrono::milliseconds timeout) {
         continue;
       }
       if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) return {};  // closed without close_notify
-      throw SendError(fmt::format("reading from {} failed: {}", endpoint_.label(), openssl_errors()));
+      throw SendError(fmt::format("reading from {} failed: {}", endpoint_.to_string(), openssl_errors()));
     }
     ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n >= 0) return std::string(buf, static_cast<std::size_t>(n));
@@ -369,7 +339,7 @@ std::string Connection::read_some(std::chrono::milliseconds timeout) {
     } else if (errno == ECONNRESET) {
       return {};
     } else if (errno != EINTR) {
-      throw SendError(fmt::format("reading from {} failed: {}", endpoint_.label(), std::strerror(errno)));
+      throw SendError(fmt::format("reading from {} failed: {}", endpoint_.to_string(), std::strerror(errno)));
     }
   }
 }

@@ -8,6 +8,8 @@
 
 #include <openssl/ssl.h>
 
+#include "common/host_port.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -27,14 +29,9 @@ class ReadTimeout : public SendError {
   using SendError::SendError;
 };
 
-struct Endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string label() const;  // "host:port" ("[v6]:port" for IPv6 literals)
-};
-
-// "host:port", "[::1]:587" or "host" (then default_port). Throws SendError on a bad port.
-Endpoint parse_endpoint(std::string_view text, std::uint16_t default_port);
+// "host:port", "[::1]:587" or "host" (then default_port), as HostPort::parse reads them.
+// Throws SendError naming the text.
+HostPort parse_server(std::string_view text, std::uint16_t default_port);
 
 struct TlsOptions {
   std::string ca_file;    // empty: the system trust store
@@ -44,7 +41,7 @@ struct TlsOptions {
 class Connection {
  public:
   // Resolves and connects (every address in turn). Throws SendError in words.
-  Connection(const Endpoint& endpoint, std::chrono::milliseconds timeout);
+  Connection(const HostPort& endpoint, std::chrono::milliseconds timeout);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -62,7 +59,7 @@ class Connection {
   // Some bytes, or "" at EOF. Throws ReadTimeout when nothing arrives within timeout.
   std::string read_some(std::chrono::milliseconds timeout);
 
-  const Endpoint& endpoint() const { return endpoint_; }
+  const HostPort& endpoint() const { return endpoint_; }
 
  private:
   void wait_fd(bool for_write, std::chrono::steady_clock::time_point deadline);
@@ -70,7 +67,7 @@ class Connection {
   [[noreturn]] void throw_handshake_failure(const TlsOptions& options, bool implicit,
                                             const std::string& openssl_error);
 
-  Endpoint endpoint_;
+  HostPort endpoint_;
   std::chrono::milliseconds timeout_;
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;

@@ -2,7 +2,7 @@
 #include "tools/postern/status/status_collect.hpp"
 
 #include "common/config.hpp"
-#include "platform/endpoint.hpp"
+#include "common/ip_address.hpp"
 #include "smtp/server/smtp_service.hpp"
 #include "tunnel/daemon/data_plane.hpp"
 #include "tunnel/daemon/tunnel_server.hpp"
@@ -29,10 +29,10 @@ std::optional<double> seconds_since(std::int64_t stamp_ns, Clock::time_point now
 SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point now, std::int64_t unix_now) {
   SessionStatus out;
   out.identity = s.identity;
-  out.inner_address = s.inner_address ? config::format_ipv4(s.inner_address) : "";
+  out.inner_address = s.inner_address ? IpAddress::from_v4_uint(s.inner_address).to_string() : "";
   {
     std::lock_guard lock(s.endpoint_mutex);
-    if (auto endpoint = platform::Endpoint::from_sockaddr(s.endpoint, s.endpoint_len)) {
+    if (auto endpoint = IpEndpoint::from_sockaddr(s.endpoint, s.endpoint_len)) {
       out.outer_address = endpoint->to_string();
     }
   }
