@@ -13,6 +13,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 
@@ -207,9 +208,12 @@ TEST_F(Smime, OneByteAlteredFailsVerification) {
     ASSERT_NE(at, std::string::npos) << needle;
     altered[at + 2] ^= 0x01;
     const OpenedMessage r = open(altered);
-    EXPECT_EQ(r.verdict, Verdict::verification_failed) << needle;
+    EXPECT_EQ(r.verdict, Verdict::bad_signature) << needle;
+    EXPECT_FALSE(r.signature_intact);
     EXPECT_FALSE(r.signature_ok);
-    EXPECT_NE(r.reason.find("signature verification failed"), std::string::npos) << r.reason;
+    EXPECT_NE(r.reason.find("altered after signing"), std::string::npos) << r.reason;
+    ASSERT_EQ(r.signers.size(), 1u);  // who claims to have signed is still reported
+    EXPECT_EQ(r.signers[0].subject, "CN=alice");
   }
 }
 
@@ -219,7 +223,10 @@ TEST_F(Smime, UntrustedCaAndForeignFromFail) {
   X509StorePtr rogue_store = trust_store_from_pem(auth::certificate_pem(rogue.get()));
   const std::string m = message(sign_as_alice());
   const OpenedMessage r = open(m, nullptr, rogue_store.get());
-  EXPECT_EQ(r.verdict, Verdict::verification_failed);
+  EXPECT_EQ(r.verdict, Verdict::untrusted_signer) << r.reason;
+  EXPECT_TRUE(r.signature_intact);
+  EXPECT_FALSE(r.signature_ok);
+  EXPECT_NE(r.reason.find("local issuer"), std::string::npos) << r.reason;  // OpenSSL's detail text
   ASSERT_EQ(r.signers.size(), 1u);  // still named, so the reader sees who claims to have signed
   EXPECT_EQ(r.signers[0].subject, "CN=alice");
 
@@ -227,7 +234,7 @@ TEST_F(Smime, UntrustedCaAndForeignFromFail) {
   const OpenedMessage f = open(message(sign_as_alice()));
   EXPECT_TRUE(f.signature_ok);
   EXPECT_FALSE(f.from_matches);
-  EXPECT_EQ(f.verdict, Verdict::verification_failed);
+  EXPECT_EQ(f.verdict, Verdict::from_mismatch);
   EXPECT_NE(f.reason.find("mallory@example.org"), std::string::npos) << f.reason;
 }
 
@@ -240,7 +247,8 @@ TEST_F(Smime, CertificateWithoutEmailProtectionIsNotTrustedForMail) {
   o.boundary_token = "t";
   const OpenedMessage r = open(message(o));
   EXPECT_FALSE(r.signature_ok);
-  EXPECT_EQ(r.verdict, Verdict::verification_failed);
+  EXPECT_TRUE(r.signature_intact);
+  EXPECT_EQ(r.verdict, Verdict::untrusted_signer);
 }
 
 TEST_F(Smime, EncryptedToAliceDoesNotOpenWithBobsKey) {
@@ -262,6 +270,7 @@ TEST_F(Smime, EncryptedToAliceDoesNotOpenWithBobsKey) {
   const OpenedMessage right = open(m, &alice_);
   EXPECT_EQ(right.verdict, Verdict::ok) << right.reason;
   EXPECT_EQ(right.layers, std::vector<Layer>{Layer::auth_enveloped_data});
+  EXPECT_EQ(right.content_cipher, "aes-256-gcm");
   EXPECT_EQ(right.content, canonical_crlf(entity()));
 }
 
@@ -292,7 +301,92 @@ TEST_F(Smime, SignedThenEnvelopedWithGcm) {
   std::string altered = m;
   const auto at = altered.size() - 200;
   altered[at] = altered[at] == 'A' ? 'B' : 'A';
-  EXPECT_NE(open(altered, &bob_).verdict, Verdict::ok);
+  EXPECT_EQ(open(altered, &bob_).verdict, Verdict::cannot_decrypt);
+}
+
+// A one-byte change in the base64 right after the headers breaks the DER itself: the entity still
+// says it is S/MIME, so it is a damaged layer, not "not S/MIME".
+TEST_F(Smime, DamagedStructureIsNotMistakenForPlainMail) {
+  ProtectOptions o;
+  o.recipients = {bob_.cert.get()};
+  std::string m = message(o);
+  const auto b64 = m.find("\r\n\r\n", m.find("smime-type=")) + 4;
+  m[b64] = m[b64] == 'M' ? 'A' : 'M';  // the SEQUENCE tag (0x30 = "M" in base64)
+  const OpenedMessage r = open(m, &bob_);
+  EXPECT_EQ(r.verdict, Verdict::cannot_decrypt) << r.reason;
+  EXPECT_NE(r.reason.find("damaged"), std::string::npos) << r.reason;
+
+  std::string s = message(sign_as_alice());
+  const auto sig = s.find("\r\n\r\n", s.find("application/pkcs7-signature; name")) + 4;
+  s[sig] = s[sig] == 'M' ? 'A' : 'M';
+  const OpenedMessage q = open(s);
+  EXPECT_EQ(q.verdict, Verdict::bad_signature) << q.reason;
+}
+
+TEST_F(Smime, ReassembleKeepsOuterHeadersAndTheInnerEntity) {
+  ProtectOptions o = sign_as_alice();
+  o.recipients = {bob_.cert.get()};
+  const std::string m = "Received: from laptop\r\n by site\r\n" + message(o);
+  const OpenedMessage r = open(m, &bob_);
+  ASSERT_EQ(r.verdict, Verdict::ok) << r.reason;
+  const std::string text = reassemble(m, r.content);
+  EXPECT_EQ(text.rfind("Received: from laptop\r\n by site\r\n", 0), 0u) << text;
+  EXPECT_NE(text.find("Subject: quarterly figures\r\n"), std::string::npos);
+  EXPECT_EQ(text.find("pkcs7"), std::string::npos) << text;  // no S/MIME header left
+  EXPECT_EQ(count(text, "MIME-Version:"), 1u);
+  EXPECT_NE(text.find("MIME-Version: 1.0\r\n" + canonical_crlf(entity())), std::string::npos);
+  // A plain reader parses it: it is the message as sent without protection.
+  EXPECT_NE(text.find("filename=\"blob.bin\""), std::string::npos);
+}
+
+TEST_F(Smime, Pkcs12GivesBackCertificateAndKey) {
+  const SecretBytes password(std::string_view("p12 secret"));
+  const std::string der = auth::pkcs12_bundle(bob_.cert.get(), bob_.key.get(), ca_.get(), "bob@example.org", password);
+  const Credentials c = credentials_from_pkcs12(der, password);
+  ASSERT_TRUE(c.cert && c.key);
+  EXPECT_EQ(X509_cmp(c.cert.get(), bob_.cert.get()), 0);
+  EXPECT_EQ(X509_check_private_key(c.cert.get(), c.key.get()), 1);
+  EXPECT_THROW(credentials_from_pkcs12(der, SecretBytes(std::string_view("wrong"))), SmimeError);
+  EXPECT_THROW(credentials_from_pkcs12("not der", password), SmimeError);
+}
+
+// bob's certificate re-issued with an RFC 4262 sMIMECapabilities extension listing `ciphers`.
+X509Ptr with_capabilities(X509* cert, const std::vector<int>& ciphers, X509* ca, EVP_PKEY* ca_key) {
+  X509Ptr copy(X509_dup(cert));
+  X509_ALGORS* caps = sk_X509_ALGOR_new_null();
+  for (int nid : ciphers) {
+    X509_ALGOR* alg = X509_ALGOR_new();
+    X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_UNDEF, nullptr);
+    sk_X509_ALGOR_push(caps, alg);
+  }
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_ALGORS(caps, &der);
+  sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
+  ASN1_OCTET_STRING* value = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING_set(value, der, len);
+  OPENSSL_free(der);
+  X509_EXTENSION* ext = X509_EXTENSION_create_by_NID(nullptr, NID_SMIMECapabilities, 0, value);
+  X509_add_ext(copy.get(), ext, -1);
+  X509_EXTENSION_free(ext);
+  ASN1_OCTET_STRING_free(value);
+  X509_set_issuer_name(copy.get(), X509_get_subject_name(ca));
+  X509_sign(copy.get(), ca_key, EVP_sha256());
+  return copy;
+}
+
+TEST_F(Smime, CipherFollowsTheRecipientCertificate) {
+  const X509Ptr cbc_only = with_capabilities(bob_.cert.get(), {NID_aes_256_cbc, NID_aes_128_cbc}, ca_.get(), ca_key_.get());
+  const X509Ptr gcm_too = with_capabilities(bob_.cert.get(), {NID_aes_256_gcm, NID_aes_256_cbc}, ca_.get(), ca_key_.get());
+  EXPECT_EQ(choose_cipher({bob_.cert.get(), alice_.cert.get()}), ContentCipher::aes_256_gcm);  // nothing listed
+  EXPECT_EQ(choose_cipher({gcm_too.get(), alice_.cert.get()}), ContentCipher::aes_256_gcm);
+  EXPECT_EQ(choose_cipher({cbc_only.get(), alice_.cert.get()}), ContentCipher::aes_256_cbc);  // one says no GCM
+  ProtectOptions o;
+  o.recipients = {cbc_only.get(), alice_.cert.get()};
+  o.cipher = choose_cipher(o.recipients);
+  const OpenedMessage r = open(message(o), &bob_);
+  EXPECT_EQ(r.verdict, Verdict::ok) << r.reason;
+  EXPECT_EQ(r.layers, std::vector<Layer>{Layer::enveloped_data});
+  EXPECT_EQ(r.content_cipher, "aes-256-cbc");
 }
 
 TEST_F(Smime, CbcWhenAsked) {
@@ -304,6 +398,7 @@ TEST_F(Smime, CbcWhenAsked) {
   const OpenedMessage r = open(m, &bob_);
   EXPECT_EQ(r.verdict, Verdict::ok) << r.reason;
   EXPECT_EQ(r.layers, (std::vector<Layer>{Layer::enveloped_data, Layer::signed_data}));
+  EXPECT_EQ(r.content_cipher, "aes-256-cbc");
 }
 
 TEST_F(Smime, CopyStoredWithLfLineEndsStillVerifies) {

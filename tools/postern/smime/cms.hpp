@@ -41,8 +41,10 @@ using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreDeleter>;
 enum class ContentCipher { aes_256_gcm, aes_256_cbc };
 std::string_view to_string(ContentCipher cipher);
 
-// AES-256-GCM when every recipient key can take part in an AuthEnvelopedData (RSA key transport,
-// EC key agreement: both in OpenSSL 3's CMS), else AES-256-CBC.
+// AES-256-GCM when every recipient certificate allows it: its key can take part in an
+// AuthEnvelopedData (RSA key transport, EC key agreement: both in OpenSSL 3's CMS), and it
+// lists AES-256-GCM in an sMIMECapabilities extension (RFC 4262) or has none (RFC 8551
+// 2.7.1.2: nothing known, AES-256-GCM); else AES-256-CBC.
 ContentCipher choose_cipher(const std::vector<X509*>& recipients);
 
 // A detached SignedData (DER) over `content`, SHA-256, signed by `cert`/`key` with the signed
@@ -54,11 +56,15 @@ std::string sign_detached(std::string_view content, X509* cert, EVP_PKEY* key);
 // PKCS#1 v1.5; EC: ECDH with the X9.63 KDF over SHA-256 and AES key wrap, RFC 5753).
 std::string encrypt(std::string_view content, const std::vector<X509*>& recipients, ContentCipher cipher);
 
-// The outcome of verify(): `ok` when the signature is intact and the signer's certificate chains
-// to the store for S/MIME signing (purpose smime_sign: emailProtection when an EKU is present).
+// The outcome of verify(), in two steps so a reader can tell an altered message from an unknown
+// signer: `intact` when the signature matches the content under the key of the certificate it
+// names (checked without the store), `ok` when it is also trusted: the signer's certificate
+// chains to the store for S/MIME signing (purpose smime_sign: emailProtection when an EKU is
+// present), is in its validity period and is not a CA's.
 struct Verified {
+  bool intact = false;
   bool ok = false;
-  std::string error;             // why not, OpenSSL's reason
+  std::string error;             // why not, OpenSSL's reason (the certificate check's for !ok)
   std::string content;           // the signed content (embedded or the detached one)
   std::vector<X509Ptr> signers;  // the signers' certificates (also when the check failed)
 };
@@ -75,13 +81,27 @@ struct Decrypted {
 // that certificate, or altered (GCM tag), is !ok.
 Decrypted decrypt(CMS_ContentInfo* cms, X509* cert, EVP_PKEY* key);
 
+// The content-encryption algorithm of an (Auth)EnvelopedData, by OpenSSL's long name
+// ("aes-256-gcm", "aes-256-cbc"); "" for another content type. Read from the DER (RFC 5652 6.1,
+// RFC 5083 2.1: the algorithm of the (auth)encryptedContentInfo), as OpenSSL has no getter.
+std::string content_cipher_name(CMS_ContentInfo* cms);
+
+// The certificate and key of a PKCS#12 bundle (as `pki issue --email` writes one). A wrong
+// password or a bundle without both throws SmimeError saying so.
+struct Credentials {
+  X509Ptr cert;
+  EvpPkeyPtr key;
+};
+Credentials credentials_from_pkcs12(std::string_view der, const SecretBytes& password);
+
 // A store holding the CA certificates of a PEM file (the trust anchors for verify).
 X509StorePtr trust_store_from_pem(std::string_view pem);
 
 // Parses DER CMS; nullptr-free: throws on garbage.
 CmsPtr cms_from_der(std::string_view der);
 
-// OpenSSL's queued errors as one line ("" when none), clearing the queue.
+// OpenSSL's queued errors as one line ("" when none), with the detail text OpenSSL attaches
+// ("Verify error:unable to get local issuer certificate"), clearing the queue.
 std::string openssl_errors();
 
 }  // namespace postern::tools::smime

@@ -32,16 +32,6 @@ std::string name_text(const X509_NAME* name) {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-SignerReport report_of(X509* cert) {
-  SignerReport r;
-  r.subject = name_text(X509_get_subject_name(cert));
-  r.issuer = name_text(X509_get_issuer_name(cert));
-  STACK_OF(OPENSSL_STRING)* emails = X509_get1_email(cert);
-  for (int i = 0; i < sk_OPENSSL_STRING_num(emails); ++i) r.emails.emplace_back(sk_OPENSSL_STRING_value(emails, i));
-  X509_email_free(emails);
-  return r;
-}
-
 // One S/MIME layer read by OpenSSL's MIME parser: the CMS structure and, for multipart/signed,
 // the first part. nullptr when `entity` is not S/MIME.
 struct ReadLayer {
@@ -81,9 +71,10 @@ void open_signed(OpenedMessage& m, CMS_ContentInfo* cms, const ReadLayer& layer,
   m.layers.push_back(Layer::signed_data);
   if (options.trust == nullptr) throw SmimeError("no trust store to verify the signature with");
   Verified v = verify(cms, layer.has_detached ? &layer.detached : nullptr, options.trust);
-  for (auto& cert : v.signers) m.signers.push_back(report_of(cert.get()));
+  for (auto& cert : v.signers) m.signers.push_back(report_of_certificate(cert.get()));
   // Several signed layers (rare, e.g. a signed message signed again): all must hold.
   const bool first_signed = std::count(m.layers.begin(), m.layers.end(), Layer::signed_data) == 1;
+  m.signature_intact = (first_signed || m.signature_intact) && v.intact;
   m.signature_ok = (first_signed || m.signature_ok) && v.ok;
   if (!v.ok && m.signature_error.empty()) m.signature_error = v.error;
   next = std::move(v.content);
@@ -91,6 +82,7 @@ void open_signed(OpenedMessage& m, CMS_ContentInfo* cms, const ReadLayer& layer,
 
 bool open_enveloped(OpenedMessage& m, CMS_ContentInfo* cms, Layer kind, const OpenOptions& options, std::string& next) {
   m.layers.push_back(kind);
+  if (m.content_cipher.empty()) m.content_cipher = content_cipher_name(cms);
   if (options.key == nullptr || options.cert == nullptr) {
     m.decrypt_error = "the message is encrypted; give the recipient's certificate and key";
     return false;
@@ -105,6 +97,26 @@ bool open_enveloped(OpenedMessage& m, CMS_ContentInfo* cms, Layer kind, const Op
   return true;
 }
 
+// An entity labelled S/MIME whose CMS did not parse: the layer it claims to be, failed. Returns
+// false when the label is not S/MIME either (plain content: the end of the layers).
+bool record_damaged(OpenedMessage& m, std::string_view entity) {
+  const std::string type = lower(header_field(entity, "Content-Type"));
+  const bool pkcs7 = type.find("pkcs7-mime") != std::string::npos;
+  if (type.rfind("multipart/signed", 0) == 0 || (pkcs7 && type.find("signed-data") != std::string::npos)) {
+    m.layers.push_back(Layer::signed_data);
+    m.signature_intact = m.signature_ok = false;
+    if (m.signature_error.empty()) m.signature_error = "the signed entity does not parse (damaged)";
+    return true;
+  }
+  if (pkcs7 && type.find("compressed-data") == std::string::npos) {
+    m.layers.push_back(type.find("authenveloped") != std::string::npos ? Layer::auth_enveloped_data
+                                                                          : Layer::enveloped_data);
+    m.decrypt_error = "the encrypted entity does not parse (damaged)";
+    return true;
+  }
+  return false;
+}
+
 void set_verdict(OpenedMessage& m) {
   if (m.layers.empty()) {
     m.verdict = Verdict::not_smime;
@@ -112,18 +124,36 @@ void set_verdict(OpenedMessage& m) {
   } else if (m.is_encrypted() && !m.decrypted) {
     m.verdict = Verdict::cannot_decrypt;
     m.reason = "cannot decrypt: " + m.decrypt_error;
+  } else if (m.is_signed() && !m.signature_intact) {
+    m.verdict = Verdict::bad_signature;
+    m.reason = "the signature does not match the content (altered after signing): " + m.signature_error;
   } else if (m.is_signed() && !m.signature_ok) {
-    m.verdict = Verdict::verification_failed;
-    m.reason = "signature verification failed: " + m.signature_error;
+    m.verdict = Verdict::untrusted_signer;
+    m.reason = "the signature is intact but the signer is not trusted: " + m.signature_error;
   } else if (m.is_signed() && !m.from_matches) {
-    m.verdict = Verdict::verification_failed;
+    m.verdict = Verdict::from_mismatch;
     m.reason = "the From address <" + m.from + "> is not in the signer's certificate (RFC 8550 3)";
   } else {
     m.verdict = Verdict::ok;
   }
 }
 
+bool is_mime_field(std::string_view line) {
+  const std::string l = lower(line.substr(0, std::min<std::size_t>(line.size(), 13)));
+  return l.rfind("content-", 0) == 0 || l.rfind("mime-version:", 0) == 0;
+}
+
 }  // namespace
+
+SignerReport report_of_certificate(X509* cert) {
+  SignerReport r;
+  r.subject = name_text(X509_get_subject_name(cert));
+  r.issuer = name_text(X509_get_issuer_name(cert));
+  STACK_OF(OPENSSL_STRING)* emails = X509_get1_email(cert);
+  for (int i = 0; i < sk_OPENSSL_STRING_num(emails); ++i) r.emails.emplace_back(sk_OPENSSL_STRING_value(emails, i));
+  X509_email_free(emails);
+  return r;
+}
 
 std::string_view to_string(Layer layer) {
   switch (layer) {
@@ -137,7 +167,9 @@ std::string_view to_string(Layer layer) {
 std::string_view to_string(Verdict verdict) {
   switch (verdict) {
     case Verdict::ok: return "ok";
-    case Verdict::verification_failed: return "verification failed";
+    case Verdict::bad_signature: return "bad signature";
+    case Verdict::untrusted_signer: return "untrusted signer";
+    case Verdict::from_mismatch: return "From is not the signer's";
     case Verdict::cannot_decrypt: return "cannot decrypt";
     case Verdict::not_smime: return "not S/MIME";
   }
@@ -184,7 +216,10 @@ OpenedMessage open_message(std::string_view message, const OpenOptions& options)
   std::string entity(message);
   for (int depth = 0; depth < kMaxLayers; ++depth) {
     ReadLayer layer = read_layer(entity);
-    if (!layer.cms) break;
+    if (!layer.cms) {
+      if (record_damaged(m, entity)) m.content.clear();
+      break;
+    }
     std::string next;
     const int type = OBJ_obj2nid(CMS_get0_type(layer.cms.get()));
     if (type == NID_pkcs7_signed) {
@@ -201,6 +236,24 @@ OpenedMessage open_message(std::string_view message, const OpenOptions& options)
   check_from(m);
   set_verdict(m);
   return m;
+}
+
+std::string reassemble(std::string_view message, std::string_view content) {
+  std::string out;
+  std::size_t pos = 0;
+  bool keep = false;
+  while (pos < message.size()) {
+    std::size_t end = message.find('\n', pos);
+    end = end == std::string_view::npos ? message.size() : end + 1;
+    const std::string_view line = message.substr(pos, end - pos);
+    pos = end;
+    if (line == "\r\n" || line == "\n") break;  // end of the header block
+    if (line.front() != ' ' && line.front() != '\t') keep = !is_mime_field(line);
+    if (keep) out += line;
+  }
+  out += "MIME-Version: 1.0\r\n";
+  out += content;
+  return out;
 }
 
 }  // namespace postern::tools::smime

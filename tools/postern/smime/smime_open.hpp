@@ -3,7 +3,8 @@
 // enveloped or authEnveloped data is decrypted with the reader's certificate and key, a
 // multipart/signed (or opaque signed-data) signature is verified against the trust store, and
 // the entity inside is opened again, until plain content remains (at most kMaxLayers deep).
-// RFC 8550 3: the From address must be one of the signer certificate's mail addresses.
+// RFC 8550 3: the From address must be one of the signer certificate's mail addresses. An entity
+// whose Content-Type says S/MIME but whose CMS does not parse counts as that layer, damaged.
 // Contract: bytes in, a report out; no files. MIME parsing is OpenSSL's (SMIME_read_CMS), which
 // reads part 1 of a multipart/signed with CRLF line ends however the copy on disk ends them.
 #pragma once
@@ -21,12 +22,16 @@ inline constexpr int kMaxLayers = 4;
 enum class Layer { signed_data, enveloped_data, auth_enveloped_data };
 std::string_view to_string(Layer layer);  // "signed", "enveloped-data (AES-CBC)", ...
 
-// What a script acts on; the exit codes of `postern smime` follow it (docs/smime.md).
+// What a script acts on; the exit codes of `postern smime open` follow it (docs/smime.md). When
+// several apply the first in this order wins: not_smime, cannot_decrypt, bad_signature,
+// untrusted_signer, from_mismatch.
 enum class Verdict {
-  ok,                   // every layer opened; every signature intact and trusted, From matches
-  verification_failed,  // a signature is broken (altered), untrusted, or From does not match
-  cannot_decrypt,       // encrypted, and not to this certificate, or altered, or no key given
-  not_smime,            // the message has no S/MIME layer at all
+  ok,                // every layer opened; every signature intact and trusted, From matches
+  bad_signature,     // a signature does not match the content: altered after signing
+  untrusted_signer,  // intact, but the signer's certificate does not chain to the CA for mail
+  from_mismatch,     // intact and trusted, but From is not an address of the signer's certificate
+  cannot_decrypt,    // encrypted, and not to this certificate, or altered, or no key given
+  not_smime,         // the message has no S/MIME layer at all
 };
 std::string_view to_string(Verdict verdict);
 
@@ -35,6 +40,9 @@ struct SignerReport {
   std::string issuer;
   std::vector<std::string> emails;  // subjectAltName rfc822Name (and emailAddress) entries
 };
+
+// Subject, issuer and mail addresses of a certificate (a signer's, or the reader's own).
+SignerReport report_of_certificate(X509* cert);
 
 struct OpenOptions {
   X509_STORE* trust = nullptr;  // CA(s) for signatures; required to verify
@@ -46,7 +54,9 @@ struct OpenedMessage {
   std::vector<Layer> layers;  // outermost first
   bool decrypted = false;
   std::string decrypt_error;
-  bool signature_ok = false;  // meaningful when a signed layer was seen
+  std::string content_cipher;  // of the outermost encrypted layer: "aes-256-gcm", "aes-256-cbc"
+  bool signature_intact = false;  // meaningful when a signed layer was seen
+  bool signature_ok = false;      // intact and trusted
   std::string signature_error;
   std::vector<SignerReport> signers;
   std::string from;           // the address in the message's From header ("" if none)
@@ -60,6 +70,12 @@ struct OpenedMessage {
 };
 
 OpenedMessage open_message(std::string_view message, const OpenOptions& options);
+
+// The opened message as a mail reader shows it: the header fields of `message` except its MIME
+// ones (Content-*, MIME-Version), then "MIME-Version: 1.0" and the innermost entity `content`
+// (its own Content-* fields, the blank line, the body). The outer header fields are not
+// protected by S/MIME (RFC 8551 3.1): only the entity's fields and body were signed/encrypted.
+std::string reassemble(std::string_view message, std::string_view content);
 
 // The unfolded value of the first header field `name` (case-insensitive) in the message's
 // header block, or "" (exposed for tests).
