@@ -9,8 +9,9 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       handshake until its timeout, an eviction or a refusal at accept). Prints how many were
       attempted, connected, and closed by the server.
 
-  hostile.py hello-flood HOST:PORT --count N --user U [--ca FILE] [--source ADDR]
-      N concurrent TLS 1.3 control connections from one source, each sending a HELLO with user U
+  hostile.py hello-flood HOST:PORT --count N --user U [--ca FILE] [--source ADDR | --sources A.B.C.D-N]
+      N concurrent TLS 1.3 control connections from one source (or spread over several), each
+      sending a HELLO with user U
       and a wrong password (docs/control-channel.md: type, u16 length, TLV attributes), then
       waiting for AUTH_FAIL or the close. Prints how many got AUTH_FAIL.
 
@@ -132,14 +133,16 @@ def hello_flood(args):
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    sources = source_range(args.sources) if args.sources else None
     results = {"auth_fail": 0, "closed": 0, "error": 0}
     lock = threading.Lock()
 
     def one(i):
         outcome = "error"
         try:
+            source = sources[i % len(sources)] if sources else args.source
             raw = socket.create_connection(target, timeout=MAX_SECONDS,
-                                           source_address=(args.source, 0) if args.source else None)
+                                           source_address=(source, 0) if source else None)
             tls = ctx.wrap_socket(raw, server_hostname=target[0])
             hello = frame(1, [(1, struct.pack(">H", 1)), (2, os.urandom(3)), (3, args.user.encode()),
                               (4, b"wrong password %d" % i), (5, b"\x01")])
@@ -298,6 +301,7 @@ def main():
     h.add_argument("--user", required=True)
     h.add_argument("--ca")
     h.add_argument("--source", help="bind to this local address")
+    h.add_argument("--sources", help="spread over these local addresses (A.B.C.D-N)")
     r = sub.add_parser("stop-reading")
     r.add_argument("target")
     r.add_argument("--user", required=True)

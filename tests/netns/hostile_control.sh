@@ -14,6 +14,11 @@
 #     raised so they all reach the password check): every one gets AUTH_FAIL, at most
 #     max_failures (10) scrypt verifications run ("bad user or password" lines), the rest are
 #     refused unchecked, and a real password login from another address succeeds afterwards.
+#  2b. The scrypt queue ([tunnel] max_queued_verifications = 8) under 200 concurrent wrong-password
+#     HELLOs spread over 40 sources (5 each, under the per-source limit), for a user whose hash
+#     costs 2^14 (~60 ms): every one is answered AUTH_FAIL, and those that found the queue full
+#     are refused without a verification ("verification queue full"), so at most the queue's
+#     worth plus what the one thread finishes meanwhile run; a real login succeeds afterwards.
 #  3. An authenticated client (alice's real password, negotiated up to DATA_CHANNEL) that then
 #     never reads, with a 4 KiB receive buffer, and sends ECHO_REQUESTs as fast as the server
 #     takes them (up to 256 MiB in 30 s; each one is answered by a reply of the same size): the
@@ -142,6 +147,26 @@ unchecked=$(grep -c 'too many failures from this source' "$WORK/server.log" || t
 log "500 guesses from one source: $verified verified, $unchecked refused unchecked"
 try_client alice 'user = "alice"' 'password_file = "alice.pass"' || fail "alice's real login failed after the guessing"
 log "a real password login still succeeds"
+
+# --- 2b. the verification queue is bounded -------------------------------------------------------
+printf 'bob password 9\n' | "$POSTERN_BIN" user add --cost 14 "$WORK/users.db" bob >/dev/null || fail "user add bob"
+site2_pid=$(postern_pid "$NS_SITE")
+kill -TERM "$site2_pid"
+wait_for 10 "the server to stop" bash -c "! kill -0 $site2_pid 2>/dev/null"
+write_server_config "$WORK/site3.toml" 'users = "users.db"' 'max_pending_handshakes = 2048' \
+  'max_pending_handshakes_per_source = 1024' 'max_queued_verifications = 8'
+start_server "$WORK/site3.toml"
+wait_for 10 "server" grep -q "listening" "$WORK/server.log"
+in_laptop python3 "$HOSTILE" hello-flood 10.200.0.2:1723 --count 200 --user bob --ca "$WORK/pki/ca.pem" \
+  --sources 10.200.0.100-139 >"$WORK/hello-queue.out" 2>&1 || fail "hostile.py hello-flood failed: $(cat "$WORK/hello-queue.out")"
+log "$(cat "$WORK/hello-queue.out")"
+grep -q "200 AUTH_FAIL" "$WORK/hello-queue.out" || fail "not every guess got AUTH_FAIL: $(cat "$WORK/hello-queue.out")"
+verified=$(grep -c 'user=bob.*reason="bad user or password"\|reason="bad user or password".*user=bob' "$WORK/server.log" || true)
+queue_full=$(grep -c 'verification queue full' "$WORK/server.log" || true)
+log "200 guesses from 40 sources against a queue of 8: $verified verified, $queue_full refused with the queue full"
+[ "$queue_full" -ge 100 ] || fail "only $queue_full guesses found the verification queue full (queue of 8)"
+[ $((verified + queue_full)) -le 200 ] || fail "more outcomes than guesses"
+try_client alice3 'user = "alice"' 'password_file = "alice.pass"' || fail "alice's real login failed after the queue flood"
 
 # --- 3. an authenticated client that stops reading --------------------------------------------
 server_pid=$(postern_pid "$NS_SITE")
