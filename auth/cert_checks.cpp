@@ -70,7 +70,10 @@ void load_crl_file(X509_STORE* store, const std::filesystem::path& crl_pem) {
   }
   ERR_clear_error();  // the loop ends on a "no start line" error
   if (count == 0) throw CertCheckError(crl_pem.string() + ": no PEM CRL found");
-  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  // Every certificate of the chain, not just the leaf: a revoked intermediate CA revokes what it
+  // signed. So each CA in the chain needs its CRL in the file (OpenSSL fails closed, "unable to
+  // get certificate CRL", when one is missing); postern's own pki has one CA and one CRL.
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 }
 
 X509StorePtr make_verify_store(const std::filesystem::path& ca_pem,

@@ -101,5 +101,41 @@ TEST(Crl, RevokedCertificateFailsVerification) {
   for (const auto& f : {ca_file, crl_file, empty}) fs::remove(f);
 }
 
+// A site CA with an intermediate (postern's pki issues from its root; a site's own PKI may not):
+// root -> intermediate -> leaf, client_ca holding both CAs.
+struct IntermediateChain {
+  EvpPkeyPtr root_key = generate_ec_p256_key();
+  X509Ptr root = make_certificate({"Root", {}, {}, 30, true, false, false}, root_key.get(), nullptr, nullptr);
+  EvpPkeyPtr mid_key = generate_ec_p256_key();
+  X509Ptr mid = make_certificate({"Intermediate", {}, {}, 30, true, false, false}, mid_key.get(), root.get(),
+                                 root_key.get());
+  EvpPkeyPtr key = generate_ec_p256_key();
+  X509Ptr leaf = make_certificate({"carol", {}, {}, 30, false, false, true}, key.get(), mid.get(), mid_key.get());
+};
+
+TEST(Crl, EveryCertificateOfTheChainIsChecked) {
+  IntermediateChain c;
+  fs::path ca_file = temp_file("postern_ca2", certificate_pem(c.root.get()) + certificate_pem(c.mid.get()));
+  const std::string root_clean = crl_pem(make_crl(c.root.get(), c.root_key.get(), {}).get());
+  const std::string root_revokes_mid = crl_pem(make_crl(c.root.get(), c.root_key.get(), {c.mid.get()}).get());
+  const std::string mid_clean = crl_pem(make_crl(c.mid.get(), c.mid_key.get(), {}).get());
+  const std::string mid_revokes_leaf = crl_pem(make_crl(c.mid.get(), c.mid_key.get(), {c.leaf.get()}).get());
+  auto verify_with = [&](const std::string& crls) {
+    fs::path crl_file = temp_file("postern_crl2", crls);
+    auto store = make_verify_store(ca_file, crl_file);
+    fs::remove(crl_file);
+    return verify(store.get(), c.leaf.get());
+  };
+  EXPECT_EQ(verify_with(root_clean + mid_clean), X509_V_OK);
+  EXPECT_EQ(verify_with(root_clean + mid_revokes_leaf), X509_V_ERR_CERT_REVOKED);
+  // The intermediate revoked by the root: its leaf is refused although its own CRL is clean
+  // (a leaf-only check, X509_V_FLAG_CRL_CHECK alone, let it in).
+  EXPECT_EQ(verify_with(root_revokes_mid + mid_clean), X509_V_ERR_CERT_REVOKED);
+  // A CA of the chain without its CRL in the file: refused, not waved through.
+  EXPECT_EQ(verify_with(mid_clean), X509_V_ERR_UNABLE_TO_GET_CRL);
+  EXPECT_EQ(verify_with(root_clean), X509_V_ERR_UNABLE_TO_GET_CRL);
+  fs::remove(ca_file);
+}
+
 }  // namespace
 }  // namespace postern::auth

@@ -9,10 +9,19 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       handshake until its timeout, an eviction or a refusal at accept). Prints how many were
       attempted, connected, and closed by the server.
 
-  hostile.py hello-flood HOST:PORT --count N --user U [--ca FILE] [--source ADDR]
-      N concurrent TLS 1.3 control connections from one source, each sending a HELLO with user U
+  hostile.py hello-flood HOST:PORT --count N --user U [--ca FILE] [--source ADDR | --sources A.B.C.D-N]
+      N concurrent TLS 1.3 control connections from one source (or spread over several), each
+      sending a HELLO with user U
       and a wrong password (docs/control-channel.md: type, u16 length, TLV attributes), then
       waiting for AUTH_FAIL or the close. Prints how many got AUTH_FAIL.
+
+  hostile.py stop-reading HOST:PORT --user U --password-file F --ca FILE [--source ADDR]
+             [--megabytes M] [--seconds S]
+      One authenticated control session (HELLO with a real password, LCP and IPCP negotiated as
+      the server asks, up to DATA_CHANNEL) that then never reads again: a receive buffer of a few
+      KiB, and ECHO_REQUESTs sent as fast as the server takes them, up to M MiB of requests
+      (each answered by an ECHO_REPLY of the same size that nobody reads) or S seconds. Prints
+      how many MiB of requests went out and whether the server closed the connection.
 
   hostile.py udp-flood HOST:PORT --pps N --seconds S [--size B]
       Unauthenticated garbage datagrams (random bytes, B each) to the data port at up to N per
@@ -124,14 +133,16 @@ def hello_flood(args):
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    sources = source_range(args.sources) if args.sources else None
     results = {"auth_fail": 0, "closed": 0, "error": 0}
     lock = threading.Lock()
 
     def one(i):
         outcome = "error"
         try:
+            source = sources[i % len(sources)] if sources else args.source
             raw = socket.create_connection(target, timeout=MAX_SECONDS,
-                                           source_address=(args.source, 0) if args.source else None)
+                                           source_address=(source, 0) if source else None)
             tls = ctx.wrap_socket(raw, server_hostname=target[0])
             hello = frame(1, [(1, struct.pack(">H", 1)), (2, os.urandom(3)), (3, args.user.encode()),
                               (4, b"wrong password %d" % i), (5, b"\x01")])
@@ -152,6 +163,99 @@ def hello_flood(args):
         t.join(timeout=max(0.1, deadline - time.monotonic()))
     print(f"hello-flood: {count} HELLOs, {results['auth_fail']} AUTH_FAIL, {results['closed']} closed, "
           f"{results['error']} errors")
+
+
+def read_frame(tls):
+    header = b""
+    while len(header) < 3:
+        chunk = tls.recv(3 - len(header))
+        if not chunk:
+            raise ConnectionError("the server closed the connection during the negotiation")
+        header += chunk
+    kind, length = struct.unpack(">BH", header)
+    body = b""
+    while len(body) < length:
+        chunk = tls.recv(length - len(body))
+        if not chunk:
+            raise ConnectionError("the server closed the connection during the negotiation")
+        body += chunk
+    return kind, body
+
+
+def attributes(body):
+    out, i = [], 0
+    while i + 3 <= len(body):
+        a, n = struct.unpack(">BH", body[i:i + 3])
+        out.append((a, body[i + 3:i + 3 + n]))
+        i += 3 + n
+    return out
+
+
+def negotiate(tls, user, password):
+    """The client side of docs/control-channel.md up to DATA_CHANNEL, accepting every NAK."""
+    tls.sendall(frame(1, [(1, struct.pack(">H", 1)), (2, os.urandom(3)), (3, user), (4, password), (5, b"\x01")]))
+    kind, body = read_frame(tls)
+    if kind != 2:
+        raise ConnectionError(f"no AUTH_OK (message type {kind}: {body!r})")
+    lcp = {16: struct.pack(">H", 1400), 17: struct.pack(">H", 10), 18: struct.pack(">H", 60)}
+    ipcp = [(32, bytes(4))]
+    tls.sendall(frame(4, list(lcp.items())))
+    for _ in range(10):
+        kind, body = read_frame(tls)
+        if kind == 6:  # LCP NAK: take the server's values
+            lcp.update(dict(attributes(body)))
+            tls.sendall(frame(4, list(lcp.items())))
+        elif kind == 5:  # LCP ACK
+            tls.sendall(frame(8, ipcp))
+        elif kind == 10:  # IPCP NAK: the full set to request
+            tls.sendall(frame(8, attributes(body)))
+        elif kind == 9:  # IPCP ACK
+            continue
+        elif kind == 12:  # DATA_CHANNEL: established
+            return
+        else:
+            raise ConnectionError(f"unexpected message type {kind} during the negotiation: {body!r}")
+    raise ConnectionError("the negotiation did not end")
+
+
+def stop_reading(args):
+    seconds = min(args.seconds, MAX_SECONDS)
+    limit = min(args.megabytes, 1024) << 20
+    target = endpoint(args.target)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(args.ca)
+    ctx.check_hostname = False
+    password = open(args.password_file, "rb").read().rstrip(b"\n")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A small receive window before connecting: the server's replies back up at once.
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if args.source:
+        raw.bind((args.source, 0))
+    raw.settimeout(MAX_SECONDS)
+    raw.connect(target)
+    tls = ctx.wrap_socket(raw, server_hostname=target[0])
+    negotiate(tls, args.user.encode(), password)
+    print("stop-reading: established", flush=True)
+    # 960 requests of 17 octets: one TLS record per send(), which OpenSSL writes whole or not at
+    # all, so a send() that times out is retried with the same bytes and frames are never cut.
+    batch = b"".join(frame(13, [(64, struct.pack(">I", i)), (65, b"\xde\xad\xbe\xef")]) for i in range(960))
+    sent, closed, reason = 0, False, "time or byte cap reached"
+    tls.settimeout(0.5)
+    start = time.monotonic()
+    while sent < limit and time.monotonic() - start < seconds and not closed:
+        try:
+            tls.send(batch)
+            sent += len(batch)
+        except socket.timeout:
+            continue  # the server is not taking requests right now; it may yet close
+        except (OSError, ssl.SSLError) as e:
+            closed, reason = True, f"{type(e).__name__}: {e}"
+    elapsed = time.monotonic() - start
+    tls.close() if not closed else raw.close()
+    print(f"stop-reading: {sent / 1048576:.1f} MiB of echo requests in {elapsed:.1f} s, "
+          f"{'closed by the server' if closed else 'not closed'} ({reason})", flush=True)
+    return 0 if closed else 3
 
 
 def udp_flood(args):
@@ -197,13 +301,23 @@ def main():
     h.add_argument("--user", required=True)
     h.add_argument("--ca")
     h.add_argument("--source", help="bind to this local address")
+    h.add_argument("--sources", help="spread over these local addresses (A.B.C.D-N)")
+    r = sub.add_parser("stop-reading")
+    r.add_argument("target")
+    r.add_argument("--user", required=True)
+    r.add_argument("--password-file", required=True)
+    r.add_argument("--ca", required=True)
+    r.add_argument("--source", help="bind to this local address")
+    r.add_argument("--megabytes", type=int, default=256, help="echo requests in all (MiB)")
+    r.add_argument("--seconds", type=float, default=30)
     u = sub.add_parser("udp-flood")
     u.add_argument("target")
     u.add_argument("--pps", type=int, required=True)
     u.add_argument("--seconds", type=float, required=True)
     u.add_argument("--size", type=int, default=120)
     args = p.parse_args()
-    {"connect-flood": connect_flood, "hello-flood": hello_flood, "udp-flood": udp_flood}[args.mode](args)
+    return {"connect-flood": connect_flood, "hello-flood": hello_flood, "stop-reading": stop_reading,
+            "udp-flood": udp_flood}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -65,11 +65,14 @@ int list_from_spool(const config::Config& cfg, const QueueOptions& options) {
 }
 
 std::string request_for(const QueueOptions& o) {
-  const std::string format = o.json ? "json" : "text";
-  if (o.verb == "list") return "queue list " + format;
-  if (o.verb == "show") return "queue show " + o.id + " " + format;
-  if (o.verb == "retry" && o.all) return "queue retry all";
-  return "queue " + o.verb + " " + o.id;
+  using Verb = status::QueueRequest::Verb;
+  Verb verb = Verb::list;
+  if (o.verb == "show") verb = Verb::show;
+  else if (o.verb == "retry") verb = o.all ? Verb::retry_all : Verb::retry;
+  else if (o.verb == "hold") verb = Verb::hold;
+  else if (o.verb == "release") verb = Verb::release;
+  else if (o.verb == "delete") verb = Verb::remove;
+  return status::encode_request(status::QueueRequest{verb, o.id, o.json ? status::Format::json : status::Format::text});
 }
 
 int run_queue(const QueueOptions& options) {

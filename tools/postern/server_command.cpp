@@ -194,7 +194,7 @@ int run_server(const std::string& path) {
 
   if (mail) {
     status_server->set_command_handler(
-        [&mail](std::string_view request) { return queue::answer_queue_request(*mail, request); });
+        [&mail](const status::QueueRequest& request) { return queue::answer_queue_request(*mail, request); });
   }
 
   std::vector<std::string> extra_groups;

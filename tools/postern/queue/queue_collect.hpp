@@ -5,6 +5,7 @@
 
 #include "smtp/spool/queue_snapshot.hpp"
 #include "tools/postern/queue/queue_report.hpp"
+#include "tools/postern/status/status_protocol.hpp"
 
 #include <chrono>
 #include <functional>
@@ -21,10 +22,8 @@ namespace postern::cli::queue {
 QueueListing make_listing(const std::vector<smtp::spool::MessageSnapshot>& messages, std::string source,
                           std::chrono::system_clock::time_point now);
 
-// The daemon side of "queue ..." status-socket requests (protocol in queue_command.cpp):
-// "queue list json|text", "queue show ID json|text", "queue retry ID|all", "queue delete ID",
-// "queue hold ID", "queue release ID". Returns the answer, "error: ...\n" for a bad or failed
-// request, or "" when `request` is not a queue request at all.
-std::string answer_queue_request(smtp::server::SmtpService& smtp, std::string_view request);
+// The daemon side of the status socket's queue requests (decoded by status_protocol.hpp):
+// returns the answer, or "error: ...\n" for an unknown id.
+std::string answer_queue_request(smtp::server::SmtpService& smtp, const status::QueueRequest& request);
 
 }  // namespace postern::cli::queue

@@ -3,6 +3,7 @@
 #include "tools/postern/status/status_client.hpp"
 
 #include "platform/unix_socket.hpp"
+#include "tools/postern/status/status_protocol.hpp"
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -39,7 +40,7 @@ void set_timeouts(int fd, std::chrono::milliseconds timeout) {
 }  // namespace
 
 StatusAnswer request_status(const std::filesystem::path& socket_path, bool json, std::chrono::milliseconds timeout) {
-  return request_line(socket_path, json ? "json" : "text", timeout);
+  return request_line(socket_path, encode_request(ReportRequest{json ? Format::json : Format::text}), timeout);
 }
 
 bool no_daemon(const std::filesystem::path& socket_path) {
@@ -74,13 +75,10 @@ StatusAnswer request_line(const std::filesystem::path& socket_path, const std::s
     }
     body.append(buffer.data(), static_cast<std::size_t>(n));
   }
-  if (body.rfind("error: ", 0) == 0) {
-    std::string message = body.substr(7);
-    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
-    return {"", "the daemon refused: " + message};
-  }
   if (body.empty()) return {"", "the daemon closed " + socket_path.string() + " without an answer"};
-  return {body, ""};
+  Answer answer = decode_answer(std::move(body));
+  if (answer.refused()) return {"", "the daemon refused: " + answer.error};
+  return {std::move(answer.body), ""};
 }
 
 }  // namespace postern::cli::status

@@ -16,7 +16,6 @@ using namespace asio::experimental::awaitable_operators;
 using Local = asio::local::stream_protocol;
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(2);
-constexpr std::size_t kMaxRequest = 256;
 constexpr mode_t kSocketMode = 0600;
 
 }  // namespace
@@ -89,17 +88,17 @@ asio::awaitable<void> StatusServer::serve(Local::socket socket) {
     auto result = co_await (asio::async_read_until(socket, asio::dynamic_buffer(line, kMaxRequest), '\n', use_nothrow) ||
                             timer.async_wait(use_nothrow));
     if (result.index() == 1 || std::get<0>(std::get<0>(result))) co_return;  // timeout, EOF or overlong
-    std::string request = line.substr(0, line.find('\n'));
-    if (!request.empty() && request.back() == '\r') request.pop_back();
     if (!*alive) co_return;
-    if (request == "json") {
-      reply = format_json(snapshot_());
-    } else if (request == "text") {
-      reply = format_text(snapshot_());
+    const Request request = decode_request(line);
+    if (const auto* report = std::get_if<ReportRequest>(&request)) {
+      reply = report->format == Format::json ? format_json(snapshot_()) : format_text(snapshot_());
+    } else if (const auto* bad = std::get_if<BadRequest>(&request)) {
+      reply = "error: " + bad->error + "\n";
     } else if (command_) {
-      reply = command_(request);
+      reply = command_(std::get<QueueRequest>(request));
+    } else {
+      reply = "error: this daemon has no mail queue (no [smtp] section)\n";
     }
-    if (reply.empty()) reply = "error: unknown request (expected \"json\" or \"text\")\n";
   }
   asio::steady_timer timer(io_, kRequestTimeout);
   co_await (asio::async_write(socket, asio::buffer(reply), use_nothrow) || timer.async_wait(use_nothrow));

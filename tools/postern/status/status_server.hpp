@@ -1,18 +1,18 @@
 // The daemon's local control socket for `postern status`: a unix stream socket, mode 0600 and
 // owned by root (created before the privilege drop), served by one coroutine per connection on
 // the daemon's single io_context thread.
-// Protocol (one exchange per connection): the client writes one line, "json\n" or "text\n";
-// the daemon answers with the report in that form and closes. Other lines go to the optional
-// command handler (`postern queue`: "queue list json", "queue hold <id>"..., see
-// tools/postern/queue_command.cpp), which answers a body or "error: ...\n". Anything else, or a
-// peer whose SO_PEERCRED uid is neither 0 nor the daemon's own, gets one "error: ...\n" line and
-// the close.
+// Protocol (one exchange per connection, the lines in status_protocol.hpp): the client writes
+// one line, "json\n" or "text\n"; the daemon answers with the report in that form and closes.
+// Queue requests ("queue list json", "queue hold <id>"..., `postern queue`) go to the optional
+// command handler, which answers a body or "error: ...\n". Anything else, or a peer whose
+// SO_PEERCRED uid is neither 0 nor the daemon's own, gets one "error: ...\n" line and the close.
 // A client that sends nothing is dropped after 2 s, so a stuck client cannot pile up.
 // Contract: the constructor is setup-time and throws (naming the path); serving never throws.
 #pragma once
 
 #include "platform/unix_socket.hpp"
 
+#include "tools/postern/status/status_protocol.hpp"
 #include "tools/postern/status/status_report.hpp"
 
 #include <asio.hpp>
@@ -27,9 +27,9 @@ class StatusServer {
  public:
   // Called on the io thread for every authorised request.
   using Snapshot = std::function<StatusReport()>;
-  // Called on the io thread for an authorised request that is not "json"/"text"; returns the
-  // answer, or "" when it does not know the request.
-  using Command = std::function<std::string(std::string_view request)>;
+  // Called on the io thread for an authorised, well-formed queue request; returns the answer
+  // (a body, or "error: ...\n").
+  using Command = std::function<std::string(const QueueRequest& request)>;
 
   // Binds `path` (creating its directory, replacing a stale socket) with mode 0600.
   StatusServer(asio::io_context& io, std::filesystem::path path, Snapshot snapshot);
