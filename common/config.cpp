@@ -543,6 +543,10 @@ TunnelClientConfig load_client(Section& s) {
   c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher);
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
+  c.fallback_after = s.duration("fallback_after").value_or(c.fallback_after);
+  if (c.fallback_after < std::chrono::seconds(2) || c.fallback_after > std::chrono::seconds(60)) {
+    s.fail("fallback_after", "must be 2s to 60s");
+  }
   c.leak_protection = s.boolean("leak_protection").value_or(c.leak_protection);
   c.offload = s.boolean("offload").value_or(c.offload);
   c.apply_dns = s.boolean("apply_dns").value_or(c.apply_dns);

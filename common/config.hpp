@@ -130,6 +130,9 @@ struct TunnelClientConfig {
   std::string interface = "postern0";
   std::optional<Cipher> cipher;  // preference; nullopt: take the server's choice
   std::chrono::milliseconds keepalive{10'000};
+  // UDP -> TLS fallback: this long (and three UDP echo probes in a row) without an echo reply
+  // over UDP (tunnel/daemon/transport_monitor.hpp). 2 s to 60 s.
+  std::chrono::milliseconds fallback_after{3000};
   // Leak protection (docs/resilience.md): pushed routes go into routing table `table`, policy
   // rules send unmarked traffic there first, and the client's own sockets carry `fwmark` so
   // they bypass it. Off by default: it adds `ip rule`s to the host.

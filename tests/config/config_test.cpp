@@ -192,6 +192,7 @@ password_file = "alice.pass"
   EXPECT_EQ(c.client->password_file, fs::path("/home/a/alice.pass"));
   EXPECT_FALSE(c.client->cipher);
   EXPECT_EQ(c.client->keepalive, milliseconds(10'000));
+  EXPECT_EQ(c.client->fallback_after, milliseconds(3'000));
   EXPECT_TRUE(c.client->apply_dns);
   EXPECT_EQ(c.client->dns_backend, DnsBackend::auto_detect);
   EXPECT_EQ(c.client->dns_state_dir, fs::path("/run/postern"));
@@ -239,6 +240,8 @@ TEST(Config, ClientServerListErrors) {
       {"[tunnel]\nserver = \"a:1\"\nserver_order = \"random\"\nca = \"c\"\n", "site.toml:3: [tunnel] server_order: only used with two or more servers"},
       {"[tunnel]\nservers = [\"a:1\"]\nconnect_timeout = \"10ms\"\nca = \"c\"\n", "site.toml:3: [tunnel] connect_timeout: must be from 100ms to 2m"},
       {"[tunnel]\nlisten = \"0.0.0.0:1\"\nservers = [\"a:1\"]\n", "site.toml:3: [tunnel] servers: a [tunnel] is either a server"},
+      {"[tunnel]\nservers = [\"a:1\"]\nfallback_after = \"1s\"\nca = \"c\"\n", "site.toml:3: [tunnel] fallback_after: must be 2s to 60s"},
+      {"[tunnel]\nservers = [\"a:1\"]\nfallback_after = \"2m\"\nca = \"c\"\n", "site.toml:3: [tunnel] fallback_after: must be 2s to 60s"},
   };
   for (const auto& c : cases) {
     std::string err;
@@ -269,6 +272,13 @@ TEST(Config, ClientDns) {
   EXPECT_EQ(c.client->dns_backend, DnsBackend::file);
   EXPECT_EQ(to_string(c.client->dns_backend), "file");
   EXPECT_EQ(c.client->dns_state_dir, fs::path("/etc/postern/state"));
+}
+
+TEST(Config, ClientFallbackAfter) {
+  Config c = parse_config("[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\nfallback_after = \"10s\"\n",
+                          "/etc/postern/laptop.toml");
+  ASSERT_TRUE(c.client);
+  EXPECT_EQ(c.client->fallback_after, milliseconds(10'000));
 }
 
 TEST(Config, ClientLeakProtection) {

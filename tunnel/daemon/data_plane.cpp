@@ -64,6 +64,10 @@ struct DataPlane::InnerCapture {
 
 DataPlane::DataPlane(DataPlaneOptions options, platform::TunDevice tun, platform::UdpSocket udp,
                      KeyRequest on_key_request)
+    : DataPlane(options, std::move(tun), std::make_unique<UdpPort>(std::move(udp)), std::move(on_key_request)) {}
+
+DataPlane::DataPlane(DataPlaneOptions options, platform::TunDevice tun, std::unique_ptr<DatagramPort> udp,
+                     KeyRequest on_key_request)
     : options_(options),
       core_(forwarding_options(options)),
       tun_(std::move(tun)),
@@ -80,12 +84,7 @@ void DataPlane::start() {
       log::info("tunnel", "", "tun offload unavailable; one packet per read", {{"error", ec.message()}});
     }
   }
-  udp_.set_nonblocking(true);
-  udp_.set_buffer_sizes(4 << 20, 4 << 20);
-  if (options_.offload) {
-    udp_.set_gso(true);  // falls back by itself if the route refuses
-    if (auto ec = udp_.enable_gro()) log::info("tunnel", "", "udp gro unavailable", {{"error", ec.message()}});
-  }
+  udp_->prepare(options_.offload);
   tx_thread_ = std::thread([this] { tx_loop(); });
   rx_thread_ = std::thread([this] { rx_loop(); });
 }
@@ -204,12 +203,12 @@ void DataPlane::send_batch(platform::UdpBatch<kBatch>& out, std::size_t count) {
   std::size_t sent = 0;
   while (sent < count) {
     std::error_code send_ec;
-    std::size_t k = udp_.send_batch(std::span<const platform::Datagram>(out.datagrams.data() + sent, count - sent),
-                                    out.scratch(), send_ec);
+    std::size_t k = udp_->send_batch(std::span<const platform::Datagram>(out.datagrams.data() + sent, count - sent),
+                                     out.scratch(), send_ec);
     sent += k;
     if (sent < count && k == 0) {
       if (send_ec == std::errc::resource_unavailable_try_again || send_ec == std::errc::operation_would_block) {
-        pollfd p{udp_.fd(), POLLOUT, 0};
+        pollfd p{udp_->fd(), POLLOUT, 0};
         ::poll(&p, 1, kPollMs);
       } else {
         core_.count(forward::Drop::tx_send_error);
@@ -231,16 +230,20 @@ void DataPlane::send_sealed(const std::shared_ptr<PeerSession>& session, std::sp
     queue_for_tls(session, frame);
     return;
   }
-  sockaddr_storage to{};
-  socklen_t to_len = 0;
-  if (!forward::ForwardingCore::endpoint_of(*session, to, to_len)) {
+  // A batch of one; no control slots, so never GSO.
+  platform::Datagram d;
+  if (!forward::ForwardingCore::endpoint_of(*session, d.peer, d.peer_len)) {
     core_.count(forward::Drop::tx_no_endpoint);
     return;
   }
-  auto peer = IpEndpoint::from_sockaddr(to, to_len);
+  d.data = const_cast<std::uint8_t*>(frame.data());  // only read on send
+  d.size = frame.size();
+  mmsghdr header{};
+  iovec iov{};
   std::error_code ec;
-  if (peer) udp_.send_to(frame, *peer, ec);
-  if (!peer || ec) core_.count(forward::Drop::tx_send_error);
+  if (udp_->send_batch(std::span(&d, 1), platform::BatchScratch{std::span(&header, 1), std::span(&iov, 1)}, ec) != 1) {
+    core_.count(forward::Drop::tx_send_error);
+  }
 }
 
 void DataPlane::queue_for_tls(const std::shared_ptr<PeerSession>& session, std::span<const std::uint8_t> frame) {
@@ -330,7 +333,7 @@ DataPlane::TlsFrameKind DataPlane::receive_over_tls(const std::shared_ptr<PeerSe
 
 void DataPlane::rx_loop() {
   // With UDP GRO one receive buffer may hold a whole train of datagrams (up to 64 KiB).
-  const std::size_t rx_slot = udp_.gro_enabled() ? kGroSlot : slot_size_;
+  const std::size_t rx_slot = udp_->gro_enabled() ? kGroSlot : slot_size_;
   std::vector<std::uint8_t> storage(kBatch * rx_slot);
   platform::UdpBatch<kBatch> in;
   in.attach(storage, rx_slot);
@@ -341,9 +344,9 @@ void DataPlane::rx_loop() {
 
   bool more = false;  // the last receive filled the batch: receive again before waiting
   while (!stopping_) {
-    if (!more && !wait_readable(udp_.fd())) continue;
+    if (!more && !wait_readable(udp_->fd())) continue;
     std::error_code ec;
-    std::size_t n = udp_.recv_batch(in, ec);
+    std::size_t n = udp_->recv_batch(in.datagrams, in.scratch(), ec);
     more = n == kBatch;
     if (n == 0) continue;
     const auto now = Clock::now();

@@ -5,6 +5,9 @@
 //              sendmmsg batch to UDP, or the session's TLS queue.
 //   RX thread: recvmmsg batch -> core.inbound_udp() per frame -> TUN write (coalesced), or an
 //              echo reply sent back at once.
+// The UDP side is a DatagramPort (datagram_port.hpp), called once per batch: the real socket,
+// or the fake network tests/tunnel/daemon/ runs a server and clients back to back over; the
+// TUN side is a TunDevice, real or TunDevice::open_fake() (a socketpair).
 // Offloads (platform/offload.hpp), when the TUN accepts them: the TX thread's read_batch gets
 // TCP super-packets from the kernel (TSO) and hands them over already cut into MTU-sized
 // segments, so everything after it still sees one inner packet per slot; the RX thread
@@ -24,7 +27,7 @@
 #include "common/secret.hpp"
 #include "platform/pcap_writer.hpp"
 #include "platform/tun_device.hpp"
-#include "platform/udp_socket.hpp"
+#include "tunnel/daemon/datagram_port.hpp"
 #include "tunnel/forward/forwarding_core.hpp"
 
 #include <array>
@@ -73,6 +76,9 @@ class DataPlane {
   enum class TlsFrameKind { dropped, echo, data };
 
   DataPlane(DataPlaneOptions options, platform::TunDevice tun, platform::UdpSocket udp, KeyRequest on_key_request);
+  // Over any datagram port (datagram_port.hpp): the tests' fake network.
+  DataPlane(DataPlaneOptions options, platform::TunDevice tun, std::unique_ptr<DatagramPort> udp,
+            KeyRequest on_key_request);
   ~DataPlane();
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
@@ -129,7 +135,7 @@ class DataPlane {
   DataPlaneOptions options_;
   forward::ForwardingCore core_;
   platform::TunDevice tun_;
-  platform::UdpSocket udp_;
+  std::unique_ptr<DatagramPort> udp_;
   KeyRequest on_key_request_;
   TlsFramesReady on_tls_frames_;
   std::size_t slot_size_;

@@ -6,15 +6,20 @@
 namespace postern::tunnel::daemon {
 
 TransportMonitor::TransportMonitor(TransportTimers timers, TimePoint now)
-    : timers_(timers), started_(now), last_probe_(now), unanswered_since_(now), last_tls_keepalive_(now) {}
+    : timers_(timers), started_(now), last_probe_(now), unanswered_since_(now), unanswered_probes_(1),
+      last_tls_keepalive_(now) {}
 
 TransportMonitor::Decision TransportMonitor::tick(TimePoint now, std::optional<TimePoint> last_udp_rx,
                                                  std::optional<TimePoint> last_udp_echo_reply, bool sending) {
   Decision d;
-  if (unanswered_since_ && answered_since(last_udp_echo_reply, *unanswered_since_)) unanswered_since_.reset();
+  if (unanswered_since_ && answered_since(last_udp_echo_reply, *unanswered_since_)) {
+    unanswered_since_.reset();
+    unanswered_probes_ = 0;
+  }
 
   if (transport_ == Transport::udp) {
-    if (unanswered_since_ && now - *unanswered_since_ >= timers_.fallback_after) {
+    if (unanswered_since_ && now - *unanswered_since_ >= timers_.fallback_after &&
+        unanswered_probes_ >= timers_.fallback_probes) {
       transport_ = Transport::tls;
       first_tls_probe_.reset();
       last_tls_keepalive_ = now;
@@ -24,6 +29,7 @@ TransportMonitor::Decision TransportMonitor::tick(TimePoint now, std::optional<T
   } else if (first_tls_probe_ && answered_since(last_udp_echo_reply, *first_tls_probe_)) {
     transport_ = Transport::udp;
     unanswered_since_.reset();
+    unanswered_probes_ = 0;
     d.switch_to = Transport::udp;
     d.reason = "UDP echo answered";
   }
@@ -36,13 +42,16 @@ TransportMonitor::Decision TransportMonitor::tick(TimePoint now, std::optional<T
   } else {
     // While we send: probe when the server went quiet, and once per keepalive anyway, because
     // its traffic reaching us says nothing about ours reaching it (one-way UDP filters).
+    // An unanswered probe is followed by the next one every probe_interval, so a fallback
+    // always rests on fallback_probes misses in a row, never on one lost reply.
     bool unproven = !last_udp_echo_reply || now - *last_udp_echo_reply >= timers_.keepalive;
-    d.probe_udp = probe_due && (silent >= timers_.keepalive ||
+    d.probe_udp = probe_due && (unanswered_since_ || silent >= timers_.keepalive ||
                                 (sending && (silent >= timers_.probe_interval || unproven)));
   }
   if (d.probe_udp) {
     last_probe_ = now;
     if (!unanswered_since_) unanswered_since_ = now;
+    ++unanswered_probes_;
     if (transport_ == Transport::tls && !first_tls_probe_) first_tls_probe_ = now;
   }
   if (transport_ == Transport::tls && now - last_tls_keepalive_ >= timers_.keepalive) {

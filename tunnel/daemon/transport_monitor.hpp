@@ -5,8 +5,12 @@
 // and whether to switch. Only an echo reply proves the path both ways (a server that still
 // sends over UDP says nothing about our direction), so only replies answer probes.
 //   UDP: probes (LCP echo over UDP) when UDP has been silent for probe_interval while we send,
-//        or for keepalive while idle, and every keepalive during a transfer (one-way filters). A probe unanswered for fallback_after moves us to TLS
-//        (the "no data-channel reply within a few seconds" rule: hotel firewalls that drop UDP).
+//        or for keepalive while idle, and every keepalive during a transfer (one-way filters).
+//        Once a probe is unanswered, probes follow every probe_interval whatever the traffic, and
+//        we move to TLS only when fallback_probes probes in a row stayed unanswered AND the first
+//        of them is fallback_after old (the "no data-channel reply within a few seconds" rule:
+//        hotel firewalls that drop UDP). So one reply lost on a saturated path is not a
+//        fallback: the next probe's reply clears it.
 //   TLS: keeps probing UDP every probe_interval and goes back to UDP as soon as one of those
 //        probes is answered over UDP; keepalive echoes travel inside TLS so the server's idle
 //        timer sees the session alive.
@@ -25,8 +29,9 @@ using forward::Transport;
 
 struct TransportTimers {
   std::chrono::milliseconds probe_interval{1000};
-  std::chrono::milliseconds fallback_after{3000};
+  std::chrono::milliseconds fallback_after{3000};  // [client] fallback_after
   std::chrono::milliseconds keepalive{10'000};
+  unsigned fallback_probes = 3;  // consecutive unanswered UDP probes before a fallback
 };
 
 class TransportMonitor {
@@ -56,7 +61,8 @@ class TransportMonitor {
   Transport transport_ = Transport::udp;
   TimePoint started_;
   TimePoint last_probe_;
-  std::optional<TimePoint> unanswered_since_;  // oldest UDP probe not yet followed by UDP traffic
+  std::optional<TimePoint> unanswered_since_;  // oldest UDP probe not yet followed by a UDP echo reply
+  unsigned unanswered_probes_ = 0;             // probes sent since then, that one included
   std::optional<TimePoint> first_tls_probe_;   // first probe sent after switching to TLS
   TimePoint last_tls_keepalive_{};
 };

@@ -373,7 +373,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   apply_dns(params, settings.name);
   data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once
   attempt.monitor = std::make_unique<TransportMonitor>(
-      TransportTimers{std::chrono::milliseconds(1000), std::chrono::milliseconds(3000), cfg_.keepalive}, Clock::now());
+      TransportTimers{std::chrono::milliseconds(1000), cfg_.fallback_after, cfg_.keepalive}, Clock::now());
   transport_tick();
 }
 

@@ -5,8 +5,9 @@
 // session leaves the data plane and its address returns to the pool (after the grace period).
 // Housekeeping (every second): sessions without an authenticated data-channel frame (UDP or TLS
 // fallback) for idle_timeout are terminated ("stale"), and expired address leases are freed.
-// UDP fallback: a client's DATA messages go to DataPlane::receive_over_tls(); the first data
-// frame that way moves the session to the tls transport; frames the data plane queues for TLS
+// UDP fallback: a client's DATA messages go to DataPlane::receive_over_tls(); a data frame that
+// way newer than any before it moves the session to the tls transport (the forwarding core's
+// rule, forwarding_core.cpp open_frame()); frames the data plane queues for TLS
 // arrive through on_tls_frames() and leave as DATA messages.
 // A refused client certificate is logged with OpenSSL's reason, and the fix when the reason
 // alone is opaque (an expired CRL refuses every certificate: auth::verify_error_hint); a session

@@ -152,7 +152,9 @@ OpenResult DataReceiver::open(std::span<std::uint8_t> datagram, TimePoint now) {
   } else if (probe_ && epoch == &*probe_) {
     resync_to_probe(now);
   }
-  return classify_inner(plain, datagram.size());
+  OpenResult result = classify_inner(plain, datagram.size());
+  result.counter = counter;
+  return result;
 }
 
 OpenResult DataReceiver::classify_inner(std::span<std::uint8_t> plain, std::size_t datagram_size) {

@@ -57,6 +57,7 @@ struct OpenResult {
   DropReason status = DropReason::accepted;
   PppProtocol protocol = PppProtocol::ipv4;  // valid when accepted
   std::span<std::uint8_t> payload;          // inside the caller's datagram buffer when accepted
+  std::uint64_t counter = 0;  // the frame's 64-bit packet counter when accepted (one per direction, across epochs)
   bool ok() const { return status == DropReason::accepted; }
 };
 

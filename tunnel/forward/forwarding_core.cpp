@@ -145,11 +145,8 @@ Inbound ForwardingCore::inbound_udp(std::span<std::uint8_t> frame, const sockadd
   if (it == by_id_.end()) return drop(Drop::rx_unknown_session);
   const SessionRef& owner = it->second;
   PeerSession& session = *owner;
-  data::OpenResult result;
-  {
-    std::lock_guard lock(session.rx_mutex);
-    result = session.receiver.open(frame, now);
-  }
+  Opened opened_frame = open_frame(session, frame, Transport::udp, now);
+  data::OpenResult& result = opened_frame.result;
   if (!result.ok()) return drop(drop_of(result.status), &session);
   // Authenticated from here on. Roaming: the endpoint follows the peer to where its
   // authenticated datagrams come from now (a NAT rebinding or a new network alike).
@@ -165,6 +162,7 @@ Inbound ForwardingCore::inbound_udp(std::span<std::uint8_t> frame, const sockadd
   }
   Inbound in = opened(owner, result, Transport::udp, now, reply);
   in.peer_moved = moved;
+  in.switched_to = opened_frame.switched;
   return in;
 }
 
@@ -175,14 +173,34 @@ Inbound ForwardingCore::inbound_tls(const SessionRef& session, std::span<std::ui
   if (!header.ok() || data::session_id_of(header.frame.key) != session->local_session_id) {
     return drop(Drop::rx_bad_header);
   }
-  data::OpenResult result;
-  {
-    std::lock_guard lock(session->rx_mutex);
-    result = session->receiver.open(frame, now);
-  }
+  Opened opened_frame = open_frame(*session, frame, Transport::tls, now);
+  data::OpenResult& result = opened_frame.result;
   if (!result.ok()) return drop(drop_of(result.status), session.get());
   bump(session->tls_rx_frames);
-  return opened(session, result, Transport::tls, now, reply);
+  Inbound in = opened(session, result, Transport::tls, now, reply);
+  in.switched_to = opened_frame.switched;
+  return in;
+}
+
+// Opens `frame` and, on the server, decides under the same lock which path the session answers
+// on. The server follows its client, but only the client's newest data frame says which path the
+// client uses now: the client seals every frame with one counter and picks the transport when it
+// seals, so a frame with a higher counter than all before it was sent after the client's latest
+// choice. Frames of the path the client just left (its TLS queue draining after it went back to
+// UDP, UDP datagrams still in flight when it fell back) are older, so they are delivered but move
+// nothing: one switch per change of the client's mind, however the two paths interleave. Echoes
+// never move it: they may be probes of the other path. Under rx_mutex, so the TLS thread and the
+// RX thread decide in counter order.
+ForwardingCore::Opened ForwardingCore::open_frame(PeerSession& session, std::span<std::uint8_t> frame, Transport via,
+                                                  TimePoint now) {
+  Opened out;
+  std::lock_guard lock(session.rx_mutex);
+  out.result = session.receiver.open(frame, now);
+  if (!out.result.ok() || out.result.protocol == data::PppProtocol::lcp) return out;
+  if (out.result.counter < session.newest_data_frame) return out;  // older than one already seen
+  session.newest_data_frame = out.result.counter + 1;
+  if (options_.server && switch_transport(session, via)) out.switched = via;
+  return out;
 }
 
 // What happens to an authenticated frame, whichever way it came.
@@ -194,10 +212,6 @@ Inbound ForwardingCore::opened(const SessionRef& owner, data::OpenResult& result
   bump(session.rx_packets);
   bump(session.rx_bytes, result.payload.size());
   const bool lcp = result.protocol == data::PppProtocol::lcp;
-  std::optional<Transport> switched;
-  // The server follows its client: data over TLS means it chose the fallback, data over UDP that
-  // UDP works again. Echoes do not count: they may be probes of the other path.
-  if (options_.server && !lcp && switch_transport(session, via)) switched = via;
   Inbound in;
   if (lcp) {
     in = answer_lcp(owner, result.payload, via, now, reply);
@@ -209,7 +223,6 @@ Inbound ForwardingCore::opened(const SessionRef& owner, data::OpenResult& result
     in.packet = result.payload;
   }
   in.session = &owner;
-  in.switched_to = switched;
   return in;
 }
 

@@ -11,8 +11,9 @@
 //   GRE header -> session by GRE key -> DataReceiver::open (replay check, AEAD, window moves
 //   only after authentication) -> [authenticated from here] liveness stamps -> roaming (UDP:
 //   the session's endpoint follows the authenticated source address, whatever it is: a new port
-//   or a new network) -> transport (server: data over TLS moves the session to TLS, data over
-//   UDP moves it back) -> LCP echo: a request is answered on the transport it came by (sealed
+//   or a new network) -> transport (server: the session answers on the path of the client's
+//   newest data frame, by packet counter: older frames of the other path are delivered but move
+//   nothing, so interleaved paths switch once, see open_frame()) -> LCP echo: a request is answered on the transport it came by (sealed
 //   into the caller's reply buffer, with no peer-chosen bytes reflected), a reply stamps the UDP
 //   path as proven -> server: inner checks (full IPv4 header, source = session address, no
 //   client-to-client unless allowed) -> MSS clamp -> deliver to the TUN.
@@ -138,7 +139,12 @@ class ForwardingCore {
   void set_inner_tap(InnerTap tap) { tap_ = std::move(tap); }
 
  private:
+  struct Opened {
+    data::OpenResult result;
+    std::optional<Transport> switched;  // server: the session followed its client here
+  };
   const SessionRef* route(std::span<const std::uint8_t> packet) const;
+  Opened open_frame(PeerSession& session, std::span<std::uint8_t> frame, Transport via, TimePoint now);
   Inbound opened(const SessionRef& session, data::OpenResult& result, Transport via, TimePoint now,
                  std::span<std::uint8_t> reply);
   Inbound answer_lcp(const SessionRef& session, std::span<const std::uint8_t> payload, Transport via, TimePoint now,

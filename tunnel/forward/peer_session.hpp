@@ -42,6 +42,10 @@ struct PeerSession {
   data::DataSender sender;
   std::mutex rx_mutex;
   data::DataReceiver receiver;
+  // 1 + the packet counter of the newest authenticated data frame (0: none yet), by either
+  // transport; guarded by rx_mutex. Only a frame newer than every one before it may move the
+  // server's `transport` (forwarding_core.hpp, "which path the server answers on").
+  std::uint64_t newest_data_frame = 0;
 
   std::mutex endpoint_mutex;
   sockaddr_storage endpoint{};  // where to send; learned from authenticated packets (roaming)

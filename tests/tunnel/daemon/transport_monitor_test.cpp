@@ -20,6 +20,8 @@ struct Sim {
   std::optional<TimePoint> last_udp_rx, last_reply;
   bool udp_works = true;
   bool sending = false;
+  bool server_sends = false;  // the server's data keeps arriving over UDP (a download)
+  int lose_replies = 0;       // the replies to this many next probes are lost (a saturated path)
   int probes = 0, tls_keepalives = 0;
   std::vector<Transport> switches;
 
@@ -37,10 +39,14 @@ struct Sim {
       }
       if (decision.probe_udp) {
         ++probes;
-        if (udp_works) answer();
+        if (lose_replies > 0) {
+          --lose_replies;
+        } else if (udp_works) {
+          answer();
+        }
       }
       if (decision.keepalive_tls) ++tls_keepalives;
-      if (sending && udp_works) last_udp_rx = now;  // the peer's traffic comes back over UDP
+      if ((sending || server_sends) && udp_works) last_udp_rx = now;  // the peer's traffic comes back over UDP
     }
   }
 };
@@ -107,6 +113,46 @@ TEST(TransportMonitor, OneLostReplyDoesNotCauseAFallback) {
   sim.udp_works = true;   // ...the next one is answered
   sim.run(10s);
   EXPECT_TRUE(sim.switches.empty());
+}
+
+// The CI case: during a download the one probe of a keepalive period loses its reply on the
+// saturated path, and the laptop then only receives. UDP data keeps arriving, so no silence
+// triggers a probe; the unanswered one must still be followed by more before any fallback.
+TEST(TransportMonitor, OneLostReplyDuringADownloadDoesNotCauseAFallback) {
+  Sim sim;
+  sim.sending = true;
+  sim.server_sends = true;
+  sim.run(12s);
+  sim.lose_replies = 1;
+  for (int i = 0; i < 40 && sim.lose_replies > 0; ++i) sim.run(500ms);  // the keepalive-period probe
+  ASSERT_EQ(sim.lose_replies, 0);
+  sim.sending = false;  // right after it, only the download (UDP streaming)
+  sim.run(10s);
+  EXPECT_TRUE(sim.switches.empty());
+  EXPECT_EQ(sim.monitor.transport(), Transport::udp);
+}
+
+// Rows: how many probes in a row lose their reply on a path that otherwise works (data both
+// ways), and whether that is a fallback (fallback_probes = 3 and fallback_after = 3 s).
+TEST(TransportMonitor, FallbackNeedsConsecutiveMisses) {
+  struct Row {
+    int lost;
+    bool falls_back;
+  };
+  for (Row row : {Row{1, false}, Row{2, false}, Row{3, true}, Row{5, true}}) {
+    Sim sim;
+    sim.sending = true;
+    sim.server_sends = true;
+    sim.run(12s);
+    sim.lose_replies = row.lost;
+    sim.run(20s);
+    if (row.falls_back) {
+      ASSERT_FALSE(sim.switches.empty()) << row.lost;
+      EXPECT_EQ(sim.switches.front(), Transport::tls) << row.lost;
+    } else {
+      EXPECT_TRUE(sim.switches.empty()) << row.lost;
+    }
+  }
 }
 
 }  // namespace

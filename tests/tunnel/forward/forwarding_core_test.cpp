@@ -476,6 +476,65 @@ TEST_F(BackToBack, ServerFollowsItsClientBetweenUdpAndTls) {
   EXPECT_EQ(server.session->transport_switches.load(), 2u);
 }
 
+// The end (and the start) of a momentary fallback as CI saw it: the frames of the path the client
+// left still arrive, interleaved with its frames on the new one (its TLS queue draining after it
+// went back to UDP; UDP datagrams in flight behind its first TLS frames). Rows: which path the
+// client leaves, and whether a frame of the new path or a straggler of the old one arrives first.
+// Every frame is delivered; the server switches once per direction and ends where the client is.
+TEST_F(BackToBack, InterleavedPathsSwitchOncePerDirection) {
+  struct Row {
+    Transport from, to;
+    bool new_first;
+  };
+  const Row rows[] = {{Transport::udp, Transport::tls, true}, {Transport::udp, Transport::tls, false},
+                      {Transport::tls, Transport::udp, true}, {Transport::tls, Transport::udp, false}};
+  for (const Row& row : rows) {
+    SCOPED_TRACE(std::string(to_string(row.from)) + " -> " + std::string(to_string(row.to)) +
+                 (row.new_first ? ", new path first" : ", old path first"));
+    End srv{true, kServerSid, kClientSid};
+    End cli{false, kClientSid, kServerSid};
+    std::memcpy(&cli.session->endpoint, &server_ep, server_len);
+    cli.session->endpoint_len = server_len;
+    TimePoint now = t0();
+    // The client's frames, sealed in order on the transport it had chosen at the time.
+    auto seal = [&](Transport t, int n) {
+      cli.session->transport = t;
+      std::vector<std::vector<std::uint8_t>> frames;
+      for (int i = 0; i < n; ++i) {
+        Sent s = send(cli, ipv4(kClientAddr, kSiteHost, 60, static_cast<std::uint8_t>(i)), now);
+        EXPECT_EQ(s.out.action, t == Transport::tls ? Outbound::Action::send_tls : Outbound::Action::send_udp);
+        frames.push_back(s.frame);
+      }
+      return frames;
+    };
+    int switches_to[2] = {0, 0};
+    auto arrive = [&](Transport via, std::vector<std::uint8_t> frame) {
+      now += 100us;
+      Got g = via == Transport::udp ? receive_udp(srv, std::move(frame), laptop, laptop_len, now)
+                                    : receive_tls(srv, std::move(frame), now);
+      EXPECT_EQ(g.in.action, Inbound::Action::deliver) << to_string(g.in.reason);
+      if (g.in.switched_to) ++switches_to[static_cast<int>(*g.in.switched_to)];
+    };
+    // The server starts where the client was, as after its first switch there.
+    arrive(row.from, seal(row.from, 1).front());
+    switches_to[0] = switches_to[1] = 0;
+    const std::uint64_t before = srv.session->transport_switches.load();
+
+    auto old_frames = seal(row.from, 30);  // sealed before the client changed its mind
+    auto new_frames = seal(row.to, 30);    // sealed after
+    for (std::size_t i = 0; i < old_frames.size(); ++i) {
+      if (row.new_first) arrive(row.to, new_frames[i]);
+      arrive(row.from, old_frames[i]);
+      if (!row.new_first) arrive(row.to, new_frames[i]);
+    }
+    EXPECT_EQ(switches_to[static_cast<int>(row.to)], 1);
+    EXPECT_EQ(switches_to[static_cast<int>(row.from)], 0);
+    EXPECT_EQ(srv.session->transport_switches.load() - before, 1u);
+    EXPECT_EQ(srv.session->transport.load(), row.to);
+    EXPECT_EQ(srv.session->rx_packets.load(), 61u);
+  }
+}
+
 TEST_F(BackToBack, TlsFramesSpeakForTheirOwnSessionOnly) {
   End stranger(false, 0x000333, kServerSid + 1);  // keyed like the client, another session id
   Sent s = send(client, ipv4(kClientAddr, kSiteHost), t0());
