@@ -77,7 +77,7 @@ sed -i 's/^interface = "pst0"/interface = "pst1"/' "$WORK/erin.toml"
 start_client "$WORK/erin.toml" erin
 ERIN_PID=$CLIENT_PID
 wait_for 15 "erin refused" grep -q "framed address refused identity=erin address=$RADIUS_FRAMED_IP why=\"in use by another session\"" "$WORK/server.log"
-wait_for 10 "erin's client told why" grep -q "attempt failed .*reason=\"assigned address $RADIUS_FRAMED_IP in use by another session\"" "$WORK/erin.log"
+wait_for 10 "erin's client told why" grep -q "attempt failed .*reason=\"terminated by peer: assigned address $RADIUS_FRAMED_IP in use by another session\"" "$WORK/erin.log"
 kill "$ERIN_PID"; wait "$ERIN_PID" 2>/dev/null || true
 ip -n "$NS_LAPTOP" -4 addr show dev pst1 2>/dev/null | grep -q inet && fail "erin got an address"
 [ "$(tunnel_address "$NS_LAPTOP" pst0)" = "$RADIUS_FRAMED_IP" ] || fail "alice lost her address to erin"
@@ -129,7 +129,7 @@ printf '%s\n' "$RADIUS_PASSWORD_DAVE" >"$WORK/dave.pass"; chmod 600 "$WORK/dave.
 try_client dave 'user = "dave"' 'password_file = "dave.pass"' && fail "dave got in with an address outside the pool"
 grep -q "framed address refused identity=dave address=$RADIUS_OUTSIDE_IP why=\"outside the pool\" pool=10.77.0.0/24" "$WORK/server.log" \
   || fail "no 'framed address refused' for dave"
-grep -q "attempt failed .*reason=\"assigned address $RADIUS_OUTSIDE_IP outside the pool\"" "$WORK/dave.log" \
+grep -q "attempt failed .*reason=\"terminated by peer: assigned address $RADIUS_OUTSIDE_IP outside the pool\"" "$WORK/dave.log" \
   || fail "dave's client was not told why: $(grep attempt "$WORK/dave.log" | head -2)"
 log "framed address outside the pool: dave refused (logged)"
 
