@@ -172,6 +172,7 @@ ADDRESS_B=$(tunnel_address "$NS_LAPTOP" pst0)
 [ "$ADDRESS_B" = "$RADIUS_FRAMED_IP" ] || fail "alice is $ADDRESS_B on B, not $RADIUS_FRAMED_IP"
 grep -q "session up identity=alice address=$RADIUS_FRAMED_IP" "$WORK/server-b.log" || fail "B did not give alice $RADIUS_FRAMED_IP"
 [ "$FAILOVER_MS" -lt 10000 ] || fail "failover took ${FAILOVER_MS} ms (limit 10000)"
+grep -q "inet $RADIUS_FRAMED_IP/" "$WORK/addresses.log" || fail "ip monitor saw no address on pst0: $(cat "$WORK/addresses.log")"
 other=$(grep -o 'inet [0-9.]*' "$WORK/addresses.log" | sort -u | grep -v "inet $RADIUS_FRAMED_IP\$" || true)
 [ -z "$other" ] || fail "pst0 had another address on the way: $other"
 log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (same address, ping answered)"
