@@ -21,6 +21,7 @@ std::vector<Attribute> accounting_attributes(AcctStatus status, const Accounting
   std::vector<Attribute> out;
   out.push_back(integer_attribute(attr::acct_status_type, static_cast<std::uint32_t>(status)));
   out.push_back(string_attribute(attr::acct_session_id, r.session_id));
+  if (!r.multi_session_id.empty()) out.push_back(string_attribute(attr::acct_multi_session_id, r.multi_session_id));
   out.push_back(string_attribute(attr::user_name, r.user));
   out.push_back(string_attribute(attr::nas_identifier, nas_identifier));
   out.push_back(integer_attribute(attr::nas_port_type, kNasPortVirtual));

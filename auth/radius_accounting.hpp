@@ -3,7 +3,9 @@
 // session's octets (+ Gigawords, RFC 2869 5.1/5.2) and packets, Acct-Session-Time,
 // Framed-IP-Address, Calling-Station-Id (the client's outer address) and the Access-Accept's
 // Class. The Acct-Session-Id is the daemon's, fixed for the session's life, so a client that
-// roams (new UDP address, same control connection) stays one accounting session.
+// roams (new UDP address, same control connection) stays one accounting session. The client's
+// own id (IPCP accounting_session, kept across its reconnects and servers) is sent as
+// Acct-Multi-Session-Id (RFC 2866 5.11), linking the sessions of one client run.
 // Sending happens on one thread of its own (started by the first submit()) from a bounded queue (1024 records; beyond it a
 // record is dropped and logged), so the I/O thread never waits for a RADIUS server; a record
 // that no server acknowledges after the transport's tries is logged as lost.
@@ -21,7 +23,8 @@
 namespace postern::auth {
 
 struct AccountingRecord {
-  std::string session_id;
+  std::string session_id;        // Acct-Session-Id: this server's, one per connection
+  std::string multi_session_id;  // Acct-Multi-Session-Id: the client's, across reconnects; may be empty
   std::string user;
   std::uint32_t framed_ip = 0;    // host byte order
   std::string calling_station;    // outer address of the client

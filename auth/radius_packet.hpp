@@ -38,6 +38,7 @@ constexpr std::uint8_t user_name = 1, user_password = 2, nas_ip_address = 4, ser
                        acct_delay_time = 41, acct_input_octets = 42, acct_output_octets = 43,
                        acct_session_id = 44, acct_authentic = 45, acct_session_time = 46,
                        acct_input_packets = 47, acct_output_packets = 48, acct_terminate_cause = 49,
+                       acct_multi_session_id = 50,
                        acct_input_gigawords = 52, acct_output_gigawords = 53, event_timestamp = 55,
                        nas_port_type = 61, message_authenticator = 80;
 }  // namespace attr

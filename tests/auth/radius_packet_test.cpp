@@ -222,6 +222,14 @@ TEST(RadiusAccounting, AttributesCarryCountersWithGigawords) {
   Packet interim{Code::accounting_request, 0, {}, accounting_attributes(AcctStatus::interim_update, r, "vpn1", std::nullopt, 0)};
   EXPECT_EQ(interim.integer(attr::acct_status_type), 3u);
   EXPECT_EQ(interim.find(attr::acct_terminate_cause), nullptr);
+  // No client id (an older client): no Acct-Multi-Session-Id; with one, every record has it.
+  EXPECT_EQ(stop.find(attr::acct_multi_session_id), nullptr);
+  r.multi_session_id = "0123abcd0123abcd";
+  for (auto status : {AcctStatus::start, AcctStatus::interim_update, AcctStatus::stop}) {
+    Packet p{Code::accounting_request, 0, {}, accounting_attributes(status, r, "vpn1", std::nullopt, 0)};
+    EXPECT_EQ(p.text(attr::acct_multi_session_id), "0123abcd0123abcd");
+    EXPECT_EQ(p.text(attr::acct_session_id), "00c0ffee00c0ffee");
+  }
 }
 
 }  // namespace

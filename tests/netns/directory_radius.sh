@@ -6,7 +6,10 @@
 # carol (Access-Reject with a Reply-Message, logged) are refused, for the tunnel and SMTP AUTH.
 # FreeRADIUS's detail file shows Start, Interim-Update and Stop for alice's session with one
 # Acct-Session-Id, her Framed-IP-Address and outer address (Calling-Station-Id), and Stop octets
-# at least the bytes of a 2 MB transfer the test made. With FreeRADIUS stopped: SMTP 454 4.7.0,
+# at least the bytes of a 2 MB transfer the test made, and the client's own accounting id
+# (logged by both daemons) as Acct-Multi-Session-Id. A Framed-IP-Address held by another
+# identity's session (erin gets alice's) or outside the pool (dave) is refused after
+# authentication, logged, and the client told why. With FreeRADIUS stopped: SMTP 454 4.7.0,
 # the tunnel client retries.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/freeradius.sh"
@@ -61,6 +64,25 @@ grep -q "auth ok user=alice .*backend=radius framed_ip=$RADIUS_FRAMED_IP" "$WORK
 grep -q 'Login OK: \[alice\]' "$WORK/freeradius.log" || fail "FreeRADIUS did not log alice's login"
 log "tunnel: alice in via the second server (the first is dead), address $address from Framed-IP-Address"
 wait_for 10 "a ping through the tunnel" in_laptop ping -c 1 -W 1 10.77.0.1
+sid_client=$(sed -n 's/.*session up .*accounting_session=\([0-9a-f]*\).*/\1/p' "$WORK/alice.log" | head -1)
+[ "${#sid_client}" = 16 ] || fail "alice's client logged no accounting_session: $(grep 'session up' "$WORK/alice.log")"
+grep -q "session up identity=alice .*accounting_session=$sid_client" "$WORK/server.log" \
+  || fail "the server did not take alice's accounting session $sid_client"
+
+# erin's Access-Accept names alice's address while alice holds it: refused after authentication,
+# logged with the address and why; alice keeps hers. (Her own interface: alice has pst0.)
+printf '%s\n' "$RADIUS_PASSWORD_ERIN" >"$WORK/erin.pass"; chmod 600 "$WORK/erin.pass"
+write_client_config "$WORK/erin.toml" 'user = "erin"' 'password_file = "erin.pass"'
+sed -i 's/^interface = "pst0"/interface = "pst1"/' "$WORK/erin.toml"
+start_client "$WORK/erin.toml" erin
+ERIN_PID=$CLIENT_PID
+wait_for 15 "erin refused" grep -q "framed address refused identity=erin address=$RADIUS_FRAMED_IP why=\"in use by another session\"" "$WORK/server.log"
+wait_for 10 "erin's client told why" grep -q "attempt failed .*reason=\"terminated by peer: assigned address $RADIUS_FRAMED_IP in use by another session\"" "$WORK/erin.log"
+kill "$ERIN_PID"; wait "$ERIN_PID" 2>/dev/null || true
+ip -n "$NS_LAPTOP" -4 addr show dev pst1 2>/dev/null | grep -q inet && fail "erin got an address"
+[ "$(tunnel_address "$NS_LAPTOP" pst0)" = "$RADIUS_FRAMED_IP" ] || fail "alice lost her address to erin"
+in_laptop ping -c 1 -W 1 10.77.0.1 >/dev/null || fail "alice's tunnel broke when erin was refused"
+log "framed address in use: erin refused (logged), alice keeps $RADIUS_FRAMED_IP"
 transfer_sha 2
 wait_for 15 "an Interim-Update in the detail file" grep -q 'Acct-Status-Type = Interim-Update' "$WORK/radius/acct/detail"
 kill "$ALICE_PID"; wait "$ALICE_PID" 2>/dev/null || true
@@ -72,11 +94,13 @@ start=$(record Start); stop=$(record Stop)
 sid_start=$(echo "$start" | sed -n 's/.*Acct-Session-Id = "\(.*\)"/\1/p')
 sid_stop=$(echo "$stop" | sed -n 's/.*Acct-Session-Id = "\(.*\)"/\1/p')
 [ -n "$sid_start" ] && [ "$sid_start" = "$sid_stop" ] || fail "Start and Stop Acct-Session-Id differ: '$sid_start' '$sid_stop'"
+[ "$sid_start" != "$sid_client" ] || fail "the server's Acct-Session-Id is the client's id"
 for r in "$start" "$stop"; do
   echo "$r" | grep -q "Framed-IP-Address = $RADIUS_FRAMED_IP" || fail "a record without Framed-IP-Address: $r"
   echo "$r" | grep -q 'Calling-Station-Id = "10.200.0.1"' || fail "a record without the outer address: $r"
   echo "$r" | grep -q 'User-Name = "alice"' || fail "a record without User-Name: $r"
   echo "$r" | grep -q 'NAS-Identifier = "vpn-test"' || fail "a record without NAS-Identifier: $r"
+  echo "$r" | grep -q "Acct-Multi-Session-Id = \"$sid_client\"" || fail "a record without the client's Acct-Multi-Session-Id $sid_client: $r"
 done
 in_octets=$(echo "$stop" | sed -n 's/.*Acct-Input-Octets = \([0-9]*\)/\1/p')
 in_giga=$(echo "$stop" | sed -n 's/.*Acct-Input-Gigawords = \([0-9]*\)/\1/p')
@@ -100,6 +124,14 @@ try_client carol 'user = "carol"' 'password_file = "carol.pass"' && fail "carol 
 grep -q 'auth failed user=carol .*reason=".*Access-Reject: carol may not use the VPN"' "$WORK/server.log" \
   || fail "carol's Reply-Message is not in the server log"
 log "tunnel: wrong password and carol refused (Reply-Message logged)"
+# dave's Framed-IP-Address is outside [tunnel] pool: refused after authentication, logged.
+printf '%s\n' "$RADIUS_PASSWORD_DAVE" >"$WORK/dave.pass"; chmod 600 "$WORK/dave.pass"
+try_client dave 'user = "dave"' 'password_file = "dave.pass"' && fail "dave got in with an address outside the pool"
+grep -q "framed address refused identity=dave address=$RADIUS_OUTSIDE_IP why=\"outside the pool\" pool=10.77.0.0/24" "$WORK/server.log" \
+  || fail "no 'framed address refused' for dave"
+grep -q "attempt failed .*reason=\"terminated by peer: assigned address $RADIUS_OUTSIDE_IP outside the pool\"" "$WORK/dave.log" \
+  || fail "dave's client was not told why: $(grep attempt "$WORK/dave.log" | head -2)"
+log "framed address outside the pool: dave refused (logged)"
 
 smtp_auth() { in_laptop timeout 30 python3 "$(dirname "$0")/smtp_auth.py" 10.200.0.2 587 "$WORK/pki/ca.pem" "$1" "$2"; }
 reply=$(smtp_auth alice "$RADIUS_PASSWORD_ALICE"); [ "${reply%% *}" = 235 ] || fail "SMTP AUTH alice: $reply"

@@ -1,15 +1,22 @@
 # A private FreeRADIUS 3 for the directory tests (sourced after lib.sh): a minimal radiusd.conf
-# written into $WORK/radius (client 127.0.0.1 with require_message_authenticator, pap + files
-# for Access-Request, the detail module writing every Accounting-Request to
+# written into $WORK/radius (clients with require_message_authenticator, pap + files for
+# Access-Request, the detail module writing every Accounting-Request to
 # $WORK/radius/acct/detail), run in the foreground with -X so its log shows each packet.
-# Users: alice (Framed-IP-Address 10.77.0.77), carol (always rejected, with a Reply-Message).
+# Users: alice (Framed-IP-Address 10.77.0.77), carol (always rejected, with a Reply-Message),
+# dave (Framed-IP-Address 10.99.0.5, outside the tests' pools) and erin (Framed-IP-Address
+# 10.77.0.77, alice's).
 RADIUS_SECRET="postern radius secret"
 RADIUS_PASSWORD_ALICE="alice radius pw"
 RADIUS_PASSWORD_CAROL="carol radius pw"
+RADIUS_PASSWORD_DAVE="dave radius pw"
+RADIUS_PASSWORD_ERIN="erin radius pw"
 RADIUS_FRAMED_IP=10.77.0.77
+RADIUS_OUTSIDE_IP=10.99.0.5
 
+# write_radius_config [LISTEN_IP [CLIENTS]]: FreeRADIUS listens on LISTEN_IP:1812/1813
+# (default 127.0.0.1) and answers CLIENTS (an address or a network, default 127.0.0.1).
 write_radius_config() {
-  local dir="$WORK/radius"
+  local dir="$WORK/radius" listen=${1:-127.0.0.1} clients=${2:-127.0.0.1}
   mkdir -p "$dir/log" "$dir/run" "$dir/acct"
   cat >"$dir/radiusd.conf" <<RADIUSCONF
 prefix = /usr
@@ -52,7 +59,7 @@ thread pool {
   max_requests_per_server = 0
 }
 client postern {
-  ipaddr = 127.0.0.1
+  ipaddr = $clients
   secret = "$RADIUS_SECRET"
   require_message_authenticator = yes
 }
@@ -71,12 +78,12 @@ modules {
 server default {
   listen {
     type = auth
-    ipaddr = 127.0.0.1
+    ipaddr = $listen
     port = 1812
   }
   listen {
     type = acct
-    ipaddr = 127.0.0.1
+    ipaddr = $listen
     port = 1813
   }
   authorize {
@@ -114,6 +121,12 @@ alice Cleartext-Password := "$RADIUS_PASSWORD_ALICE"
 
 carol Cleartext-Password := "$RADIUS_PASSWORD_CAROL", Auth-Type := Reject
       Reply-Message = "carol may not use the VPN"
+
+dave Cleartext-Password := "$RADIUS_PASSWORD_DAVE"
+      Framed-IP-Address = $RADIUS_OUTSIDE_IP
+
+erin Cleartext-Password := "$RADIUS_PASSWORD_ERIN"
+      Framed-IP-Address = $RADIUS_FRAMED_IP
 RADIUSUSERS
   printf '%s\n' "$RADIUS_SECRET" >"$WORK/radius.secret"
   chmod 600 "$WORK/radius.secret"

@@ -139,6 +139,16 @@ std::error_code take_domain(std::span<const std::uint8_t> v, std::vector<dns::Do
 
 }  // namespace
 
+bool valid_accounting_session(std::string_view id) {
+  if (id.empty() || id.size() > kMaxAccountingSession) return false;
+  for (char c : id) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string_view to_string(MessageType t) {
   switch (t) {
     case MessageType::hello: return "HELLO";
@@ -293,6 +303,7 @@ std::vector<std::uint8_t> encode_ipcp(MessageType type, const IpcpOptions& o) {
   for (std::size_t i = 0; i < o.dns.size() && i < kMaxRepeated; ++i) w.ipv4(Attr::dns, o.dns[i]);
   for (std::size_t i = 0; i < o.routes.size() && i < kMaxRepeated; ++i) w.cidr(Attr::route, o.routes[i]);
   for (std::size_t i = 0; i < o.domains.size() && i < kMaxDomains; ++i) w.text(Attr::domain, o.domains[i].to_string());
+  if (o.accounting_session) w.text(Attr::accounting_session, *o.accounting_session);
   for (const auto& a : o.unknown) w.attr(a.type, a.value);
   return w.finish();
 }
@@ -323,6 +334,13 @@ std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out
         return take_cidr(v, o.routes);
       case Attr::domain:
         return take_domain(v, o.domains);
+      case Attr::accounting_session: {
+        if (o.accounting_session) return errc::duplicate_attribute;
+        std::string id(v.begin(), v.end());
+        if (!valid_accounting_session(id)) return errc::bad_value;
+        o.accounting_session = std::move(id);
+        return {};
+      }
       default:
         if (o.unknown.size() >= kMaxRepeated) return errc::bad_value;
         o.unknown.push_back({type, {v.begin(), v.end()}});

@@ -36,6 +36,9 @@ constexpr std::size_t kMaxRepeated = 64;  // DNS servers / routes / ciphers per 
 // DNS domains per IPCP message: each is up to 254 octets ("~" + 253), so 16 of them (4 KiB
 // framed) leave the message far below kMaxBody beside 64 routes and servers.
 constexpr std::size_t kMaxDomains = dns::kMaxPushedDomains;
+constexpr std::size_t kMaxAccountingSession = 64;  // octets of the accounting_session attribute
+// 1..kMaxAccountingSession octets, each of [0-9A-Za-z._-] (it goes into RADIUS and the logs).
+bool valid_accounting_session(std::string_view id);
 
 enum class MessageType : std::uint8_t {
   hello = 1,
@@ -76,6 +79,7 @@ enum class Attr : std::uint8_t {
   dns = 35,              // 4 octets, repeatable        IPCP
   route = 36,            // 4 octets + u8 prefix, repeatable  IPCP
   domain = 37,           // text, 1..254, repeatable (<= kMaxDomains): "name" or "~name"  IPCP
+  accounting_session = 38,  // text, 1..64 of [0-9A-Za-z._-]   IPCP request (client -> server)
   data_port = 48,        // u16                         DATA_CHANNEL
   rekey_seconds = 49,    // u32                         DATA_CHANNEL
   rekey_packets = 50,    // u64                         DATA_CHANNEL
@@ -132,6 +136,9 @@ struct IpcpOptions {
   std::vector<IpAddress> dns;
   std::vector<IpPrefix> routes;
   std::vector<dns::Domain> domains;  // search ("name") and routing-only ("~name") DNS domains
+  // The client's accounting session id, kept across its reconnects and servers (RADIUS
+  // Acct-Multi-Session-Id, docs/directory-auth.md). Sent by the client only; echoed in the ACK.
+  std::optional<std::string> accounting_session;
   std::vector<RawAttribute> unknown;
   friend bool operator==(const IpcpOptions&, const IpcpOptions&) = default;
 };

@@ -145,6 +145,7 @@ void ClientNegotiator::on_lcp(const Frame& frame) {
     if (lcp_request_.dead_peer_seconds) params_.dead_peer = std::chrono::seconds(*lcp_request_.dead_peer_seconds);
     ipcp_request_ = IpcpOptions{};
     ipcp_request_.address = config_.previous_address.value_or(IpAddress{});
+    if (!config_.accounting_session.empty()) ipcp_request_.accounting_session = config_.accounting_session;
     enter(State::ipcp);
     link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));
     return;
@@ -191,7 +192,15 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
     return;
   }
   if (frame.type == MessageType::ipcp_configure_reject) {
-    return fail(errc::negotiation_failed, "server rejected IPCP options");
+    // A server older than the accounting_session attribute rejects it (RFC 1661 5.4): ask
+    // again without it. Any other rejected option is a failure.
+    const bool only_accounting = o.accounting_session && ipcp_request_.accounting_session && o.unknown.empty() &&
+                                 !o.address && !o.prefix_len && !o.server_address && o.dns.empty() &&
+                                 o.routes.empty() && o.domains.empty();
+    if (!only_accounting) return fail(errc::negotiation_failed, "server rejected IPCP options");
+    if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds");
+    ipcp_request_.accounting_session.reset();
+    return link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));
   }
   if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds");
   // RFC 1332 3.3 / RFC 1877: the NAK carries the values the server wants us to request.

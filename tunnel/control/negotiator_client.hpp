@@ -33,6 +33,9 @@ struct ClientConfig {
   SecretBytes password;                   // sent in HELLO when non-empty (inside TLS only)
   std::vector<Cipher> ciphers{Cipher::aes_256_gcm, Cipher::chacha20_poly1305};  // preference order
   std::optional<IpAddress> previous_address;   // address from an earlier session, asked for again
+  // Kept by the daemon for its whole life and presented in IPCP (valid_accounting_session());
+  // empty: none. A server that rejects the attribute (older) gets the request without it.
+  std::string accounting_session;
   std::uint16_t mtu = 1400;               // largest MTU we want; we accept a smaller NAK >= kMinMtu
   std::chrono::seconds keepalive{10};
   std::chrono::seconds dead_peer{60};

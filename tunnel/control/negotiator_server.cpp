@@ -248,9 +248,13 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
     if (framed_address_) {
       // The directory chose the address (RADIUS Framed-IP-Address): that one or none.
       auto framed = pool_.assign_framed(params_.identity, *framed_address_, now);
-      if (framed != AddressPool::Framed::assigned)
+      if (framed != AddressPool::Framed::assigned) {
+        log::warn("control-server", config_.log_id, "framed address refused",
+                  {{"identity", params_.identity}, {"address", framed_address_->to_string()},
+                   {"why", to_string(framed)}, {"pool", pool_.network().to_string()}});
         return fail(errc::address_unavailable,
                     "assigned address " + framed_address_->to_string() + " " + std::string(to_string(framed)), now);
+      }
       assigned = framed_address_;
     } else {
       assigned = pool_.assign(params_.identity, wanted, now);
@@ -264,6 +268,8 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
     params_.domains = config_.domains;
     params_.routes = config_.routes;
   }
+  // Authenticated by now (IPCP follows AUTH_OK): only then may the client's id be kept.
+  if (req.accounting_session) params_.accounting_session = *req.accounting_session;
   IpcpOptions ours;
   ours.address = params_.client_address;
   ours.prefix_len = params_.prefix_len;
@@ -277,6 +283,7 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
   // carries them.
   IpcpOptions expected = ours;
   if (req.domains.empty()) expected.domains.clear();
+  expected.accounting_session = req.accounting_session;  // the client's, acked as sent
   if (req != expected) {
     // RFC 1332 3.3: NAK with the address (and the rest) the client must request.
     if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds", now);

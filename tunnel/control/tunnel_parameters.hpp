@@ -46,6 +46,9 @@ struct TunnelParameters {
   // Server side: the authenticated identity (user name if a password was used, else the
   // certificate CN). Client side: the configured user name, or empty.
   std::string identity;
+  // Server side: the accounting session id the client presented in IPCP (after authentication),
+  // kept by the client across reconnects and servers; empty when it sent none (older clients).
+  std::string accounting_session;
 };
 
 }  // namespace postern::tunnel::control

@@ -17,6 +17,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace postern::tunnel::daemon {
 namespace {
@@ -65,7 +66,11 @@ TunnelClient::TunnelClient(asio::io_context& io, const config::TunnelClientConfi
       rotation_(cfg.servers.size(), cfg.server_order, kRotationTimers, [] { return random_u32(); }),
       last_endpoints_(cfg.servers.size()),
       addresses_(cfg.servers.size()),
-      keepalive_timer_(io) {}
+      keepalive_timer_(io) {
+  char id[17];
+  std::snprintf(id, sizeof id, "%08x%08x", random_u32(), random_u32());
+  accounting_session_ = id;
+}
 
 TunnelClient::~TunnelClient() { remove_leak_protection_rules(); }
 
@@ -218,6 +223,7 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
     cc.ciphers = {control::Cipher::chacha20_poly1305, control::Cipher::aes_256_gcm};
   }
   cc.previous_address = previous_address_;
+  cc.accounting_session = accounting_session_;
   cc.keepalive = std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive);
   // 3.5 keepalives without a byte over TLS: the server or the path is dead; reconnect.
   cc.dead_peer = std::max(std::chrono::seconds(3), std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive * 7 / 2));
@@ -369,6 +375,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
              {"domains", domains}, {"cipher", to_string(params.cipher)}, {"data", server.to_string()},
+             {"accounting_session", accounting_session_},
              {"server", rotation_.current() ? cfg_.servers[*rotation_.current()].to_string() : std::string()}});
   apply_dns(params, settings.name);
   data_plane_.send_echo(session, 0, Transport::udp);  // tells the server our UDP address at once

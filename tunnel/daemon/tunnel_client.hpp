@@ -96,6 +96,9 @@ class TunnelClient {
   platform::ResolverHelper* dns_;
   bool dns_applied_ = false;
   std::optional<IpAddress> previous_address_;
+  // 16 random hex digits for this process's life, presented to every server (IPCP): the
+  // RADIUS accounting of all its reconnects and failovers shares it (Acct-Multi-Session-Id).
+  std::string accounting_session_;
   ServerRotation rotation_;
   // Per configured server: the addresses of its last successful resolution, and the address
   // its last attempt connected to.

@@ -81,6 +81,7 @@ struct TunnelServer::Connection {
   std::optional<std::string> password_user;  // set when a password check passed
   std::vector<std::vector<std::uint8_t>> radius_class;  // from the Access-Accept, for accounting
   std::string acct_session_id;                          // set when accounting started
+  std::string acct_multi_session_id;                    // the client's accounting_session (IPCP)
   SteadyTime last_accounted{};                          // Start or the last Interim-Update
   bool holds_handshake_slot = false;  // counted in handshakes_ until authenticated or gone
   SteadyTime accepted_at{};
@@ -567,6 +568,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
     char id[20];
     std::snprintf(id, sizeof id, "%08x%08x", random_u32(), random_u32());
     connection.acct_session_id = id;
+    connection.acct_multi_session_id = params.accounting_session;
     account(connection, auth::radius::AcctStatus::start, connection.established_at);
   }
   ++counters_.sessions_established;
@@ -577,7 +579,8 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   log::info("tunnel", connection.log_id, "session up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
              {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
-             {"cipher", to_string(params.cipher)}, {"mtu", params.mtu}});
+             {"cipher", to_string(params.cipher)}, {"mtu", params.mtu},
+             {"accounting_session", params.accounting_session.empty() ? std::string("none") : params.accounting_session}});
 }
 
 void TunnelServer::teardown(Connection& connection, const std::string& reason) {
@@ -658,6 +661,7 @@ void TunnelServer::account(Connection& connection, auth::radius::AcctStatus stat
   const PeerSession& s = *connection.session;
   auth::AccountingRecord r;
   r.session_id = connection.acct_session_id;
+  r.multi_session_id = connection.acct_multi_session_id;
   r.user = s.identity;
   r.framed_ip = s.inner_address;
   r.calling_station = connection.peer_ip;

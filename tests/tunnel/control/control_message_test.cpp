@@ -215,6 +215,35 @@ TEST(ControlMessage, IpcpDomainLimits) {
   EXPECT_EQ(out.domains.size(), kMaxDomains);
 }
 
+// The client's accounting session id (attribute 38): round-trips; only 1..64 of [0-9A-Za-z._-],
+// once (it goes into RADIUS and the server's log).
+TEST(ControlMessage, IpcpAccountingSession) {
+  IpcpOptions o;
+  o.address = IpAddress::from_v4_uint(0);
+  o.accounting_session = "00c0ffee00c0ffee";
+  IpcpOptions out;
+  ASSERT_FALSE(decode_ipcp(body_of(encode_ipcp(MessageType::ipcp_configure_request, o)), out));
+  EXPECT_EQ(out, o);
+  EXPECT_TRUE(out.unknown.empty());
+  auto attr = [](std::string_view text) {
+    std::vector<std::uint8_t> v{38, static_cast<std::uint8_t>(text.size() >> 8), static_cast<std::uint8_t>(text.size())};
+    v.insert(v.end(), text.begin(), text.end());
+    return v;
+  };
+  for (std::string_view good : {"a", "A-b_c.9", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}) {
+    ASSERT_FALSE(decode_ipcp(attr(good), out)) << good;
+    EXPECT_EQ(out.accounting_session, std::string(good));
+  }
+  for (std::string_view bad : {"", "a b", "a\"\"", "id\n", "caf\xc3\xa9", "x;y", "%u",
+                               "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"}) {
+    EXPECT_EQ(decode_ipcp(attr(bad), out), errc::bad_value) << bad;
+  }
+  auto twice = attr("a");
+  auto again = attr("b");
+  twice.insert(twice.end(), again.begin(), again.end());
+  EXPECT_EQ(decode_ipcp(twice, out), errc::duplicate_attribute);
+}
+
 TEST(ControlMessage, DataChannelAndEchoAndReason) {
   DataChannel d{0xffffff, 4500, 2, 600, 123456789012ull};
   DataChannel dout;

@@ -202,6 +202,77 @@ TEST_F(Fixture, FramedAddressBecomesTheClientAddress) {
   EXPECT_EQ(other.leased(), 0u);
 }
 
+// The client's accounting session id reaches the server's parameters (after authentication:
+// IPCP follows AUTH_OK) and the ACK echoes it; a client without one gives none.
+TEST_F(Fixture, AccountingSessionReachesTheServer) {
+  ClientConfig cc = client_config();
+  cc.accounting_session = "00c0ffee00c0ffee";
+  Pair p(pool, std::move(cc), server_config());
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  ASSERT_TRUE(p.s.find<Established>());
+  EXPECT_EQ(p.s.find<Established>()->params.accounting_session, "00c0ffee00c0ffee");
+
+  AddressPool other{*IpPrefix::parse("10.77.0.0/24"), 300s};
+  Pair q(other, client_config(), server_config());
+  q.run();
+  ASSERT_TRUE(q.s.find<Established>());
+  EXPECT_EQ(q.s.find<Established>()->params.accounting_session, "");
+  // Refused before authentication: the server is not in IPCP yet, so nothing is kept.
+  AddressPool third{*IpPrefix::parse("10.77.0.0/24"), 300s};
+  Pair r(third, client_config("alice", "bad"), server_config());
+  r.run();
+  EXPECT_FALSE(r.s.find<Established>());
+  EXPECT_EQ(third.leased(), 0u);
+}
+
+// A server from before the attribute Configure-Rejects it (RFC 1661 5.4): the client asks again
+// without it and gets in; a reject of anything else still fails.
+TEST_F(Fixture, ClientDropsTheAccountingSessionAnOldServerRejects) {
+  auto last_sent = [](ClientNegotiator& c) {
+    ControlReader r;
+    for (auto& a : c.take_actions()) {
+      if (auto* b = std::get_if<SendBytes>(&a)) r.feed(b->bytes);
+    }
+    std::optional<Frame> last;
+    while (auto f = r.next()) last = std::move(*f);
+    return last;
+  };
+  for (bool only_accounting : {true, false}) {
+    ClientConfig cc = client_config(std::nullopt, "");
+    cc.accounting_session = "00c0ffee00c0ffee";
+    ClientNegotiator c(std::move(cc));
+    c.start(t0);
+    ASSERT_EQ(last_sent(c)->type, MessageType::hello);
+    c.feed(encode_auth_ok(), t0);
+    auto lcp = last_sent(c);
+    ASSERT_EQ(lcp->type, MessageType::lcp_configure_request);
+    LcpOptions lo;
+    ASSERT_FALSE(decode_lcp(lcp->body, lo));
+    c.feed(encode_lcp(MessageType::lcp_configure_ack, lo), t0);
+    auto ipcp = last_sent(c);
+    ASSERT_EQ(ipcp->type, MessageType::ipcp_configure_request);
+    IpcpOptions req;
+    ASSERT_FALSE(decode_ipcp(ipcp->body, req));
+    ASSERT_EQ(req.accounting_session, "00c0ffee00c0ffee");
+    IpcpOptions rej;
+    rej.accounting_session = req.accounting_session;  // what an old server sends back verbatim
+    if (!only_accounting) rej.unknown = {{47, {1}}};
+    c.feed(encode_ipcp(MessageType::ipcp_configure_reject, rej), t0);
+    auto again = last_sent(c);
+    if (!only_accounting) {
+      EXPECT_EQ(c.state(), ClientNegotiator::State::closed);
+      continue;
+    }
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->type, MessageType::ipcp_configure_request);
+    IpcpOptions req2;
+    ASSERT_FALSE(decode_ipcp(again->body, req2));
+    EXPECT_FALSE(req2.accounting_session);
+    EXPECT_EQ(req2.address, req.address);
+  }
+}
+
 TEST_F(Fixture, BadPasswordRefusedOnBothSides) {
   Pair p(pool, client_config("alice", "wrong"), server_config());
   p.run();
