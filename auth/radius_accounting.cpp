@@ -12,6 +12,8 @@ std::string_view to_string(AcctStatus status) {
     case AcctStatus::start: return "Start";
     case AcctStatus::stop: return "Stop";
     case AcctStatus::interim_update: return "Interim-Update";
+    case AcctStatus::accounting_on: return "Accounting-On";
+    case AcctStatus::accounting_off: return "Accounting-Off";
   }
   return "unknown";
 }
@@ -21,6 +23,11 @@ std::vector<Attribute> accounting_attributes(AcctStatus status, const Accounting
   std::vector<Attribute> out;
   out.push_back(integer_attribute(attr::acct_status_type, static_cast<std::uint32_t>(status)));
   out.push_back(string_attribute(attr::acct_session_id, r.session_id));
+  if (status == AcctStatus::accounting_on || status == AcctStatus::accounting_off) {
+    out.push_back(string_attribute(attr::nas_identifier, nas_identifier));
+    out.push_back(integer_attribute(attr::acct_delay_time, delay_seconds));
+    return out;
+  }
   if (!r.multi_session_id.empty()) out.push_back(string_attribute(attr::acct_multi_session_id, r.multi_session_id));
   out.push_back(string_attribute(attr::user_name, r.user));
   out.push_back(string_attribute(attr::nas_identifier, nas_identifier));
@@ -48,10 +55,26 @@ std::vector<Attribute> accounting_attributes(AcctStatus status, const Accounting
   return out;
 }
 
-RadiusAccounting::RadiusAccounting(const config::RadiusConfig& config, SecretBytes secret)
+RadiusAccounting::RadiusAccounting(const config::RadiusConfig& config, SecretBytes secret, std::string nas_session_id)
     : config_(config),
       secret_(std::move(secret)),
-      transport_(config_.accounting_servers, secret_, config_.timeout, config_.tries) {}
+      nas_session_id_(std::move(nas_session_id)),
+      transport_(config_.accounting_servers, secret_, config_.timeout, config_.tries) {
+  AccountingRecord on;
+  on.session_id = nas_session_id_;
+  queue_.push_back({AcctStatus::accounting_on, std::move(on), std::nullopt, std::chrono::steady_clock::now()});
+}
+
+void RadiusAccounting::start() {
+  std::lock_guard lock(mutex_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+void RadiusAccounting::finish() {
+  AccountingRecord off;
+  off.session_id = nas_session_id_;
+  submit(AcctStatus::accounting_off, std::move(off));
+}
 
 RadiusAccounting::~RadiusAccounting() {
   {
@@ -71,9 +94,6 @@ void RadiusAccounting::submit(AcctStatus status, AccountingRecord record, std::o
       return;
     }
     queue_.push_back({status, std::move(record), cause, std::chrono::steady_clock::now()});
-    // Started at the first record, not in the constructor: the daemon builds this before it
-    // drops privileges, which it must do while still single-threaded.
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   wake_.notify_one();
 }
@@ -104,6 +124,11 @@ void RadiusAccounting::send(const Job& job) {
   if (!exchange.answer) {
     log::warn("radius", r.session_id, "accounting lost",
               {{"status", to_string(job.status)}, {"user", r.user}, {"error", exchange.error}});
+    return;
+  }
+  if (job.status == AcctStatus::accounting_on || job.status == AcctStatus::accounting_off) {
+    log::info("radius", r.session_id, "accounting sent",
+              {{"status", to_string(job.status)}, {"server", exchange.server}, {"nas_identifier", config_.nas_identifier}});
     return;
   }
   log::info("radius", r.session_id, "accounting sent",

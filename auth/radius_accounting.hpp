@@ -6,9 +6,15 @@
 // roams (new UDP address, same control connection) stays one accounting session. The client's
 // own id (IPCP accounting_session, kept across its reconnects and servers) is sent as
 // Acct-Multi-Session-Id (RFC 2866 5.11), linking the sessions of one client run.
-// Sending happens on one thread of its own (started by the first submit()) from a bounded queue (1024 records; beyond it a
-// record is dropped and logged), so the I/O thread never waits for a RADIUS server; a record
-// that no server acknowledges after the transport's tries is logged as lost.
+// The daemon itself is the NAS: the first record queued is an Accounting-On (it started, so
+// every session the RADIUS side still holds open for this NAS-Identifier is over: the way a
+// server that died by kill -9 or power loss gets its sessions closed), and finish() queues an
+// Accounting-Off after the last Stop of an orderly shutdown. Both carry the daemon run's own
+// Acct-Session-Id.
+// Sending happens on one thread of its own, started by start() (after the privilege drop: the
+// daemon builds this object while still single-threaded), from a bounded queue (1024 records;
+// beyond it a record is dropped and logged), so the I/O thread never waits for a RADIUS server;
+// a record that no server acknowledges after the transport's tries is logged as lost.
 #pragma once
 
 #include "auth/radius_transport.hpp"
@@ -36,7 +42,9 @@ struct AccountingRecord {
   std::vector<std::vector<std::uint8_t>> radius_class;
 };
 
-// The attributes of one Accounting-Request (sans-I/O; table-tested).
+// The attributes of one Accounting-Request (sans-I/O; table-tested). For Accounting-On/Off
+// only Acct-Status-Type, Acct-Session-Id (record.session_id), NAS-Identifier and
+// Acct-Delay-Time: they are about the NAS, not a user's session.
 std::vector<radius::Attribute> accounting_attributes(radius::AcctStatus status, const AccountingRecord& record,
                                                      std::string_view nas_identifier,
                                                      std::optional<radius::TerminateCause> cause,
@@ -46,12 +54,18 @@ class RadiusAccounting {
  public:
   static constexpr std::size_t kMaxQueued = 1024;
 
-  RadiusAccounting(const config::RadiusConfig& config, SecretBytes secret);
-  ~RadiusAccounting();  // sends what is queued (each within the transport's limits), then stops
+  // Queues the Accounting-On, with `nas_session_id` (this daemon run's Acct-Session-Id).
+  RadiusAccounting(const config::RadiusConfig& config, SecretBytes secret, std::string nas_session_id);
+  // Once started: sends what is queued (each within the transport's limits), then stops. Never
+  // started (the daemon failed before it was ready): sends nothing.
+  ~RadiusAccounting();
   RadiusAccounting(const RadiusAccounting&) = delete;
   RadiusAccounting& operator=(const RadiusAccounting&) = delete;
 
   std::chrono::milliseconds interim_interval() const { return config_.interim_interval; }  // 0: none
+
+  void start();   // starts the sending thread; what was queued before goes first
+  void finish();  // queues the Accounting-Off: call after the sessions' Stops are queued
 
   void submit(radius::AcctStatus status, AccountingRecord record,
               std::optional<radius::TerminateCause> cause = std::nullopt);
@@ -68,6 +82,7 @@ class RadiusAccounting {
 
   config::RadiusConfig config_;
   SecretBytes secret_;
+  std::string nas_session_id_;
   radius::Transport transport_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -76,6 +91,6 @@ class RadiusAccounting {
   std::thread thread_;
 };
 
-std::string_view to_string(radius::AcctStatus status);  // "Start", "Stop", "Interim-Update"
+std::string_view to_string(radius::AcctStatus status);  // "Start", "Stop", "Interim-Update", "Accounting-On", ...
 
 }  // namespace postern::auth

@@ -47,7 +47,9 @@ constexpr std::uint8_t user_name = 1, user_password = 2, nas_ip_address = 4, ser
 constexpr std::uint32_t kServiceFramed = 2, kServiceAuthenticateOnly = 8;  // Service-Type
 constexpr std::uint32_t kFramedProtocolPpp = 1;                            // Framed-Protocol
 constexpr std::uint32_t kNasPortVirtual = 5;                               // NAS-Port-Type
-enum class AcctStatus : std::uint32_t { start = 1, stop = 2, interim_update = 3 };
+// Acct-Status-Type (RFC 2866 5.1): a session's Start/Stop/Interim-Update, and the NAS's own
+// Accounting-On (it started: close every session it had open) and Accounting-Off (it stops).
+enum class AcctStatus : std::uint32_t { start = 1, stop = 2, interim_update = 3, accounting_on = 7, accounting_off = 8 };
 // Acct-Terminate-Cause (RFC 2866 5.10).
 enum class TerminateCause : std::uint32_t {
   user_request = 1, lost_carrier = 2, idle_timeout = 4, admin_reset = 6, admin_reboot = 7, nas_request = 10,

@@ -232,5 +232,24 @@ TEST(RadiusAccounting, AttributesCarryCountersWithGigawords) {
   }
 }
 
+TEST(RadiusAccounting, AccountingOnAndOffSpeakForTheNasNotASession) {
+  AccountingRecord r;
+  r.session_id = "0123456789abcdef";
+  for (auto status : {AcctStatus::accounting_on, AcctStatus::accounting_off}) {
+    Packet p{Code::accounting_request, 0, {}, accounting_attributes(status, r, "vpn1", std::nullopt, 2)};
+    EXPECT_EQ(p.integer(attr::acct_status_type), status == AcctStatus::accounting_on ? 7u : 8u);
+    EXPECT_EQ(p.text(attr::acct_session_id), "0123456789abcdef");  // RFC 2866 5.5: in every request
+    EXPECT_EQ(p.text(attr::nas_identifier), "vpn1");
+    EXPECT_EQ(p.integer(attr::acct_delay_time), 2u);
+    EXPECT_EQ(p.find(attr::user_name), nullptr);
+    EXPECT_EQ(p.find(attr::framed_ip_address), nullptr);
+    EXPECT_EQ(p.find(attr::acct_input_octets), nullptr);
+    EXPECT_EQ(p.find(attr::acct_terminate_cause), nullptr);
+    EXPECT_EQ(p.attributes.size(), 4u);
+  }
+  EXPECT_EQ(to_string(AcctStatus::accounting_on), "Accounting-On");
+  EXPECT_EQ(to_string(AcctStatus::accounting_off), "Accounting-Off");
+}
+
 }  // namespace
 }  // namespace postern::auth

@@ -16,6 +16,10 @@
 #   4. mail submitted right after (python smtplib, STARTTLS, to 10.77.0.1:587) lands in B's Maildir;
 #   5. the client stopped: a Stop from vpn-b with that Acct-Multi-Session-Id, Acct-Terminate-Cause
 #      User-Request and B's own byte counts of the session.
+#   6. each server is a NAS: A's first record is an Accounting-On; A restarted after its kill -9
+#      sends a second one with a new Acct-Session-Id (what lets FreeRADIUS close the session A
+#      never stopped); B stopped by SIGTERM ends with an Accounting-Off carrying its On's
+#      Acct-Session-Id, so vpn-b's records read exactly Accounting-On, Start, Stop, Accounting-Off.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/freeradius.sh"
 require_root
@@ -135,6 +139,11 @@ record() {
   awk -v want="Acct-Status-Type = $1" -v nas="NAS-Identifier = \"$2\"" \
     'BEGIN{RS=""} index($0, want) && index($0, nas) {print; exit}' "$detail" 2>/dev/null
 }
+# statuses NAS: the Acct-Status-Type of that server's records, in the order FreeRADIUS got them
+statuses() {
+  awk -v nas="NAS-Identifier = \"$1\"" 'BEGIN{RS=""} index($0, nas) && match($0, /Acct-Status-Type = [A-Za-z-]+/) {
+    printf "%s ", substr($0, RSTART + 19, RLENGTH - 19) }' "$detail" 2>/dev/null
+}
 field() { sed -n "s/.*$1 = \"\\{0,1\\}\\([^\"]*\\)\"\\{0,1\\}$/\\1/p" | head -1; }
 
 # --- 1. on A ---------------------------------------------------------------------------------
@@ -216,4 +225,23 @@ out_octets=$(echo "$STOP_B" | field Acct-Output-Octets)
 [ "$(echo "$down" | sed -n 's/.* rx_bytes=\([0-9]*\).*/\1/p')" = "$in_octets" ] || fail "Stop input octets $in_octets differ from B's: $down"
 [ "$(echo "$down" | sed -n 's/.* tx_bytes=\([0-9]*\).*/\1/p')" = "$out_octets" ] || fail "Stop output octets $out_octets differ from B's: $down"
 log "Stop vpn-b session $SID_B multi $MULTI in=$in_octets out=$out_octets (A died without a Stop: kill -9)"
+
+# --- 6. Accounting-On / Accounting-Off ------------------------------------------------------------
+[ "$(statuses vpn-a)" = "Accounting-On Start " ] || fail "vpn-a's records before its restart: '$(statuses vpn-a)'"
+ON_A1=$(record Accounting-On vpn-a | field Acct-Session-Id)
+ip netns exec "$NS_A" "$POSTERN_BIN" server -c "$WORK/a/site.toml" >"$WORK/server-a2.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "a second Accounting-On from vpn-a" bash -c "[ \"\$(grep -c 'status=Accounting-On' '$WORK/server-a2.log')\" = 1 ]"
+[ "$(statuses vpn-a)" = "Accounting-On Start Accounting-On " ] || fail "vpn-a's records after its restart: '$(statuses vpn-a)'"
+ON_A2=$(awk -v nas='NAS-Identifier = "vpn-a"' 'BEGIN{RS=""} index($0, nas) && /Accounting-On/ {r=$0} END {print r}' "$detail" | field Acct-Session-Id)
+[ -n "$ON_A1" ] && [ -n "$ON_A2" ] && [ "$ON_A1" != "$ON_A2" ] || fail "A's two Accounting-On share or lack an Acct-Session-Id: '$ON_A1' '$ON_A2'"
+[ "$ON_A1" != "$SID_A" ] || fail "A's Accounting-On reused a session's Acct-Session-Id"
+PID_B=$(postern_pid "$NS_B")
+kill -TERM "$PID_B"
+wait_for 15 "server B to exit" bash -c "! kill -0 $PID_B 2>/dev/null"
+[ "$(statuses vpn-b)" = "Accounting-On Start Stop Accounting-Off " ] || fail "vpn-b's records: '$(statuses vpn-b)'"
+[ "$(record Accounting-Off vpn-b | field Acct-Session-Id)" = "$(record Accounting-On vpn-b | field Acct-Session-Id)" ] \
+  || fail "B's Accounting-Off is not for its Accounting-On's Acct-Session-Id"
+grep -q 'accounting sent status=Accounting-Off' "$WORK/server-b.log" || fail "B did not log its Accounting-Off"
+log "Accounting-On from A at each start ($ON_A1, then $ON_A2 after the kill -9); B: $(statuses vpn-b)"
 log "PASS"

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 
 #include <memory>
 #include <thread>
@@ -94,8 +95,10 @@ PasswordBackends open_password_backends(const config::Config& cfg) {
     if (cfg.smtp) out.smtp = auth::make_password_backend(cfg.auth, cfg.smtp->users);
   }
   if (cfg.auth.radius && cfg.auth.radius->accounting) {
+    char run_id[20];  // this daemon run's Acct-Session-Id, for its Accounting-On and -Off
+    std::snprintf(run_id, sizeof run_id, "%08x%08x", tunnel::daemon::random_u32(), tunnel::daemon::random_u32());
     out.accounting = std::make_shared<auth::RadiusAccounting>(
-        *cfg.auth.radius, config::read_password_file(cfg.auth.radius->secret_file));
+        *cfg.auth.radius, config::read_password_file(cfg.auth.radius->secret_file), run_id);
   }
   return out;
 }
@@ -203,6 +206,7 @@ int run_server(const std::string& path) {
   // Threads of its own, so after the drop; declared after tunnel and mail, so destroyed first.
   auto metrics_server = metrics::open_metrics_server(io, cfg.daemon, sources);
 
+  if (passwords.accounting) passwords.accounting->start();  // a thread: after the drop
   if (tunnel) tunnel->data_plane->start();
   if (mail) mail->start();
   status_server->start();
@@ -225,6 +229,9 @@ int run_server(const std::string& path) {
       {status_line_of(sources), nullptr});
   if (mail) mail->stop();
   if (tunnel) tunnel->data_plane->stop();
+  // After the sessions' Stops (queued while the loop ran them down); sent before this returns,
+  // when the last owner of the accounting sender lets it go.
+  if (passwords.accounting) passwords.accounting->finish();
   return 0;
 }
 
