@@ -33,7 +33,14 @@ skip() { printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"; exit 77; }
 cleanup() {
   local status=$?
   trap '' INT TERM  # a second signal must not cut the clean-up short
-  [ -n "${WATCHDOG_PID:-}" ] && kill "$WATCHDOG_PID" 2>/dev/null
+  # The watchdog subshell first (its sleep ending first would let it fire), then its sleep,
+  # which would otherwise live on for TEST_WATCHDOG seconds holding the fds it inherited.
+  if [ -n "${WATCHDOG_PID:-}" ]; then
+    local sleeper
+    sleeper=$(pgrep -P "$WATCHDOG_PID" 2>/dev/null || true)
+    kill "$WATCHDOG_PID" 2>/dev/null || true
+    [ -z "$sleeper" ] || kill $sleeper 2>/dev/null || true
+  fi
   # SIGCONT too: a test may have stopped a daemon (SIGSTOP), and waiting for it would hang.
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
