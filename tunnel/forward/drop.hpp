@@ -26,7 +26,7 @@ enum class Drop : std::uint8_t {
   rx_auth_failed,         // the AEAD open failed (forged, corrupted, wrong key)
   rx_unknown_protocol,    // authenticated, but the PPP protocol is not IPv4/IPv6/LCP
   rx_bad_inner_version,   // authenticated, but the IP version disagrees with the PPP protocol
-  rx_bad_inner,           // server: not an IPv4 packet with a full header
+  rx_bad_inner,           // server: no full IPv4/IPv6 header, or IPv6 from a session without IPv6
   rx_spoofed_source,      // server: inner source is not the session's address
   rx_client_to_client,    // server: to another client while client_to_client is off
   rx_bad_lcp,             // authenticated LCP that is not an Echo-Request/Reply
