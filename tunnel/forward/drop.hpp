@@ -33,6 +33,8 @@ enum class Drop : std::uint8_t {
   // Outbound: a packet read from the TUN device.
   tx_not_ip,              // neither a full IPv4 nor a full IPv6 header
   tx_no_route,            // no session owns the destination (server) / no session yet (client)
+  tx_link_scope,          // IPv6 for the link itself (to ff0x::/16 of scope <= link, fe80::/10; from fe80::/10 or ::):
+                          // the TUN's own router solicitations and MLD reports, never sent through the tunnel
   tx_no_endpoint,         // the session has no UDP address yet (its peer has not spoken)
   tx_seal_failed,         // no key, key expired, counter exhausted
   tx_tls_queue_full,      // the TLS fallback queue was full

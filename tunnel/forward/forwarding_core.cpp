@@ -16,6 +16,24 @@ constexpr std::size_t kIpv6Header = 40;
 constexpr std::uint16_t kIpv4TcpOverhead = 40;  // IPv4 + TCP headers, for the MSS clamp
 constexpr std::uint16_t kIpv6TcpOverhead = 60;  // IPv6 + TCP headers
 
+// IPv6 meant for the link the TUN is (RFC 4291 2.4, 2.7): to link-local unicast or to multicast
+// of interface- or link-local scope, or from a link-local or the unspecified address (router
+// solicitations, MLD reports, DAD). Nothing beyond a point-to-point TUN answers them, and the
+// server would only count them as spoofed sources.
+bool is_link_scope(std::span<const std::uint8_t> packet) {
+  const std::uint8_t* src = packet.data() + 8;
+  const std::uint8_t* dst = packet.data() + 24;
+  auto link_local = [](const std::uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; };
+  auto unspecified = [](const std::uint8_t* a) {
+    for (int i = 0; i < 16; ++i) {
+      if (a[i] != 0) return false;
+    }
+    return true;
+  };
+  const bool link_multicast = dst[0] == 0xff && (dst[1] & 0x0f) <= 2;
+  return link_multicast || link_local(dst) || link_local(src) || unspecified(src);
+}
+
 // PPP protocol for an IP packet by its version nibble; nullopt for anything else.
 std::optional<data::PppProtocol> protocol_of(std::span<const std::uint8_t> packet) {
   if (packet.empty()) return std::nullopt;
@@ -107,6 +125,11 @@ Outbound ForwardingCore::outbound(std::span<std::uint8_t> slot, std::size_t pack
   auto protocol = protocol_of(packet);
   if (!protocol) {
     out.reason = Drop::tx_not_ip;
+    drops_.bump(out.reason);
+    return out;
+  }
+  if (*protocol == data::PppProtocol::ipv6 && is_link_scope(packet)) {
+    out.reason = Drop::tx_link_scope;
     drops_.bump(out.reason);
     return out;
   }

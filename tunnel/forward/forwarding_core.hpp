@@ -4,7 +4,7 @@
 // performs the actions it returns.
 //
 // Outbound (a packet read from the TUN, at slot[kSealHeadroom, + len)):
-//   IP version check -> route (server: inner IPv4 or IPv6 destination -> session, by the
+//   IP version check -> IPv6 for the link itself (ND, MLD) stays -> route (server: inner IPv4 or IPv6 destination -> session, by the
 //   destination's key: the host-order uint32 or the 16-octet data::Ipv6Key; client: the one
 //   session) -> MSS clamp (SYNs; IPv4 mtu-40, IPv6 mtu-60) -> seal in place -> transport: UDP to the session's current
 //   endpoint (written into the caller's sockaddr) or the session's TLS fallback queue.

@@ -309,14 +309,16 @@ TEST(DataPlaneBackToBack, ForwardsIpv6BothWays) {
 
 TEST(DataPlaneBackToBack, SpoofedIpv6SourcesAreDroppedAndCountedByReason) {
   Site site({.clients = 3, .ipv6 = true, .ipv4_only_clients = 1});
-  // Client 0 claims nobody's IPv6 address, then client 1's, then a link-local one, then its own.
+  // Client 0 claims nobody's IPv6 address, then client 1's, then sends a link-local router
+  // solicitation (which its own core keeps), then its own address.
   inject(site.client(0).kernel.get(), ipv6("fd00:77::99", "2001:db8::1", 1));
   inject(site.client(0).kernel.get(), ipv6(client_address6(1), "2001:db8::1", 2));
   inject(site.client(0).kernel.get(), ipv6("fe80::1", "ff02::2", 3));
   auto own = ipv6(client_address6(0), "2001:db8::1", 4);
   inject(site.client(0).kernel.get(), own);
   EXPECT_EQ(read_packet(site.server().kernel.get()), own);
-  EXPECT_EQ(site.server().plane->stats().drop(Drop::rx_spoofed_source), 3u);
+  EXPECT_EQ(site.server().plane->stats().drop(Drop::rx_spoofed_source), 2u);
+  EXPECT_EQ(site.client(0).plane->stats().drop(Drop::tx_link_scope), 1u);  // the link-local one never left
   EXPECT_EQ(site.at_server(0).rx_dropped.load(), 0u);  // policy, not loss
   // Client 2 has no IPv6 address: none of its IPv6 gets through, whatever the source.
   inject(site.client(2).kernel.get(), ipv6(client_address6(2), "2001:db8::1", 5));

@@ -226,6 +226,7 @@ TEST(OutboundRoute, Table) {
   };
   auto v6 = std::vector<std::uint8_t>(40, 0);
   v6[0] = 0x60;
+  v6[8] = v6[24] = 0x20;  // 2000:: to 2000::: global addresses (link-scope IPv6 never leaves, OutboundRoute6)
   const std::vector<Row> rows = {
       {"server: to the client's address", true, ipv4(kSiteHost, kClientAddr), std::nullopt},
       {"server: to an address nobody has", true, ipv4(kSiteHost, 0x0A4D0009), Drop::tx_no_route},
@@ -270,6 +271,7 @@ TEST(InboundInner, Table) {
   };
   auto v6 = std::vector<std::uint8_t>(40, 0);
   v6[0] = 0x60;
+  v6[8] = v6[24] = 0x20;  // 2000:: to 2000::: global addresses (link-scope IPv6 never leaves, OutboundRoute6)
   const std::vector<Row> rows = {
       {"to a site host", ipv4(kClientAddr, kSiteHost), false, std::nullopt},
       {"to the server's tunnel address", ipv4(kClientAddr, kServerAddr), false, std::nullopt},
@@ -352,6 +354,10 @@ TEST(OutboundRoute6, Table) {
       {"IPv6 without a pool6", false, ipv6("2001:db8::80", "fd00:77::2"), Drop::tx_no_route},
       {"IPv6 shorter than its header", true, std::vector<std::uint8_t>(39, 0x60), Drop::tx_not_ip},
       {"IPv4 beside it still routes", true, ipv4(kSiteHost, kClientAddr), std::nullopt},
+      {"router solicitation (fe80:: to ff02::2)", true, ipv6("fe80::1", "ff02::2"), Drop::tx_link_scope},
+      {"MLD report from ::", true, ipv6("::", "ff02::16"), Drop::tx_link_scope},
+      {"to a link-local address", true, ipv6("fd00:77::1", "fe80::2"), Drop::tx_link_scope},
+      {"interface-local multicast", true, ipv6("fd00:77::1", "ff01::1"), Drop::tx_link_scope},
   };
   for (const Row& row : rows) {
     End end(true, kServerSid, kClientSid, false, row.pool6);
@@ -384,7 +390,7 @@ TEST(InboundInner6, Table) {
       {"to a site host", ipv6("fd00:77::2", "2001:db8::80"), false, std::nullopt},
       {"to the server's inner IPv6 address", ipv6("fd00:77::2", "fd00:77::1"), false, std::nullopt},
       {"spoofed IPv6 source", ipv6("fd00:77::3", "2001:db8::80"), false, Drop::rx_spoofed_source},
-      {"link-local source", ipv6("fe80::1", "ff02::2"), false, Drop::rx_spoofed_source},
+      {"another pool6 address as source", ipv6("fd00:77::9", "fd00:77::1"), false, Drop::rx_spoofed_source},
       {"to another client, isolation on", ipv6("fd00:77::2", "fd00:77::3"), false, Drop::rx_client_to_client},
       {"to another client, isolation off", ipv6("fd00:77::2", "fd00:77::3"), true, std::nullopt},
       {"IPv4 source rule unchanged", ipv4(kOtherClient, kSiteHost), false, Drop::rx_spoofed_source},
