@@ -174,10 +174,21 @@ std::optional<IpPrefix> parse_network(std::string_view s) {
   return c;
 }
 
-std::optional<IpAddress> parse_v4_address(std::string_view s) {
-  auto a = IpAddress::parse(s);
-  if (a && !a->is_v4()) return std::nullopt;
-  return a;
+constexpr std::string_view cidr6_expected = "an IPv6 CIDR like \"fd00:77::/112\"";
+constexpr std::string_view any_cidr_expected = "a CIDR like \"10.77.0.0/24\" or \"fd00:77::/112\"";
+
+// An IPv6 prefix whose host bits are clear.
+std::optional<IpPrefix> parse_network6(std::string_view s) {
+  auto c = IpPrefix::parse(s);
+  if (c && (!c->address.is_v6() || c->has_host_bits())) return std::nullopt;
+  return c;
+}
+
+// A prefix of either family whose host bits are clear (routes).
+std::optional<IpPrefix> parse_any_network(std::string_view s) {
+  auto c = IpPrefix::parse(s);
+  if (c && c->has_host_bits()) return std::nullopt;
+  return c;
 }
 
 // "ip:port" or "[v6]:port" with a port a listener can bind explicitly (1..65535).
@@ -441,8 +452,24 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   c.pool = s.required(s.parsed("pool", cidr_expected, parse_network), "pool");
   if (c.pool.prefix_len < 8 || c.pool.prefix_len > 30)
     s.fail("pool", "prefix length must be 8..30, got " + c.pool.to_string());
-  c.routes = s.list("routes", cidr_expected, parse_network).value_or(std::vector<IpPrefix>{c.pool});
-  c.dns = s.list("dns", "an IPv4 address like \"10.77.0.1\"", parse_v4_address).value_or(std::vector<IpAddress>{});
+  c.pool6 = s.parsed("pool6", cidr6_expected, parse_network6);
+  if (c.pool6 && (c.pool6->prefix_len < 64 || c.pool6->prefix_len > 124))
+    s.fail("pool6", "prefix length must be 64..124, got " + c.pool6->to_string());
+  std::vector<IpPrefix> default_routes{c.pool};
+  if (c.pool6) default_routes.push_back(*c.pool6);
+  c.routes = s.list("routes", any_cidr_expected, parse_any_network).value_or(default_routes);
+  c.dns = s.list("dns", "an IP address like \"10.77.0.1\" or \"fd00:77::1\"", IpAddress::parse)
+              .value_or(std::vector<IpAddress>{});
+  // IPv6 is pushed only to clients that get an address from pool6: without it an IPv6 route or
+  // server could never be reached through the tunnel.
+  if (!c.pool6) {
+    for (const auto& r : c.routes) {
+      if (r.address.is_v6()) s.fail("routes", "IPv6 route " + r.to_string() + " needs pool6 (the clients' IPv6 addresses)");
+    }
+    for (const auto& a : c.dns) {
+      if (a.is_v6()) s.fail("dns", "IPv6 server " + a.to_string() + " needs pool6 (the clients' IPv6 addresses)");
+    }
+  }
   c.dns_domains = s.list("dns_domains", "a DNS domain like \"site.example\" or \"~site.example\"", dns::parse_domain)
                       .value_or(std::vector<dns::Domain>{});
   if (c.dns_domains.size() > dns::kMaxPushedDomains)
@@ -450,6 +477,8 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   if (!c.dns_domains.empty() && c.dns.empty()) s.fail("dns_domains", "needs dns (the servers that answer for them)");
   c.interface = s.parsed("interface", "an interface name (1-15 characters)", parse_interface).value_or(c.interface);
   c.mtu = static_cast<std::uint32_t>(s.integer("mtu", 576, 9000).value_or(c.mtu));
+  // RFC 8200 5: every IPv6 link has an MTU of at least 1280 (the kernel disables IPv6 below).
+  if (c.pool6 && c.mtu < 1280) s.fail("mtu", "must be at least 1280 with pool6 (IPv6 minimum link MTU), got " + std::to_string(c.mtu));
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   c.dead_after = s.duration("dead_after").value_or(c.dead_after);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");
@@ -548,6 +577,7 @@ TunnelClientConfig load_client(Section& s) {
     s.fail("fallback_after", "must be 2s to 60s");
   }
   c.leak_protection = s.boolean("leak_protection").value_or(c.leak_protection);
+  c.ipv6 = s.boolean("ipv6").value_or(c.ipv6);
   c.offload = s.boolean("offload").value_or(c.offload);
   c.apply_dns = s.boolean("apply_dns").value_or(c.apply_dns);
   c.dns_backend = s.parsed("dns_backend", "one of \"auto\", \"resolved\", \"file\"", parse_dns_backend)

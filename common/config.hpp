@@ -80,8 +80,12 @@ struct TunnelServerConfig {
   bool passwords = false;  // password logins possible: users set or a directory backend
   AuthMode auth = AuthMode::any;
   IpPrefix pool;                        // IPv4, no host bits; server's tunnel address: pool.first_host()
-  std::vector<IpPrefix> routes;         // IPv4, no host bits; default {pool}
-  std::vector<IpAddress> dns;           // IPv4; default empty
+  // IPv6 pool (/64../124, no host bits): clients that ask for IPv6 get an address from it; the
+  // server's inner IPv6 address is pool6->first_host(). nullopt: the tunnel carries IPv4 only.
+  std::optional<IpPrefix> pool6;
+  // Either family, no host bits, at most 64; default {pool, pool6}. IPv6 ones need pool6.
+  std::vector<IpPrefix> routes;
+  std::vector<IpAddress> dns;           // either family (IPv6 needs pool6), at most 64; default empty
   // Pushed with dns: search domains ("site.example") and routing-only domains
   // ("~site.example"), at most 16 (the IPCP limit, tunnel/control/control_message.hpp).
   std::vector<dns::Domain> dns_domains;  // default empty
@@ -142,6 +146,9 @@ struct TunnelClientConfig {
   // block: with a pushed default route, IPv6 beyond the local link's own routes is refused, and
   // with pushed DNS servers, IPv6 DNS (port 53) is refused; allow: IPv6 is left alone.
   Ipv6LeakPolicy leak_protection_ipv6 = Ipv6LeakPolicy::block;
+  // Ask the server for an inner IPv6 address (IPCP address6); a server without pool6 (or an
+  // older one) rejects it and the tunnel carries IPv4 only.
+  bool ipv6 = true;
   bool offload = true;  // TUN TSO/GRO + UDP GSO/GRO (docs/performance.md)
   // Pushed DNS (docs/configuration.md "DNS on the client"): applied to the system resolver
   // through `dns_backend`; the file backend keeps its backup of /etc/resolv.conf in

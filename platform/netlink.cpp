@@ -124,6 +124,7 @@ std::error_code Netlink::address_request(std::uint16_t type, std::uint16_t flags
   header.ifa_prefixlen = address.local.prefix_len;
   header.ifa_scope = RT_SCOPE_UNIVERSE;
   header.ifa_index = static_cast<std::uint32_t>(ifindex);
+  if (address.no_dad && local.is_v6()) header.ifa_flags = IFA_F_NODAD;
   message.put_header(header);
   // IFA_LOCAL is our address; IFA_ADDRESS is the peer on point-to-point links and equal to
   // IFA_LOCAL otherwise (what iproute2 sends for `ip addr add A/len`).

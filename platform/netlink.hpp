@@ -40,7 +40,13 @@ inline constexpr std::uint32_t k_table_local = 255;
 struct InterfaceAddress {
   IpPrefix local;                       // e.g. 10.9.0.1/24: the prefix route is derived from it
   std::optional<IpAddress> peer;    // point-to-point peer (`ip addr add L peer P`), TUN-friendly
-  friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
+  // IPv6: IFA_F_NODAD (`ip addr add ... nodad`), usable at once instead of tentative for the
+  // duplicate address detection (pointless on a TUN: nobody else is on the link). Only sent by
+  // add_address; not part of equality (list_addresses does not report it).
+  bool no_dad = false;
+  friend bool operator==(const InterfaceAddress& a, const InterfaceAddress& b) {
+    return a.local == b.local && a.peer == b.peer;
+  }
 };
 
 struct RouteSpec {

@@ -41,6 +41,31 @@ std::string error_of(std::string_view text, const fs::path& path = "/etc/postern
   return "no error";
 }
 
+TEST(Config, ServerIpv6PoolRoutesAndDns) {
+  Config c = parse_config(std::string(server_text) + "pool6 = \"fd00:77::/112\"\n", "/etc/postern/site.toml");
+  ASSERT_TRUE(c.server && c.server->pool6);
+  EXPECT_EQ(c.server->pool6->to_string(), "fd00:77::/112");
+  EXPECT_EQ(c.server->pool6->first_host().to_string(), "fd00:77::1");
+  // Default routes: both pools.
+  ASSERT_EQ(c.server->routes.size(), 2u);
+  EXPECT_EQ(c.server->routes[0], c.server->pool);
+  EXPECT_EQ(c.server->routes[1], *c.server->pool6);
+
+  c = parse_config(std::string(server_text) +
+                       "pool6 = \"fd00:77::/64\"\nroutes = [\"10.77.0.0/24\", \"::/0\", \"2001:db8::/32\"]\n"
+                       "dns = [\"10.77.0.1\", \"fd00:77::1\"]\n",
+                   "/etc/postern/site.toml");
+  ASSERT_EQ(c.server->routes.size(), 3u);
+  EXPECT_EQ(c.server->routes[1].to_string(), "::/0");
+  EXPECT_EQ(c.server->routes[2].to_string(), "2001:db8::/32");
+  ASSERT_EQ(c.server->dns.size(), 2u);
+  EXPECT_TRUE(c.server->dns[1].is_v6());
+
+  // Without pool6 nothing IPv6 is set.
+  c = parse_config(server_text, "/etc/postern/site.toml");
+  EXPECT_FALSE(c.server->pool6);
+}
+
 TEST(Config, ServerDefaultsAndRelativePaths) {
   Config c = parse_config(server_text, "/etc/postern/site.toml");
   ASSERT_TRUE(c.server);
@@ -194,6 +219,7 @@ password_file = "alice.pass"
   EXPECT_EQ(c.client->keepalive, milliseconds(10'000));
   EXPECT_EQ(c.client->fallback_after, milliseconds(3'000));
   EXPECT_TRUE(c.client->apply_dns);
+  EXPECT_TRUE(c.client->ipv6);
   EXPECT_EQ(c.client->dns_backend, DnsBackend::auto_detect);
   EXPECT_EQ(c.client->dns_state_dir, fs::path("/run/postern"));
 }
@@ -261,6 +287,12 @@ TEST(Config, ClientServerListErrors) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "site.toml:3: [tunnel] servers: at most 32 servers, got 33");
   }
+}
+
+TEST(Config, ClientIpv6Off) {
+  Config c = parse_config("[tunnel]\nserver = \"vpn:443\"\nca = \"ca.pem\"\nipv6 = false\n", "/etc/postern/laptop.toml");
+  ASSERT_TRUE(c.client);
+  EXPECT_FALSE(c.client->ipv6);
 }
 
 TEST(Config, ClientDns) {
@@ -340,7 +372,16 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {std::string(server_text) + "mtu = 100\n", "site.toml:7: [tunnel] mtu: expected an integer"},
       {std::string(server_text) + "keepalive = 10\n", "site.toml:7: [tunnel] keepalive: expected a duration"},
       {std::string(server_text) + "server = \"a:1\"\n", "site.toml:7: [tunnel] server: a [tunnel] is either a server"},
-      {std::string(server_text) + "routes = [\"10.0.0.0/8\",\n  \"10.1.2.3/8\"]\n", "site.toml:8: [tunnel] routes: expected an IPv4 CIDR"},
+      {std::string(server_text) + "routes = [\"10.0.0.0/8\",\n  \"10.1.2.3/8\"]\n", "site.toml:8: [tunnel] routes: expected a CIDR like"},
+      {std::string(server_text) + "pool6 = \"10.78.0.0/24\"\n", "site.toml:7: [tunnel] pool6: expected an IPv6 CIDR like \"fd00:77::/112\""},
+      {std::string(server_text) + "pool6 = \"fd00:77::1/112\"\n", "site.toml:7: [tunnel] pool6: expected an IPv6 CIDR"},
+      {std::string(server_text) + "pool6 = \"fd00:77::/48\"\n", "site.toml:7: [tunnel] pool6: prefix length must be 64..124, got fd00:77::/48"},
+      {std::string(server_text) + "pool6 = \"fd00:77::/126\"\n", "site.toml:7: [tunnel] pool6: prefix length must be 64..124"},
+      {std::string(server_text) + "pool6 = \"fd00:77::/112\"\nmtu = 1200\n", "site.toml:8: [tunnel] mtu: must be at least 1280 with pool6"},
+      {std::string(server_text) + "routes = [\"10.0.0.0/8\", \"fd00:1::/64\"]\n", "site.toml:7: [tunnel] routes: IPv6 route fd00:1::/64 needs pool6"},
+      {std::string(server_text) + "pool6 = \"fd00:77::/112\"\nroutes = [\"fd00:1::1/64\"]\n", "site.toml:8: [tunnel] routes: expected a CIDR like"},
+      {std::string(server_text) + "dns = [\"fd00:77::1\"]\n", "site.toml:7: [tunnel] dns: IPv6 server fd00:77::1 needs pool6"},
+      {std::string(server_text) + "dns = [\"fd00:77::1%eth0\"]\n", "site.toml:7: [tunnel] dns: expected an IP address"},
       {std::string(server_text) + "dns = [\"10.77.0.1\"]\ndns_domains = [\"ok.example\",\n  \"bad_name.example\"]\n",
        "site.toml:9: [tunnel] dns_domains: expected a DNS domain like \"site.example\" or \"~site.example\", got \"bad_name.example\""},
       {std::string(server_text) + "dns = [\"10.77.0.1\"]\ndns_domains = [\"a.\"]\n", "site.toml:8: [tunnel] dns_domains: expected a DNS domain"},

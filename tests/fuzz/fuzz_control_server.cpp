@@ -1,6 +1,6 @@
 // Fuzz target: a ServerNegotiator (policy "any", verified certificate) fed arbitrary bytes in
 // chunks, with time advancing and password answers alternating. Invariants: never crash, at most
-// one Closed and nothing after it, the address pool lease is released once closed.
+// one Closed and nothing after it, the address pool leases (IPv4 and IPv6) are released once closed.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,13 +14,15 @@ using postern::IpPrefix;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   AddressPool pool(IpPrefix{IpAddress::v4({10, 77, 0, 0}), 29}, std::chrono::seconds(0));
+  AddressPool pool6(*IpPrefix::parse("fd00:77::/124"), std::chrono::seconds(0));
   ServerConfig config;
   config.policy = AuthPolicy::any;
   config.receive_session_id = 0x123456;
   config.data_port = 4500;
-  config.dns = {IpAddress::v4({10, 77, 0, 1})};
+  config.dns = {IpAddress::v4({10, 77, 0, 1}), *IpAddress::parse("fd00:77::1")};
+  config.routes = {*IpPrefix::parse("2001:db8::/32")};
   TimePoint now{};
-  ServerNegotiator server(config, {true, "fuzz"}, pool, now);
+  ServerNegotiator server(config, {true, "fuzz"}, pool, now, &pool6);
   bool closed = false;
   bool verify_ok = false;
   std::span<const std::uint8_t> in(data, size);
@@ -43,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   server.terminate("done", now);
   server.take_actions();
   pool.expire(now);
-  if (pool.leased() != 0) std::abort();
+  pool6.expire(now);
+  if (pool.leased() != 0 || pool6.leased() != 0) std::abort();
   return 0;
 }

@@ -72,6 +72,17 @@ TEST(Resolver, RequestRoundTripAndValidation) {
   }
 }
 
+// IPv6 servers pushed by a dual-stack tunnel go every way an IPv4 one does (RFC 5952 text).
+TEST(Resolver, Ipv6ServersLikeIpv4Ones) {
+  DnsSettings s = sample();
+  s.servers = {*IpAddress::parse("10.77.0.1"), *IpAddress::parse("FD00:77:0::1")};
+  EXPECT_EQ(resolvectl_apply_commands(s)[0], (Args{"resolvectl", "dns", "postern0", "10.77.0.1", "fd00:77::1"}));
+  EXPECT_NE(render_resolv_conf(s, "").find("nameserver 10.77.0.1\nnameserver fd00:77::1\n"), std::string::npos);
+  auto back = decode_apply_request(encode_apply_request(s));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, s);
+}
+
 TEST(Resolver, ResolvedDetection) {
   EXPECT_FALSE(resolved_running("/nonexistent/io.systemd.Resolve"));
 }

@@ -46,14 +46,26 @@ struct ServerTunnel {
   std::unique_ptr<TunnelServer> server;
 };
 
+// Per family: routes beyond the pool (pool6) are pushed, so this host must forward them. Only
+// warned about: turning forwarding on is the site's decision (for IPv6 it also changes how the
+// host treats router advertisements).
 void warn_if_not_forwarding(const config::TunnelServerConfig& s) {
-  bool beyond_pool = false;
-  for (const auto& r : s.routes) beyond_pool |= !(r.network() == s.pool.network() && r.prefix_len == s.pool.prefix_len);
+  bool beyond_pool = false, beyond_pool6 = false;
+  for (const auto& r : s.routes) {
+    if (r.address.is_v4()) beyond_pool |= !(r.network() == s.pool.network() && r.prefix_len == s.pool.prefix_len);
+    if (r.address.is_v6() && s.pool6) beyond_pool6 |= !(r.network() == s.pool6->network() && r.prefix_len == s.pool6->prefix_len);
+  }
   bool forwarding = false;
   if (beyond_pool && !platform::ip_forwarding_enabled(IpAddress::Family::v4, forwarding) && !forwarding) {
     log::warn("tunnel", "", "ip forwarding is off",
               {{"hint", "routes beyond the pool are pushed to clients but this host will not forward them: "
                         "sysctl -w net.ipv4.ip_forward=1"}});
+  }
+  forwarding = false;
+  if (beyond_pool6 && !platform::ip_forwarding_enabled(IpAddress::Family::v6, forwarding) && !forwarding) {
+    log::warn("tunnel", "", "ipv6 forwarding is off",
+              {{"hint", "IPv6 routes beyond pool6 are pushed to clients but this host will not forward them: "
+                        "sysctl -w net.ipv6.conf.all.forwarding=1"}});
   }
 }
 
@@ -111,6 +123,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   settings.name = tun.name();
   settings.address = s.pool.first_host();
   settings.prefix_len = s.pool.prefix_len;
+  if (s.pool6) settings.address6 = IpPrefix{s.pool6->first_host(), s.pool6->prefix_len};
   settings.mtu = s.mtu;
   tunnel::daemon::configure_interface(netlink, settings);
   warn_if_not_forwarding(s);
@@ -125,6 +138,8 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   options.client_to_client = s.client_to_client;
   options.pool = s.pool;
   options.server_address = s.pool.first_host();
+  options.pool6 = s.pool6;
+  if (s.pool6) options.server_address6 = s.pool6->first_host();
   options.echo_magic = tunnel::daemon::random_u32();
 
   auto t = std::make_unique<ServerTunnel>();

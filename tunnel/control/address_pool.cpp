@@ -1,42 +1,85 @@
-// Sticky IPv4 lease table (see address_pool.hpp). Two maps kept in step: identity -> lease and
-// address -> identity. Free addresses are found by a cursor scan over the host range, which is
-// at most 65534 steps for the largest pool allowed (/16) and usually one.
+// Sticky lease table (see address_pool.hpp). Two maps kept in step: identity -> lease and
+// address -> identity. Free addresses are found by a cursor scan over the host range (at most
+// 65536 steps, for a /16 or an IPv6 /112, and usually one) or, in a larger IPv6 pool, by at
+// most kMaxProbes probes from the identity's hash.
 #include "tunnel/control/address_pool.hpp"
 
+#include <array>
 #include <stdexcept>
 
 namespace postern::tunnel::control {
 
 AddressPool::AddressPool(IpPrefix network, std::chrono::seconds grace) : network_(network), grace_(grace) {
-  if (!network.address.is_v4() || network.prefix_len < 16 || network.prefix_len > 30) {
+  const bool v4 = network.address.is_v4();
+  if (v4 && (network.prefix_len < 16 || network.prefix_len > 30)) {
     throw std::invalid_argument("address pool prefix must be between /16 and /30: " + network.to_string());
+  }
+  if (!v4 && (network.prefix_len < 64 || network.prefix_len > 124)) {
+    throw std::invalid_argument("IPv6 address pool prefix must be between /64 and /124: " + network.to_string());
   }
   if (network.has_host_bits()) {
     throw std::invalid_argument("address pool has host bits set: " + network.to_string());
   }
+  const unsigned host_bits = network.address.max_prefix() - network.prefix_len;
+  host_mask_ = host_bits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << host_bits) - 1;
 }
 
-std::size_t AddressPool::capacity() const {
-  // Host range minus network, broadcast and the server's address.
-  return (std::size_t{1} << (32 - network_.prefix_len)) - 3;
+std::uint64_t AddressPool::capacity() const {
+  // Host range minus network, last address and the server's address.
+  return host_mask_ - 2;
+}
+
+std::uint64_t AddressPool::offset_of(const IpAddress& a) const {
+  // The host part lives in the last 4 (IPv4) or 8 (IPv6, prefix >= 64) octets.
+  const auto bytes = a.bytes();
+  const std::size_t tail = a.is_v4() ? 4 : 8;
+  std::uint64_t v = 0;
+  for (std::size_t i = bytes.size() - tail; i < bytes.size(); ++i) v = (v << 8) | bytes[i];
+  return v & host_mask_;
+}
+
+IpAddress AddressPool::at(std::uint64_t offset) const {
+  const auto net = network_.address.bytes();
+  if (network_.address.is_v4()) {
+    return IpAddress::from_v4_uint(network_.address.to_v4_uint() | static_cast<std::uint32_t>(offset & host_mask_));
+  }
+  std::array<std::uint8_t, 16> bytes{};
+  for (std::size_t i = 0; i < 16; ++i) bytes[i] = net[i];
+  offset &= host_mask_;
+  for (int i = 15; i >= 8; --i) {
+    bytes[static_cast<std::size_t>(i)] |= static_cast<std::uint8_t>(offset);
+    offset >>= 8;
+  }
+  return IpAddress::v6(bytes);
 }
 
 bool AddressPool::is_client_address(IpAddress a) const {
   if (!network_.contains(a)) return false;
-  const std::uint32_t host_mask = ~network_.netmask().to_v4_uint();
-  const std::uint32_t host = a.to_v4_uint() & host_mask;
-  return host != 0 && host != 1 && host != host_mask;
+  const std::uint64_t host = offset_of(a);
+  return host != 0 && host != 1 && host != host_mask_;
 }
 
-std::optional<IpAddress> AddressPool::find_free() {
-  const std::uint32_t size = std::uint32_t{1} << (32 - network_.prefix_len);
-  for (std::uint32_t i = 0; i < size; ++i) {
-    std::uint32_t host = (cursor_ + i) % size;
-    const IpAddress a = IpAddress::from_v4_uint(network_.address.to_v4_uint() | host);
-    if (is_client_address(a) && !by_address_.contains(a)) {
-      cursor_ = (host + 1) % size;
-      return a;
+std::optional<IpAddress> AddressPool::find_free(std::string_view identity) {
+  if (host_mask_ < kScanHosts) {
+    const std::uint64_t size = host_mask_ + 1;
+    for (std::uint64_t i = 0; i < size; ++i) {
+      const std::uint64_t host = (cursor_ + i) % size;
+      const IpAddress a = at(host);
+      if (is_client_address(a) && !by_address_.contains(a)) {
+        cursor_ = (host + 1) % size;
+        return a;
+      }
     }
+    return std::nullopt;
+  }
+  // Too large to enumerate: start where the identity hashes to, among the client offsets
+  // 2 .. host_mask_-1, and probe forward.
+  std::uint64_t h = 14695981039346656037ULL;
+  for (char c : identity) h = (h ^ static_cast<std::uint8_t>(c)) * 1099511628211ULL;
+  const std::uint64_t clients = host_mask_ - 2;
+  for (std::uint64_t i = 0; i < kMaxProbes; ++i) {
+    const IpAddress a = at(2 + (h + i) % clients);
+    if (!by_address_.contains(a)) return a;
   }
   return std::nullopt;
 }
@@ -63,7 +106,7 @@ std::optional<IpAddress> AddressPool::assign(std::string_view identity, std::opt
   }
   std::optional<IpAddress> address;
   if (requested_ok && !by_address_.contains(*requested)) address = requested;
-  if (!address) address = find_free();
+  if (!address) address = find_free(identity);
   if (!address) return std::nullopt;
   std::string key(identity);
   by_address_[*address] = key;

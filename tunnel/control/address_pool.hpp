@@ -1,11 +1,17 @@
-// IPv4 address pool for tunnel clients (sans-I/O, time passed in). The first host of the CIDR
-// is the server's tunnel address; the network and broadcast addresses and the server address are
-// never handed out. Leases are sticky per identity (user name or certificate CN): the same
-// identity gets the same address back across reconnects. release() keeps the address reserved
-// for a grace period so a reconnecting client finds it again; expire(now) frees leases whose
-// grace has passed (assign() calls it too).
+// Address pool for tunnel clients (sans-I/O, time passed in), one per family: the IPv4 pool
+// and the IPv6 pool6 are two instances of this class. The first host of the prefix is the
+// server's tunnel address; the network address, the last address of the prefix (the IPv4
+// broadcast) and the server address are never handed out. Leases are sticky per identity (user
+// name or certificate CN): the same identity gets the same address back across reconnects.
+// release() keeps the address reserved for a grace period so a reconnecting client finds it
+// again; expire(now) frees leases whose grace has passed (assign() calls it too).
 // Several sessions with the same identity share its address (a holder count); the daemon decides
 // whether a new session replaces the old one. Not thread-safe: used from one executor.
+// Free addresses: a pool of at most kScanHosts addresses (every IPv4 pool, IPv6 /112 and
+// longer) is scanned from a cursor; a larger IPv6 pool (/64: 2^64 addresses) cannot be
+// enumerated, so a new identity starts at a hash of its name (FNV-1a, so the same identity lands
+// on the same address after a server restart too) and probes at most kMaxProbes addresses from
+// there; all of them taken counts as exhausted (with a /64 that needs billions of leases).
 #pragma once
 
 #include <chrono>
@@ -25,14 +31,18 @@ class AddressPool {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  // Throws std::invalid_argument unless the prefix is IPv4, 16 <= prefix_len <= 30 and host bits are zero
-  // (startup/config error, never network input).
+  static constexpr std::uint64_t kScanHosts = 65536;  // up to this size: cursor scan
+  static constexpr std::uint64_t kMaxProbes = 64;     // larger pools: probes from the hash
+
+  // Throws std::invalid_argument unless host bits are zero and the prefix is IPv4 /16../30 or
+  // IPv6 /64../124 (startup/config error, never network input).
   AddressPool(IpPrefix network, std::chrono::seconds grace);
 
   IpPrefix network() const { return network_; }
   IpAddress server_address() const { return network_.first_host(); }
   std::uint8_t prefix_len() const { return network_.prefix_len; }
-  std::size_t capacity() const;          // addresses available to clients
+  IpAddress::Family family() const { return network_.address.family(); }
+  std::uint64_t capacity() const;        // addresses available to clients
   std::size_t leased() const { return by_address_.size(); }  // active or in grace
 
   // Address for `identity`, or nullopt when the pool is exhausted. Order of preference: the
@@ -64,14 +74,17 @@ class AddressPool {
     TimePoint released_at{};
   };
   bool is_client_address(IpAddress a) const;
-  std::optional<IpAddress> find_free();
+  std::uint64_t offset_of(const IpAddress& a) const;  // host part (fits: at most 64 host bits)
+  IpAddress at(std::uint64_t offset) const;
+  std::optional<IpAddress> find_free(std::string_view identity);
   void move_lease(Lease& lease, const std::string& identity, IpAddress to);
 
   IpPrefix network_;
   std::chrono::seconds grace_;
   std::map<std::string, Lease, std::less<>> by_identity_;
   std::unordered_map<IpAddress, std::string> by_address_;
-  std::uint32_t cursor_ = 0;  // next host offset to try, so freed addresses are not reused at once
+  std::uint64_t host_mask_ = 0;  // all host bits set: the last offset of the prefix
+  std::uint64_t cursor_ = 0;     // next host offset to try, so freed addresses are not reused at once
 };
 
 // "assigned", "outside the pool", "in use by another session", "not the identity's current address"

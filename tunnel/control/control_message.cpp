@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <bitset>
 
 namespace postern::tunnel::control {
@@ -62,6 +63,18 @@ class Writer {
     put_be(c.address.to_v4_uint(), 4);
     out_.push_back(c.prefix_len);
   }
+  // IPv6 attributes: 16 octets (an IPv4 value here is a caller bug; it reads as ::a.b.c.d).
+  void ipv6(Attr a, const IpAddress& v) {
+    out_.push_back(static_cast<std::uint8_t>(a));
+    put_be(16, 2);
+    put_v6(v);
+  }
+  void cidr6(Attr a, const IpPrefix& c) {
+    out_.push_back(static_cast<std::uint8_t>(a));
+    put_be(17, 2);
+    put_v6(c.address);
+    out_.push_back(c.prefix_len);
+  }
   std::vector<std::uint8_t> finish() {
     std::size_t body = out_.size() - kHeaderSize;
     out_[1] = static_cast<std::uint8_t>(body >> 8);
@@ -70,6 +83,10 @@ class Writer {
   }
 
  private:
+  void put_v6(const IpAddress& v) {
+    const auto b = v.bytes();
+    for (std::size_t i = 0; i < 16; ++i) out_.push_back(i + b.size() >= 16 ? b[i + b.size() - 16] : 0);
+  }
   void put_be(std::uint64_t v, int octets) {
     for (int i = octets - 1; i >= 0; --i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
@@ -124,6 +141,31 @@ std::error_code take_cidr(std::span<const std::uint8_t> v, std::vector<IpPrefix>
   if (c.prefix_len > 32 || c.has_host_bits()) return errc::bad_value;
   if (out.size() >= kMaxRepeated) return errc::bad_value;
   out.push_back(c);
+  return {};
+}
+
+IpAddress v6_of(std::span<const std::uint8_t> v) {
+  std::array<std::uint8_t, 16> b{};
+  for (std::size_t i = 0; i < 16; ++i) b[i] = v[i];
+  return IpAddress::v6(b);
+}
+
+std::error_code take_cidr6(std::span<const std::uint8_t> v, std::vector<IpPrefix>& out) {
+  if (v.size() != 17) return errc::bad_attribute_length;
+  IpPrefix c{v6_of(v.first(16)), v[16]};
+  if (c.prefix_len > 128 || c.has_host_bits()) return errc::bad_value;
+  if (out.size() >= kMaxRepeated) return errc::bad_value;
+  out.push_back(c);
+  return {};
+}
+
+// A DNS server must be a unicast address someone can answer from.
+std::error_code take_dns6(std::span<const std::uint8_t> v, std::vector<IpAddress>& out) {
+  if (v.size() != 16) return errc::bad_attribute_length;
+  const IpAddress a = v6_of(v);
+  if (a.is_unspecified() || v[0] == 0xff) return errc::bad_value;
+  if (out.size() >= kMaxRepeated) return errc::bad_value;
+  out.push_back(a);
   return {};
 }
 
@@ -300,8 +342,23 @@ std::vector<std::uint8_t> encode_ipcp(MessageType type, const IpcpOptions& o) {
   if (o.address) w.ipv4(Attr::address, *o.address);
   if (o.prefix_len) w.number(Attr::prefix_len, *o.prefix_len, 1);
   if (o.server_address) w.ipv4(Attr::server_address, *o.server_address);
-  for (std::size_t i = 0; i < o.dns.size() && i < kMaxRepeated; ++i) w.ipv4(Attr::dns, o.dns[i]);
-  for (std::size_t i = 0; i < o.routes.size() && i < kMaxRepeated; ++i) w.cidr(Attr::route, o.routes[i]);
+  if (o.address6) w.ipv6(Attr::address6, *o.address6);
+  if (o.prefix6_len) w.number(Attr::prefix6_len, *o.prefix6_len, 1);
+  if (o.server_address6) w.ipv6(Attr::server_address6, *o.server_address6);
+  for (std::size_t i = 0; i < o.dns.size() && i < kMaxRepeated; ++i) {
+    if (o.dns[i].is_v6()) {
+      w.ipv6(Attr::dns6, o.dns[i]);
+    } else {
+      w.ipv4(Attr::dns, o.dns[i]);
+    }
+  }
+  for (std::size_t i = 0; i < o.routes.size() && i < kMaxRepeated; ++i) {
+    if (o.routes[i].address.is_v6()) {
+      w.cidr6(Attr::route6, o.routes[i]);
+    } else {
+      w.cidr(Attr::route, o.routes[i]);
+    }
+  }
   for (std::size_t i = 0; i < o.domains.size() && i < kMaxDomains; ++i) w.text(Attr::domain, o.domains[i].to_string());
   if (o.accounting_session) w.text(Attr::accounting_session, *o.accounting_session);
   for (const auto& a : o.unknown) w.attr(a.type, a.value);
@@ -332,6 +389,20 @@ std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out
         return {};
       case Attr::route:
         return take_cidr(v, o.routes);
+      case Attr::address6:
+      case Attr::server_address6:
+        if (auto e = check_fixed(seen, type, v, 16)) return e;
+        (static_cast<Attr>(type) == Attr::address6 ? o.address6 : o.server_address6) = v6_of(v);
+        return {};
+      case Attr::prefix6_len:
+        if (auto e = check_fixed(seen, type, v, 1)) return e;
+        if (v[0] > 128) return errc::bad_value;
+        o.prefix6_len = v[0];
+        return {};
+      case Attr::dns6:
+        return take_dns6(v, o.dns);
+      case Attr::route6:
+        return take_cidr6(v, o.routes);
       case Attr::domain:
         return take_domain(v, o.domains);
       case Attr::accounting_session: {
@@ -350,6 +421,27 @@ std::error_code decode_ipcp(std::span<const std::uint8_t> body, IpcpOptions& out
   if (ec) return ec;
   out = std::move(o);
   return {};
+}
+
+bool IpcpOptions::has_ipv6() const {
+  if (address6 || prefix6_len || server_address6) return true;
+  for (const auto& a : dns) {
+    if (a.is_v6()) return true;
+  }
+  for (const auto& r : routes) {
+    if (r.address.is_v6()) return true;
+  }
+  return false;
+}
+
+IpcpOptions IpcpOptions::without_ipv6() const {
+  IpcpOptions o = *this;
+  o.address6.reset();
+  o.prefix6_len.reset();
+  o.server_address6.reset();
+  std::erase_if(o.dns, [](const IpAddress& a) { return a.is_v6(); });
+  std::erase_if(o.routes, [](const IpPrefix& r) { return r.address.is_v6(); });
+  return o;
 }
 
 std::vector<std::uint8_t> encode_data_channel(const DataChannel& m) {

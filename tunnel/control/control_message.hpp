@@ -32,6 +32,7 @@ constexpr std::uint16_t kProtocolVersion = 1;
 constexpr std::size_t kHeaderSize = 3;
 constexpr std::size_t kMaxBody = 16 * 1024;
 constexpr std::uint16_t kMinMtu = 576;  // RFC 791: every host must accept 576-octet datagrams
+constexpr std::uint16_t kMinIpv6Mtu = 1280;  // RFC 8200 5: the IPv6 minimum link MTU
 constexpr std::size_t kMaxRepeated = 64;  // DNS servers / routes / ciphers per message
 // DNS domains per IPCP message: each is up to 254 octets ("~" + 253), so 16 of them (4 KiB
 // framed) leave the message far below kMaxBody beside 64 routes and servers.
@@ -80,6 +81,14 @@ enum class Attr : std::uint8_t {
   route = 36,            // 4 octets + u8 prefix, repeatable  IPCP
   domain = 37,           // text, 1..254, repeatable (<= kMaxDomains): "name" or "~name"  IPCP
   accounting_session = 38,  // text, 1..64 of [0-9A-Za-z._-]   IPCP request (client -> server)
+  // IPv6 inside the tunnel (IPV6CP-like, carried in the IPCP exchange): a client asks for it by
+  // sending address6 (:: or its previous address); a server without pool6, or one older than
+  // these attributes, rejects it and the session is IPv4 only.
+  address6 = 39,         // 16 octets                   IPCP
+  prefix6_len = 40,      // u8 (0..128)                 IPCP
+  server_address6 = 41,  // 16 octets                   IPCP
+  dns6 = 42,             // 16 octets, repeatable (not :: nor multicast)   IPCP
+  route6 = 43,           // 16 octets + u8 prefix, repeatable  IPCP
   data_port = 48,        // u16                         DATA_CHANNEL
   rekey_seconds = 49,    // u32                         DATA_CHANNEL
   rekey_packets = 50,    // u64                         DATA_CHANNEL
@@ -133,6 +142,12 @@ struct IpcpOptions {
   std::optional<IpAddress> address;
   std::optional<std::uint8_t> prefix_len;
   std::optional<IpAddress> server_address;
+  // IPv6 (attributes 39-41); the DNS servers and routes of both families share the two lists
+  // below (IPv4 ones travel as dns/route, IPv6 ones as dns6/route6, in list order), at most
+  // kMaxRepeated each in total.
+  std::optional<IpAddress> address6;
+  std::optional<std::uint8_t> prefix6_len;
+  std::optional<IpAddress> server_address6;
   std::vector<IpAddress> dns;
   std::vector<IpPrefix> routes;
   std::vector<dns::Domain> domains;  // search ("name") and routing-only ("~name") DNS domains
@@ -141,6 +156,10 @@ struct IpcpOptions {
   std::optional<std::string> accounting_session;
   std::vector<RawAttribute> unknown;
   friend bool operator==(const IpcpOptions&, const IpcpOptions&) = default;
+  // Any of the IPv6 attributes (address6, prefix6_len, server_address6, an IPv6 server or route).
+  bool has_ipv6() const;
+  // The same options without any IPv6 attribute.
+  IpcpOptions without_ipv6() const;
 };
 
 struct DataChannel {

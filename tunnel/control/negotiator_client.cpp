@@ -146,6 +146,10 @@ void ClientNegotiator::on_lcp(const Frame& frame) {
     ipcp_request_ = IpcpOptions{};
     ipcp_request_.address = config_.previous_address.value_or(IpAddress{});
     if (!config_.accounting_session.empty()) ipcp_request_.accounting_session = config_.accounting_session;
+    // RFC 8200 5: IPv6 needs a link MTU of 1280; below it the kernel would disable IPv6 on the TUN.
+    if (config_.ipv6 && params_.mtu >= kMinIpv6Mtu) {
+      ipcp_request_.address6 = config_.previous_address6.value_or(IpAddress::any(IpAddress::Family::v6));
+    }
     enter(State::ipcp);
     link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));
     return;
@@ -182,9 +186,15 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
     if (!o.address || o.address->is_unspecified() || !o.prefix_len || !o.server_address) {
       return fail(errc::negotiation_failed, "IPCP ack without an address");
     }
+    if (o.address6 && (o.address6->is_unspecified() || !o.prefix6_len || !o.server_address6)) {
+      return fail(errc::negotiation_failed, "IPCP ack without an IPv6 address");
+    }
     params_.client_address = *o.address;
     params_.prefix_len = *o.prefix_len;
     params_.server_address = *o.server_address;
+    params_.client_address6 = o.address6;
+    if (o.prefix6_len) params_.prefix6_len = *o.prefix6_len;
+    if (o.server_address6) params_.server_address6 = *o.server_address6;
     params_.dns = o.dns;
     params_.domains = o.domains;
     params_.routes = o.routes;
@@ -192,14 +202,23 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
     return;
   }
   if (frame.type == MessageType::ipcp_configure_reject) {
-    // A server older than the accounting_session attribute rejects it (RFC 1661 5.4): ask
-    // again without it. Any other rejected option is a failure.
-    const bool only_accounting = o.accounting_session && ipcp_request_.accounting_session && o.unknown.empty() &&
-                                 !o.address && !o.prefix_len && !o.server_address && o.dns.empty() &&
-                                 o.routes.empty() && o.domains.empty();
-    if (!only_accounting) return fail(errc::negotiation_failed, "server rejected IPCP options");
+    // The options a server may refuse while the session goes on (RFC 1661 5.4): the
+    // accounting_session attribute (a server older than it) and the IPv6 ones (no pool6, its
+    // pool6 exhausted, or older than them). Ask again without them; the session is then IPv4
+    // only. Any other rejected option is a failure.
+    const IpcpOptions v4_part = o.without_ipv6();
+    const bool only_optional = !v4_part.address && !v4_part.prefix_len && !v4_part.server_address &&
+                               v4_part.dns.empty() && v4_part.routes.empty() && v4_part.domains.empty() &&
+                               v4_part.unknown.empty() && (o.accounting_session || o.has_ipv6()) &&
+                               (!o.accounting_session || ipcp_request_.accounting_session) &&
+                               (!o.has_ipv6() || ipcp_request_.has_ipv6());
+    if (!only_optional) return fail(errc::negotiation_failed, "server rejected IPCP options");
     if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds");
-    ipcp_request_.accounting_session.reset();
+    if (o.accounting_session) ipcp_request_.accounting_session.reset();
+    if (o.has_ipv6()) {
+      log::info("control-client", config_.log_id, "server refused ipv6: the tunnel carries IPv4 only");
+      ipcp_request_ = ipcp_request_.without_ipv6();
+    }
     return link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));
   }
   if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds");
@@ -207,6 +226,11 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
   if (o.address) ipcp_request_.address = o.address;
   if (o.prefix_len) ipcp_request_.prefix_len = o.prefix_len;
   if (o.server_address) ipcp_request_.server_address = o.server_address;
+  // IPv6 values only in answer to our asking for IPv6 (a server must not push it unasked).
+  if (o.has_ipv6() && !ipcp_request_.address6) return fail(errc::negotiation_failed, "IPv6 in NAK we did not ask for");
+  if (o.address6) ipcp_request_.address6 = o.address6;
+  if (o.prefix6_len) ipcp_request_.prefix6_len = o.prefix6_len;
+  if (o.server_address6) ipcp_request_.server_address6 = o.server_address6;
   if (!o.dns.empty()) ipcp_request_.dns = o.dns;
   if (!o.domains.empty()) ipcp_request_.domains = o.domains;
   if (!o.routes.empty()) ipcp_request_.routes = o.routes;
@@ -229,7 +253,9 @@ void ClientNegotiator::on_data_channel(const Frame& frame, TimePoint now) {
   link_.start_liveness(params_.keepalive, params_.dead_peer, now);
   enter(State::established);
   log::info("control-client", config_.log_id, "established",
-            {{"address", params_.client_address.to_string()}, {"mtu", params_.mtu}, {"cipher", to_string(params_.cipher)}});
+            {{"address", params_.client_address.to_string()},
+             {"address6", params_.client_address6 ? params_.client_address6->to_string() : std::string("none")},
+             {"mtu", params_.mtu}, {"cipher", to_string(params_.cipher)}});
   link_.emit(Established{params_});
 }
 

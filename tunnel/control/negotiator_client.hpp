@@ -33,6 +33,10 @@ struct ClientConfig {
   SecretBytes password;                   // sent in HELLO when non-empty (inside TLS only)
   std::vector<Cipher> ciphers{Cipher::aes_256_gcm, Cipher::chacha20_poly1305};  // preference order
   std::optional<IpAddress> previous_address;   // address from an earlier session, asked for again
+  // Ask for inner IPv6 (IPCP address6), if the negotiated MTU allows IPv6 (>= 1280). A server
+  // that rejects it (no pool6, or older) leaves the session IPv4 only.
+  bool ipv6 = false;
+  std::optional<IpAddress> previous_address6;  // IPv6 address from an earlier session, asked for again
   // Kept by the daemon for its whole life and presented in IPCP (valid_accounting_session());
   // empty: none. A server that rejects the attribute (older) gets the request without it.
   std::string accounting_session;

@@ -49,17 +49,25 @@ std::string_view to_string(ServerNegotiator::State s) {
   return "unknown";
 }
 
-ServerNegotiator::ServerNegotiator(ServerConfig config, PeerCertificate peer, AddressPool& pool, TimePoint now)
+ServerNegotiator::ServerNegotiator(ServerConfig config, PeerCertificate peer, AddressPool& pool, TimePoint now,
+                                   AddressPool* pool6)
     : config_(std::move(config)),
       peer_(std::move(peer)),
       pool_(pool),
+      pool6_(pool6),
       link_("control-server", config_.log_id, config_.echo_magic),
       negotiation_deadline_(now + config_.negotiation_timeout) {
   params_.local_session_id = config_.receive_session_id & kMaxSessionId;
   params_.data_port = config_.data_port;
   params_.rekey_interval = config_.rekey_interval;
   params_.rekey_packets = config_.rekey_packets;
-  // One IPCP message carries at most kMaxRepeated of each; more could never be ACKed.
+  // One IPCP message carries at most kMaxRepeated of each (both families together); more could
+  // never be ACKed. IPv6 entries are for sessions with an IPv6 address only: without a pool6
+  // they are never pushed.
+  if (pool6_ == nullptr) {
+    std::erase_if(config_.dns, [](const IpAddress& a) { return a.is_v6(); });
+    std::erase_if(config_.routes, [](const IpPrefix& r) { return r.address.is_v6(); });
+  }
   if (config_.dns.size() > kMaxRepeated) config_.dns.resize(kMaxRepeated);
   if (config_.routes.size() > kMaxRepeated) config_.routes.resize(kMaxRepeated);
   if (config_.domains.size() > kMaxDomains) config_.domains.resize(kMaxDomains);
@@ -74,9 +82,18 @@ void ServerNegotiator::enter(State next) {
 void ServerNegotiator::sync_closed(TimePoint now) {
   if (!link_.closed() || state_ == State::closed) return;
   enter(State::closed);
+  release_addresses(now);
+}
+
+void ServerNegotiator::release_addresses(TimePoint now) {
   if (address_held_) {
     pool_.release(params_.identity, now);  // kept reserved for the pool's grace period
     address_held_ = false;
+  }
+  if (address6_held_) {
+    pool6_->release(params_.identity, now);
+    address6_held_ = false;
+    params_.client_address6.reset();
   }
 }
 
@@ -264,9 +281,37 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
     params_.client_address = *assigned;
     params_.prefix_len = pool_.prefix_len();
     params_.server_address = pool_.server_address();
-    params_.dns = config_.dns;
     params_.domains = config_.domains;
-    params_.routes = config_.routes;
+  }
+  if (req.has_ipv6() && !take_ipv6(req, now)) {
+    // No IPv6 for this session (RFC 1661 5.4 Configure-Reject of exactly those options): the
+    // client asks again without them and goes on IPv4 only.
+    if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds", now);
+    IpcpOptions rej;
+    rej.address6 = req.address6;
+    rej.prefix6_len = req.prefix6_len;
+    rej.server_address6 = req.server_address6;
+    for (const auto& a : req.dns) {
+      if (a.is_v6()) rej.dns.push_back(a);
+    }
+    for (const auto& r : req.routes) {
+      if (r.address.is_v6()) rej.routes.push_back(r);
+    }
+    return link_.send(encode_ipcp(MessageType::ipcp_configure_reject, rej));
+  }
+  if (!req.has_ipv6() && address6_held_) {  // asked before, not any more: give it back
+    pool6_->release(params_.identity, now);
+    address6_held_ = false;
+    params_.client_address6.reset();
+  }
+  // The servers and routes of the families this session carries.
+  params_.dns.clear();
+  params_.routes.clear();
+  for (const auto& a : config_.dns) {
+    if (a.is_v4() || address6_held_) params_.dns.push_back(a);
+  }
+  for (const auto& r : config_.routes) {
+    if (r.address.is_v4() || address6_held_) params_.routes.push_back(r);
   }
   // Authenticated by now (IPCP follows AUTH_OK): only then may the client's id be kept.
   if (req.accounting_session) params_.accounting_session = *req.accounting_session;
@@ -274,6 +319,11 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
   ours.address = params_.client_address;
   ours.prefix_len = params_.prefix_len;
   ours.server_address = params_.server_address;
+  if (address6_held_) {
+    ours.address6 = params_.client_address6;
+    ours.prefix6_len = params_.prefix6_len;
+    ours.server_address6 = params_.server_address6;
+  }
   ours.dns = params_.dns;
   ours.domains = params_.domains;
   ours.routes = params_.routes;
@@ -293,6 +343,24 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
   establish(now);
 }
 
+bool ServerNegotiator::take_ipv6(const IpcpOptions& req, TimePoint now) {
+  if (pool6_ == nullptr) return false;
+  if (address6_held_) return true;
+  std::optional<IpAddress> wanted;
+  if (req.address6 && !req.address6->is_unspecified()) wanted = req.address6;
+  auto assigned = pool6_->assign(params_.identity, wanted, now);
+  if (!assigned) {
+    log::warn("control-server", config_.log_id, "ipv6 pool exhausted: session is IPv4 only",
+              {{"identity", params_.identity}, {"pool6", pool6_->network().to_string()}});
+    return false;
+  }
+  address6_held_ = true;
+  params_.client_address6 = *assigned;
+  params_.prefix6_len = pool6_->prefix_len();
+  params_.server_address6 = pool6_->server_address();
+  return true;
+}
+
 void ServerNegotiator::establish(TimePoint now) {
   DataChannel d;
   d.session_id = params_.local_session_id;
@@ -304,8 +372,9 @@ void ServerNegotiator::establish(TimePoint now) {
   link_.start_liveness(params_.keepalive, params_.dead_peer, now);
   enter(State::established);
   log::info("control-server", config_.log_id, "established",
-            {{"identity", params_.identity}, {"address", params_.client_address.to_string()}, {"mtu", params_.mtu},
-             {"cipher", to_string(params_.cipher)}});
+            {{"identity", params_.identity}, {"address", params_.client_address.to_string()},
+             {"address6", params_.client_address6 ? params_.client_address6->to_string() : std::string("none")},
+             {"mtu", params_.mtu}, {"cipher", to_string(params_.cipher)}});
   link_.emit(Established{params_});
 }
 

@@ -2,8 +2,9 @@
 // Decides authentication (AuthPolicy x "TLS verified a client certificate" x password), asks the
 // daemon to verify passwords (VerifyPassword action -> on_password_verified), checks LCP options
 // against its limits (NAK with its own values, REJECT unknown options, RFC 1661 5.3/5.4),
-// assigns the tunnel address from the shared AddressPool (IPCP NAK, RFC 1332 3.3), then sends
-// DATA_CHANNEL and emits Established. Keepalive after that as on the client.
+// assigns the tunnel address from the shared AddressPool (IPCP NAK, RFC 1332 3.3) and, when the
+// client asks (address6) and the server has one, an IPv6 address from the IPv6 pool (rejected
+// otherwise, so the client continues IPv4 only), then sends DATA_CHANNEL and emits Established. Keepalive after that as on the client.
 // No retransmissions: TLS is reliable (see negotiator_client.hpp).
 // Contract: never reads the clock, no RNG (session id and echo magic come in ServerConfig), never
 // throws on network input. The AddressPool is shared by all sessions: the daemon must call every
@@ -64,8 +65,10 @@ class ServerNegotiator {
  public:
   enum class State { wait_hello, verifying_password, lcp, ipcp, established, closed };
 
-  // Arms the negotiation deadline (now + negotiation_timeout). `pool` must outlive this object.
-  ServerNegotiator(ServerConfig config, PeerCertificate peer, AddressPool& pool, TimePoint now);
+  // Arms the negotiation deadline (now + negotiation_timeout). `pool` (and `pool6`, the IPv6
+  // pool, null when the server has none) must outlive this object.
+  ServerNegotiator(ServerConfig config, PeerCertificate peer, AddressPool& pool, TimePoint now,
+                   AddressPool* pool6 = nullptr);
 
   void feed(std::span<const std::uint8_t> bytes, TimePoint now);
   void on_timer(TimePoint now);
@@ -100,16 +103,22 @@ class ServerNegotiator {
   LcpOptions lcp_counter_proposal(const LcpOptions& request) const;  // empty = acceptable
   void on_lcp_request(const Frame& frame, TimePoint now);
   void on_ipcp_request(const Frame& frame, TimePoint now);
+  // The IPv6 half of an IPCP request: assigns from pool6 once; false when the IPv6 options must
+  // be rejected (no pool6, pool6 exhausted), so the client goes on IPv4 only.
+  bool take_ipv6(const IpcpOptions& req, TimePoint now);
+  void release_addresses(TimePoint now);
   void establish(TimePoint now);
 
   ServerConfig config_;
   PeerCertificate peer_;
   AddressPool& pool_;
+  AddressPool* pool6_;
   ControlLink link_;
   State state_ = State::wait_hello;
   TimePoint negotiation_deadline_;
   int failures_ = 0;
   bool address_held_ = false;
+  bool address6_held_ = false;
   std::optional<IpAddress> requested_address_;
   std::optional<IpAddress> framed_address_;  // set by a directory's Framed-IP-Address
   TunnelParameters params_;

@@ -34,8 +34,13 @@ struct TunnelParameters {
   std::uint16_t mtu = 1400;        // TUN MTU both sides agreed on (LCP)
   std::chrono::seconds keepalive{10};   // echo interval (LCP)
   std::chrono::seconds dead_peer{60};   // silence after which the peer is declared dead (LCP)
-  std::vector<IpPrefix> routes;        // routes the client installs via the tunnel (IPCP)
-  std::vector<IpAddress> dns;           // DNS servers for the client (IPCP)
+  // Inner IPv6 (IPCP address6/prefix6_len/server_address6): set when the client asked for it
+  // and the server has a pool6; nullopt: the session carries IPv4 only.
+  std::optional<IpAddress> client_address6;
+  std::uint8_t prefix6_len = 128;       // prefix of the IPv6 tunnel network (pool6 prefix)
+  IpAddress server_address6;            // server's inner IPv6 address (first host of pool6)
+  std::vector<IpPrefix> routes;        // routes the client installs via the tunnel (IPCP), both families
+  std::vector<IpAddress> dns;           // DNS servers for the client (IPCP), both families
   std::vector<dns::Domain> domains;  // search / routing-only ("~") DNS domains (IPCP)
 
   Cipher cipher = Cipher::aes_256_gcm;  // data-channel AEAD (DATA_CHANNEL)

@@ -32,9 +32,16 @@ forward::ForwardingOptions forwarding_options(const DataPlaneOptions& o) {
   f.server = o.server;
   f.mtu = o.mtu;
   f.mss_clamp = o.mss_clamp;
-  // The per-packet rules compare host-order IPv4 keys (no allocation, one AND per check).
+  // The per-packet rules compare host-order IPv4 keys and 16-octet IPv6 keys (no allocation,
+  // one or two ANDs per check).
   f.inner = {o.pool.network().address.to_v4_uint(), o.pool.netmask().to_v4_uint(), o.server_address.to_v4_uint(),
              o.client_to_client};
+  if (o.pool6) {
+    f.inner.has_pool6 = true;
+    f.inner.pool6_network = data::Ipv6Key::of(o.pool6->network().address);
+    f.inner.pool6_mask = data::Ipv6Key::of(o.pool6->netmask());
+    f.inner.server_address6 = data::Ipv6Key::of(o.server_address6);
+  }
   f.echo_magic = o.echo_magic;
   return f;
 }

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -55,6 +56,8 @@ struct DataPlaneOptions {
   bool client_to_client = false;
   IpPrefix pool;             // server: the tunnel pool (IPv4), for client isolation
   IpAddress server_address;  // server: its own tunnel address
+  std::optional<IpPrefix> pool6;  // server: the IPv6 pool, when it has one (isolation)
+  IpAddress server_address6;      // server: its own inner IPv6 address (pool6's first host)
   std::uint32_t echo_magic = 0;  // our LCP magic number
   // TUN TSO/GRO and UDP GSO/GRO (docs/performance.md): ~5x single-stream throughput. Off by
   // default until the netns tests that count ACK-direction packets (resilience_rekey) or need a

@@ -29,31 +29,54 @@ std::string fmt_hex(std::uint32_t v) {
 
 }  // namespace
 
+namespace {
+
+bool is_link_local(const IpAddress& a) { return a.is_v6() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80; }
+
+// One family's address: the wanted one stays (or is added), any other global one goes.
+void set_address(platform::Netlink& netlink, const std::string& ifname, IpAddress::Family family,
+                 const std::optional<IpPrefix>& own) {
+  std::vector<platform::InterfaceAddress> existing;
+  netlink.list_addresses(ifname, family, existing);
+  std::optional<platform::InterfaceAddress> wanted;
+  if (own) wanted = platform::InterfaceAddress{*own, std::nullopt, own->address.is_v6()};
+  for (const auto& a : existing) {
+    if (is_link_local(a.local.address) || (wanted && a == *wanted)) continue;
+    netlink.delete_address(ifname, a, platform::MissingPolicy::accept);
+  }
+  if (wanted) {
+    check(netlink.add_address(ifname, *wanted, platform::ExistsPolicy::accept), netlink,
+          "add address " + own->to_string() + " to " + ifname);
+  }
+}
+
+}  // namespace
+
 void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s) {
   const std::string& ifname = s.name;
   check(netlink.set_mtu(ifname, s.mtu), netlink, "set MTU of " + ifname);
-  std::vector<platform::InterfaceAddress> existing;
-  netlink.list_addresses(ifname, IpAddress::Family::v4, existing);
   const IpPrefix own{s.address, s.prefix_len};
-  platform::InterfaceAddress wanted{own, std::nullopt};
-  for (const auto& a : existing) {
-    if (!(a == wanted)) netlink.delete_address(ifname, a, platform::MissingPolicy::accept);
-  }
-  check(netlink.add_address(ifname, wanted, platform::ExistsPolicy::accept), netlink,
-        "add address to " + ifname);
+  set_address(netlink, ifname, IpAddress::Family::v4, own);
   check(netlink.link_up(ifname), netlink, "bring up " + ifname);
-  std::vector<IpPrefix> routes = s.routes;
+  // After link up: IPv6 on a TUN comes alive with the link (NODAD: no tentative period).
+  set_address(netlink, ifname, IpAddress::Family::v6, s.address6);
+  std::vector<IpPrefix> routes;
   // In a table of its own, the interface's prefix is not implied by the address (the kernel puts
   // that route in main), so it is added there explicitly: the pool is protected too.
-  if (s.table) routes.insert(routes.begin(), own.network());
+  if (s.table) routes.push_back(own.network());
+  if (s.table && s.address6) routes.push_back(s.address6->network());
+  for (const auto& r : s.routes) {
+    if (r.address.is_v4() || s.address6) routes.push_back(r);
+  }
   for (const auto& r : routes) {
-    const bool implied = r.prefix_len >= s.prefix_len && own.contains(r.address);
+    const IpPrefix& mine = r.address.is_v4() ? own : *s.address6;
+    const bool implied = r.prefix_len >= mine.prefix_len && mine.contains(r.address);
     if (implied && !s.table) continue;
     if (r.prefix_len == 0 && !s.table) {
       // In main, a default route via the TUN would replace the host's own and send the tunnel's
       // packets to the server into the tunnel itself: only the marked-socket setup handles it.
       log::warn("tunnel", "", "pushed default route ignored",
-                {{"interface", ifname}, {"hint", "set leak_protection = true in [tunnel] to use it"}});
+                {{"interface", ifname}, {"route", r.to_string()}, {"hint", "set leak_protection = true in [tunnel] to use it"}});
       continue;
     }
     platform::RouteSpec route{r, ifname, std::nullopt, s.table, std::nullopt};
@@ -174,6 +197,34 @@ std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& p, bool de
   return rules;
 }
 
+std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& p, bool block, bool default_route_pushed,
+                                                bool dns_pushed, const std::optional<Ipv6Inside>& inside) {
+  if (!inside) return block ? ipv6_leak_rules(p, default_route_pushed, dns_pushed) : std::vector<platform::RuleSpec>{};
+  const auto v6 = IpAddress::Family::v6;
+  std::vector<platform::RuleSpec> rules;
+  if (block && dns_pushed) {
+    for (auto rule : dns_leak_rules(p, inside->dns_servers)) {
+      rule.family = v6;
+      rules.push_back(rule);
+    }
+  }
+  for (auto rule : leak_protection_rules(p)) {
+    rule.family = v6;
+    if (*rule.priority == k_leak_rule_priority + 2) {
+      if (inside->default_route) {
+        rules.push_back(rule);
+      } else if (block && default_route_pushed) {
+        rule.action = platform::RuleAction::prohibit;
+        rule.table = platform::k_table_main;
+        rules.push_back(rule);
+      }
+      continue;
+    }
+    rules.push_back(rule);
+  }
+  return rules;
+}
+
 void remove_ipv6_leak_rules(platform::Netlink& netlink) {
   for (std::uint32_t priority = k_dns_rule_priority; priority <= k_leak_rule_priority + 2; ++priority) {
     platform::RuleSpec any;
@@ -181,20 +232,30 @@ void remove_ipv6_leak_rules(platform::Netlink& netlink) {
     any.priority = priority;
     any.table = 0;
     any.action = platform::RuleAction::any;
-    for (int n = 0; n < 4 && !netlink.delete_rule(any, platform::MissingPolicy::fail); ++n) {
+    // 2 x 64 servers at most at one priority; stop at the first "no such rule".
+    for (int n = 0; n < 2 * 64 + 2 && !netlink.delete_rule(any, platform::MissingPolicy::fail); ++n) {
     }
   }
 }
 
 void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& p, bool default_route_pushed,
                              bool dns_pushed) {
+  install_ipv6_leak_rules(netlink, p, true, default_route_pushed, dns_pushed, std::nullopt);
+}
+
+void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& p, bool block,
+                             bool default_route_pushed, bool dns_pushed, const std::optional<Ipv6Inside>& inside) {
   remove_ipv6_leak_rules(netlink);
-  auto rules = ipv6_leak_rules(p, default_route_pushed, dns_pushed);
+  auto rules = ipv6_leak_rules(p, block, default_route_pushed, dns_pushed, inside);
   for (const auto& rule : rules) {
     check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
           "add IPv6 leak-protection rule at priority " + std::to_string(*rule.priority));
   }
-  if (!rules.empty()) {
+  if (inside) {
+    log::info("tunnel", "", "ipv6 through the tunnel",
+              {{"default_route", inside->default_route ? "tunnel" : (block && default_route_pushed ? "blocked" : "main")},
+               {"dns", block && dns_pushed ? "pushed servers only" : "unrestricted"}});
+  } else if (!rules.empty()) {
     log::info("tunnel", "", "ipv6 leak protection on",
               {{"blocked", default_route_pushed ? (dns_pushed ? "ipv6 beyond the local link, ipv6 dns" : "ipv6 beyond the local link")
                                                 : "ipv6 dns"}});

@@ -1,5 +1,6 @@
 // Applies what negotiation decided to the TUN interface through rtnetlink (platform/netlink):
-// address/prefix, MTU, link up, and routes. Throws std::runtime_error naming the interface and
+// address/prefix (IPv4, and IPv6 when the session has one), MTU, link up, and routes of both
+// families. Throws std::runtime_error naming the interface and
 // what the kernel refused; used at startup (server) and after each negotiation (client).
 // Leak protection (client, docs/resilience.md "Leak protection"): routes go into their own
 // table and three policy rules at fixed priorities steer unmarked traffic to it; the rules are
@@ -21,7 +22,14 @@ struct InterfaceSettings {
   IpAddress address;  // IPv4
   std::uint8_t prefix_len = 32;
   std::uint32_t mtu = 1400;
-  std::vector<IpPrefix> routes;  // routes inside the address's own prefix are implied and skipped
+  // Inner IPv6: the address with the pool6 prefix length (fd00:77::2/112), added with
+  // IFA_F_NODAD so it is usable at once (a listener may bind it right away); nullopt: none, and
+  // any global IPv6 address left on the interface from an earlier session is removed (the
+  // kernel's fe80:: link-local address is left alone).
+  std::optional<IpPrefix> address6;
+  // Both families; routes inside their address's own prefix are implied and skipped. IPv6 routes
+  // are installed only with address6.
+  std::vector<IpPrefix> routes;
   // Leak protection: every route (the implied ones too) goes into this table instead of main.
   // Without it a pushed default route (prefix 0) is skipped with a warning: in main it would
   // replace the host's default route and loop the tunnel's own packets into the tunnel.
@@ -78,9 +86,30 @@ void remove_dns_leak_rules(platform::Netlink& netlink);
 // (the tunnel's own, to an IPv6 server) skip the prohibit rules. Empty when nothing applies.
 std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& protection, bool default_route_pushed,
                                                 bool dns_pushed);
+// When the tunnel carries IPv6 too (the session has an inner IPv6 address), its IPv6 routes are
+// in table T like the IPv4 ones, and the IPv6 rules mirror the IPv4 set instead:
+//   k_dns_rule_priority      fwmark M goto k_leak_rule_priority            (block, DNS pushed)
+//   k_dns_rule_priority+1    to S/128 ipproto udp|tcp dport 53 lookup T    (block, each IPv6 server S)
+//   k_dns_rule_priority+2    ipproto udp|tcp dport 53 prohibit             (block, DNS pushed)
+//   k_leak_rule_priority     not fwmark M lookup T suppress_prefixlength 0 (always)
+//   k_leak_rule_priority+1   lookup main suppress_prefixlength 0           (always)
+//   k_leak_rule_priority+2   not fwmark M lookup T                         (IPv6 default route pushed)
+//                            not fwmark M prohibit                         (else: block and an IPv4
+//                                                                          default route pushed)
+// so with an IPv6 default route pushed, "block" routes the laptop's IPv6 through the tunnel
+// rather than refusing it; "allow" (block = false) adds no prohibit and no DNS rule.
+struct Ipv6Inside {
+  bool default_route = false;          // ::/0 pushed
+  std::vector<IpAddress> dns_servers;  // IPv6 DNS servers pushed
+};
+std::vector<platform::RuleSpec> ipv6_leak_rules(const LeakProtection& protection, bool block,
+                                                bool default_route_pushed, bool dns_pushed,
+                                                const std::optional<Ipv6Inside>& inside);
 // Replaces the IPv6 rules (any at those priorities go first). Throws std::runtime_error.
 void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& protection,
                              bool default_route_pushed, bool dns_pushed);
+void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& protection, bool block,
+                             bool default_route_pushed, bool dns_pushed, const std::optional<Ipv6Inside>& inside);
 // Best effort: deletes every IPv6 rule at the leak-protection and DNS priorities.
 void remove_ipv6_leak_rules(platform::Netlink& netlink);
 

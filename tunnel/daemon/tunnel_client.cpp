@@ -223,6 +223,8 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
     cc.ciphers = {control::Cipher::chacha20_poly1305, control::Cipher::aes_256_gcm};
   }
   cc.previous_address = previous_address_;
+  cc.ipv6 = cfg_.ipv6;
+  cc.previous_address6 = previous_address6_;
   cc.accounting_session = accounting_session_;
   cc.keepalive = std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive);
   // 3.5 keepalives without a byte over TLS: the server or the path is dead; reconnect.
@@ -337,18 +339,11 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   settings.mtu = params.mtu;
   if (cfg_.leak_protection) settings.table = cfg_.table;
   settings.routes = params.routes;
+  if (params.client_address6) settings.address6 = IpPrefix{*params.client_address6, params.prefix6_len};
   try {
     configure_interface(netlink_, settings);
     warn_if_strict_rp_filter(settings);
-    if (cfg_.leak_protection) {
-      if (params.dns.empty()) remove_dns_leak_rules(netlink_);
-      else install_dns_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, params.dns);
-      if (cfg_.leak_protection_ipv6 == config::Ipv6LeakPolicy::block) {
-        bool default_route = std::any_of(settings.routes.begin(), settings.routes.end(),
-                                         [](const IpPrefix& r) { return r.prefix_len == 0; });
-        install_ipv6_leak_rules(netlink_, {cfg_.fwmark, cfg_.table}, default_route, !params.dns.empty());
-      }
-    }
+    if (cfg_.leak_protection) apply_leak_rules(params);
   } catch (const std::exception& e) {
     log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
     attempt.negotiator->terminate("client could not configure its interface", Clock::now());
@@ -364,6 +359,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   session->inner_address = params.client_address.to_v4_uint();  // our own address, for `postern status`
   attempt.session = session;
   previous_address_ = params.client_address;
+  if (params.client_address6) previous_address6_ = params.client_address6;
   data_plane_.add_session(session);
   established_ = true;
   if (auto index = rotation_.current()) rotation_.on_established(*index, Clock::now());
@@ -373,6 +369,9 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   for (const auto& d : params.domains) domains += (domains.empty() ? "" : ",") + d.to_string();
   log::info("tunnel", "", "session up",
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
+             {"address6", params.client_address6 ? params.client_address6->to_string() + "/" +
+                                                       std::to_string(params.prefix6_len)
+                                                 : std::string("none")},
              {"interface", settings.name}, {"mtu", params.mtu}, {"routes", routes}, {"dns", dns},
              {"domains", domains}, {"cipher", to_string(params.cipher)}, {"data", server.to_string()},
              {"accounting_session", accounting_session_},
@@ -382,6 +381,29 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   attempt.monitor = std::make_unique<TransportMonitor>(
       TransportTimers{std::chrono::milliseconds(1000), cfg_.fallback_after, cfg_.keepalive}, Clock::now());
   transport_tick();
+}
+
+// Leak protection for what this session pushed (interface_setup.hpp): IPv4 DNS rules for the
+// IPv4 servers, and the IPv6 rules, which route IPv6 through the tunnel when it carries IPv6.
+void TunnelClient::apply_leak_rules(const control::TunnelParameters& params) {
+  const LeakProtection protection{cfg_.fwmark, cfg_.table};
+  std::vector<IpAddress> dns4;
+  std::optional<Ipv6Inside> inside;
+  if (params.client_address6) inside.emplace();
+  bool default4 = false;
+  for (const auto& r : params.routes) {
+    if (r.prefix_len != 0) continue;
+    if (r.address.is_v4()) default4 = true;
+    else if (inside) inside->default_route = true;
+  }
+  for (const auto& a : params.dns) {
+    if (a.is_v4()) dns4.push_back(a);
+    else if (inside) inside->dns_servers.push_back(a);
+  }
+  if (params.dns.empty()) remove_dns_leak_rules(netlink_);
+  else install_dns_leak_rules(netlink_, protection, dns4);
+  install_ipv6_leak_rules(netlink_, protection, cfg_.leak_protection_ipv6 == config::Ipv6LeakPolicy::block, default4,
+                          !params.dns.empty(), inside);
 }
 
 void TunnelClient::apply_dns(const control::TunnelParameters& params, const std::string& interface) {

@@ -84,6 +84,7 @@ class TunnelClient {
   void establish(Attempt& attempt, const control::TunnelParameters& params);
   void transport_tick();
   void flush_tls_frames(Attempt& attempt);
+  void apply_leak_rules(const control::TunnelParameters& params);
   void apply_dns(const control::TunnelParameters& params, const std::string& interface);
   void restore_dns();
 
@@ -96,6 +97,7 @@ class TunnelClient {
   platform::ResolverHelper* dns_;
   bool dns_applied_ = false;
   std::optional<IpAddress> previous_address_;
+  std::optional<IpAddress> previous_address6_;
   // 16 random hex digits for this process's life, presented to every server (IPCP): the
   // RADIUS accounting of all its reconnects and failovers shares it (Acct-Multi-Session-Id).
   std::string accounting_session_;

@@ -86,6 +86,7 @@ struct TunnelServer::Connection {
   bool holds_handshake_slot = false;  // counted in handshakes_ until authenticated or gone
   SteadyTime accepted_at{};
   bool torn_down = false;
+  std::optional<IpAddress> address6;  // the session's inner IPv6 address, when it has one
 };
 
 TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfig& cfg, DataPlane& data_plane,
@@ -102,6 +103,10 @@ TunnelServer::TunnelServer(asio::io_context& io, const config::TunnelServerConfi
       pool_(cfg.pool, std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace)),
       housekeeping_timer_(io) {
   if (cfg.deny_list) deny_list_.load(*cfg.deny_list);
+  if (cfg.pool6) {
+    pool6_ = std::make_unique<control::AddressPool>(
+        *cfg.pool6, std::chrono::duration_cast<std::chrono::seconds>(cfg.address_grace));
+  }
 }
 
 TunnelServer::~TunnelServer() {
@@ -117,7 +122,9 @@ void TunnelServer::start() {
   if (ec) throw std::runtime_error("cannot listen on " + cfg_.listen.to_string() + ": " + ec.message());
   acceptor_.listen();
   log::info("tunnel", "", "listening", {{"control", cfg_.listen.to_string()}, {"data_port", cfg_.data_port},
-                                        {"pool", cfg_.pool.to_string()}, {"auth", config::to_string(cfg_.auth)}});
+                                        {"pool", cfg_.pool.to_string()},
+                                        {"pool6", cfg_.pool6 ? cfg_.pool6->to_string() : std::string("none")},
+                                        {"auth", config::to_string(cfg_.auth)}});
   asio::co_spawn(io_, accept_loop(), asio::detached);
   asio::co_spawn(io_, housekeeping(), asio::detached);
 }
@@ -338,7 +345,8 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   sc.routes = cfg_.routes;
   sc.log_id = connection->log_id;
   connection->negotiator = std::make_unique<control::ServerNegotiator>(
-      std::move(sc), control::PeerCertificate{identity.has_value(), identity.value_or("")}, pool_, Clock::now());
+      std::move(sc), control::PeerCertificate{identity.has_value(), identity.value_or("")}, pool_, Clock::now(),
+      pool6_.get());
   connections_[connection->local_id] = connection;
 
   std::weak_ptr<Connection> weak = connection;
@@ -548,6 +556,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
     return;
   }
   session->inner_address = params.client_address.to_v4_uint();
+  if (params.client_address6) session->inner_address6 = data::Ipv6Key::of(*params.client_address6);
   session->identity = params.identity;
   session->log_id = connection.log_id;
   release_handshake_slot(connection);  // authenticated: no longer a pending handshake
@@ -562,6 +571,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
     }
   }
   connection.session = session;
+  connection.address6 = params.client_address6;
   connection.established_at = Clock::now();
   data_plane_.add_session(session);
   if (accounting_) {
@@ -575,9 +585,11 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
   {
     std::lock_guard lock(identity_mutex_);
     identity_by_address_[params.client_address] = params.identity;
+    if (params.client_address6) identity_by_address_[*params.client_address6] = params.identity;
   }
   log::info("tunnel", connection.log_id, "session up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
+             {"address6", params.client_address6 ? params.client_address6->to_string() : std::string("none")},
              {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
              {"cipher", to_string(params.cipher)}, {"mtu", params.mtu},
              {"accounting_session", params.accounting_session.empty() ? std::string("none") : params.accounting_session}});
@@ -590,17 +602,7 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
   if (connection.session) {
     data_plane_.remove_session(connection.local_id);
     account(connection, auth::radius::AcctStatus::stop, Clock::now(), terminate_cause(reason));
-    std::lock_guard lock(identity_mutex_);
-    auto it = identity_by_address_.find(IpAddress::from_v4_uint(connection.session->inner_address));
-    if (it != identity_by_address_.end() && it->second == connection.session->identity) {
-      // Another live session of the same identity may hold the address: keep it then.
-      bool still_held = false;
-      for (const auto& [id, other] : connections_) {
-        still_held |= other.get() != &connection && other->session &&
-                      other->session->inner_address == connection.session->inner_address;
-      }
-      if (!still_held) identity_by_address_.erase(it);
-    }
+    forget_addresses(connection);
     log::info("tunnel", connection.log_id, "session down",
               {{"identity", connection.session->identity}, {"reason", reason},
                {"rx_packets", connection.session->rx_packets.load()},
@@ -609,6 +611,27 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
                {"tx_bytes", connection.session->tx_bytes.load()}});
   }
   connections_.erase(connection.local_id);
+}
+
+// The SMTP side's view of who holds an inner address ends with the session, unless another
+// live session of the same identity holds the same address (both families).
+void TunnelServer::forget_addresses(Connection& connection) {
+  const PeerSession& mine = *connection.session;
+  std::lock_guard lock(identity_mutex_);
+  auto forget = [&](const IpAddress& address, auto same_address) {
+    auto it = identity_by_address_.find(address);
+    if (it == identity_by_address_.end() || it->second != mine.identity) return;
+    bool still_held = false;
+    for (const auto& [id, other] : connections_) {
+      still_held |= other.get() != &connection && other->session && same_address(*other->session);
+    }
+    if (!still_held) identity_by_address_.erase(it);
+  };
+  forget(IpAddress::from_v4_uint(mine.inner_address),
+         [&](const PeerSession& other) { return other.inner_address == mine.inner_address; });
+  if (connection.address6) {
+    forget(*connection.address6, [&](const PeerSession& other) { return other.inner_address6 == mine.inner_address6; });
+  }
 }
 
 void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch) {
@@ -651,6 +674,7 @@ asio::awaitable<void> TunnelServer::housekeeping() {
     auto now = Clock::now();
     reap_idle(now);
     pool_.expire(now);
+    if (pool6_) pool6_->expire(now);
     send_interim_updates(now);
   }
 }

@@ -100,6 +100,7 @@ class TunnelServer {
   bool evict_oldest_pending(std::chrono::steady_clock::time_point now);
   void establish(Connection& connection, const control::TunnelParameters& params);
   void teardown(Connection& connection, const std::string& reason);
+  void forget_addresses(Connection& connection);
   void account(Connection& connection, auth::radius::AcctStatus status, std::chrono::steady_clock::time_point now,
                std::optional<auth::radius::TerminateCause> cause = std::nullopt);
   void send_interim_updates(std::chrono::steady_clock::time_point now);
@@ -132,6 +133,7 @@ class TunnelServer {
   std::uint64_t handshakes_evicted_ = 0;  // likewise
   std::chrono::steady_clock::time_point handshake_refusal_logged_{};
   control::AddressPool pool_;
+  std::unique_ptr<control::AddressPool> pool6_;  // [tunnel] pool6; null: IPv4 only
   // Created on first use: the daemon drops privileges while still single-threaded.
   std::unique_ptr<asio::thread_pool> verify_pool_;
   std::map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by local session id

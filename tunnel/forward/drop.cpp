@@ -20,6 +20,7 @@ std::string_view to_string(Drop drop) {
     case Drop::rx_bad_lcp: return "rx_bad_lcp";
     case Drop::tx_not_ip: return "tx_not_ip";
     case Drop::tx_no_route: return "tx_no_route";
+    case Drop::tx_link_scope: return "tx_link_scope";
     case Drop::tx_no_endpoint: return "tx_no_endpoint";
     case Drop::tx_seal_failed: return "tx_seal_failed";
     case Drop::tx_tls_queue_full: return "tx_tls_queue_full";

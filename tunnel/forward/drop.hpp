@@ -26,13 +26,15 @@ enum class Drop : std::uint8_t {
   rx_auth_failed,         // the AEAD open failed (forged, corrupted, wrong key)
   rx_unknown_protocol,    // authenticated, but the PPP protocol is not IPv4/IPv6/LCP
   rx_bad_inner_version,   // authenticated, but the IP version disagrees with the PPP protocol
-  rx_bad_inner,           // server: not an IPv4 packet with a full header
+  rx_bad_inner,           // server: no full IPv4/IPv6 header, or IPv6 from a session without IPv6
   rx_spoofed_source,      // server: inner source is not the session's address
   rx_client_to_client,    // server: to another client while client_to_client is off
   rx_bad_lcp,             // authenticated LCP that is not an Echo-Request/Reply
   // Outbound: a packet read from the TUN device.
   tx_not_ip,              // neither a full IPv4 nor a full IPv6 header
   tx_no_route,            // no session owns the destination (server) / no session yet (client)
+  tx_link_scope,          // IPv6 for the link itself (to ff0x::/16 of scope <= link, fe80::/10; from fe80::/10 or ::):
+                          // the TUN's own router solicitations and MLD reports, never sent through the tunnel
   tx_no_endpoint,         // the session has no UDP address yet (its peer has not spoken)
   tx_seal_failed,         // no key, key expired, counter exhausted
   tx_tls_queue_full,      // the TLS fallback queue was full

@@ -14,6 +14,25 @@ namespace {
 constexpr std::size_t kIpv4HeaderMin = 20;
 constexpr std::size_t kIpv6Header = 40;
 constexpr std::uint16_t kIpv4TcpOverhead = 40;  // IPv4 + TCP headers, for the MSS clamp
+constexpr std::uint16_t kIpv6TcpOverhead = 60;  // IPv6 + TCP headers
+
+// IPv6 meant for the link the TUN is (RFC 4291 2.4, 2.7): to link-local unicast or to multicast
+// of interface- or link-local scope, or from a link-local or the unspecified address (router
+// solicitations, MLD reports, DAD). Nothing beyond a point-to-point TUN answers them, and the
+// server would only count them as spoofed sources.
+bool is_link_scope(std::span<const std::uint8_t> packet) {
+  const std::uint8_t* src = packet.data() + 8;
+  const std::uint8_t* dst = packet.data() + 24;
+  auto link_local = [](const std::uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; };
+  auto unspecified = [](const std::uint8_t* a) {
+    for (int i = 0; i < 16; ++i) {
+      if (a[i] != 0) return false;
+    }
+    return true;
+  };
+  const bool link_multicast = dst[0] == 0xff && (dst[1] & 0x0f) <= 2;
+  return link_multicast || link_local(dst) || link_local(src) || unspecified(src);
+}
 
 // PPP protocol for an IP packet by its version nibble; nullopt for anything else.
 std::optional<data::PppProtocol> protocol_of(std::span<const std::uint8_t> packet) {
@@ -48,11 +67,14 @@ data::SealResult seal(PeerSession& session, data::PppProtocol protocol, std::spa
 }  // namespace
 
 ForwardingCore::ForwardingCore(ForwardingOptions options)
-    : options_(options), max_mss_(static_cast<std::uint16_t>(options.mtu - kIpv4TcpOverhead)) {}
+    : options_(options),
+      max_mss_(static_cast<std::uint16_t>(options.mtu - kIpv4TcpOverhead)),
+      max_mss6_(static_cast<std::uint16_t>(options.mtu - kIpv6TcpOverhead)) {}
 
 void ForwardingCore::add_session(SessionRef session) {
   std::unique_lock lock(table_mutex_);
   if (options_.server && session->inner_address) by_address_[session->inner_address] = session;
+  if (options_.server && session->inner_address6) by_address6_[*session->inner_address6] = session;
   by_id_[session->local_session_id] = std::move(session);
 }
 
@@ -62,6 +84,10 @@ void ForwardingCore::remove_session(std::uint32_t local_session_id) {
   if (it == by_id_.end()) return;
   auto addr = by_address_.find(it->second->inner_address);
   if (addr != by_address_.end() && addr->second == it->second) by_address_.erase(addr);
+  if (it->second->inner_address6) {
+    auto addr6 = by_address6_.find(*it->second->inner_address6);
+    if (addr6 != by_address6_.end() && addr6->second == it->second) by_address6_.erase(addr6);
+  }
   add_traffic(ended_, *it->second);
   by_id_.erase(it);
 }
@@ -83,8 +109,11 @@ TrafficTotals ForwardingCore::traffic_totals() const {
 
 const SessionRef* ForwardingCore::route(std::span<const std::uint8_t> packet) const {
   if (!options_.server) return by_id_.empty() ? nullptr : &by_id_.begin()->second;
-  // The pool is IPv4; an IPv6 packet has no session to go to yet.
-  if (packet.size() < kIpv4HeaderMin || (packet[0] >> 4) != 4) return nullptr;
+  // protocol_of() has checked the version and that the header is complete.
+  if ((packet[0] >> 4) == 6) {
+    auto it = by_address6_.find(data::Ipv6Key::load(packet.data() + 24));
+    return it == by_address6_.end() ? nullptr : &it->second;
+  }
   auto it = by_address_.find(data::load_be32(packet.data() + 16));
   return it == by_address_.end() ? nullptr : &it->second;
 }
@@ -99,6 +128,11 @@ Outbound ForwardingCore::outbound(std::span<std::uint8_t> slot, std::size_t pack
     drops_.bump(out.reason);
     return out;
   }
+  if (*protocol == data::PppProtocol::ipv6 && is_link_scope(packet)) {
+    out.reason = Drop::tx_link_scope;
+    drops_.bump(out.reason);
+    return out;
+  }
   out.session = route(packet);
   if (out.session == nullptr) {
     out.reason = Drop::tx_no_route;
@@ -106,7 +140,7 @@ Outbound ForwardingCore::outbound(std::span<std::uint8_t> slot, std::size_t pack
     return out;
   }
   PeerSession& session = **out.session;
-  if (options_.mss_clamp) data::clamp_tcp_mss(packet, max_mss_);
+  if (options_.mss_clamp) data::clamp_tcp_mss(packet, max_mss_of(packet));
   if (tap_) tap_(packet);
   const Transport transport = session.transport.load(std::memory_order_relaxed);
   if (transport == Transport::udp && !endpoint_of(session, to, to_len)) {
@@ -218,7 +252,7 @@ Inbound ForwardingCore::opened(const SessionRef& owner, data::OpenResult& result
   } else if (auto refused = inner_refused(session, result.payload)) {
     in = drop(*refused);  // policy, not loss: counted by reason, not in the session's rx_dropped
   } else {
-    if (options_.mss_clamp) data::clamp_tcp_mss(result.payload, max_mss_);
+    if (options_.mss_clamp) data::clamp_tcp_mss(result.payload, max_mss_of(result.payload));
     in.action = Inbound::Action::deliver;
     in.packet = result.payload;
   }
@@ -230,7 +264,7 @@ Inbound ForwardingCore::opened(const SessionRef& owner, data::OpenResult& result
 // its server sends.
 std::optional<Drop> ForwardingCore::inner_refused(const PeerSession& session, std::span<const std::uint8_t> packet) const {
   if (!options_.server) return std::nullopt;
-  switch (data::check_inner_packet(packet, session.inner_address, options_.inner)) {
+  switch (data::check_inner_packet(packet, session.inner_address, session.inner_address6, options_.inner)) {
     case data::InnerVerdict::allowed: return std::nullopt;
     case data::InnerVerdict::malformed: return Drop::rx_bad_inner;
     case data::InnerVerdict::spoofed_source: return Drop::rx_spoofed_source;

@@ -4,8 +4,9 @@
 // performs the actions it returns.
 //
 // Outbound (a packet read from the TUN, at slot[kSealHeadroom, + len)):
-//   IP version check -> route (server: inner IPv4 destination -> session; client: the one
-//   session) -> MSS clamp (SYNs) -> seal in place -> transport: UDP to the session's current
+//   IP version check -> IPv6 for the link itself (ND, MLD) stays -> route (server: inner IPv4 or IPv6 destination -> session, by the
+//   destination's key: the host-order uint32 or the 16-octet data::Ipv6Key; client: the one
+//   session) -> MSS clamp (SYNs; IPv4 mtu-40, IPv6 mtu-60) -> seal in place -> transport: UDP to the session's current
 //   endpoint (written into the caller's sockaddr) or the session's TLS fallback queue.
 // Inbound (a UDP datagram from `from`, or a DATA frame that came inside TLS):
 //   GRE header -> session by GRE key -> DataReceiver::open (replay check, AEAD, window moves
@@ -15,8 +16,8 @@
 //   newest data frame, by packet counter: older frames of the other path are delivered but move
 //   nothing, so interleaved paths switch once, see open_frame()) -> LCP echo: a request is answered on the transport it came by (sealed
 //   into the caller's reply buffer, with no peer-chosen bytes reflected), a reply stamps the UDP
-//   path as proven -> server: inner checks (full IPv4 header, source = session address, no
-//   client-to-client unless allowed) -> MSS clamp -> deliver to the TUN.
+//   path as proven -> server: inner checks (full IPv4 or IPv6 header, source = the session's
+//   address of that family, no client-to-client unless allowed) -> MSS clamp -> deliver to the TUN.
 // Every drop names its reason (drop.hpp) and is counted once, here.
 //
 // Contract: no I/O, no clock (time is an argument), no Asio, no allocation per packet (results
@@ -154,7 +155,11 @@ class ForwardingCore {
   Inbound drop(Drop reason, PeerSession* session = nullptr);
 
   ForwardingOptions options_;
-  std::uint16_t max_mss_;
+  std::uint16_t max_mss_;   // IPv4: mtu - 40
+  std::uint16_t max_mss6_;  // IPv6: mtu - 60 (a 40-octet IPv6 header)
+  std::uint16_t max_mss_of(std::span<const std::uint8_t> packet) const {
+    return !packet.empty() && (packet[0] >> 4) == 6 ? max_mss6_ : max_mss_;
+  }
   DropCounters drops_;
   InnerTap tap_;
 
@@ -162,6 +167,7 @@ class ForwardingCore {
   TrafficTotals ended_;  // sessions removed so far; guarded by table_mutex_
   std::unordered_map<std::uint32_t, SessionRef> by_id_;
   std::unordered_map<std::uint32_t, SessionRef> by_address_;
+  std::unordered_map<data::Ipv6Key, SessionRef, data::Ipv6KeyHash> by_address6_;
 };
 
 }  // namespace postern::tunnel::forward

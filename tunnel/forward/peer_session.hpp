@@ -10,6 +10,7 @@
 
 #include "tunnel/data/data_receiver.hpp"
 #include "tunnel/data/data_sender.hpp"
+#include "tunnel/data/inner_check.hpp"
 #include "tunnel/forward/frame_queue.hpp"
 #include "tunnel/forward/transport.hpp"
 
@@ -32,6 +33,7 @@ struct PeerSession {
   const std::uint32_t local_session_id;  // we receive on it (GRE key of packets to us)
   const std::uint32_t peer_session_id;   // the peer receives on it
   std::uint32_t inner_address = 0;        // the client's tunnel IPv4 as its lookup key: IpAddress::to_v4_uint()
+  std::optional<data::Ipv6Key> inner_address6;  // its tunnel IPv6 as a key; nullopt: IPv4-only session
   std::string identity;                  // user or certificate identity, for status/logs
   std::string log_id;
   // The client certificate the session logged in with (server side; unix seconds, 0: none), for

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 #include <stdexcept>
 
@@ -132,6 +133,109 @@ TEST(AddressPool, FramedAddressHonouredOnlyInsideThePoolAndWhenFree) {
   ASSERT_EQ(pool.assign_framed("bob", ip("10.77.0.60"), t0 + 3s), F::assigned);
   EXPECT_EQ(pool.lease_of("bob"), ip("10.77.0.60"));
   EXPECT_EQ(pool.assign_framed("alice", ip("10.77.0.50"), t0 + 3s), F::assigned);  // .50 is free again
+}
+
+// --- IPv6 pools (pool6): the same concept, one instance per family ---
+
+TEST(AddressPool6, RejectsBadConfig) {
+  EXPECT_THROW(AddressPool(*IpPrefix::parse("fd00::/48"), 60s), std::invalid_argument);
+  EXPECT_THROW(AddressPool(*IpPrefix::parse("fd00::/126"), 60s), std::invalid_argument);
+  EXPECT_THROW(AddressPool(IpPrefix{ip("fd00::5"), 112}, 60s), std::invalid_argument);
+  EXPECT_NO_THROW(AddressPool(*IpPrefix::parse("fd00::/64"), 60s));
+  EXPECT_NO_THROW(AddressPool(*IpPrefix::parse("fd00::/124"), 60s));
+}
+
+TEST(AddressPool6, SmallPoolExhaustsAndNeverHandsOutReserved) {
+  AddressPool pool(*IpPrefix::parse("fd00:77::/124"), 60s);  // 16 addresses: ::0 net, ::1 server, ::f last
+  EXPECT_EQ(pool.family(), IpAddress::Family::v6);
+  EXPECT_EQ(pool.server_address(), ip("fd00:77::1"));
+  EXPECT_EQ(pool.capacity(), 13u);
+  std::set<IpAddress> got;
+  for (int i = 0; i < 13; ++i) {
+    auto a = pool.assign("user" + std::to_string(i), std::nullopt, t0);
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(IpPrefix::parse("fd00:77::/124")->contains(*a));
+    EXPECT_TRUE(got.insert(*a).second);
+  }
+  EXPECT_FALSE(got.contains(ip("fd00:77::")));
+  EXPECT_FALSE(got.contains(ip("fd00:77::1")));
+  EXPECT_FALSE(got.contains(ip("fd00:77::f")));
+  EXPECT_FALSE(pool.assign("late", std::nullopt, t0));
+  // An IPv4 request in an IPv6 pool is not a client address: ignored.
+  pool.release("user0", t0);
+  pool.expire(t0 + 61s);
+  auto a = pool.assign("v4asker", ip("10.77.0.5"), t0 + 61s);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->is_v6());
+}
+
+TEST(AddressPool6, StickyGraceAndSharedHolders) {
+  AddressPool pool(*IpPrefix::parse("fd00:77::/112"), 60s);
+  auto a = pool.assign("alice", std::nullopt, t0);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(pool.assign("alice", std::nullopt, t0), a);  // a second session shares it
+  pool.release("alice", t0 + 1s);
+  EXPECT_EQ(pool.next_expiry(), std::nullopt);  // one holder left
+  pool.release("alice", t0 + 2s);
+  EXPECT_EQ(pool.next_expiry(), t0 + 62s);
+  auto b = pool.assign("bob", a, t0 + 10s);  // in grace: not given to another identity
+  ASSERT_TRUE(b);
+  EXPECT_NE(*b, *a);
+  EXPECT_EQ(pool.assign("alice", std::nullopt, t0 + 30s), a);  // back within grace
+  pool.release("alice", t0 + 30s);
+  pool.expire(t0 + 90s);
+  EXPECT_EQ(pool.lease_of("alice"), std::nullopt);
+  // Freed: a requested address of this pool is honoured.
+  EXPECT_EQ(pool.assign("carol", a, t0 + 91s), a);
+}
+
+TEST(AddressPool6, Slash64ChoosesByHashWithBoundedProbing) {
+  const IpPrefix net = *IpPrefix::parse("2001:db8:77:1::/64");
+  AddressPool pool(net, 60s);
+  EXPECT_EQ(pool.server_address(), ip("2001:db8:77:1::1"));
+  EXPECT_EQ(pool.capacity(), ~std::uint64_t{0} - 2);
+  std::set<IpAddress> got;
+  for (int i = 0; i < 200; ++i) {
+    auto a = pool.assign("user" + std::to_string(i), std::nullopt, t0);
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(net.contains(*a));
+    EXPECT_NE(*a, pool.server_address());
+    EXPECT_TRUE(got.insert(*a).second);
+  }
+  // The hash start is a function of the identity: a second pool (a restarted server) gives
+  // alice the same address, and different identities land far apart.
+  AddressPool again(net, 60s);
+  EXPECT_EQ(again.assign("user7", std::nullopt, t0), pool.lease_of("user7"));
+  // Two identities whose start collides: the second probes to the next address.
+  AddressPool p2(net, 60s);
+  auto first = p2.assign("zed", std::nullopt, t0);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(p2.assign("taker", first, t0) != first);  // cannot take zed's
+  // The client may ask for a specific address of the /64 (its previous one).
+  auto mine = ip("2001:db8:77:1:abcd::42");
+  EXPECT_EQ(p2.assign("requester", mine, t0), mine);
+}
+
+TEST(AddressPool6, Slash64ExhaustedWhenEveryProbeIsTaken) {
+  // Fill the kMaxProbes addresses an identity would probe with other identities' requests:
+  // the pool answers "exhausted" instead of scanning 2^64 addresses.
+  const IpPrefix net = *IpPrefix::parse("fd00:1:2:3::/64");
+  AddressPool probe(net, 60s);
+  auto start = probe.assign("victim", std::nullopt, t0);
+  ASSERT_TRUE(start);
+  AddressPool pool(net, 60s);
+  // The victim's probes are start, start+1, ...: take them all first.
+  std::array<std::uint8_t, 16> b{};
+  for (std::size_t i = 0; i < 16; ++i) b[i] = start->bytes()[i];
+  for (std::uint64_t i = 0; i < AddressPool::kMaxProbes; ++i) {
+    auto a = IpAddress::v6(b);
+    ASSERT_EQ(pool.assign("squatter" + std::to_string(i), a, t0), a);
+    for (int k = 15; k >= 8; --k) {  // +1 on the low 64 bits
+      if (++b[static_cast<std::size_t>(k)] != 0) break;
+    }
+  }
+  EXPECT_EQ(pool.assign("victim", std::nullopt, t0), std::nullopt);
+  EXPECT_TRUE(pool.assign("someone-else", std::nullopt, t0));  // another hash start still works
 }
 
 }  // namespace

@@ -244,6 +244,121 @@ TEST(ControlMessage, IpcpAccountingSession) {
   EXPECT_EQ(decode_ipcp(twice, out), errc::duplicate_attribute);
 }
 
+// IPv6 attributes (39-43): round trip with both families interleaved in the shared lists, golden
+// bytes, every wrong length and every value a type cannot hold.
+TEST(ControlMessage, Ipcp6RoundTripKeepsListOrder) {
+  IpcpOptions o;
+  o.address = IpAddress::v4({10, 1, 2, 3});
+  o.prefix_len = 24;
+  o.server_address = IpAddress::v4({10, 1, 2, 1});
+  o.address6 = *IpAddress::parse("fd00:77::2");
+  o.prefix6_len = 112;
+  o.server_address6 = *IpAddress::parse("fd00:77::1");
+  o.dns = {*IpAddress::parse("fd00:77::1"), IpAddress::v4({1, 1, 1, 1}), *IpAddress::parse("2001:db8::53")};
+  o.routes = {*IpPrefix::parse("::/0"), *IpPrefix::parse("172.16.0.0/12"), *IpPrefix::parse("2001:db8:1::/48"),
+              *IpPrefix::parse("fd00:77::5/128")};
+  IpcpOptions out;
+  ASSERT_FALSE(decode_ipcp(body_of(encode_ipcp(MessageType::ipcp_configure_nak, o)), out));
+  EXPECT_EQ(out, o);
+  EXPECT_TRUE(out.unknown.empty());
+  EXPECT_TRUE(out.has_ipv6());
+  IpcpOptions v4 = out.without_ipv6();
+  EXPECT_FALSE(v4.has_ipv6());
+  EXPECT_EQ(v4.dns.size(), 1u);
+  EXPECT_EQ(v4.routes.size(), 1u);
+  EXPECT_EQ(v4.address, o.address);
+}
+
+TEST(ControlMessage, Ipcp6Golden) {
+  IpcpOptions o;
+  o.address6 = *IpAddress::parse("fd00::2");
+  o.prefix6_len = 64;
+  o.dns = {*IpAddress::parse("fd00::1")};
+  o.routes = {*IpPrefix::parse("2001:db8::/32")};
+  std::vector<std::uint8_t> golden{11, 0, 62,                                                  // IPCP REJECT
+                                   39, 0, 16, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,  // address6
+                                   40, 0, 1, 64,                                               // prefix6_len
+                                   42, 0, 16, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,  // dns6
+                                   43, 0, 17, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32};  // route6
+  EXPECT_EQ(encode_ipcp(MessageType::ipcp_configure_reject, o), golden);
+  IpcpOptions out;
+  ASSERT_FALSE(decode_ipcp(body_of(golden), out));
+  EXPECT_EQ(out, o);
+}
+
+TEST(ControlMessage, Ipcp6MalformedLengthsAndValues) {
+  auto attr = [](std::uint8_t type, std::vector<std::uint8_t> value) {
+    std::vector<std::uint8_t> v{type, static_cast<std::uint8_t>(value.size() >> 8), static_cast<std::uint8_t>(value.size())};
+    v.insert(v.end(), value.begin(), value.end());
+    return v;
+  };
+  const std::vector<std::uint8_t> addr(16, 0x20);  // 2020:2020:...: a unicast address
+  IpcpOptions out;
+  // Every length but the right one, for each attribute.
+  struct Attr6 {
+    std::uint8_t type;
+    std::size_t len;
+  };
+  for (Attr6 a : {Attr6{39, 16}, Attr6{40, 1}, Attr6{41, 16}, Attr6{42, 16}, Attr6{43, 17}}) {
+    for (std::size_t len = 0; len <= 20; ++len) {
+      std::vector<std::uint8_t> value(len, 0x20);
+      if (a.type == 40 && len == 1) value[0] = 64;
+      if (a.type == 43 && len == 17) value[16] = 128;
+      auto ec = decode_ipcp(attr(a.type, value), out);
+      if (len == a.len) {
+        EXPECT_FALSE(ec) << int(a.type) << " len " << len;
+      } else {
+        EXPECT_EQ(ec, errc::bad_attribute_length) << int(a.type) << " len " << len;
+      }
+    }
+  }
+  // Values: prefix lengths above 128, host bits in a route, :: and multicast DNS servers.
+  EXPECT_EQ(decode_ipcp(attr(40, {129}), out), errc::bad_value);
+  ASSERT_FALSE(decode_ipcp(attr(40, {128}), out));
+  std::vector<std::uint8_t> route = addr;
+  route.push_back(129);
+  EXPECT_EQ(decode_ipcp(attr(43, route), out), errc::bad_value);
+  route.back() = 64;  // 2020:2020:2020:2020:2020:... has host bits below /64
+  EXPECT_EQ(decode_ipcp(attr(43, route), out), errc::bad_value);
+  route.assign(16, 0);
+  route[0] = 0x20;
+  route.push_back(8);
+  ASSERT_FALSE(decode_ipcp(attr(43, route), out));
+  EXPECT_EQ(out.routes.at(0).to_string(), "2000::/8");
+  EXPECT_EQ(decode_ipcp(attr(42, std::vector<std::uint8_t>(16, 0)), out), errc::bad_value);
+  std::vector<std::uint8_t> multicast(16, 0);
+  multicast[0] = 0xff;
+  multicast[1] = 0x02;
+  multicast[15] = 1;
+  EXPECT_EQ(decode_ipcp(attr(42, multicast), out), errc::bad_value);
+  // Duplicates of the single-valued ones.
+  for (std::uint8_t type : {std::uint8_t{39}, std::uint8_t{41}}) {
+    auto twice = attr(type, addr);
+    auto second = attr(type, addr);
+    twice.insert(twice.end(), second.begin(), second.end());
+    EXPECT_EQ(decode_ipcp(twice, out), errc::duplicate_attribute);
+  }
+  auto twice = attr(40, {64});
+  twice.insert(twice.end(), {40, 0, 1, 64});
+  EXPECT_EQ(decode_ipcp(twice, out), errc::duplicate_attribute);
+  // The repeat limit counts both families together.
+  std::vector<std::uint8_t> many;
+  for (std::size_t i = 0; i < kMaxRepeated; ++i) {
+    auto a = i % 2 ? attr(42, addr) : std::vector<std::uint8_t>{35, 0, 4, 1, 1, 1, 1};
+    many.insert(many.end(), a.begin(), a.end());
+  }
+  ASSERT_FALSE(decode_ipcp(many, out));
+  EXPECT_EQ(out.dns.size(), kMaxRepeated);
+  auto one_more = attr(42, addr);
+  many.insert(many.end(), one_more.begin(), one_more.end());
+  EXPECT_EQ(decode_ipcp(many, out), errc::bad_value);
+  // Truncated inside an IPv6 attribute.
+  auto whole = attr(39, addr);
+  for (std::size_t cut = 1; cut < whole.size(); ++cut) {
+    EXPECT_EQ(decode_ipcp(std::span(whole).first(cut), out), errc::truncated) << cut;
+  }
+}
+
 TEST(ControlMessage, DataChannelAndEchoAndReason) {
   DataChannel d{0xffffff, 4500, 2, 600, 123456789012ull};
   DataChannel dout;

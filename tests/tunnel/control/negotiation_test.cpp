@@ -70,8 +70,8 @@ struct Pair {
   bool deliver_to_server = true;
   bool deliver_to_client = true;
 
-  Pair(AddressPool& p, ClientConfig cc, ServerConfig sc, PeerCertificate cert = {})
-      : pool(p), client(std::move(cc)), server(std::move(sc), std::move(cert), p, t0) {}
+  Pair(AddressPool& p, ClientConfig cc, ServerConfig sc, PeerCertificate cert = {}, AddressPool* pool6 = nullptr)
+      : pool(p), client(std::move(cc)), server(std::move(sc), std::move(cert), p, t0, pool6) {}
 
   static void record_sent(Side& side, const std::vector<std::uint8_t>& bytes) {
     ControlReader r;
@@ -271,6 +271,202 @@ TEST_F(Fixture, ClientDropsTheAccountingSessionAnOldServerRejects) {
     EXPECT_FALSE(req2.accounting_session);
     EXPECT_EQ(req2.address, req.address);
   }
+}
+
+// --- IPv6 inside the tunnel (attributes 39-43) ---
+
+ServerConfig dual_stack_server_config() {
+  ServerConfig s = server_config();
+  s.dns = {ip("10.77.0.1"), ip("fd00:77::1")};
+  s.routes = {*IpPrefix::parse("192.168.10.0/24"), *IpPrefix::parse("::/0"), *IpPrefix::parse("2001:db8:5::/48")};
+  return s;
+}
+
+ClientConfig ipv6_client_config() {
+  ClientConfig c = client_config();
+  c.ipv6 = true;
+  return c;
+}
+
+struct Fixture6 : Fixture {
+  AddressPool pool6{*IpPrefix::parse("fd00:77::/112"), 300s};
+};
+
+TEST_F(Fixture6, DualStackNegotiationEndToEnd) {
+  Pair p(pool, ipv6_client_config(), dual_stack_server_config(), {}, &pool6);
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  auto* ce = p.c.find<Established>();
+  auto* se = p.s.find<Established>();
+  ASSERT_TRUE(ce && se);
+  const auto& cp = ce->params;
+  EXPECT_EQ(cp.client_address, ip("10.77.0.2"));
+  ASSERT_TRUE(cp.client_address6);
+  EXPECT_EQ(*cp.client_address6, ip("fd00:77::2"));
+  EXPECT_EQ(cp.prefix6_len, 112);
+  EXPECT_EQ(cp.server_address6, ip("fd00:77::1"));
+  EXPECT_EQ(se->params.client_address6, cp.client_address6);
+  EXPECT_EQ(cp.dns, (std::vector<IpAddress>{ip("10.77.0.1"), ip("fd00:77::1")}));
+  ASSERT_EQ(cp.routes.size(), 3u);
+  EXPECT_EQ(cp.routes[1].to_string(), "::/0");
+  EXPECT_EQ(cp.routes, se->params.routes);
+  // The same round trips as IPv4 alone: request, NAK with both families, request, ACK.
+  EXPECT_EQ(p.s.sent, (std::vector<MessageType>{MessageType::auth_ok, MessageType::lcp_configure_ack,
+                                                 MessageType::ipcp_configure_nak, MessageType::ipcp_configure_ack,
+                                                 MessageType::data_channel}));
+  EXPECT_EQ(pool6.lease_of("alice"), ip("fd00:77::2"));
+  // Closing releases the IPv6 lease into its grace period too.
+  p.client.terminate("bye", t0);
+  p.pump(t0);
+  EXPECT_EQ(pool6.next_expiry(), t0 + 300s);
+}
+
+TEST_F(Fixture6, ServerWithoutPool6RejectsAndTheSessionIsIpv4Only) {
+  Pair p(pool, ipv6_client_config(), dual_stack_server_config());  // no pool6
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  const auto& cp = p.c.find<Established>()->params;
+  EXPECT_FALSE(cp.client_address6);
+  EXPECT_EQ(cp.dns, (std::vector<IpAddress>{ip("10.77.0.1")}));  // IPv6 entries never pushed
+  ASSERT_EQ(cp.routes.size(), 1u);
+  EXPECT_EQ(cp.routes[0].to_string(), "192.168.10.0/24");
+  EXPECT_EQ(p.s.sent, (std::vector<MessageType>{MessageType::auth_ok, MessageType::lcp_configure_ack,
+                                                 MessageType::ipcp_configure_reject, MessageType::ipcp_configure_nak,
+                                                 MessageType::ipcp_configure_ack, MessageType::data_channel}));
+}
+
+TEST_F(Fixture6, ClientThatDoesNotAskGetsNoIpv6) {
+  Pair p(pool, client_config(), dual_stack_server_config(), {}, &pool6);  // ipv6 = false: an old client's request
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  const auto& cp = p.c.find<Established>()->params;
+  EXPECT_FALSE(cp.client_address6);
+  EXPECT_FALSE(p.s.find<Established>()->params.client_address6);
+  EXPECT_EQ(cp.dns, (std::vector<IpAddress>{ip("10.77.0.1")}));
+  EXPECT_EQ(cp.routes.size(), 1u);
+  EXPECT_EQ(pool6.leased(), 0u);
+}
+
+TEST_F(Fixture6, SmallMtuDoesNotAskForIpv6) {
+  ClientConfig cc = ipv6_client_config();
+  cc.mtu = 1200;
+  Pair p(pool, std::move(cc), dual_stack_server_config(), {}, &pool6);
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  EXPECT_FALSE(p.c.find<Established>()->params.client_address6);
+  EXPECT_EQ(pool6.leased(), 0u);
+}
+
+TEST_F(Fixture6, StickyIpv6AcrossReconnect) {
+  {
+    Pair p(pool, ipv6_client_config(), dual_stack_server_config(), {}, &pool6);
+    p.run();
+    ASSERT_EQ(*p.c.find<Established>()->params.client_address6, ip("fd00:77::2"));
+    p.client.terminate("bye", t0);
+    p.pump(t0);
+  }
+  // Someone else connects meanwhile: alice's address stays reserved for her.
+  ClientConfig bob = ipv6_client_config();
+  bob.user = "bob";
+  Pair q(pool, std::move(bob), dual_stack_server_config(), {}, &pool6);
+  q.run();
+  ASSERT_TRUE(q.c.find<Established>());
+  EXPECT_EQ(*q.c.find<Established>()->params.client_address6, ip("fd00:77::3"));
+  ClientConfig again = ipv6_client_config();
+  again.previous_address6 = ip("fd00:77::2");
+  Pair r(pool, std::move(again), dual_stack_server_config(), {}, &pool6);
+  r.run();
+  ASSERT_TRUE(r.c.find<Established>());
+  EXPECT_EQ(*r.c.find<Established>()->params.client_address6, ip("fd00:77::2"));
+}
+
+TEST_F(Fixture6, Pool6ExhaustedLeavesTheSessionIpv4Only) {
+  AddressPool tiny{*IpPrefix::parse("fd00:77::/124"), 300s};
+  for (int i = 0; i < 13; ++i) ASSERT_TRUE(tiny.assign("other" + std::to_string(i), std::nullopt, t0));
+  Pair p(pool, ipv6_client_config(), dual_stack_server_config(), {}, &tiny);
+  p.run();
+  ASSERT_EQ(p.client.state(), ClientNegotiator::State::established);
+  EXPECT_FALSE(p.c.find<Established>()->params.client_address6);
+  EXPECT_EQ(p.c.find<Established>()->params.routes.size(), 1u);
+}
+
+// Drives a client by hand up to its first IPCP request and returns it.
+struct ClientDriver {
+  ClientNegotiator client;
+  explicit ClientDriver(ClientConfig cc) : client(std::move(cc)) {}
+  std::optional<Frame> last_sent() {
+    ControlReader r;
+    for (auto& a : client.take_actions()) {
+      if (auto* b = std::get_if<SendBytes>(&a)) r.feed(b->bytes);
+    }
+    std::optional<Frame> last;
+    while (auto f = r.next()) last = std::move(*f);
+    return last;
+  }
+  IpcpOptions first_ipcp_request() {
+    client.start(t0);
+    last_sent();
+    client.feed(encode_auth_ok(), t0);
+    LcpOptions lo;
+    EXPECT_FALSE(decode_lcp(last_sent()->body, lo));
+    client.feed(encode_lcp(MessageType::lcp_configure_ack, lo), t0);
+    IpcpOptions req;
+    EXPECT_FALSE(decode_ipcp(last_sent()->body, req));
+    return req;
+  }
+};
+
+// A server from before attributes 38-43 rejects the unknown ones verbatim (RFC 1661 5.4), both
+// in one message: the client asks again without either and continues IPv4 only.
+TEST_F(Fixture6, OldServerRejectsAccountingAndIpv6Together) {
+  ClientConfig cc = ipv6_client_config();
+  cc.accounting_session = "00c0ffee00c0ffee";
+  ClientDriver d(std::move(cc));
+  IpcpOptions req = d.first_ipcp_request();
+  ASSERT_TRUE(req.address6);
+  EXPECT_TRUE(req.address6->is_unspecified());
+  ASSERT_TRUE(req.accounting_session);
+  IpcpOptions rej;
+  rej.accounting_session = req.accounting_session;
+  rej.unknown = {{39, std::vector<std::uint8_t>(16, 0)}};  // what an old server echoes, raw
+  d.client.feed(encode_ipcp(MessageType::ipcp_configure_reject, rej), t0);
+  auto again = d.last_sent();
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->type, MessageType::ipcp_configure_request);
+  IpcpOptions req2;
+  ASSERT_FALSE(decode_ipcp(again->body, req2));
+  EXPECT_FALSE(req2.accounting_session);
+  EXPECT_FALSE(req2.has_ipv6());
+  EXPECT_EQ(req2.address, req.address);
+}
+
+TEST_F(Fixture6, ClientRefusesIpv6ItDidNotAskFor) {
+  ClientDriver d(client_config());
+  IpcpOptions req = d.first_ipcp_request();
+  EXPECT_FALSE(req.address6);
+  IpcpOptions nak;
+  nak.address = ip("10.77.0.2");
+  nak.prefix_len = 24;
+  nak.server_address = ip("10.77.0.1");
+  nak.address6 = ip("fd00:77::2");
+  d.client.feed(encode_ipcp(MessageType::ipcp_configure_nak, nak), t0);
+  EXPECT_EQ(d.client.state(), ClientNegotiator::State::closed);
+}
+
+TEST_F(Fixture6, AckWithIncompleteIpv6Fails) {
+  ClientDriver d(ipv6_client_config());
+  IpcpOptions req = d.first_ipcp_request();
+  IpcpOptions nak;
+  nak.address = ip("10.77.0.2");
+  nak.prefix_len = 24;
+  nak.server_address = ip("10.77.0.1");
+  nak.address6 = ip("fd00:77::2");  // no prefix6_len / server_address6
+  d.client.feed(encode_ipcp(MessageType::ipcp_configure_nak, nak), t0);
+  IpcpOptions req2;
+  ASSERT_FALSE(decode_ipcp(d.last_sent()->body, req2));
+  EXPECT_EQ(req2.address6, ip("fd00:77::2"));
+  d.client.feed(encode_ipcp(MessageType::ipcp_configure_ack, req2), t0);
+  EXPECT_EQ(d.client.state(), ClientNegotiator::State::closed);
 }
 
 TEST_F(Fixture, BadPasswordRefusedOnBothSides) {

@@ -120,7 +120,26 @@ struct Options {
   int clients = 1;
   bool client_to_client = false;
   data::Limits limits{};
+  bool ipv6 = false;  // pool6 fd00:77::/112 on the server, client i at fd00:77::a+i
+  int ipv4_only_clients = 0;  // with ipv6: the last this many clients got no IPv6 address
 };
+
+std::string client_address6(int i) { return "fd00:77::" + std::to_string(10 + i); }
+
+// An IPv6 UDP packet of `size` bytes (payload bytes all `id`).
+std::vector<std::uint8_t> ipv6(const std::string& src, const std::string& dst, std::uint8_t id, std::size_t size = 80) {
+  std::vector<std::uint8_t> p(size, id);
+  std::fill(p.begin(), p.begin() + 40, 0);
+  p[0] = 0x60;
+  p[4] = static_cast<std::uint8_t>((size - 40) >> 8);
+  p[5] = static_cast<std::uint8_t>(size - 40);
+  p[6] = 17;
+  p[7] = 64;
+  const IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
+  std::copy(s.bytes().begin(), s.bytes().end(), p.begin() + 8);
+  std::copy(d.bytes().begin(), d.bytes().end(), p.begin() + 24);
+  return p;
+}
 
 // A server and its clients over one fake network, with their TLS connections.
 class Site {
@@ -141,6 +160,9 @@ class Site {
                                      }));
       auto at_server = make_session(server_sid(i), client_sid(i), i, false);
       at_server->inner_address = client_address(i);
+      if (o.ipv6 && i < o.clients - o.ipv4_only_clients) {
+        at_server->inner_address6 = data::Ipv6Key::of(*IpAddress::parse(client_address6(i)));
+      }
       auto at_client = make_session(client_sid(i), server_sid(i), i, true);
       at_client->inner_address = client_address(i);
       // The client knows the server's data port from DATA_CHANNEL; the server learns the client's.
@@ -187,6 +209,10 @@ class Site {
     so.client_to_client = options_.client_to_client;
     so.pool = IpPrefix{IpAddress::from_v4_uint(kPool), 24};
     so.server_address = IpAddress::from_v4_uint(kServerAddr);
+    if (options_.ipv6) {
+      so.pool6 = IpPrefix::parse("fd00:77::/112");
+      so.server_address6 = *IpAddress::parse("fd00:77::1");
+    }
     so.echo_magic = 0x5E5E5E5E;
     return so;
   }
@@ -252,6 +278,77 @@ TEST(DataPlaneBackToBack, ForwardsBothWays) {
   EXPECT_EQ(site.at_server(0).tx_packets.load(), 1u);
   EXPECT_EQ(site.at_client(0).rx_bytes.load(), answer.size());
   EXPECT_EQ(site.at_server(0).transport.load(), Transport::udp);
+}
+
+// Inner IPv6 (PPP 0x0057) through whole data planes: routed by the client's IPv6 address on the
+// way down, checked against it on the way up.
+TEST(DataPlaneBackToBack, ForwardsIpv6BothWays) {
+  Site site({.ipv6 = true});
+  const std::string site6 = "2001:db8:10::5";
+  auto request = ipv6(client_address6(0), site6, 0xA1, 120);
+  EXPECT_EQ(site.up(0, request), request);
+  auto answer = ipv6(site6, client_address6(0), 0xB2, 1400);
+  EXPECT_EQ(site.down(0, answer), answer);
+  auto to_server = ipv6(client_address6(0), "fd00:77::1", 0xC3);  // the server's own inner address
+  EXPECT_EQ(site.up(0, to_server), to_server);
+  for (std::uint8_t id = 0; id < 50; ++id) inject(site.server().kernel.get(), ipv6(site6, client_address6(0), id));
+  for (std::uint8_t id = 0; id < 50; ++id) {
+    auto got = read_packet(site.client(0).kernel.get());
+    ASSERT_TRUE(got);
+    EXPECT_EQ((*got)[50], id);
+  }
+  // IPv4 beside it, on the same session.
+  auto v4 = ipv4(client_address(0), kSiteHost, 0xD4);
+  EXPECT_EQ(site.up(0, v4), v4);
+  EXPECT_EQ(site.at_server(0).rx_packets.load(), 3u);
+  EXPECT_EQ(site.at_server(0).tx_packets.load(), 51u);
+  // Nobody's IPv6 address: no route.
+  inject(site.server().kernel.get(), ipv6(site6, "fd00:77::99", 1));
+  EXPECT_TRUE(eventually([&] { return site.server().plane->stats().drop(Drop::tx_no_route) == 1; }));
+}
+
+TEST(DataPlaneBackToBack, SpoofedIpv6SourcesAreDroppedAndCountedByReason) {
+  Site site({.clients = 3, .ipv6 = true, .ipv4_only_clients = 1});
+  // Client 0 claims nobody's IPv6 address, then client 1's, then sends a link-local router
+  // solicitation (which its own core keeps), then its own address.
+  inject(site.client(0).kernel.get(), ipv6("fd00:77::99", "2001:db8::1", 1));
+  inject(site.client(0).kernel.get(), ipv6(client_address6(1), "2001:db8::1", 2));
+  inject(site.client(0).kernel.get(), ipv6("fe80::1", "ff02::2", 3));
+  auto own = ipv6(client_address6(0), "2001:db8::1", 4);
+  inject(site.client(0).kernel.get(), own);
+  EXPECT_EQ(read_packet(site.server().kernel.get()), own);
+  EXPECT_EQ(site.server().plane->stats().drop(Drop::rx_spoofed_source), 2u);
+  EXPECT_EQ(site.client(0).plane->stats().drop(Drop::tx_link_scope), 1u);  // the link-local one never left
+  EXPECT_EQ(site.at_server(0).rx_dropped.load(), 0u);  // policy, not loss
+  // Client 2 has no IPv6 address: none of its IPv6 gets through, whatever the source.
+  inject(site.client(2).kernel.get(), ipv6(client_address6(2), "2001:db8::1", 5));
+  auto marker = ipv4(client_address(2), kSiteHost, 6);
+  inject(site.client(2).kernel.get(), marker);
+  EXPECT_EQ(read_packet(site.server().kernel.get()), marker);
+  EXPECT_EQ(site.server().plane->stats().drop(Drop::rx_bad_inner), 1u);
+}
+
+TEST(DataPlaneBackToBack, Ipv6ClientIsolationOnAndOff) {
+  for (bool allowed : {false, true}) {
+    SCOPED_TRACE(allowed ? "client_to_client = true" : "client_to_client = false");
+    Site site({.clients = 2, .client_to_client = allowed, .ipv6 = true});
+    ASSERT_TRUE(site.up(1, ipv6(client_address6(1), "2001:db8::1", 9)));
+    auto to_peer = ipv6(client_address6(0), client_address6(1), 0x42);
+    inject(site.client(0).kernel.get(), to_peer);
+    auto marker = ipv6(client_address6(0), "2001:db8::1", 0x43);
+    inject(site.client(0).kernel.get(), marker);
+    auto first = read_packet(site.server().kernel.get());
+    ASSERT_TRUE(first);
+    if (!allowed) {
+      EXPECT_EQ(*first, marker);
+      EXPECT_EQ(site.server().plane->stats().drop(Drop::rx_client_to_client), 1u);
+      continue;
+    }
+    ASSERT_EQ(*first, to_peer);
+    EXPECT_EQ(read_packet(site.server().kernel.get()), marker);
+    inject(site.server().kernel.get(), *first);  // the kernel's pool6 route: back into the TUN
+    EXPECT_EQ(read_packet(site.client(1).kernel.get()), to_peer);
+  }
 }
 
 TEST(DataPlaneBackToBack, SpoofedInnerSourcesAreDroppedAndCountedByReason) {

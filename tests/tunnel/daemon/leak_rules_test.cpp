@@ -63,5 +63,81 @@ TEST(Ipv6LeakRules, BothInPriorityOrder) {
   EXPECT_TRUE(rules.back().invert);
 }
 
+// --- the tunnel carries IPv6 too: its IPv6 routes are in table T, the rules mirror IPv4's ---
+
+TEST(Ipv6LeakRules, TunnelWithIpv6DefaultRouteRoutesIpv6ThroughIt) {
+  Ipv6Inside inside;
+  inside.default_route = true;
+  for (bool block : {true, false}) {
+    auto rules = ipv6_leak_rules(kProtection, block, true, false, inside);
+    ASSERT_EQ(rules.size(), 3u) << block;
+    for (const auto& r : rules) {
+      EXPECT_EQ(r.family, IpAddress::Family::v6);
+      EXPECT_NE(r.action, platform::RuleAction::prohibit) << "IPv6 goes through the tunnel, not refused";
+    }
+    EXPECT_EQ(rules[0].priority, k_leak_rule_priority);
+    EXPECT_EQ(rules[0].table, kProtection.table);
+    EXPECT_EQ(rules[0].suppress_prefixlength, 0u);
+    EXPECT_TRUE(rules[0].invert);
+    EXPECT_EQ(rules[1].priority, k_leak_rule_priority + 1);
+    EXPECT_EQ(rules[1].table, platform::k_table_main);
+    EXPECT_EQ(rules[2].priority, k_leak_rule_priority + 2);
+    EXPECT_EQ(rules[2].table, kProtection.table);
+    EXPECT_EQ(rules[2].action, platform::RuleAction::to_table);
+    EXPECT_TRUE(rules[2].invert);  // the tunnel's own (marked) packets use main
+    EXPECT_EQ(rules[2].fwmark, kProtection.fwmark);
+  }
+}
+
+TEST(Ipv6LeakRules, TunnelWithIpv6RoutesButOnlyAnIpv4DefaultStillBlocks) {
+  Ipv6Inside inside;  // specific IPv6 routes only
+  auto rules = ipv6_leak_rules(kProtection, true, true, false, inside);
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].table, kProtection.table);  // the pushed IPv6 routes win over main
+  EXPECT_EQ(rules[2].priority, k_leak_rule_priority + 2);
+  EXPECT_EQ(rules[2].action, platform::RuleAction::prohibit);
+  // "allow": the pushed routes, nothing refused.
+  rules = ipv6_leak_rules(kProtection, false, true, false, inside);
+  ASSERT_EQ(rules.size(), 2u);
+  // No default route at all: the pushed routes still need their rule.
+  rules = ipv6_leak_rules(kProtection, true, false, false, inside);
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].priority, k_leak_rule_priority);
+}
+
+TEST(Ipv6LeakRules, TunnelWithIpv6DnsLetsThePushedIpv6ServersThrough) {
+  Ipv6Inside inside;
+  inside.default_route = true;
+  inside.dns_servers = {*IpAddress::parse("fd00:77::1")};
+  auto rules = ipv6_leak_rules(kProtection, true, true, true, inside);
+  // dns: goto, allow udp, prohibit udp, allow tcp, prohibit tcp; then the three routing rules.
+  ASSERT_EQ(rules.size(), 8u);
+  EXPECT_EQ(rules[0].priority, k_dns_rule_priority);
+  EXPECT_EQ(rules[0].goto_priority, k_leak_rule_priority);  // exists: the IPv6 set has it now
+  int allowed = 0;
+  for (const auto& r : rules) {
+    EXPECT_EQ(r.family, IpAddress::Family::v6);
+    if (r.priority == k_dns_rule_priority + 1) {
+      ++allowed;
+      ASSERT_TRUE(r.destination);
+      EXPECT_EQ(r.destination->to_string(), "fd00:77::1/128");
+      EXPECT_EQ(r.table, kProtection.table);
+      EXPECT_EQ(r.dport, 53);
+    }
+  }
+  EXPECT_EQ(allowed, 2);  // udp and tcp
+  // "allow": no DNS rule at all.
+  EXPECT_EQ(ipv6_leak_rules(kProtection, false, true, true, inside).size(), 3u);
+  // Without IPv6 in the tunnel the old rules stand (and "allow" has none).
+  auto old_rules = ipv6_leak_rules(kProtection, true, true);
+  auto same = ipv6_leak_rules(kProtection, true, true, true, std::nullopt);
+  ASSERT_EQ(same.size(), old_rules.size());
+  for (std::size_t i = 0; i < same.size(); ++i) {
+    EXPECT_EQ(same[i].priority, old_rules[i].priority);
+    EXPECT_EQ(same[i].action, old_rules[i].action);
+  }
+  EXPECT_TRUE(ipv6_leak_rules(kProtection, false, true, true, std::nullopt).empty());
+}
+
 }  // namespace
 }  // namespace postern::tunnel::daemon

@@ -95,8 +95,8 @@ std::uint16_t mss_of(std::span<const std::uint8_t> p) { return static_cast<std::
 
 // One end: its core and its one session with the peer.
 struct End {
-  End(bool server, std::uint32_t local, std::uint32_t peer, bool client_to_client = false)
-      : core(options(server, client_to_client)),
+  End(bool server, std::uint32_t local, std::uint32_t peer, bool client_to_client = false, bool pool6 = false)
+      : core(options(server, client_to_client, pool6)),
         session(std::make_shared<PeerSession>(local, peer, data::Suite::aes_256_gcm, data::Limits{})) {
     // Client->server keys are direction 1, server->client direction 2; epochs 0 and 1 come with the session.
     const std::uint8_t tx = server ? 2 : 1, rx = server ? 1 : 2;
@@ -105,13 +105,20 @@ struct End {
       session->receiver.install_epoch(e, key(rx, e), t0());
     }
     if (server) session->inner_address = kClientAddr;
+    if (server && pool6) session->inner_address6 = data::Ipv6Key::of(*IpAddress::parse("fd00:77::2"));
     core.add_session(session);
   }
-  static ForwardingOptions options(bool server, bool client_to_client) {
+  static ForwardingOptions options(bool server, bool client_to_client, bool pool6 = false) {
     ForwardingOptions o;
     o.server = server;
     o.mtu = 1400;
     o.inner = {0x0A4D0000, 0xFFFFFF00, kServerAddr, client_to_client};
+    if (pool6) {  // fd00:77::/112, the server fd00:77::1
+      o.inner.has_pool6 = true;
+      o.inner.pool6_network = data::Ipv6Key::of(*IpAddress::parse("fd00:77::"));
+      o.inner.pool6_mask = data::Ipv6Key::of(*IpAddress::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:0"));
+      o.inner.server_address6 = data::Ipv6Key::of(*IpAddress::parse("fd00:77::1"));
+    }
     o.echo_magic = server ? 0x5E5E5E5E : 0xC1C1C1C1;
     return o;
   }
@@ -219,10 +226,11 @@ TEST(OutboundRoute, Table) {
   };
   auto v6 = std::vector<std::uint8_t>(40, 0);
   v6[0] = 0x60;
+  v6[8] = v6[24] = 0x20;  // 2000:: to 2000::: global addresses (link-scope IPv6 never leaves, OutboundRoute6)
   const std::vector<Row> rows = {
       {"server: to the client's address", true, ipv4(kSiteHost, kClientAddr), std::nullopt},
       {"server: to an address nobody has", true, ipv4(kSiteHost, 0x0A4D0009), Drop::tx_no_route},
-      {"server: IPv6 (the pool is IPv4)", true, v6, Drop::tx_no_route},
+      {"server: IPv6 to a session without IPv6", true, v6, Drop::tx_no_route},
       {"server: not IP", true, std::vector<std::uint8_t>(40, 0x00), Drop::tx_not_ip},
       {"server: IPv4 shorter than a header", true, std::vector<std::uint8_t>(19, 0x45), Drop::tx_not_ip},
       {"client: anything IPv4 goes to the one session", false, ipv4(kClientAddr, 0x08080808), std::nullopt},
@@ -263,6 +271,7 @@ TEST(InboundInner, Table) {
   };
   auto v6 = std::vector<std::uint8_t>(40, 0);
   v6[0] = 0x60;
+  v6[8] = v6[24] = 0x20;  // 2000:: to 2000::: global addresses (link-scope IPv6 never leaves, OutboundRoute6)
   const std::vector<Row> rows = {
       {"to a site host", ipv4(kClientAddr, kSiteHost), false, std::nullopt},
       {"to the server's tunnel address", ipv4(kClientAddr, kServerAddr), false, std::nullopt},
@@ -296,6 +305,144 @@ TEST(InboundInner, Table) {
     // Authenticated either way: the session is alive and its endpoint known.
     EXPECT_NE(server.session->last_rx_ns.load(), 0) << row.name;
   }
+}
+
+// --- inner IPv6 (pool6): routing by the 16-octet key, the same inner rules, MSS mtu-60 ---
+
+// An IPv6 packet (UDP) of `size` bytes between two addresses given as text.
+std::vector<std::uint8_t> ipv6(std::string_view src, std::string_view dst, std::size_t size = 80, std::uint8_t next = 17) {
+  std::vector<std::uint8_t> p(size, 0x5A);
+  std::fill(p.begin(), p.begin() + 40, 0);
+  p[0] = 0x60;
+  p[4] = static_cast<std::uint8_t>((size - 40) >> 8);
+  p[5] = static_cast<std::uint8_t>(size - 40);
+  p[6] = next;
+  p[7] = 64;
+  const IpAddress source = *IpAddress::parse(src), dest = *IpAddress::parse(dst);
+  const auto s = source.bytes();
+  const auto d = dest.bytes();
+  std::copy(s.begin(), s.end(), p.begin() + 8);
+  std::copy(d.begin(), d.end(), p.begin() + 24);
+  return p;
+}
+
+// An IPv6 TCP SYN with an MSS option of `mss` (option at offset 60).
+std::vector<std::uint8_t> tcp6_syn(std::string_view src, std::string_view dst, std::uint16_t mss) {
+  std::vector<std::uint8_t> p = ipv6(src, dst, 64, 6);
+  std::fill(p.begin() + 40, p.end(), 0);
+  p[52] = 0x60;  // data offset 6 words
+  p[53] = 0x02;  // SYN
+  p[60] = 2;
+  p[61] = 4;
+  p[62] = static_cast<std::uint8_t>(mss >> 8);
+  p[63] = static_cast<std::uint8_t>(mss);
+  return p;
+}
+
+std::uint16_t mss6_of(std::span<const std::uint8_t> p) { return static_cast<std::uint16_t>(p[62] << 8 | p[63]); }
+
+TEST(OutboundRoute6, Table) {
+  struct Row {
+    const char* name;
+    bool pool6;
+    std::vector<std::uint8_t> packet;
+    std::optional<Drop> drop;
+  };
+  const std::vector<Row> rows = {
+      {"to the client's IPv6 address", true, ipv6("2001:db8::80", "fd00:77::2"), std::nullopt},
+      {"to an IPv6 address nobody has", true, ipv6("2001:db8::80", "fd00:77::9"), Drop::tx_no_route},
+      {"IPv6 without a pool6", false, ipv6("2001:db8::80", "fd00:77::2"), Drop::tx_no_route},
+      {"IPv6 shorter than its header", true, std::vector<std::uint8_t>(39, 0x60), Drop::tx_not_ip},
+      {"IPv4 beside it still routes", true, ipv4(kSiteHost, kClientAddr), std::nullopt},
+      {"router solicitation (fe80:: to ff02::2)", true, ipv6("fe80::1", "ff02::2"), Drop::tx_link_scope},
+      {"MLD report from ::", true, ipv6("::", "ff02::16"), Drop::tx_link_scope},
+      {"to a link-local address", true, ipv6("fd00:77::1", "fe80::2"), Drop::tx_link_scope},
+      {"interface-local multicast", true, ipv6("fd00:77::1", "ff01::1"), Drop::tx_link_scope},
+  };
+  for (const Row& row : rows) {
+    End end(true, kServerSid, kClientSid, false, row.pool6);
+    socklen_t len = 0;
+    auto ep = v4("192.0.2.10", 40000, len);
+    std::memcpy(&end.session->endpoint, &ep, len);
+    end.session->endpoint_len = len;
+    Sent s = send(end, row.packet, t0());
+    if (row.drop) {
+      EXPECT_EQ(s.out.action, Outbound::Action::drop) << row.name;
+      EXPECT_EQ(s.out.reason, *row.drop) << row.name << ": " << to_string(s.out.reason);
+    } else {
+      EXPECT_EQ(s.out.action, Outbound::Action::send_udp) << row.name << ": " << to_string(s.out.reason);
+    }
+  }
+  // Removing the session removes its IPv6 route too.
+  End end(true, kServerSid, kClientSid, false, true);
+  end.core.remove_session(kServerSid);
+  EXPECT_EQ(send(end, ipv6("2001:db8::80", "fd00:77::2"), t0()).out.reason, Drop::tx_no_route);
+}
+
+TEST(InboundInner6, Table) {
+  struct Row {
+    const char* name;
+    std::vector<std::uint8_t> packet;
+    bool client_to_client;
+    std::optional<Drop> drop;
+  };
+  const std::vector<Row> rows = {
+      {"to a site host", ipv6("fd00:77::2", "2001:db8::80"), false, std::nullopt},
+      {"to the server's inner IPv6 address", ipv6("fd00:77::2", "fd00:77::1"), false, std::nullopt},
+      {"spoofed IPv6 source", ipv6("fd00:77::3", "2001:db8::80"), false, Drop::rx_spoofed_source},
+      {"another pool6 address as source", ipv6("fd00:77::9", "fd00:77::1"), false, Drop::rx_spoofed_source},
+      {"to another client, isolation on", ipv6("fd00:77::2", "fd00:77::3"), false, Drop::rx_client_to_client},
+      {"to another client, isolation off", ipv6("fd00:77::2", "fd00:77::3"), true, std::nullopt},
+      {"IPv4 source rule unchanged", ipv4(kOtherClient, kSiteHost), false, Drop::rx_spoofed_source},
+  };
+  for (const Row& row : rows) {
+    End server(true, kServerSid, kClientSid, row.client_to_client, true);
+    End client(false, kClientSid, kServerSid);
+    socklen_t len = 0;
+    auto server_ep = v4("198.51.100.1", 51820, len);
+    std::memcpy(&client.session->endpoint, &server_ep, len);
+    client.session->endpoint_len = len;
+    Sent s = send(client, row.packet, t0());
+    ASSERT_EQ(s.out.action, Outbound::Action::send_udp) << row.name;
+    auto laptop = v4("192.0.2.10", 40000, len);
+    Got g = receive_udp(server, s.frame, laptop, len, t0());
+    if (row.drop) {
+      EXPECT_EQ(g.in.action, Inbound::Action::drop) << row.name;
+      EXPECT_EQ(g.in.reason, *row.drop) << row.name << ": " << to_string(g.in.reason);
+      EXPECT_EQ(server.core.drops().get(*row.drop), 1u) << row.name;
+    } else {
+      EXPECT_EQ(g.in.action, Inbound::Action::deliver) << row.name << ": " << to_string(g.in.reason);
+      EXPECT_EQ(g.packet, row.packet) << row.name;
+    }
+  }
+}
+
+// IPv6 SYNs are clamped to mtu - 60 both ways (IPv4 ones to mtu - 40).
+TEST(MssClamp6, BothDirections) {
+  End server(true, kServerSid, kClientSid, false, true);
+  End client(false, kClientSid, kServerSid);
+  socklen_t len = 0;
+  auto server_ep = v4("198.51.100.1", 51820, len);
+  std::memcpy(&client.session->endpoint, &server_ep, len);
+  client.session->endpoint_len = len;
+  auto laptop = v4("192.0.2.10", 40000, len);
+  // Client -> server: clamped by the client's core on the way in and checked at the server.
+  Sent up = send(client, tcp6_syn("fd00:77::2", "2001:db8::80", 1460), t0());
+  ASSERT_EQ(up.out.action, Outbound::Action::send_udp);
+  Got at_server = receive_udp(server, up.frame, laptop, len, t0());
+  ASSERT_EQ(at_server.in.action, Inbound::Action::deliver) << to_string(at_server.in.reason);
+  EXPECT_EQ(mss6_of(at_server.packet), 1340);
+  // Server -> client: a SYN-ACK from the site clamped too.
+  Sent down = send(server, tcp6_syn("2001:db8::80", "fd00:77::2", 8960), t0());
+  ASSERT_EQ(down.out.action, Outbound::Action::send_udp) << to_string(down.out.reason);
+  Got at_client = receive_udp(client, down.frame, server_ep, len, t0());
+  ASSERT_EQ(at_client.in.action, Inbound::Action::deliver);
+  EXPECT_EQ(mss6_of(at_client.packet), 1340);
+  // A small MSS is left alone; IPv4 still gets mtu - 40.
+  Sent small = send(client, tcp6_syn("fd00:77::2", "2001:db8::80", 1200), t0());
+  EXPECT_EQ(mss6_of(receive_udp(server, small.frame, laptop, len, t0()).packet), 1200);
+  Sent v4syn = send(client, tcp_syn(kClientAddr, kSiteHost, 1460), t0());
+  EXPECT_EQ(mss_of(receive_udp(server, v4syn.frame, laptop, len, t0()).packet), 1360);
 }
 
 // The client takes what its server sends: no inner rules there.
