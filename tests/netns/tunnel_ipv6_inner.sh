@@ -12,7 +12,10 @@
 #   - mail submitted with python smtplib to the SMTP listener on [fd00:77::1]:587 (STARTTLS),
 #     authenticated by the tunnel identity of the laptop's inner IPv6 address, is delivered;
 #   - the spoofed-source drop counter stays 0 for all this, and after a clean stop no IPv6 rule
-#     of postern is left.
+#     of postern is left;
+#   - without leak protection the pool6 still goes through the tunnel and the pushed ::/0 is
+#     skipped (the laptop's native IPv6 default route stays); with ipv6 = false (an older
+#     client's request) the session is IPv4 only.
 source "$(dirname "$0")/lib.sh"
 require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -116,4 +119,31 @@ kill "$CLIENT_PID"
 wait "$CLIENT_PID" 2>/dev/null || true
 left=$(ip -n "$NS_LAPTOP" -6 rule show | grep -cE '^327(58|59|60|61|62|63):' || true)
 [ "$left" -eq 0 ] || fail "$left IPv6 rules left after the client stopped"
+log "clean stop: no IPv6 rule left"
+
+# 6. Without leak protection: the IPv6 routes go into main, the pushed ::/0 is skipped (it would
+#    replace the laptop's own IPv6 default route), the pool6 itself still goes through the tunnel.
+wait_for 10 "the old tunnel device to go" bash -c "! ip -n $NS_LAPTOP link show pst0"
+write_client_config "$WORK/plain.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
+start_client "$WORK/plain.toml" plain
+wait_for 15 "laptop inner IPv6 address (no leak protection)" \
+  bash -c "ip -n $NS_LAPTOP -6 addr show dev pst0 | grep -q 'inet6 fd00:77::2/112'"
+in_laptop ip -6 route get fd00:77::1 | grep -q "dev pst0" || fail "pool6 is not routed into the tunnel"
+in_laptop ping -6 -c 2 -i 0.2 -W 2 fd00:77::1 >>"$WORK/ping.log" || fail "ping6 fd00:77::1 without leak protection"
+wait_for_log 5 "$WORK/plain.log" 'pushed default route ignored.*route=::/0'
+ip -n "$NS_LAPTOP" -6 route show table main | grep -q '^default via fd00:200::2' || fail "main's IPv6 default route was replaced"
+if ip -n "$NS_LAPTOP" -6 route show table main | grep -q '^default dev pst0'; then fail "::/0 was installed in main"; fi
+log "without leak protection: pool6 through the tunnel, ::/0 skipped, the native default kept"
+kill "$CLIENT_PID"
+wait "$CLIENT_PID" 2>/dev/null || true
+
+# 7. A client that does not ask (ipv6 = false, what an older client does) gets IPv4 only.
+wait_for 10 "the old tunnel device to go" bash -c "! ip -n $NS_LAPTOP link show pst0"
+write_client_config "$WORK/v4only.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' 'ipv6 = false'
+start_client "$WORK/v4only.toml" v4only
+wait_for 15 "laptop tunnel address (ipv6 = false)" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
+in_laptop ping -c 1 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping 10.77.0.1 with ipv6 = false"
+if ip -n "$NS_LAPTOP" -6 addr show dev pst0 | grep -q 'inet6 fd00:77::'; then fail "an IPv6 address without asking"; fi
+wait_for_log 5 "$WORK/server.log" 'session up.*address6=none'
+log "ipv6 = false: IPv4 only, the server pushed no IPv6"
 log "PASS"
