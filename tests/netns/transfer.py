@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""TCP bulk transfer for the netns tests: `recv PORT` prints the SHA-256 of everything received;
+"""TCP bulk transfer for the netns tests: `recv PORT [ADDRESS]` (default 0.0.0.0; an IPv6
+address listens on IPv6) prints the SHA-256 of everything received;
 `send HOST PORT MEGABYTES MARKER [PAUSE_MB RESUME_FILE]` sends random data with MARKER embedded
 every 64 KiB and prints the SHA-256 of what it sent. The test compares the two digests. With
 PAUSE_MB, the sender stops after that many megabytes with the connection open, creates
@@ -12,10 +13,10 @@ import sys
 import time
 
 
-def recv(port: int) -> None:
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def recv(port: int, address: str = "0.0.0.0") -> None:
+    srv = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", port))
+    srv.bind((address, port))
     srv.listen(1)
     print("listening", flush=True)
     conn, _ = srv.accept()
@@ -55,7 +56,7 @@ def send(host: str, port: int, megabytes: int, marker: bytes, pause_mb: int = -1
 
 if __name__ == "__main__":
     if sys.argv[1] == "recv":
-        recv(int(sys.argv[2]))
+        recv(int(sys.argv[2]), *sys.argv[3:4])
     else:
         extra = (int(sys.argv[6]), sys.argv[7]) if len(sys.argv) > 7 else ()
         send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].encode(), *extra)

@@ -57,6 +57,7 @@ SessionStatus sample_session() {
   SessionStatus s;
   s.identity = "alice";
   s.inner_address = "10.77.0.2";
+  s.inner_address6 = "fd00:77::2";
   s.outer_address = "192.0.2.7:40000";
   s.transport = "udp";
   s.session_id = "0x1a2b3c4d";
@@ -143,6 +144,8 @@ TEST(StatusJson, SessionsCountersAndOptionalAges) {
   const std::string json = format_json(r);
   EXPECT_NE(json.find("\"uptime_seconds\": 0.000"), std::string::npos) << json;
   EXPECT_NE(json.find("\"identity\": \"alice\""), std::string::npos);
+  EXPECT_NE(json.find("\"inner_address\": \"10.77.0.2\", \"inner_address6\": \"fd00:77::2\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"inner_address\": \"\", \"inner_address6\": null"), std::string::npos) << json;
   EXPECT_NE(json.find("\"identity\": \"bad\\nname\""), std::string::npos);
   EXPECT_NE(json.find("\"last_rekey_seconds_ago\": 65.000, \"last_packet_seconds_ago\": null"), std::string::npos);
   EXPECT_NE(json.find("\"last_rekey_seconds_ago\": null"), std::string::npos);
@@ -164,7 +167,7 @@ TEST(StatusText, ServerShowsSessionsAndSkipsZeroDataPlaneCounters) {
   const std::string text = format_text(r);
   EXPECT_EQ(text.rfind("postern server (pid 99), up 1h02m, config /etc/postern/site.toml\n", 0), 0u) << text;
   EXPECT_NE(text.find("tunnel sessions: 1\n"), std::string::npos);
-  EXPECT_NE(text.find("  10.77.0.2 alice\n"), std::string::npos);
+  EXPECT_NE(text.find("  10.77.0.2 fd00:77::2 alice\n"), std::string::npos) << text;
   EXPECT_NE(text.find("192.0.2.7:40000 via udp   session 0x1a2b3c4d"), std::string::npos);
   EXPECT_NE(text.find("received   10 packets, 1.5 KiB, 0 dropped"), std::string::npos) << text;
   EXPECT_NE(text.find("sent       20 packets, 3.0 MiB, 0 dropped"), std::string::npos) << text;

@@ -224,8 +224,9 @@ void check_listeners(Checker& c, bool in_use_warns) {
   }
   if (const auto& s = config.smtp) {
     for (const auto& l : s->listen) {
-      // The server's own tunnel address exists only once the TUN device is up (after this).
+      // The server's own tunnel addresses (pool, pool6) exist only once the TUN device is up (after this).
       if (config.server && config.server->pool.contains(l.endpoint.address())) continue;
+      if (config.server && config.server->pool6 && config.server->pool6->contains(l.endpoint.address())) continue;
       probe(c, "smtp", "listen", l.endpoint, platform::Transport::tcp, in_use_warns);
     }
   }

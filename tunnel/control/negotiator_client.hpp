@@ -1,7 +1,9 @@
 // Client side of the control-channel negotiation (sans-I/O). Runs over an already established
 // TLS 1.3 stream: plaintext bytes and the current time in, Actions out (see actions.hpp).
 //   HELLO -> AUTH_OK -> LCP request/ack (MTU, keepalive, dead-peer) -> IPCP request/nak/request/ack
-//   (address, prefix, server address, DNS, routes) -> DATA_CHANNEL -> Established.
+//   (address, prefix, server address, and with ipv6 the same for IPv6; DNS, routes of both
+//   families) -> DATA_CHANNEL -> Established. A reject of only the optional attributes (IPv6,
+//   accounting_session) is answered by asking again without them.
 // After Established it keeps the TLS path alive with ECHO_REQUEST every keepalive interval and
 // closes with errc::peer_dead after dead_peer seconds of silence.
 // There are no retransmissions: TLS over TCP is reliable and ordered, so a lost Configure-Request

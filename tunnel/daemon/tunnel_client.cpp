@@ -357,6 +357,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   session->identity = params.identity;
   session->log_id = "client";
   session->inner_address = params.client_address.to_v4_uint();  // our own address, for `postern status`
+  if (params.client_address6) session->inner_address6 = data::Ipv6Key::of(*params.client_address6);
   attempt.session = session;
   previous_address_ = params.client_address;
   if (params.client_address6) previous_address6_ = params.client_address6;

@@ -1,6 +1,8 @@
 // Inner packet check (see inner_check.hpp).
 #include "tunnel/data/inner_check.hpp"
 
+#include <array>
+
 namespace postern::tunnel::data {
 namespace {
 
@@ -32,6 +34,15 @@ Ipv6Key Ipv6Key::of(const IpAddress& a) {
   const auto b = a.bytes();
   for (std::size_t i = 0; i < b.size(); ++i) bytes[16 - b.size() + i] = b[i];
   return load(bytes);
+}
+
+IpAddress Ipv6Key::to_address() const {
+  std::array<std::uint8_t, 16> bytes{};
+  for (int i = 0; i < 8; ++i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(hi >> (56 - 8 * i));
+    bytes[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(lo >> (56 - 8 * i));
+  }
+  return IpAddress::v6(bytes);
 }
 
 InnerVerdict check_inner_packet(std::span<const std::uint8_t> packet, std::uint32_t session_address,

@@ -21,6 +21,7 @@ struct Ipv6Key {
   std::uint64_t hi = 0, lo = 0;
   static Ipv6Key load(const std::uint8_t* p);  // 16 octets in network order
   static Ipv6Key of(const IpAddress& a);       // an IPv6 address (IPv4: the key of ::a.b.c.d)
+  IpAddress to_address() const;                // back to the vocabulary type (status, logs)
   friend bool operator==(const Ipv6Key&, const Ipv6Key&) = default;
 };
 

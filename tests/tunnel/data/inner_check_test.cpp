@@ -76,6 +76,7 @@ TEST(InnerCheck6, KeyIsTheAddressBytes) {
   const Ipv6Key k = key("2001:db8::1:2");
   EXPECT_EQ(k.hi, 0x20010db800000000ULL);
   EXPECT_EQ(k.lo, 0x0000000000010002ULL);
+  EXPECT_EQ(k.to_address().to_string(), "2001:db8::1:2");
   EXPECT_EQ(Ipv6KeyHash{}(k), Ipv6KeyHash{}(key("2001:db8::1:2")));
   EXPECT_NE(Ipv6KeyHash{}(k), Ipv6KeyHash{}(key("2001:db8::1:3")));
 }

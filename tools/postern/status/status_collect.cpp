@@ -30,6 +30,7 @@ SessionStatus session_status(tunnel::daemon::PeerSession& s, Clock::time_point n
   SessionStatus out;
   out.identity = s.identity;
   out.inner_address = s.inner_address ? IpAddress::from_v4_uint(s.inner_address).to_string() : "";
+  if (s.inner_address6) out.inner_address6 = s.inner_address6->to_address().to_string();
   {
     std::lock_guard lock(s.endpoint_mutex);
     if (auto endpoint = IpEndpoint::from_sockaddr(s.endpoint, s.endpoint_len)) {

@@ -43,12 +43,14 @@ std::string json_certificate(const CertificateStatus& c) {
 
 std::string json_session(const SessionStatus& s) {
   return fmt::format(
-      "{{\"identity\": {}, \"inner_address\": {}, \"outer_address\": {}, \"transport\": {}, \"transport_switches\": {}, "
+      "{{\"identity\": {}, \"inner_address\": {}, \"inner_address6\": {}, \"outer_address\": {}, \"transport\": {}, "
+      "\"transport_switches\": {}, "
       "\"session_id\": {}, \"rx_packets\": {}, \"rx_bytes\": {}, \"tx_packets\": {}, \"tx_bytes\": {}, "
       "\"rx_dropped\": {}, \"tx_dropped\": {}, \"rekeys\": {}, \"last_rekey_seconds_ago\": {}, "
       "\"last_packet_seconds_ago\": {}, \"certificate_not_after\": {}, \"certificate_days_left\": {}, "
       "\"certificate_state\": {}}}",
-      json_string(s.identity), json_string(s.inner_address), json_string(s.outer_address),
+      json_string(s.identity), json_string(s.inner_address), json_string_or_null(s.inner_address6),
+      json_string(s.outer_address),
       json_string(s.transport), s.transport_switches, json_string(s.session_id), s.rx_packets, s.rx_bytes, s.tx_packets,
       s.tx_bytes, s.rx_dropped, s.tx_dropped, s.rekeys, json_optional(s.last_rekey_seconds_ago),
       json_optional(s.last_packet_seconds_ago), json_string_or_null(s.certificate_not_after),
@@ -128,7 +130,8 @@ std::string text_age(const std::optional<double>& seconds, std::string_view neve
 }
 
 void text_session(std::string& out, const SessionStatus& s) {
-  out += fmt::format("  {} {}\n", s.inner_address.empty() ? "-" : s.inner_address,
+  out += fmt::format("  {}{} {}\n", s.inner_address.empty() ? "-" : s.inner_address,
+                     s.inner_address6.empty() ? "" : " " + s.inner_address6,
                      s.identity.empty() ? "(no identity)" : s.identity);
   out += fmt::format("    outer      {} via {}   session {}\n",
                      s.outer_address.empty() ? "(unknown yet)" : s.outer_address, s.transport, s.session_id);

@@ -22,6 +22,7 @@ using Counters = std::vector<std::pair<std::string, std::uint64_t>>;
 struct SessionStatus {
   std::string identity;        // user or certificate identity ("" when unknown)
   std::string inner_address;   // the client's tunnel IPv4, "10.77.0.2"
+  std::string inner_address6;  // its inner IPv6, "fd00:77::2"; "" when the session has none
   std::string outer_address;   // the peer's current UDP endpoint, "" before the first packet
   std::string transport;       // "udp" (or whatever the data path reports, e.g. "tls")
   std::string session_id;      // our GRE key for it, "0x1a2b3c4d"
