@@ -1,6 +1,6 @@
 // Sticky lease table (see address_pool.hpp). Two maps kept in step: identity -> lease and
 // address -> identity. Free addresses are found by a cursor scan over the host range (at most
-// 65536 steps, for a /16 or an IPv6 /112, and usually one) or, in a larger IPv6 pool, by at
+// 65536 steps, for an IPv4 /16 or an IPv6 /112, and usually one) or, in a larger pool, by at
 // most kMaxProbes probes from the identity's hash.
 #include "tunnel/control/address_pool.hpp"
 
@@ -11,8 +11,8 @@ namespace postern::tunnel::control {
 
 AddressPool::AddressPool(IpPrefix network, std::chrono::seconds grace) : network_(network), grace_(grace) {
   const bool v4 = network.address.is_v4();
-  if (v4 && (network.prefix_len < 16 || network.prefix_len > 30)) {
-    throw std::invalid_argument("address pool prefix must be between /16 and /30: " + network.to_string());
+  if (v4 && (network.prefix_len < 8 || network.prefix_len > 30)) {
+    throw std::invalid_argument("address pool prefix must be between /8 and /30: " + network.to_string());
   }
   if (!v4 && (network.prefix_len < 64 || network.prefix_len > 124)) {
     throw std::invalid_argument("IPv6 address pool prefix must be between /64 and /124: " + network.to_string());

@@ -7,9 +7,9 @@
 // again; expire(now) frees leases whose grace has passed (assign() calls it too).
 // Several sessions with the same identity share its address (a holder count); the daemon decides
 // whether a new session replaces the old one. Not thread-safe: used from one executor.
-// Free addresses: a pool of at most kScanHosts addresses (every IPv4 pool, IPv6 /112 and
-// longer) is scanned from a cursor; a larger IPv6 pool (/64: 2^64 addresses) cannot be
-// enumerated, so a new identity starts at a hash of its name (FNV-1a, so the same identity lands
+// Free addresses: a pool of at most kScanHosts addresses (IPv4 /16 and longer, IPv6 /112 and
+// longer) is scanned from a cursor; a larger pool (an IPv4 /8: 2^24 addresses, an IPv6 /64:
+// 2^64) is not enumerated: a new identity starts at a hash of its name (FNV-1a, so the same identity lands
 // on the same address after a server restart too) and probes at most kMaxProbes addresses from
 // there; all of them taken counts as exhausted (with a /64 that needs billions of leases).
 #pragma once
@@ -34,7 +34,7 @@ class AddressPool {
   static constexpr std::uint64_t kScanHosts = 65536;  // up to this size: cursor scan
   static constexpr std::uint64_t kMaxProbes = 64;     // larger pools: probes from the hash
 
-  // Throws std::invalid_argument unless host bits are zero and the prefix is IPv4 /16../30 or
+  // Throws std::invalid_argument unless host bits are zero and the prefix is IPv4 /8../30 or
   // IPv6 /64../124 (startup/config error, never network input).
   AddressPool(IpPrefix network, std::chrono::seconds grace);
 

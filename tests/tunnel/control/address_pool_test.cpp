@@ -17,9 +17,32 @@ const AddressPool::TimePoint t0{};
 IpAddress ip(std::string_view s) { return *IpAddress::parse(s); }
 
 TEST(AddressPool, RejectsBadConfig) {
-  EXPECT_THROW(AddressPool(*IpPrefix::parse("10.0.0.0/8"), 60s), std::invalid_argument);
+  EXPECT_THROW(AddressPool(*IpPrefix::parse("10.0.0.0/7"), 60s), std::invalid_argument);
   EXPECT_THROW(AddressPool(*IpPrefix::parse("10.0.0.0/31"), 60s), std::invalid_argument);
   EXPECT_THROW(AddressPool(IpPrefix{ip("10.0.0.1"), 24}, 60s), std::invalid_argument);
+}
+
+// config accepts pool prefixes 8..30: the large ones are served by hash probing.
+TEST(AddressPool, Slash8IsServedByHashProbing) {
+  const IpPrefix net = *IpPrefix::parse("10.0.0.0/8");
+  AddressPool pool(net, 60s);
+  EXPECT_EQ(pool.server_address(), ip("10.0.0.1"));
+  EXPECT_EQ(pool.capacity(), (std::uint64_t{1} << 24) - 3);
+  std::set<IpAddress> got;
+  for (int i = 0; i < 200; ++i) {
+    auto a = pool.assign("user" + std::to_string(i), std::nullopt, t0);
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(net.contains(*a));
+    EXPECT_NE(*a, pool.server_address());
+    EXPECT_NE(*a, ip("10.255.255.255"));
+    EXPECT_TRUE(got.insert(*a).second);
+  }
+  EXPECT_EQ(pool.assign("user7", std::nullopt, t0), pool.lease_of("user7"));
+  // A /15 (131072 addresses) is past the scan limit too.
+  AddressPool p15(*IpPrefix::parse("10.76.0.0/15"), 60s);
+  auto a = p15.assign("alice", std::nullopt, t0);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(IpPrefix::parse("10.76.0.0/15")->contains(*a));
 }
 
 TEST(AddressPool, ServerAddressAndExhaustionNeverReserved) {
