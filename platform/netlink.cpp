@@ -227,6 +227,41 @@ std::error_code Netlink::route_request(std::uint16_t type, std::uint16_t flags,
   return socket_.request(message);
 }
 
+std::error_code Netlink::list_static_routes(std::string_view ifname, std::uint32_t table,
+                                            std::vector<RouteSpec>& out) {
+  std::error_code ec;
+  const int index = get_ifindex(ifname, ec);
+  if (ec) return ec;
+  out.clear();
+  NetlinkMessage message(RTM_GETROUTE, 0);
+  rtmsg request{};
+  request.rtm_family = AF_UNSPEC;
+  message.put_header(request);
+  return socket_.dump(message, [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+    rtmsg header{};
+    if (type != RTM_NEWROUTE || !read_struct(payload, header)) return;
+    if (header.rtm_protocol != RTPROT_STATIC || header.rtm_type != RTN_UNICAST) return;
+    if (header.rtm_family != AF_INET && header.rtm_family != AF_INET6) return;
+    std::uint32_t route_table = header.rtm_table;
+    std::optional<IpAddress> destination, gateway;
+    std::optional<std::uint32_t> oif, metric;
+    for_each_attr(payload.subspan(sizeof(header)), [&](std::uint16_t attr, std::span<const std::uint8_t> value) {
+      std::uint32_t u32 = 0;
+      if (value.size() == 4) std::memcpy(&u32, value.data(), 4);
+      if (attr == RTA_TABLE && value.size() == 4) route_table = u32;
+      if (attr == RTA_OIF && value.size() == 4) oif = u32;
+      if (attr == RTA_PRIORITY && value.size() == 4) metric = u32;
+      if (attr == RTA_DST) destination = address_from(value);
+      if (attr == RTA_GATEWAY) gateway = address_from(value);
+    });
+    if (route_table != table || oif != static_cast<std::uint32_t>(index)) return;
+    if (!destination) destination = IpAddress::any(header.rtm_family == AF_INET ? IpAddress::Family::v4 : IpAddress::Family::v6);
+    if (header.rtm_dst_len > destination->max_prefix()) return;
+    out.push_back(RouteSpec{IpPrefix{*destination, header.rtm_dst_len}, std::string(ifname), gateway,
+                            table == k_table_main ? std::nullopt : std::optional<std::uint32_t>(table), metric});
+  });
+}
+
 std::error_code Netlink::add_route(const RouteSpec& route, ExistsPolicy policy) {
   return apply(route_request(RTM_NEWROUTE, create_flags(policy), route), policy);
 }

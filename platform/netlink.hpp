@@ -108,6 +108,10 @@ class Netlink {
   std::error_code flush_addresses(std::string_view ifname,
                                   std::optional<IpAddress::Family> family = std::nullopt);
 
+  // The static-protocol routes (what add_route installs: `proto static`) through ifname in
+  // `table`, both families; the kernel's own (the prefix routes of addresses, IPv6 fe80::/64 and
+  // multicast) are left out. Each as add_route/delete_route take it.
+  std::error_code list_static_routes(std::string_view ifname, std::uint32_t table, std::vector<RouteSpec>& out);
   std::error_code add_route(const RouteSpec& route, ExistsPolicy policy = ExistsPolicy::fail);
   std::error_code delete_route(const RouteSpec& route, MissingPolicy policy = MissingPolicy::fail);
 

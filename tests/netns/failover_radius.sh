@@ -10,7 +10,8 @@
 #   1. alice comes up on A as 10.77.0.77; a ping to 10.77.0.1 answers; the detail file has a
 #      Start from vpn-a with Acct-Multi-Session-Id = the id the client logged;
 #   2. kill -9 of server A mid-session: the laptop is on B within 10 s, again as 10.77.0.77 (the
-#      only address pst0 ever had), and a ping answers;
+#      only address pst0 ever had), and a ping answers; the route only A pushed (10.99.0.0/24)
+#      is gone from pst0 (removed by the client: with the address kept the kernel flushes none);
 #   3. the detail file has a Start from vpn-b with the same Acct-Multi-Session-Id and another
 #      Acct-Session-Id;
 #   4. mail submitted right after (python smtplib, STARTTLS, to 10.77.0.1:587) lands in B's Maildir;
@@ -60,9 +61,9 @@ write_radius_config 10.200.0.3 10.200.0.0/24
 start_radius "$NS_R"
 log "freeradius up on 10.200.0.3"
 
-# server_config NAME ADDRESS CERT
+# server_config NAME ADDRESS CERT ROUTES
 server_config() {
-  local name=$1 addr=$2 cert=$3
+  local name=$1 addr=$2 cert=$3 routes=$4
   mkdir -p "$WORK/$name"
   chmod 755 "$WORK/$name"
   cat >"$WORK/$name/site.toml" <<CONF
@@ -72,7 +73,7 @@ certificate = "$WORK/pki/$cert.pem"
 private_key = "$WORK/pki/$cert.key"
 auth = "password"
 pool = "10.77.0.0/24"
-routes = ["10.77.0.0/24"]
+routes = $routes
 interface = "pst0"
 
 [smtp]
@@ -101,8 +102,10 @@ interim_interval = "0s"
 status_socket = "$WORK/$name.sock"
 CONF
 }
-server_config a 10.200.0.1 server
-server_config b 10.200.0.2 b-server
+# A also pushes a route B does not. The laptop keeps its address across the move, so the kernel
+# flushes nothing: the client itself must remove what only A pushed.
+server_config a 10.200.0.1 server '["10.77.0.0/24", "10.99.0.0/24"]'
+server_config b 10.200.0.2 b-server '["10.77.0.0/24"]'
 
 printf '%s\n' "$RADIUS_PASSWORD_ALICE" >"$WORK/alice.pass"
 chmod 600 "$WORK/alice.pass"
@@ -159,6 +162,7 @@ START_A=$(record Start vpn-a)
 [ "$(echo "$START_A" | field Acct-Multi-Session-Id)" = "$MULTI" ] || fail "A's Start lacks Acct-Multi-Session-Id $MULTI: $START_A"
 [ "$(echo "$START_A" | field Framed-IP-Address)" = "$RADIUS_FRAMED_IP" ] || fail "A's Start lacks the framed address: $START_A"
 SID_A=$(echo "$START_A" | field Acct-Session-Id)
+ip -n "$NS_LAPTOP" route show dev pst0 | grep -q '^10.99.0.0/24' || fail "A's route 10.99.0.0/24 is not on pst0"
 log "alice is $ADDRESS_A on A; Start vpn-a Acct-Session-Id=$SID_A Acct-Multi-Session-Id=$MULTI"
 
 # --- 2. kill -9 A mid-session ------------------------------------------------------------------
@@ -184,7 +188,9 @@ grep -q "session up identity=alice address=$RADIUS_FRAMED_IP" "$WORK/server-b.lo
 grep -q "inet $RADIUS_FRAMED_IP/" "$WORK/addresses.log" || fail "ip monitor saw no address on pst0: $(cat "$WORK/addresses.log")"
 other=$(grep -o 'inet [0-9.]*' "$WORK/addresses.log" | sort -u | grep -v "inet $RADIUS_FRAMED_IP\$" || true)
 [ -z "$other" ] || fail "pst0 had another address on the way: $other"
-log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (same address, ping answered)"
+ip -n "$NS_LAPTOP" route show dev pst0 | grep -q '^10.99.0.0/24' && fail "the route only A pushed is still on pst0 on B: $(ip -n "$NS_LAPTOP" route show dev pst0)"
+grep -q 'stale route removed interface=pst0 route=10.99.0.0/24' "$WORK/laptop.log" || fail "no 'stale route removed' in the client log"
+log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (same address, ping answered, A's own route removed)"
 
 # --- 3. one accounting session across the two servers ---------------------------------------------
 wait_for 10 "a Start from vpn-b" bash -c "[ -n \"\$(awk 'BEGIN{RS=\"\"} /Start/ && /vpn-b/' '$detail' 2>/dev/null)\" ]"

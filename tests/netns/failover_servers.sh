@@ -9,7 +9,8 @@
 #   1. the laptop comes up on A (address from A's pool), a ping to 10.77.1.1 answers, and
 #      `postern status` shows A current and up, B untried;
 #   2. kill -9 of server A mid-session (a ping running): the laptop is on B with an address from
-#      B's pool and pings 10.77.2.1 within 10 s of the kill (measured from timestamps);
+#      B's pool and pings 10.77.2.1 within 10 s of the kill (measured from timestamps); the route
+#      only A pushed (10.99.0.0/24) is gone from pst0, the site route both push is still there;
 #   3. status shows B current and up, A failed with its failure counted;
 #   4. mail submitted right after (python smtplib, STARTTLS, the laptop's tunnel identity) to B's
 #      listener 10.77.2.1:587 lands in B's Maildir.
@@ -45,9 +46,9 @@ printf '10.200.0.1 a.site.test\n10.200.0.2 b.site.test\n' >"/etc/netns/$NS_LAPTO
 "$POSTERN_BIN" pki issue "$WORK/pki" laptop >>"$WORK/pki.log" 2>&1 || fail "pki issue laptop"
 chmod 755 "$WORK/pki"
 
-# server_config NAME ADDRESS POOL_PREFIX CERT
+# server_config NAME ADDRESS POOL_PREFIX CERT ROUTES
 server_config() {
-  local name=$1 addr=$2 net=$3 cert=$4
+  local name=$1 addr=$2 net=$3 cert=$4 routes=$5
   mkdir -p "$WORK/$name"
   chmod 755 "$WORK/$name"
   cat >"$WORK/$name/site.toml" <<CONF
@@ -57,7 +58,7 @@ certificate = "$WORK/pki/$cert.pem"
 private_key = "$WORK/pki/$cert.key"
 client_ca = "$WORK/pki/ca.pem"
 pool = "10.77.$net.0/24"
-routes = ["10.77.0.0/16"]
+routes = $routes
 interface = "pst0"
 
 [smtp]
@@ -73,8 +74,9 @@ domains = ["example.test"]
 status_socket = "$WORK/$name.sock"
 CONF
 }
-server_config a 10.200.0.1 1 server
-server_config b 10.200.0.2 2 b-server
+# A also pushes a route B does not: after the failover the laptop must not keep it.
+server_config a 10.200.0.1 1 server '["10.77.0.0/16", "10.99.0.0/24"]'
+server_config b 10.200.0.2 2 b-server '["10.77.0.0/16"]'
 
 cat >"$WORK/laptop.toml" <<CONF
 [tunnel]
@@ -104,6 +106,7 @@ start_client "$WORK/laptop.toml" laptop
 wait_for 15 "an address from A's pool" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.1.'"
 wait_for 10 "a ping to A through the tunnel" in_laptop ping -c 1 -W 1 10.77.1.1
 ADDRESS_A=$(tunnel_address "$NS_LAPTOP" pst0)
+ip -n "$NS_LAPTOP" route show dev pst0 | grep -q '^10.99.0.0/24' || fail "A's route 10.99.0.0/24 is not on pst0: $(ip -n "$NS_LAPTOP" route show dev pst0)"
 log "laptop is $ADDRESS_A on server A"
 grep -q 'session up .*server=a.site.test:8443' "$WORK/laptop.log" || fail "no 'session up' naming a.site.test:8443"
 
@@ -137,7 +140,10 @@ done
 T_ON_B=$(date +%s%N)
 ADDRESS_B=$(tunnel_address "$NS_LAPTOP" pst0)
 FAILOVER_MS=$(((T_ON_B - T_KILL) / 1000000))
-log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (address and a ping answered)"
+routes_b=$(ip -n "$NS_LAPTOP" route show dev pst0)
+echo "$routes_b" | grep -q '^10.99.0.0/24' && fail "the route only A pushed is still on pst0 after the move to B: $routes_b"
+echo "$routes_b" | grep -q '^10.77.0.0/16' || fail "the site route is missing on B: $routes_b"
+log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (address and a ping answered; A's own route removed)"
 [ "$FAILOVER_MS" -lt 10000 ] || fail "failover took ${FAILOVER_MS} ms (limit 10000)"
 grep -q 'session up .*server=b.site.test:8443' "$WORK/laptop.log" || fail "no 'session up' naming b.site.test:8443"
 # B verified its own name: the client never asked B's certificate for a.site.test.

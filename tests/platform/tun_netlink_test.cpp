@@ -189,6 +189,37 @@ TEST(TunNetlinkTest, RoutesAddDeleteAndErrorsInWords) {
   EXPECT_FALSE(nl.last_error_detail().empty());
 }
 
+TEST(TunNetlinkTest, ListsOnlyItsOwnStaticRoutesPerTable) {
+  POSTERN_REQUIRE_NETNS();
+  ConfiguredTun setup("pt-list");
+  auto& nl = setup.netlink;
+  const RouteSpec main4{*IpPrefix::parse("10.21.0.0/16"), "pt-list", std::nullopt, std::nullopt, 7};
+  const RouteSpec main6{*IpPrefix::parse("fd00:21::/48"), "pt-list", std::nullopt, std::nullopt, std::nullopt};
+  const RouteSpec table4{*IpPrefix::parse("0.0.0.0/0"), "pt-list", std::nullopt, 7073, std::nullopt};
+  for (const auto& r : {main4, main6, table4}) ASSERT_FALSE(nl.add_route(r)) << nl.last_error_detail();
+  // Not ours: `ip route add` says proto boot; the kernel's prefix route of the address is proto kernel.
+  run_command("ip route add 10.22.0.0/16 dev pt-list");
+  std::vector<RouteSpec> got;
+  ASSERT_FALSE(nl.list_static_routes("pt-list", k_table_main, got));
+  std::vector<IpPrefix> destinations;
+  for (const auto& r : got) destinations.push_back(r.destination);
+  EXPECT_EQ(destinations, (std::vector<IpPrefix>{main4.destination, main6.destination}));
+  for (const auto& r : got) {
+    EXPECT_EQ(r.ifname, "pt-list");
+    EXPECT_FALSE(r.table);
+  }
+  EXPECT_EQ(got.at(0).metric, 7u);
+  ASSERT_FALSE(nl.list_static_routes("pt-list", 7073, got));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].destination, table4.destination);
+  EXPECT_EQ(got[0].table, 7073u);
+  // What it lists, delete_route takes back.
+  EXPECT_FALSE(nl.delete_route(got[0]));
+  ASSERT_FALSE(nl.list_static_routes("pt-list", 7073, got));
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(nl.list_static_routes("no-such-if", k_table_main, got), std::errc::no_such_device);
+}
+
 TEST(TunNetlinkTest, LeakProtectionRules) {
   POSTERN_REQUIRE_NETNS();
   auto nl = Netlink::open();

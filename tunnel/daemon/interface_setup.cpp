@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace postern::tunnel::daemon {
@@ -68,6 +69,7 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
   for (const auto& r : s.routes) {
     if (r.address.is_v4() || s.address6) routes.push_back(r);
   }
+  std::vector<IpPrefix> installed;
   for (const auto& r : routes) {
     const IpPrefix& mine = r.address.is_v4() ? own : *s.address6;
     const bool implied = r.prefix_len >= mine.prefix_len && mine.contains(r.address);
@@ -83,6 +85,18 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
     check(netlink.add_route(route, platform::ExistsPolicy::replace), netlink,
           "add route " + route.destination.to_string() + " via " + ifname +
               (s.table ? " in table " + std::to_string(*s.table) : std::string()));
+    installed.push_back(r.network());
+  }
+  // The TUN outlives a reconnect: what an earlier session (or another server of the list) pushed
+  // and this one does not is removed, so the routes are exactly this session's.
+  std::vector<platform::RouteSpec> existing;
+  if (!netlink.list_static_routes(ifname, s.table.value_or(platform::k_table_main), existing)) {
+    for (const auto& old : existing) {
+      if (std::find(installed.begin(), installed.end(), old.destination.network()) != installed.end()) continue;
+      if (!netlink.delete_route(old, platform::MissingPolicy::accept)) {
+        log::info("tunnel", "", "stale route removed", {{"interface", ifname}, {"route", old.destination.to_string()}});
+      }
+    }
   }
 }
 
