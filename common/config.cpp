@@ -538,6 +538,9 @@ TunnelClientConfig load_client(Section& s) {
   c.connect_timeout = s.duration("connect_timeout").value_or(c.connect_timeout);
   if (c.connect_timeout < std::chrono::milliseconds(100) || c.connect_timeout > std::chrono::minutes(2))
     s.fail("connect_timeout", "must be from 100ms to 2m");
+  c.connect_attempt_delay = s.duration("connect_attempt_delay").value_or(c.connect_attempt_delay);
+  if (c.connect_attempt_delay < std::chrono::milliseconds(100) || c.connect_attempt_delay > std::chrono::seconds(2))
+    s.fail("connect_attempt_delay", "must be from 100ms to 2s (RFC 8305: 250ms)");
   // The server announces its UDP data port in DATA_CHANNEL; a client-side port was never used.
   if (s.has("data_port")) s.fail("data_port", "not a client key: the server announces its data port; remove it");
   c.ca = s.path("ca");

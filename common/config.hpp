@@ -120,6 +120,9 @@ struct TunnelClientConfig {
   // Each address of a server gets this long for the TCP connect and then for the TLS
   // handshake; beyond it the next address, then the next server, is tried.
   std::chrono::milliseconds connect_timeout{5'000};
+  // Happy Eyeballs (RFC 8305 5): the next address's connect starts this long after the
+  // previous one's while that one is still pending. 100 ms to 2 s.
+  std::chrono::milliseconds connect_attempt_delay{250};
   std::optional<std::filesystem::path> ca;
   // SHA-256 of the server certificate (DER), normalised to upper-case hex with colons,
   // "AB:CD:...", the same form as auth::fingerprint(). ca or this (or both) is set.

@@ -65,6 +65,24 @@ std::size_t gso_run(std::span<const Datagram> datagrams, std::size_t first) {
   return end - first;
 }
 
+// A dual-stack IPv6 socket reports an IPv4 peer as ::ffff:a.b.c.d (RFC 4291 2.5.5.2). The
+// tunnel keys roaming, throttling and logs by the peer's address, so the peer is rewritten in
+// place as the AF_INET sockaddr it stands for: every layer above sees one form per IPv4 peer.
+// Linux sends to an AF_INET sockaddr through a dual-stack socket (udpv6_sendmsg), so nothing has
+// to be mapped back on the way out. A few byte compares; no allocation.
+void unmap_v4_peer(sockaddr_storage& peer, socklen_t& length) {
+  if (peer.ss_family != AF_INET6 || length < static_cast<socklen_t>(sizeof(sockaddr_in6))) return;
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  if (!IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) return;
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_port = v6.sin6_port;
+  std::memcpy(&v4.sin_addr, &v6.sin6_addr.s6_addr[12], 4);
+  peer = {};
+  std::memcpy(&peer, &v4, sizeof(v4));
+  length = sizeof(v4);
+}
+
 }  // namespace
 
 std::string_view to_string(PathMtuDiscovery mode) {
@@ -208,6 +226,7 @@ std::size_t UdpSocket::receive_from(std::span<std::uint8_t> buffer, IpEndpoint& 
     const ssize_t n = ::recvfrom(fd_.get(), buffer.data(), buffer.size(), 0,
                                  reinterpret_cast<sockaddr*>(&address), &length);
     if (n >= 0) {
+      if (family_ == IpAddress::Family::v6) unmap_v4_peer(address, length);
       if (auto endpoint = IpEndpoint::from_sockaddr(address, length)) peer = *endpoint;
       ec.clear();
       return static_cast<std::size_t>(n);
@@ -246,6 +265,7 @@ std::size_t UdpSocket::recv_batch(std::span<Datagram> datagrams, BatchScratch sc
     Datagram& slot = datagrams[index];
     slot.size = header.msg_len;
     slot.peer_len = header.msg_hdr.msg_namelen;
+    if (family_ == IpAddress::Family::v6) unmap_v4_peer(slot.peer, slot.peer_len);
     slot.truncated = (header.msg_hdr.msg_flags & MSG_TRUNC) != 0;
     slot.segment_size = 0;
     if (header.msg_hdr.msg_controllen == 0) continue;

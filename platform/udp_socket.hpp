@@ -12,6 +12,10 @@
 // a socket with enable_gro() may receive several same-size datagrams of one sender as one
 // buffer (Datagram::segment_size says where to cut). Both fall back to the plain path when the
 // kernel or the route refuses.
+// Dual stack (UdpOptions::v6_only = false on an IPv6 socket): one socket takes both families.
+// Received IPv4 peers come up as AF_INET sockaddrs (the kernel's ::ffff:a.b.c.d form is
+// unmapped in recv_batch/receive_from), and AF_INET peers may be sent to directly; GSO and GRO
+// work for both families on it (udp(7): UDP_SEGMENT and UDP_GRO are per socket, not per family).
 #pragma once
 
 #include <sys/socket.h>
@@ -95,7 +99,10 @@ std::string_view to_string(PathMtuDiscovery mode);
 struct UdpOptions {
   bool nonblocking = false;
   bool reuse_address = false;
-  bool v6_only = true;                // for an IPv6 bind: refuse v4-mapped traffic
+  // For an IPv6 bind: true refuses IPv4 (IPV6_V6ONLY=1); false makes the socket dual-stack
+  // (IPv4 peers then appear as AF_INET, see the file comment). Set either way, never left to
+  // the net.ipv6.bindv6only sysctl.
+  bool v6_only = true;
   std::optional<std::uint32_t> mark;  // SO_MARK, set before bind so every route lookup sees it
 };
 

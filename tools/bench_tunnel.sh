@@ -11,6 +11,10 @@
 # OpenVPN is Debian's `openvpn` (apt-get install openvpn) in userspace (--disable-dco), UDP,
 # the same cipher, certificates from the same test CA, tun MTU 1400 like postern's; without it
 # (or with BENCH_OPENVPN=0) its column is left out.
+# BENCH_FAMILY=6: the underlay (the veth between the namespaces) carries IPv6 only, and every
+# path runs over it: the raw veth (iperf3 to the site's IPv6 address), OpenVPN over udp6, postern
+# with its server and client on IPv6 literals (tests/netns/lib_ipv6.sh). The inner traffic stays
+# IPv4. Default 4: the IPv4 underlay.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-10}
@@ -27,11 +31,24 @@ fi
 export POSTERN_BIN
 TEST_WATCHDOG=${TEST_WATCHDOG:-7200}  # a benchmark may run long; the tests keep 100 s
 source "$here/tests/netns/lib.sh"
+source "$here/tests/netns/lib_ipv6.sh"
 require_root
-make_topology
-make_pki
-write_server_config "$WORK/site.toml" "cipher = \"$cipher\""
-write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
+family=${BENCH_FAMILY:-4}
+if [ "$family" = 6 ]; then
+  make_topology_v6
+  make_pki_v6
+  write_server_config "$WORK/site.toml" "cipher = \"$cipher\""
+  set_listen "$WORK/site.toml" "[$SITE6]:1723"
+  CLIENT_SERVER="[$SITE6]:1723" write_client_config "$WORK/laptop.toml" \
+    'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
+  site_outer=$SITE6 ovpn_proto=udp6
+else
+  make_topology
+  make_pki
+  write_server_config "$WORK/site.toml" "cipher = \"$cipher\""
+  write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'
+  site_outer=10.200.0.2 ovpn_proto=udp4
+fi
 start_server "$WORK/site.toml"
 wait_for 10 "server" in_site ip link show pst0
 start_client "$WORK/laptop.toml" laptop
@@ -42,13 +59,13 @@ postern_pids="$(postern_pid "$NS_SITE") $(postern_pid "$NS_LAPTOP")"
 openvpn_pids=""
 if [ "$with_openvpn" = 1 ]; then
   ovpn_cipher=$(printf '%s' "$cipher" | tr '[:lower:]' '[:upper:]')
-  common=(--dev ovpn0 --dev-type tun --proto udp4 --tun-mtu 1400 --disable-dco
+  common=(--dev ovpn0 --dev-type tun --proto "$ovpn_proto" --tun-mtu 1400 --disable-dco
           --data-ciphers "$ovpn_cipher" --ca "$WORK/pki/ca.pem" --verb 1)
-  in_site openvpn "${common[@]}" --local 10.200.0.2 --port 1194 --topology subnet \
+  in_site openvpn "${common[@]}" --local "$site_outer" --port 1194 --topology subnet \
     --server 10.88.0.0 255.255.255.0 --dh none --cert "$WORK/pki/server.pem" \
     --key "$WORK/pki/server.key" --writepid "$WORK/ovpn-site.pid" >"$WORK/ovpn-site.log" 2>&1 &
   PIDS+=($!)
-  in_laptop openvpn "${common[@]}" --client --nobind --remote 10.200.0.2 1194 \
+  in_laptop openvpn "${common[@]}" --client --nobind --remote "$site_outer" 1194 \
     --cert "$WORK/pki/laptop.pem" --key "$WORK/pki/laptop.key" \
     --writepid "$WORK/ovpn-laptop.pid" >"$WORK/ovpn-laptop.log" 2>&1 &
   PIDS+=($!)
@@ -58,11 +75,12 @@ fi
 
 in_site iperf3 -s -D >/dev/null 2>&1
 sleep 0.5
-python3 - "$NS_LAPTOP" "$seconds" "$cipher" "$runs" "$postern_pids" "$openvpn_pids" <<'PY'
+python3 - "$NS_LAPTOP" "$seconds" "$cipher" "$runs" "$postern_pids" "$openvpn_pids" "$site_outer" "$family" <<'PY'
 import json, os, re, statistics, subprocess, sys, threading
 
 ns, seconds, cipher, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-paths = [("veth", "10.200.0.2", []), ("postern", "10.77.0.1", sys.argv[5].split())]
+site_outer, family = sys.argv[7], sys.argv[8]
+paths = [("veth", site_outer, []), ("postern", "10.77.0.1", sys.argv[5].split())]
 if sys.argv[6].strip():
     paths.insert(1, ("OpenVPN", "10.88.0.1", sys.argv[6].split()))
 TICK = os.sysconf("SC_CLK_TCK")
@@ -146,7 +164,7 @@ rows = [("TCP, one stream, Gbit/s", "tcp", "{:.2f}", True),
         ("ping RTT under the TCP stream, ms", "loaded", "{:.3f}", False),
         ("daemon CPU-s per Gbit (both ends)", "cpu", "{:.2f}", False)]
 names = [n for n, _, _ in paths]
-print(f"\n{cipher}, {seconds} s per TCP run, median of {runs} run(s)")
+print(f"\n{cipher}, IPv{family} underlay, {seconds} s per TCP run, median of {runs} run(s)")
 header = "| | " + " | ".join(names) + " | postern / veth |" + (" postern / OpenVPN |" if "OpenVPN" in names else "")
 print(header)
 print("|---" * (header.count("|") - 1) + "|")

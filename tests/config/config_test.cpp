@@ -211,6 +211,7 @@ password_file = "alice.pass"
   EXPECT_EQ(c.client->servers, (std::vector<HostPort>{{"vpn.example.org", 443}}));
   EXPECT_EQ(c.client->server_order, ServerOrder::ordered);
   EXPECT_EQ(c.client->connect_timeout, milliseconds(5'000));
+  EXPECT_EQ(c.client->connect_attempt_delay, milliseconds(250));
   EXPECT_FALSE(c.client->server_name);
   EXPECT_EQ(c.client->name_to_verify(c.client->servers.front()), "vpn.example.org");
   EXPECT_EQ(c.client->server_fingerprint->substr(0, 6), "AB:CD:");
@@ -232,6 +233,7 @@ servers = ["a.site.example:8443", "192.0.2.7:443",
            "[2001:db8::7]:443"]
 server_order = "random"
 connect_timeout = "2s"
+connect_attempt_delay = "100ms"
 ca = "ca.pem"
 )",
                           "/home/a/laptop.toml");
@@ -243,6 +245,7 @@ ca = "ca.pem"
   EXPECT_EQ(s[2], (HostPort{"2001:db8::7", 443}));
   EXPECT_EQ(c.client->server_order, ServerOrder::random);
   EXPECT_EQ(c.client->connect_timeout, milliseconds(2'000));
+  EXPECT_EQ(c.client->connect_attempt_delay, milliseconds(100));
   EXPECT_EQ(c.client->name_to_verify(s[0]), "a.site.example");
   EXPECT_EQ(c.client->name_to_verify(s[1]), "192.0.2.7");
 
@@ -267,6 +270,10 @@ TEST(Config, ClientServerListErrors) {
       {"[tunnel]\nservers = [\"a:1\"]\nconnect_timeout = \"10ms\"\nca = \"c\"\n", "site.toml:3: [tunnel] connect_timeout: must be from 100ms to 2m"},
       {"[tunnel]\nlisten = \"0.0.0.0:1\"\nservers = [\"a:1\"]\n", "site.toml:3: [tunnel] servers: a [tunnel] is either a server"},
       {"[tunnel]\nservers = [\"a:1\"]\nfallback_after = \"1s\"\nca = \"c\"\n", "site.toml:3: [tunnel] fallback_after: must be 2s to 60s"},
+      {"[tunnel]\nservers = [\"a:1\"]\nconnect_attempt_delay = \"50ms\"\nca = \"c\"\n",
+       "site.toml:3: [tunnel] connect_attempt_delay: must be from 100ms to 2s"},
+      {"[tunnel]\nservers = [\"a:1\"]\nconnect_attempt_delay = \"3s\"\nca = \"c\"\n",
+       "site.toml:3: [tunnel] connect_attempt_delay: must be from 100ms to 2s"},
       {"[tunnel]\nservers = [\"a:1\"]\nfallback_after = \"2m\"\nca = \"c\"\n", "site.toml:3: [tunnel] fallback_after: must be 2s to 60s"},
   };
   for (const auto& c : cases) {

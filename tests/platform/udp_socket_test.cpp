@@ -1,5 +1,6 @@
 // netns tests for UdpSocket: 64-datagram recvmmsg/sendmmsg batches over loopback (IPv4 and
-// IPv6), truncation reporting, would-block, and the socket options the tunnel sets.
+// IPv6), truncation reporting, would-block, the socket options the tunnel sets, and dual-stack
+// sockets (IPv4 peers seen as AF_INET, sent to as AF_INET, GSO/GRO both ways).
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -149,11 +150,32 @@ TEST(UdpSocketTest, OptionsAndErrors) {
 
 // UDP GSO sends runs of equal-size datagrams to one peer as one sendmsg; a plain receiver gets
 // the same datagrams back one by one, a GRO receiver gets trains that cut back into them.
-void gso_round_trip(bool receiver_gro) {
-  auto receiver = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"));
-  auto sender = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"));
-  IpEndpoint receiver_at;
-  ASSERT_FALSE(receiver.local_endpoint(receiver_at));
+// `to` is the receiver's address as the sender names it (an IPv4 address for a dual-stack
+// receiver: the kernel delivers it to the [::] socket); `from` is the source the receiver must
+// see (always unmapped).
+struct GsoCase {
+  const char* receiver_bind = "127.0.0.1:0";
+  bool receiver_dual = false;
+  const char* sender_bind = "127.0.0.1:0";
+  bool sender_dual = false;
+  const char* to = "127.0.0.1";
+  const char* from = "127.0.0.1";
+};
+
+UdpOptions stack(bool dual) {
+  UdpOptions o;
+  o.v6_only = !dual;
+  return o;
+}
+
+void gso_round_trip(bool receiver_gro, const GsoCase& c = {}) {
+  auto receiver = UdpSocket::bind(*IpEndpoint::parse(c.receiver_bind), stack(c.receiver_dual));
+  auto sender = UdpSocket::bind(*IpEndpoint::parse(c.sender_bind), stack(c.sender_dual));
+  IpEndpoint receiver_local, sender_local;
+  ASSERT_FALSE(receiver.local_endpoint(receiver_local));
+  ASSERT_FALSE(sender.local_endpoint(sender_local));
+  const IpEndpoint receiver_at(*IpAddress::parse(c.to), receiver_local.port());
+  const IpEndpoint sender_seen_as(*IpAddress::parse(c.from), sender_local.port());
   ASSERT_FALSE(receiver.set_buffer_sizes(4 << 20, 4 << 20));
   if (receiver_gro) {
     ASSERT_FALSE(receiver.enable_gro());
@@ -192,6 +214,7 @@ void gso_round_trip(bool receiver_gro) {
     for (std::size_t i = 0; i < n; ++i) {
       const Datagram& d = in->datagrams[i];
       EXPECT_FALSE(d.truncated);
+      EXPECT_EQ(d.endpoint(), sender_seen_as);
       const std::size_t step = d.segment_size != 0 ? d.segment_size : d.size;
       if (d.segment_size != 0) ++coalesced;
       for (std::size_t off = 0; off < d.size; off += step) {
@@ -220,6 +243,67 @@ TEST(UdpSocketTest, GsoSendToPlainReceiver) {
 TEST(UdpSocketTest, GsoSendToGroReceiver) {
   POSTERN_REQUIRE_NETNS();
   gso_round_trip(true);
+}
+
+TEST(UdpSocketTest, GsoGroOverIpv6) {
+  POSTERN_REQUIRE_NETNS();
+  gso_round_trip(true, {"[::1]:0", false, "[::1]:0", false, "::1", "::1"});
+}
+
+// The server's [::] socket: an IPv4 client's GSO trains arrive (GRO) with an AF_INET source.
+TEST(UdpSocketTest, DualStackReceiverTakesIpv4GsoAsAfInet) {
+  POSTERN_REQUIRE_NETNS();
+  gso_round_trip(true, {"[::]:0", true, "127.0.0.1:0", false, "127.0.0.1", "127.0.0.1"});
+  gso_round_trip(true, {"[::]:0", true, "[::1]:0", false, "::1", "::1"});
+}
+
+// The client's dual-stack socket: GSO to an IPv4 server named by an AF_INET sockaddr, and to
+// an IPv6 one, from the same socket.
+TEST(UdpSocketTest, DualStackSenderGsoToBothFamilies) {
+  POSTERN_REQUIRE_NETNS();
+  gso_round_trip(true, {"127.0.0.1:0", false, "[::]:0", true, "127.0.0.1", "127.0.0.1"});
+  gso_round_trip(false, {"[::1]:0", false, "[::]:0", true, "::1", "::1"});
+}
+
+// Replies on a dual-stack socket go back to the AF_INET peer it reported; receive_from unmaps
+// too; a v6-only socket refuses an IPv4 peer.
+TEST(UdpSocketTest, DualStackRepliesToIpv4AndV6OnlyRefusesIt) {
+  POSTERN_REQUIRE_NETNS();
+  auto dual = UdpSocket::bind(*IpEndpoint::parse("[::]:0"), stack(true));
+  auto v4 = UdpSocket::bind(*IpEndpoint::parse("127.0.0.1:0"));
+  IpEndpoint dual_local, v4_at;
+  ASSERT_FALSE(dual.local_endpoint(dual_local));
+  ASSERT_FALSE(v4.local_endpoint(v4_at));
+  const IpEndpoint dual_at(*IpAddress::parse("127.0.0.1"), dual_local.port());
+  const std::array<std::uint8_t, 3> ping = {1, 2, 3};
+  std::error_code ec;
+  ASSERT_EQ(v4.send_to(ping, dual_at, ec), 3U) << ec.message();
+  UdpBatch<2> in;
+  std::array<std::uint8_t, 2 * 64> storage{};
+  in.attach(storage, 64);
+  pollfd p{dual.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1);
+  ASSERT_EQ(dual.recv_batch(in, ec), 1U) << ec.message();
+  EXPECT_EQ(in.datagrams[0].peer.ss_family, AF_INET);
+  EXPECT_EQ(in.datagrams[0].endpoint(), v4_at);
+  // Reply to the sockaddr exactly as received.
+  UdpBatch<1> out;
+  out.datagrams[0] = in.datagrams[0];
+  ASSERT_EQ(dual.send_batch(out, 1, ec), 1U) << ec.message();
+  std::array<std::uint8_t, 16> buffer{};
+  IpEndpoint from;
+  pollfd q{v4.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&q, 1, 3000), 1);
+  EXPECT_EQ(v4.receive_from(buffer, from, ec), 3U);
+  EXPECT_EQ(from, dual_at);
+  ASSERT_EQ(v4.send_to(ping, dual_at, ec), 3U);
+  ASSERT_EQ(::poll(&p, 1, 3000), 1);
+  EXPECT_EQ(dual.receive_from(buffer, from, ec), 3U);
+  EXPECT_EQ(from, v4_at);
+
+  auto v6_only = UdpSocket::bind(*IpEndpoint::parse("[::]:0"), stack(false));
+  EXPECT_EQ(v6_only.send_to(ping, v4_at, ec), 0U);
+  EXPECT_TRUE(ec);
 }
 
 }  // namespace

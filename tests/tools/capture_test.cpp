@@ -168,6 +168,87 @@ TEST(PacketDecode, EthernetIpv4Udp) {
   }
 }
 
+// Ethernet + IPv6 (fd00::1 -> fd00::2) + optionally a hop-by-hop header + UDP or an ICMPv6 body.
+Bytes frame6(std::uint8_t proto, const Bytes& l4_payload, bool hop_by_hop = false, std::uint16_t sport = 40000,
+             std::uint16_t dport = 1723) {
+  Bytes l4;
+  if (proto == 17) {
+    const std::size_t len = 8 + l4_payload.size();
+    l4 = {static_cast<std::uint8_t>(sport >> 8), static_cast<std::uint8_t>(sport),
+          static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport),
+          static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len), 0, 0};
+  }
+  append(l4, l4_payload);
+  Bytes ext;
+  if (hop_by_hop) ext = {proto, 0, 1, 4, 0, 0, 0, 0};  // next header, length 0 (8 bytes), PadN
+  const std::size_t payload_len = ext.size() + l4.size();
+  Bytes f = {2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 0x86, 0xDD, 0x60, 0, 0, 0,
+             static_cast<std::uint8_t>(payload_len >> 8), static_cast<std::uint8_t>(payload_len),
+             hop_by_hop ? std::uint8_t{0} : proto, 64};
+  Bytes src(16, 0), dst(16, 0);
+  src[0] = dst[0] = 0xfd;
+  src[15] = 1;
+  dst[15] = 2;
+  append(f, src);
+  append(f, dst);
+  append(f, ext);
+  append(f, l4);
+  return f;
+}
+
+TEST(PacketDecode, EthernetIpv6UdpAndIcmpv6) {
+  for (bool hop : {false, true}) {
+    Bytes f = frame6(17, {1, 2, 3}, hop);
+    DecodedPacket p = decode_packet(linktype::ethernet, f);
+    EXPECT_EQ(p.transport, Transport::udp);
+    EXPECT_EQ(p.ip_version, 6);
+    EXPECT_EQ(p.protocol, 17);
+    EXPECT_EQ(p.src(), "[fd00::1]:40000");
+    EXPECT_EQ(p.dst(), "[fd00::2]:1723");
+    EXPECT_EQ(p.payload.size(), 3u);
+    for (std::size_t cut = 0; cut < f.size(); ++cut) {
+      decode_packet(linktype::ethernet, std::span<const std::uint8_t>(f).first(cut));
+    }
+  }
+  DecodedPacket icmp = decode_packet(linktype::ethernet, frame6(58, {135, 0, 0, 0}));
+  EXPECT_EQ(icmp.transport, Transport::other_ip);
+  EXPECT_EQ(icmp.ip_version, 6);
+  EXPECT_EQ(icmp.protocol, 58);
+  DecodedPacket v4 = decode_packet(linktype::ethernet, frame(17, 40000, 1723, {1}));
+  EXPECT_EQ(v4.ip_version, 4);
+  EXPECT_EQ(v4.protocol, 17);
+}
+
+// GRE-in-UDP over IPv6 is a data frame like over IPv4 ("sealed"); the summary and the JSON say
+// which family carried what.
+TEST(CaptureAnalyzer, DataFramesOverIpv6) {
+  CaptureAnalyzer a({1723, {}});
+  for (std::uint32_t seq : {1u, 2u, 3u}) {
+    PacketReport r = a.consume(0, linktype::ethernet, frame6(17, gre(0x42, 1, seq)));
+    EXPECT_EQ(r.kind, PacketKind::data);
+    if (seq == 1) {
+      EXPECT_NE(json_packet(r).find("\"ip\":6,\"protocol\":17,\"src\":\"[fd00::1]:40000\""), std::string::npos)
+          << json_packet(r);
+    }
+  }
+  PacketReport nd = a.consume(0, linktype::ethernet, frame6(58, {135, 0, 0, 0}));
+  EXPECT_EQ(nd.kind, PacketKind::other);
+  EXPECT_NE(json_packet(nd).find("\"ip\":6,\"protocol\":58,\"src\":\"fd00::1\",\"dst\":\"fd00::2\""),
+            std::string::npos)
+      << json_packet(nd);
+  EXPECT_NE(format_packet_line(nd).find("fd00::1 -> fd00::2 proto=58"), std::string::npos) << format_packet_line(nd);
+  a.consume(0, linktype::ethernet, frame(17, 40000, 1723, gre(0x43, 1, 1)));
+  CaptureSummary s = a.summary();
+  EXPECT_EQ(s.data, 4u);
+  EXPECT_EQ(s.data_ipv6, 3u);
+  EXPECT_EQ(s.ipv6, 4u);
+  EXPECT_EQ(s.ipv4, 1u);
+  ASSERT_EQ(s.sessions.size(), 2u);
+  EXPECT_EQ(s.sessions[0].src, "[fd00::1]:40000");
+  EXPECT_NE(format_summary_text(s).find("outer ip: 1 IPv4, 4 IPv6 (3 data frames over IPv6)"), std::string::npos);
+  EXPECT_NE(json_summary(s).find("\"ipv4\":1,\"ipv6\":4,\"data_ipv6\":3"), std::string::npos);
+}
+
 TEST(CaptureAnalyzer, SessionsFlowsAndLeaks) {
   CaptureAnalyzer a({1723, {"SECRET-MARKER", "absent"}});
   for (std::uint32_t seq : {1u, 2u, 4u, 3u, 3u, 6u}) a.consume(0, linktype::ethernet, frame(17, 40000, 1723, gre(0x42, 1, seq)));

@@ -12,10 +12,10 @@ import threading
 
 
 class _Server:
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(self, host="127.0.0.1"):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
@@ -65,7 +65,7 @@ class SilentTls(_Server):
 
 class SmtpSink(_Server):
     def __init__(self, context=None, starttls=True, implicit=False, reject_rcpt=(),
-                 users=None, queue_id="Q1D2E3"):
+                 users=None, queue_id="Q1D2E3", host="127.0.0.1"):
         self.context = context
         self.starttls = starttls and context is not None
         self.implicit = implicit
@@ -74,7 +74,7 @@ class SmtpSink(_Server):
         self.queue_id = queue_id
         self.commands = []
         self.messages = []  # dicts: from, mail_line, rcpt, data (bytes), tls, auth
-        super().__init__()
+        super().__init__(host)
 
     def handle(self, conn):
         if self.implicit:

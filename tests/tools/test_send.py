@@ -38,7 +38,7 @@ def send(*args, stdin=b"Hello from the test.\n"):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
-def make_cert(tmp, name="localhost", san="DNS:localhost,IP:127.0.0.1"):
+def make_cert(tmp, name="localhost", san="DNS:localhost,IP:127.0.0.1,IP:::1"):
     key, cert = os.path.join(tmp, name + ".key"), os.path.join(tmp, name + ".pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                     "-out", cert, "-days", "2", "-subj", "/CN=" + name,
@@ -141,6 +141,19 @@ def test_full_submission(ctx, cert, tmp):
     srv.close()
 
 
+def test_ipv6_literal(ctx, cert):
+    # --server "[v6]:port": resolved, connected and verified against the certificate's IP:::1.
+    try:
+        srv = smtp_stub.SmtpSink(ctx, host="::1")
+    except OSError as e:
+        print("SKIP the IPv6 check: no ::1 here (%s)" % e)
+        return
+    rc, out, err = send("--server", "[::1]:%d" % srv.port, "--ca", cert)
+    check(rc == 0 and out.strip() == "queued as Q1D2E3" and len(srv.messages) == 1,
+          "--server [::1]:PORT submits over IPv6 (STARTTLS, certificate IP ::1 verified)", out + err)
+    srv.close()
+
+
 def test_auth_needs_tls():
     srv = smtp_stub.SmtpSink(None, users={"alice": "pw"})
     rc, _, err = send("--server", "127.0.0.1:%d" % srv.port, "--auth", "alice", stdin=b"pw\nbody\n")
@@ -172,6 +185,7 @@ def main():
         test_untrusted_certificate(ctx, cert)
         test_wrong_name(tmp)
         test_full_submission(ctx, cert, tmp)
+        test_ipv6_literal(ctx, cert)
         test_auth_needs_tls()
         test_smtp_errors(ctx, cert)
     if failures:

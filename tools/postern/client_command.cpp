@@ -36,6 +36,24 @@ using tunnel::daemon::TunnelClient;
 // Buffers are sized for this; the negotiated MTU is never larger (the server NAKs above its own).
 constexpr std::uint16_t kMaxClientMtu = 1500;
 
+// The data channel goes to the address the control channel connected to, IPv4 or IPv6, and
+// which one is known only per connection (Happy Eyeballs, reconnects to a new network), while
+// the socket must exist before the privilege drop (SO_MARK needs CAP_NET_ADMIN). So one
+// dual-stack IPv6 socket serves both families (IPv4 servers are sent to as AF_INET,
+// platform/udp_socket.hpp). A host without IPv6 (ipv6.disable=1: no AF_INET6 sockets) gets an
+// IPv4 socket: an IPv6 server is then reached over the TLS fallback only (the UDP sends fail,
+// counted as tx_send_error, and the transport monitor falls back after fallback_after).
+platform::UdpSocket bind_data_socket(platform::UdpOptions options) {
+  options.v6_only = false;
+  try {
+    return platform::UdpSocket::bind(IpEndpoint(IpAddress::any(IpAddress::Family::v6), 0), options);
+  } catch (const std::system_error& e) {
+    log::warn("tunnel", "", "no IPv6 UDP socket, the data channel is IPv4 only",
+              {{"error", e.what()}, {"effect", "an IPv6 server is reached over the TLS fallback only"}});
+  }
+  return platform::UdpSocket::bind(IpEndpoint(IpAddress::any(IpAddress::Family::v4), 0), options);
+}
+
 int run_client(const std::string& path) {
   config::Config cfg = config::load_config(path);
   if (!cfg.client) throw std::runtime_error(path + " has no client [tunnel] section (server = \"host:port\" or servers = [...])");
@@ -53,8 +71,7 @@ int run_client(const std::string& path) {
   // Leak protection: SO_MARK needs CAP_NET_ADMIN, and the mark must be on the socket before the
   // first datagram so the data channel bypasses the tunnel's own routing table.
   if (c.leak_protection) udp_options.mark = c.fwmark;
-  auto udp = platform::UdpSocket::bind(IpEndpoint(IpAddress::any(IpAddress::Family::v4), 0),
-                                       udp_options);
+  auto udp = bind_data_socket(udp_options);
 
   tunnel::daemon::DataPlaneOptions options;
   options.server = false;

@@ -128,7 +128,11 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   tunnel::daemon::configure_interface(netlink, settings);
   warn_if_not_forwarding(s);
 
-  auto udp = platform::UdpSocket::bind(IpEndpoint(s.listen.address(), s.data_port));
+  // listen = "[::]:port" is dual-stack (IPv4 clients arrive unmapped, see udp_socket.hpp), like
+  // the control acceptor; a specific address serves its own family only.
+  platform::UdpOptions udp_options;
+  udp_options.v6_only = !(s.listen.address().is_v6() && s.listen.address().is_unspecified());
+  auto udp = platform::UdpSocket::bind(IpEndpoint(s.listen.address(), s.data_port), udp_options);
 
   tunnel::daemon::DataPlaneOptions options;
   options.server = true;

@@ -9,6 +9,7 @@
 #include "tunnel/control/control_errc.hpp"
 #include "tunnel/control/negotiator_client.hpp"
 #include "tunnel/daemon/control_stream.hpp"
+#include "tunnel/daemon/happy_eyeballs.hpp"
 #include "tunnel/daemon/interface_setup.hpp"
 #include "tunnel/daemon/session_setup.hpp"
 #include "tunnel/daemon/tls_setup.hpp"
@@ -277,34 +278,96 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   co_return attempt->reason.empty() ? std::string("connection closed") : attempt->reason;
 }
 
-// Tries each resolved address in turn (like asio::async_connect), each within connect_timeout,
-// but opens the socket itself so that, with leak protection, SO_MARK is set before connect():
-// the SYN's route lookup already carries the mark and bypasses the tunnel's table (a range
-// async_connect would reopen it).
+// Happy Eyeballs (happy_eyeballs.hpp, RFC 8305): the resolved addresses interleaved by family,
+// IPv6 first; the next attempt starts connect_attempt_delay after the previous one (at once
+// when every started one has failed) while the earlier ones stay pending; the first to connect
+// wins and the others are closed; each is bounded by connect_timeout. The sockets are opened
+// here rather than by a range async_connect so that, with leak protection, SO_MARK is set
+// before connect(): the SYN's route lookup already carries the mark and bypasses the tunnel's
+// table. Completions land in `Race::done` and wake the loop, which feeds them to the race.
+namespace {
+struct Race {
+  explicit Race(asio::io_context& io) : wake(io) {}
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> sockets;  // by attempt (tried order)
+  std::vector<std::pair<std::size_t, asio::error_code>> done;   // completions not yet fed to the race
+  asio::steady_timer wake;
+};
+}  // namespace
+
 asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::socket& socket,
                                                               const asio::ip::tcp::resolver::results_type& endpoints) {
-  std::error_code last = asio::error::host_not_found;
+  std::vector<asio::ip::tcp::endpoint> resolved;
+  std::vector<IpAddress> addresses;
   for (const auto& entry : endpoints) {
-    asio::error_code ec;
-    socket.close(ec);
-    socket.open(entry.endpoint().protocol(), ec);
-    if (!ec && cfg_.leak_protection) ec = platform::set_socket_mark(socket.native_handle(), cfg_.fwmark);
-    if (ec) {
-      last = ec;
-      continue;
-    }
-    asio::steady_timer timer(io_, cfg_.connect_timeout);
-    auto result = co_await (socket.async_connect(entry.endpoint(), kAsTuple) || timer.async_wait(kAsTuple));
-    if (result.index() == 1) {
-      last = asio::error::timed_out;
-      log::warn("tunnel", "", "connect timed out", {{"address", entry.endpoint().address().to_string()}});
-      continue;
-    }
-    auto [cec] = std::get<0>(result);
-    if (!cec) co_return std::error_code{};
-    if (stopping_) co_return asio::error::operation_aborted;
-    last = cec;
+    resolved.push_back(entry.endpoint());
+    addresses.push_back(from_asio(entry.endpoint().address()));
   }
+  const std::vector<std::size_t> order = interleave_families(addresses);
+  ConnectRace race(order.size(), {cfg_.connect_attempt_delay, cfg_.connect_timeout});
+  auto state = std::make_shared<Race>(io_);
+  state->sockets.resize(order.size());
+  std::error_code last = asio::error::host_not_found;
+
+  auto perform = [&](const ConnectRace::Actions& actions) {
+    for (std::size_t k : actions.start) {
+      const auto& target = resolved[order[k]];
+      auto& s = state->sockets[k] = std::make_unique<asio::ip::tcp::socket>(io_);
+      asio::error_code ec;
+      s->open(target.protocol(), ec);
+      if (!ec && cfg_.leak_protection) ec = platform::set_socket_mark(s->native_handle(), cfg_.fwmark);
+      if (ec) {
+        state->done.emplace_back(k, ec);  // fed to the race as a failure: the next starts at once
+        continue;
+      }
+      if (k > 0) log::info("tunnel", "", "connecting to the next address", {{"address", target.address().to_string()}});
+      s->async_connect(target, [state, k](const asio::error_code& cec) {
+        state->done.emplace_back(k, cec);
+        state->wake.cancel();
+      });
+    }
+    for (std::size_t k : actions.timed_out) {
+      last = asio::error::timed_out;
+      log::warn("tunnel", "", "connect timed out", {{"address", resolved[order[k]].address().to_string()}});
+      asio::error_code ignored;
+      state->sockets[k]->close(ignored);
+    }
+    if (actions.winner) {
+      socket = std::move(*state->sockets[*actions.winner]);
+      for (auto& other : state->sockets) {
+        asio::error_code ignored;
+        if (other && other->is_open()) other->close(ignored);  // the losers' handlers run aborted
+      }
+    }
+  };
+
+  perform(race.begin(Clock::now()));
+  while (!race.over()) {
+    if (state->done.empty()) {
+      state->wake.expires_at(*race.next_deadline());
+      co_await state->wake.async_wait(kAsTuple);
+    }
+    if (stopping_) {
+      for (auto& s : state->sockets) {
+        asio::error_code ignored;
+        if (s) s->close(ignored);
+      }
+      co_return asio::error::operation_aborted;
+    }
+    const auto now = Clock::now();
+    auto done = std::move(state->done);
+    state->done.clear();
+    for (const auto& [k, ec] : done) {
+      if (race.over()) break;
+      if (!ec) {
+        perform(race.on_connected(k));
+      } else {
+        if (ec != asio::error::operation_aborted) last = ec;
+        perform(race.on_failed(k, now));
+      }
+    }
+    if (auto deadline = race.next_deadline(); deadline && now >= *deadline) perform(race.on_timer(now));
+  }
+  if (socket.is_open()) co_return std::error_code{};
   co_return last;
 }
 
@@ -349,7 +412,9 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
     attempt.negotiator->terminate("client could not configure its interface", Clock::now());
     return;
   }
-  const IpEndpoint server(from_asio(attempt.server_address), params.data_port);
+  // The control channel's family: the data socket is dual-stack (client_command.cpp), and
+  // unmapped so the endpoint compares equal to what the socket reports for the server.
+  const IpEndpoint server(from_asio(attempt.server_address).unmapped(), params.data_port);
   {
     std::lock_guard lock(session->endpoint_mutex);
     session->endpoint_len = server.to_sockaddr(session->endpoint);

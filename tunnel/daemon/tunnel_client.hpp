@@ -6,8 +6,10 @@
 // Several servers ([tunnel] servers): a ServerRotation (server_rotation.hpp) picks the server
 // of each attempt; the next server is tried at once and the backoff (0.5 s doubling to 30 s,
 // jittered) is waited only after a round in which every server failed. Each attempt re-resolves
-// its server's name and tries every address in turn, each with connect_timeout for the TCP
-// connect and again for the TLS handshake; the certificate must carry the name of the server
+// its server's name (both families) and races its addresses Happy Eyeballs style
+// (happy_eyeballs.hpp: IPv6 and IPv4 interleaved, the next started connect_attempt_delay after
+// the previous, the first to connect wins), each with connect_timeout for the TCP connect;
+// the winner then gets connect_timeout for the TLS handshake; the certificate must carry the name of the server
 // being tried (or server_name). A server whose certificate names another host is dropped from
 // the rotation; the client gives up (exit status 2) when none is left or when a server refuses
 // its credentials.
@@ -24,7 +26,9 @@
 // the rules (after the command has closed the TUN device, so the pushed prefixes never fall
 // back to main while configured). A reconnect whose name resolution fails (the DNS rules allow
 // only the pushed servers, behind the tunnel that is down) uses the last resolved addresses.
-// The data plane's UDP socket is marked by the command at bind time (before the privilege drop).
+// The data plane's UDP socket is marked by the command at bind time (before the privilege drop);
+// it is dual-stack, and each session's data channel goes to the control channel's server
+// address, so it follows whichever family won the race.
 // Pushed DNS (cfg.apply_dns, docs/configuration.md "DNS on the client"): after each
 // establishment the servers and domains go to the root DNS helper (platform/resolver_helper.hpp,
 // forked by the command before the privilege drop); stop() asks it to restore, and it restores

@@ -118,6 +118,8 @@ void TunnelServer::start() {
   const asio::ip::tcp::endpoint endpoint = to_asio_tcp(cfg_.listen);
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
+  // "[::]:port" takes IPv4 too (peers unmapped below), whatever net.ipv6.bindv6only says.
+  if (cfg_.listen.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(!cfg_.listen.address().is_unspecified()));
   acceptor_.bind(endpoint, ec);
   if (ec) throw std::runtime_error("cannot listen on " + cfg_.listen.to_string() + ": " + ec.message());
   acceptor_.listen();
@@ -243,7 +245,7 @@ asio::awaitable<void> TunnelServer::accept_loop() {
       address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
     }
     connection->peer_ip = address.to_string();
-    connection->peer = connection->peer_ip + ":" + std::to_string(remote.port());
+    connection->peer = IpEndpoint(from_asio(address), remote.port()).to_string();  // "[v6]:port"
     const auto now = Clock::now();
     auto admitted = handshakes_.admit(connection->peer_ip);
     // Full in total (many sources): make room by closing the oldest pending connection that

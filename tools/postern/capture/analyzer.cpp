@@ -34,6 +34,8 @@ PacketReport CaptureAnalyzer::consume(std::int64_t time_us, int link_type,
   bytes_ += frame.size();
   report.packet = decode_packet(link_type, frame);
   const DecodedPacket& p = report.packet;
+  if (p.ip_version == 4) ++ipv4_;
+  if (p.ip_version == 6) ++ipv6_;
   if (p.transport == Transport::udp && on_port(p)) {
     consume_data(report);
   } else if (p.transport == Transport::tcp && on_port(p)) {
@@ -55,6 +57,7 @@ void CaptureAnalyzer::consume_data(PacketReport& report) {
   }
   report.kind = PacketKind::data;
   ++data_;
+  if (report.packet.ip_version == 6) ++data_ipv6_;
   // wire.hpp: key = (receiver_session_id << 8) | epoch.
   report.session = decoded.frame.key >> 8;
   report.epoch = decoded.frame.key & tunnel::data::kEpochMask;
@@ -119,6 +122,9 @@ CaptureSummary CaptureAnalyzer::summary() const {
   s.bad_data = bad_data_;
   s.control = control_;
   s.other = other_;
+  s.ipv4 = ipv4_;
+  s.ipv6 = ipv6_;
+  s.data_ipv6 = data_ipv6_;
   for (const auto& [key, session] : sessions_) {
     SessionSummary info = session.info;
     info.gaps = session.tracker.missing();

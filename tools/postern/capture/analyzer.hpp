@@ -74,6 +74,8 @@ struct LeakHit {
 struct CaptureSummary {
   std::uint64_t packets = 0, bytes = 0;
   std::uint64_t data = 0, bad_data = 0, control = 0, other = 0;
+  std::uint64_t ipv4 = 0, ipv6 = 0;  // packets by outer IP version (the rest: not IP)
+  std::uint64_t data_ipv6 = 0;       // data frames over IPv6
   std::vector<SessionSummary> sessions;
   std::vector<FlowSummary> flows;
   bool leak_checked = false;
@@ -105,6 +107,7 @@ class CaptureAnalyzer {
   AnalyzerOptions options_;
   std::uint64_t packets_ = 0, bytes_ = 0;
   std::uint64_t data_ = 0, bad_data_ = 0, control_ = 0, other_ = 0;
+  std::uint64_t ipv4_ = 0, ipv6_ = 0, data_ipv6_ = 0;
   std::map<std::pair<std::uint32_t, std::uint32_t>, Session> sessions_;
   std::map<std::pair<std::string, std::string>, Flow> flows_;
   std::map<std::string, LeakHit> leaks_;

@@ -78,6 +78,8 @@ void decode_ipv4(Bytes b, DecodedPacket& p) {
     return;
   }
   if (total >= ihl && total < b.size()) b = b.first(total);  // drop Ethernet padding
+  p.ip_version = 4;
+  p.protocol = b[9];
   p.src_ip = ip_text(AF_INET, &b[12]);
   p.dst_ip = ip_text(AF_INET, &b[16]);
   std::uint16_t frag = be16(b, 6);
@@ -99,6 +101,7 @@ void decode_ipv6(Bytes b, DecodedPacket& p) {
   }
   std::size_t payload_len = be16(b, 4);
   if (40 + payload_len < b.size()) b = b.first(40 + payload_len);
+  p.ip_version = 6;
   p.src_ip = ip_text(AF_INET6, &b[8]);
   p.dst_ip = ip_text(AF_INET6, &b[24]);
   std::uint8_t next = b[6];
@@ -112,6 +115,7 @@ void decode_ipv6(Bytes b, DecodedPacket& p) {
     if (next == 44) {  // fragment header (RFC 8200 4.5)
       p.fragment = true;
       if ((be16(b, at + 2) & 0xFFF8) != 0) {
+        p.protocol = b[at];
         p.transport = Transport::other_ip;
         p.problem = "IPv6 fragment";
         return;
@@ -128,6 +132,7 @@ void decode_ipv6(Bytes b, DecodedPacket& p) {
     p.problem = "truncated IPv6 extension header";
     return;
   }
+  p.protocol = next;
   decode_transport(next, b.subspan(at), p);
 }
 

@@ -30,6 +30,9 @@ std::string_view to_string(Transport transport);
 
 struct DecodedPacket {
   Transport transport = Transport::none;
+  std::uint8_t ip_version = 0;  // 4 or 6 once the IP header decoded; 0: not IP
+  // IPv4 protocol, or the IPv6 next header after the extension headers (17 UDP, 6 TCP, 58 ICMPv6)
+  std::uint8_t protocol = 0;
   std::string src_ip;
   std::string dst_ip;
   std::uint16_t src_port = 0;

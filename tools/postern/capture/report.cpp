@@ -56,8 +56,10 @@ std::string format_packet_line(const PacketReport& r) {
   const DecodedPacket& p = r.packet;
   std::string head = fmt::format("{} #{}", clock_time(r.time_us), r.number);
   if (p.transport != Transport::udp && p.transport != Transport::tcp) {
-    return fmt::format("{} other {} len={}", head, p.problem.empty() ? to_string(p.transport) : p.problem,
-                       r.captured_length);
+    const std::string addresses =
+        p.ip_version != 0 ? fmt::format(" {} -> {} proto={}", p.src_ip, p.dst_ip, p.protocol) : std::string();
+    return fmt::format("{} other {}{} len={}", head, p.problem.empty() ? to_string(p.transport) : p.problem,
+                       addresses, r.captured_length);
   }
   head += fmt::format(" {} -> {}", p.src(), p.dst());
   switch (r.kind) {
@@ -81,6 +83,7 @@ std::string format_summary_text(const CaptureSummary& s) {
   std::string out = fmt::format(
       "summary: {} packets, {} bytes: {} data, {} control, {} other, {} malformed data\n", s.packets,
       s.bytes, s.data, s.control, s.other, s.bad_data);
+  out += fmt::format("outer ip: {} IPv4, {} IPv6 ({} data frames over IPv6)\n", s.ipv4, s.ipv6, s.data_ipv6);
   out += fmt::format("data sessions: {}\n", s.sessions.size());
   for (const SessionSummary& d : s.sessions) {
     out += fmt::format(
@@ -116,8 +119,11 @@ std::string json_packet(const PacketReport& r) {
   const DecodedPacket& p = r.packet;
   std::string out = fmt::format("{{\"number\":{},\"time_us\":{},\"length\":{},\"kind\":\"{}\",\"transport\":\"{}\"",
                                 r.number, r.time_us, r.captured_length, to_string(r.kind), to_string(p.transport));
+  if (p.ip_version != 0) out += fmt::format(",\"ip\":{},\"protocol\":{}", p.ip_version, p.protocol);
   if (p.transport == Transport::udp || p.transport == Transport::tcp) {
     out += fmt::format(",\"src\":{},\"dst\":{}", json_escape(p.src()), json_escape(p.dst()));
+  } else if (p.ip_version != 0) {
+    out += fmt::format(",\"src\":{},\"dst\":{}", json_escape(p.src_ip), json_escape(p.dst_ip));
   }
   if (r.kind == PacketKind::data) {
     out += fmt::format(",\"session\":{},\"epoch\":{},\"seq\":{},\"sealed_length\":{},\"verdict\":\"{}\"",
@@ -144,8 +150,9 @@ std::string json_packet(const PacketReport& r) {
 
 std::string json_summary(const CaptureSummary& s) {
   std::string out = fmt::format(
-      "{{\"packets\":{},\"bytes\":{},\"data\":{},\"control\":{},\"other\":{},\"bad_data\":{},\"sessions\":[",
-      s.packets, s.bytes, s.data, s.control, s.other, s.bad_data);
+      "{{\"packets\":{},\"bytes\":{},\"data\":{},\"control\":{},\"other\":{},\"bad_data\":{},\"ipv4\":{},"
+      "\"ipv6\":{},\"data_ipv6\":{},\"sessions\":[",
+      s.packets, s.bytes, s.data, s.control, s.other, s.bad_data, s.ipv4, s.ipv6, s.data_ipv6);
   for (std::size_t i = 0; i < s.sessions.size(); ++i) {
     const SessionSummary& d = s.sessions[i];
     out += fmt::format(
