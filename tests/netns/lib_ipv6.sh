@@ -79,10 +79,11 @@ if sealed < minimum:
 PY
 }
 
-# start_capture NS IFNAME FILE: `postern capture --json` of every packet (--port 0) in the
-# background (CAPTURE_PID); stop_capture ends it with SIGTERM (the summary is still written).
+# start_capture NS IFNAME FILE [capture options...]: `postern capture --json` of every packet
+# (--port 0) in the background (CAPTURE_PID); stop_capture ends it with SIGTERM (the summary is
+# still written).
 start_capture() {
-  ip netns exec "$1" "$POSTERN_BIN" capture -i "$2" --port 0 --json >"$3" 2>"$3.err" &
+  ip netns exec "$1" "$POSTERN_BIN" capture -i "$2" --port 0 --json "${@:4}" >"$3" 2>"$3.err" &
   CAPTURE_PID=$!
   PIDS+=($CAPTURE_PID)
   sleep 1  # libpcap is attached well before the first packet we care about
