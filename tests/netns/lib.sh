@@ -51,8 +51,14 @@ trap 'exit 130' INT TERM
 # fires first (TEST_WATCHDOG seconds, below every netns TIMEOUT), kills what runs in the test's
 # namespaces so no wait hangs, and TERMs the script so cleanup removes them.
 (
-  # The sleep must not hold the test's stdout/stderr: CTest waits for those pipes to close.
-  sleep "${TEST_WATCHDOG:-100}" </dev/null >/dev/null 2>&1
+  # The sleep must not hold the test's stdout/stderr: CTest waits for those pipes to close. Nor
+  # may it outlive the test: it inherits every descriptor, among them the one of
+  # `flock /work/locks/netns`, so a sleep orphaned by cleanup's kill kept the lock for the whole
+  # TEST_WATCHDOG (two hours after a bench_tunnel.sh). The TERM from cleanup ends it too.
+  trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
+  sleep "${TEST_WATCHDOG:-100}" </dev/null >/dev/null 2>&1 &
+  sleep_pid=$!
+  wait "$sleep_pid"
   echo "[$TEST_NAME] watchdog: still running after ${TEST_WATCHDOG:-100}s, stopping the test" >&2
   kill -TERM $$ 2>/dev/null
   sleep 2  # the script is blocked in a foreground command: unblock it
