@@ -23,6 +23,13 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       (each answered by an ECHO_REPLY of the same size that nobody reads) or S seconds. Prints
       how many MiB of requests went out and whether the server closed the connection.
 
+  hostile.py smtp-auth-flood HOST:PORT --count N --user U --sources A.B.C.D-N [--ca FILE]
+      N concurrent SMTP sessions spread over the source addresses, each taken through EHLO,
+      STARTTLS and EHLO again; when all are ready (or after 30 s, those that are), every one
+      sends AUTH PLAIN for user U with a wrong password at once and waits for the reply
+      (up to 60 s). Prints "smtp-auth-flood: all sent" when the AUTHs are out, then how many
+      got each reply (code and the first words of its text).
+
   hostile.py udp-flood HOST:PORT --pps N --seconds S [--size B]
       Unauthenticated garbage datagrams (random bytes, B each) to the data port at up to N per
       second for S seconds (tools/bench_flood.sh). Prints the rate reached.
@@ -258,6 +265,59 @@ def stop_reading(args):
     return 0 if closed else 3
 
 
+def smtp_auth_flood(args):
+    import base64
+    import collections
+    import smtplib
+    count = min(args.count, 2000)
+    raise_nofile(count + 64)
+    host, port = endpoint(args.target)
+    ctx = ssl.create_default_context(cafile=args.ca) if args.ca else ssl._create_unverified_context()
+    ctx.check_hostname = False
+    sources = source_range(args.sources)
+    ready, go = threading.Semaphore(0), threading.Event()
+    replies, lock = collections.Counter(), threading.Lock()
+
+    def one(i):
+        s = None
+        try:
+            s = smtplib.SMTP(host, port, timeout=MAX_SECONDS, source_address=(sources[i % len(sources)], 0))
+            s.ehlo()
+            s.starttls(context=ctx)
+            s.ehlo()
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as e:
+            outcome, s = f"error before AUTH ({type(e).__name__})", None
+        ready.release()
+        if s is not None:
+            go.wait(MAX_SECONDS)
+            token = base64.b64encode(b"\0" + args.user.encode() + b"\0wrong password %d" % i).decode()
+            try:
+                code, text = s.docmd("AUTH", "PLAIN " + token)
+                outcome = f"{code} {' '.join(text.decode(errors='replace').split()[:4])}"
+                s.close()
+            except (OSError, smtplib.SMTPException, ssl.SSLError) as e:
+                outcome = f"no reply ({type(e).__name__})"
+        with lock:
+            replies[outcome] += 1
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    for _ in range(count):
+        if not ready.acquire(timeout=max(0.1, deadline - time.monotonic())):
+            break
+    go.set()
+    time.sleep(0.5)  # the AUTH lines leave within a few milliseconds of the event
+    print("smtp-auth-flood: all sent", flush=True)
+    deadline = time.monotonic() + MAX_SECONDS
+    for t in threads:
+        t.join(timeout=max(0.1, deadline - time.monotonic()))
+    with lock:
+        summary = ", ".join(f"{n} x {what}" for what, n in sorted(replies.items()))
+    print(f"smtp-auth-flood: {count} sessions: {summary}", flush=True)
+
+
 def udp_flood(args):
     seconds = min(args.seconds, MAX_SECONDS)
     pps = min(args.pps, 1_000_000)
@@ -310,6 +370,12 @@ def main():
     r.add_argument("--source", help="bind to this local address")
     r.add_argument("--megabytes", type=int, default=256, help="echo requests in all (MiB)")
     r.add_argument("--seconds", type=float, default=30)
+    a = sub.add_parser("smtp-auth-flood")
+    a.add_argument("target")
+    a.add_argument("--count", type=int, required=True)
+    a.add_argument("--user", required=True)
+    a.add_argument("--sources", required=True)
+    a.add_argument("--ca")
     u = sub.add_parser("udp-flood")
     u.add_argument("target")
     u.add_argument("--pps", type=int, required=True)
@@ -317,7 +383,7 @@ def main():
     u.add_argument("--size", type=int, default=120)
     args = p.parse_args()
     return {"connect-flood": connect_flood, "hello-flood": hello_flood, "stop-reading": stop_reading,
-            "udp-flood": udp_flood}[args.mode](args)
+            "smtp-auth-flood": smtp_auth_flood, "udp-flood": udp_flood}[args.mode](args)
 
 
 if __name__ == "__main__":
