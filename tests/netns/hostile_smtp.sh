@@ -9,13 +9,16 @@
 #     checks run, eight wait in the queue, every other AUTH gets `454 4.7.0 too many
 #     authentications in progress` at once, without a check. After the release the queued ones
 #     run and get 535. The checks that really ran are counted at the RADIUS server: at most
-#     max_queued_verifications + 2, and every AUTH got either the 454 or a 535.
+#     max_queued_verifications + 2, and every AUTH got either the 454 or a 535. (A build without
+#     the queue check: all 200 were queued and checked, 200 x 535.)
 #  2. Out of descriptors: the server restarted under an RLIMIT_NOFILE of 128 (prlimit, soft and
 #     hard), 300 idle SMTP connections held for 8 s from 40 sources (the SMTP limits above them),
 #     and a `postern status` request waiting on the status socket meanwhile: both accept loops get
 #     EMFILE with their listen queues readable, and back off (100 ms) instead of spinning: under
 #     750 ms of server CPU in 3 s, at most 100 "accept failed" lines each. After the flood the
 #     waiting status request is answered, and a real client AUTHs (users file) and submits.
+#     (A build with both back-offs at 0 ms: 71,920 SMTP and 72,173 status accept failures and
+#     3010 ms of server CPU in those 3 s; with them, 30 and 30 and 10 ms.)
 source "$(dirname "$0")/lib.sh"
 require_root
 HOSTILE="$(dirname "$0")/hostile.py"
