@@ -3,8 +3,10 @@
 at the test's own namespaces: every mode takes an explicit target and a hard count and time cap.
 
   hostile.py connect-flood HOST:PORT --sources A.B.C.D-N --count N [--concurrent C] --hold S
+                            [--rate R]
       Up to N TCP connections to the control port over S seconds, C held open at once (each one
-      the server closes is replaced), spread over the source addresses (bound on this side),
+      the server closes is replaced; at most R new ones a second when given, so runs compare at
+      the same load), spread over the source addresses (bound on this side),
       each sending nothing (a pre-auth flood: no ClientHello, so each sits in the server's TLS
       handshake until its timeout, an eviction or a refusal at accept). Prints how many were
       attempted, connected, and closed by the server.
@@ -35,6 +37,7 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       second for S seconds (tools/bench_flood.sh). Prints the rate reached.
 """
 import argparse
+import errno
 import ipaddress
 import os
 import resource
@@ -77,11 +80,15 @@ def connect_flood(args):
     target = endpoint(args.target)
     sel = selectors.DefaultSelector()
     attempted = connected = closed_by_server = 0
+    rate = args.rate or 0
 
     def open_one():
         nonlocal attempted
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # The port is picked at connect() (Linux IP_BIND_ADDRESS_NO_PORT): bind() does not search
+        # the ephemeral range for each of thousands of sockets.
+        s.setsockopt(socket.IPPROTO_IP, 24, 1)
         s.bind((sources[attempted % len(sources)], 0))
         s.setblocking(False)
         attempted += 1
@@ -94,15 +101,22 @@ def connect_flood(args):
             return
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, "connecting")
 
-    deadline = time.monotonic() + hold
+    start = time.monotonic()
+    deadline = start + hold
     while time.monotonic() < deadline:
-        # Keep `concurrent` connections open; replace each one the server closes, until `total`.
-        while len(sel.get_map()) < concurrent and attempted < total:
+        # Keep `concurrent` connections open; replace each one the server closes, until `total`
+        # (and no faster than `rate`).
+        allowed = total if not rate else min(total, int((time.monotonic() - start) * rate) + 1)
+        while len(sel.get_map()) < concurrent and attempted < allowed:
             open_one()
-        for key, events in sel.select(timeout=0.1):
+        for key, events in sel.select(timeout=0.01 if rate else 0.1):
             s = key.fileobj
             if key.data == "connecting" and events & selectors.EVENT_WRITE:
-                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                error = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    if error == errno.ECONNRESET:  # connected, then reset by the server at once
+                        connected += 1
+                        closed_by_server += 1
                     sel.unregister(s)
                     s.close()
                     continue
@@ -355,6 +369,7 @@ def main():
     c.add_argument("--count", type=int, required=True, help="connections in all")
     c.add_argument("--concurrent", type=int, default=500, help="held open at once")
     c.add_argument("--hold", type=float, default=5, help="seconds")
+    c.add_argument("--rate", type=int, help="new connections per second at most")
     h = sub.add_parser("hello-flood")
     h.add_argument("target")
     h.add_argument("--count", type=int, required=True)
