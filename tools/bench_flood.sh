@@ -89,8 +89,10 @@ print(f"server {sum(mine.values()):.0f}% of a core (threads: {', '.join(parts) o
 PY
 }
 alone=$(measure alone)
+# Each flood outlasts its measurement (1 s before it, iperf3's own start and end after it), so
+# its processes are still there for the second CPU snapshot.
 in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 200000 \
-  --concurrent 1000 --rate "$connect_rate" --hold $((seconds + 2)) >"$WORK/connect-flood.out" 2>&1 &
+  --concurrent 1000 --rate "$connect_rate" --hold $((seconds + 4)) >"$WORK/connect-flood.out" 2>&1 &
 flood=$!
 sleep 1
 if [ "${BENCH_PERF:-0}" = 1 ]; then
@@ -107,7 +109,7 @@ if [ "${BENCH_PERF:-0}" = 1 ]; then
     grep -E '^ +[0-9.]+%' | head -n 25 >"$WORK/perf-preauth-io.txt" || true
 fi
 wait "$flood" || true
-in_laptop python3 "$HOSTILE" udp-flood 10.200.0.2:1723 --pps "$pps" --seconds $((seconds + 2)) \
+in_laptop python3 "$HOSTILE" udp-flood 10.200.0.2:1723 --pps "$pps" --seconds $((seconds + 4)) \
   >"$WORK/udp-flood.out" 2>&1 &
 flood=$!
 sleep 1
