@@ -7,13 +7,16 @@
 # lower bound of what a server behind a real link would see. For each run it also prints where
 # the CPU went: the server's threads (by name, percent of one core over the measurement), and the
 # flood generator's, so a low ratio can be told apart from a busy server.
-#   tools/bench_flood.sh [SECONDS] [UDP_PPS]   (root; default 10 s, 200000 datagrams/s)
+#   tools/bench_flood.sh [SECONDS] [UDP_PPS] [CONNECT_RATE]
+#       (root; default 10 s, 200000 datagrams/s, 10000 new connections/s: the pre-auth flood is
+#       held to a fixed rate so runs, and builds, are compared at the same load)
 #   BENCH_PERF=1 tools/bench_flood.sh           also `perf record` the server during the pre-auth
 #                                               flood and print its hottest symbols
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-10}
 pps=${2:-200000}
+connect_rate=${3:-10000}
 POSTERN_BIN=${POSTERN_BIN:-$here/build/release/tools/postern/postern}
 [ -x "$POSTERN_BIN" ] || { echo "build first (cmake --preset release && cmake --build --preset release) or set POSTERN_BIN" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "needs iperf3 (apt-get install iperf3)" >&2; exit 1; }
@@ -86,8 +89,10 @@ print(f"server {sum(mine.values()):.0f}% of a core (threads: {', '.join(parts) o
 PY
 }
 alone=$(measure alone)
+# Each flood outlasts its measurement (1 s before it, iperf3's own start and end after it), so
+# its processes are still there for the second CPU snapshot.
 in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 200000 \
-  --concurrent 1000 --hold $((seconds + 2)) >"$WORK/connect-flood.out" 2>&1 &
+  --concurrent 1000 --rate "$connect_rate" --hold $((seconds + 4)) >"$WORK/connect-flood.out" 2>&1 &
 flood=$!
 sleep 1
 if [ "${BENCH_PERF:-0}" = 1 ]; then
@@ -99,9 +104,12 @@ if [ "${BENCH_PERF:-0}" = 1 ]; then
   wait "$perf_pid" || true
   perf report -i "$WORK/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null |
     grep -E '^ +[0-9.]+%' | head -n 25 >"$WORK/perf-preauth.txt" || true
+  # The main thread alone (the io_context that accepts and refuses): percentages of its samples.
+  perf report -i "$WORK/perf.data" --tid "$server_pid" --no-children --sort dso,symbol --stdio 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -n 25 >"$WORK/perf-preauth-io.txt" || true
 fi
 wait "$flood" || true
-in_laptop python3 "$HOSTILE" udp-flood 10.200.0.2:1723 --pps "$pps" --seconds $((seconds + 2)) \
+in_laptop python3 "$HOSTILE" udp-flood 10.200.0.2:1723 --pps "$pps" --seconds $((seconds + 4)) \
   >"$WORK/udp-flood.out" 2>&1 &
 flood=$!
 sleep 1
@@ -127,6 +135,8 @@ import os
 if os.path.exists(os.path.join(os.path.dirname(sys.argv[6]), "perf-preauth.txt")):
     print("server during the pre-auth flood, hottest symbols (perf, self time):")
     print(open(os.path.join(os.path.dirname(sys.argv[6]), "perf-preauth.txt")).read().rstrip())
+    print("its main thread (accepts and refusals) alone:")
+    print(open(os.path.join(os.path.dirname(sys.argv[6]), "perf-preauth-io.txt")).read().rstrip())
 print(f"server counters: handshake_limit {control['handshake_limit']}, handshake_evicted "
       f"{control['handshake_evicted']}, rx_bad_header {dp['rx_bad_header']}, "
       f"rx_unknown_session {dp['rx_unknown_session']}")

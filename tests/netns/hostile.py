@@ -3,8 +3,10 @@
 at the test's own namespaces: every mode takes an explicit target and a hard count and time cap.
 
   hostile.py connect-flood HOST:PORT --sources A.B.C.D-N --count N [--concurrent C] --hold S
+                            [--rate R]
       Up to N TCP connections to the control port over S seconds, C held open at once (each one
-      the server closes is replaced), spread over the source addresses (bound on this side),
+      the server closes is replaced; at most R new ones a second when given, so runs compare at
+      the same load), spread over the source addresses (bound on this side),
       each sending nothing (a pre-auth flood: no ClientHello, so each sits in the server's TLS
       handshake until its timeout, an eviction or a refusal at accept). Prints how many were
       attempted, connected, and closed by the server.
@@ -23,11 +25,19 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       (each answered by an ECHO_REPLY of the same size that nobody reads) or S seconds. Prints
       how many MiB of requests went out and whether the server closed the connection.
 
+  hostile.py smtp-auth-flood HOST:PORT --count N --user U --sources A.B.C.D-N [--ca FILE]
+      N concurrent SMTP sessions spread over the source addresses, each taken through EHLO,
+      STARTTLS and EHLO again; when all are ready (or after 30 s, those that are), every one
+      sends AUTH PLAIN for user U with a wrong password at once and waits for the reply
+      (up to 60 s). Prints "smtp-auth-flood: all sent" when the AUTHs are out, then how many
+      got each reply (code and the first words of its text).
+
   hostile.py udp-flood HOST:PORT --pps N --seconds S [--size B]
       Unauthenticated garbage datagrams (random bytes, B each) to the data port at up to N per
       second for S seconds (tools/bench_flood.sh). Prints the rate reached.
 """
 import argparse
+import errno
 import ipaddress
 import os
 import resource
@@ -70,11 +80,15 @@ def connect_flood(args):
     target = endpoint(args.target)
     sel = selectors.DefaultSelector()
     attempted = connected = closed_by_server = 0
+    rate = args.rate or 0
 
     def open_one():
         nonlocal attempted
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # The port is picked at connect() (Linux IP_BIND_ADDRESS_NO_PORT): bind() does not search
+        # the ephemeral range for each of thousands of sockets.
+        s.setsockopt(socket.IPPROTO_IP, 24, 1)
         s.bind((sources[attempted % len(sources)], 0))
         s.setblocking(False)
         attempted += 1
@@ -87,15 +101,22 @@ def connect_flood(args):
             return
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, "connecting")
 
-    deadline = time.monotonic() + hold
+    start = time.monotonic()
+    deadline = start + hold
     while time.monotonic() < deadline:
-        # Keep `concurrent` connections open; replace each one the server closes, until `total`.
-        while len(sel.get_map()) < concurrent and attempted < total:
+        # Keep `concurrent` connections open; replace each one the server closes, until `total`
+        # (and no faster than `rate`).
+        allowed = total if not rate else min(total, int((time.monotonic() - start) * rate) + 1)
+        while len(sel.get_map()) < concurrent and attempted < allowed:
             open_one()
-        for key, events in sel.select(timeout=0.1):
+        for key, events in sel.select(timeout=0.01 if rate else 0.1):
             s = key.fileobj
             if key.data == "connecting" and events & selectors.EVENT_WRITE:
-                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                error = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if error:
+                    if error == errno.ECONNRESET:  # connected, then reset by the server at once
+                        connected += 1
+                        closed_by_server += 1
                     sel.unregister(s)
                     s.close()
                     continue
@@ -258,6 +279,59 @@ def stop_reading(args):
     return 0 if closed else 3
 
 
+def smtp_auth_flood(args):
+    import base64
+    import collections
+    import smtplib
+    count = min(args.count, 2000)
+    raise_nofile(count + 64)
+    host, port = endpoint(args.target)
+    ctx = ssl.create_default_context(cafile=args.ca) if args.ca else ssl._create_unverified_context()
+    ctx.check_hostname = False
+    sources = source_range(args.sources)
+    ready, go = threading.Semaphore(0), threading.Event()
+    replies, lock = collections.Counter(), threading.Lock()
+
+    def one(i):
+        s = None
+        try:
+            s = smtplib.SMTP(host, port, timeout=MAX_SECONDS, source_address=(sources[i % len(sources)], 0))
+            s.ehlo()
+            s.starttls(context=ctx)
+            s.ehlo()
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as e:
+            outcome, s = f"error before AUTH ({type(e).__name__})", None
+        ready.release()
+        if s is not None:
+            go.wait(MAX_SECONDS)
+            token = base64.b64encode(b"\0" + args.user.encode() + b"\0wrong password %d" % i).decode()
+            try:
+                code, text = s.docmd("AUTH", "PLAIN " + token)
+                outcome = f"{code} {' '.join(text.decode(errors='replace').split()[:4])}"
+                s.close()
+            except (OSError, smtplib.SMTPException, ssl.SSLError) as e:
+                outcome = f"no reply ({type(e).__name__})"
+        with lock:
+            replies[outcome] += 1
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    for _ in range(count):
+        if not ready.acquire(timeout=max(0.1, deadline - time.monotonic())):
+            break
+    go.set()
+    time.sleep(0.5)  # the AUTH lines leave within a few milliseconds of the event
+    print("smtp-auth-flood: all sent", flush=True)
+    deadline = time.monotonic() + MAX_SECONDS
+    for t in threads:
+        t.join(timeout=max(0.1, deadline - time.monotonic()))
+    with lock:
+        summary = ", ".join(f"{n} x {what}" for what, n in sorted(replies.items()))
+    print(f"smtp-auth-flood: {count} sessions: {summary}", flush=True)
+
+
 def udp_flood(args):
     seconds = min(args.seconds, MAX_SECONDS)
     pps = min(args.pps, 1_000_000)
@@ -295,6 +369,7 @@ def main():
     c.add_argument("--count", type=int, required=True, help="connections in all")
     c.add_argument("--concurrent", type=int, default=500, help="held open at once")
     c.add_argument("--hold", type=float, default=5, help="seconds")
+    c.add_argument("--rate", type=int, help="new connections per second at most")
     h = sub.add_parser("hello-flood")
     h.add_argument("target")
     h.add_argument("--count", type=int, required=True)
@@ -310,6 +385,12 @@ def main():
     r.add_argument("--source", help="bind to this local address")
     r.add_argument("--megabytes", type=int, default=256, help="echo requests in all (MiB)")
     r.add_argument("--seconds", type=float, default=30)
+    a = sub.add_parser("smtp-auth-flood")
+    a.add_argument("target")
+    a.add_argument("--count", type=int, required=True)
+    a.add_argument("--user", required=True)
+    a.add_argument("--sources", required=True)
+    a.add_argument("--ca")
     u = sub.add_parser("udp-flood")
     u.add_argument("target")
     u.add_argument("--pps", type=int, required=True)
@@ -317,7 +398,7 @@ def main():
     u.add_argument("--size", type=int, default=120)
     args = p.parse_args()
     return {"connect-flood": connect_flood, "hello-flood": hello_flood, "stop-reading": stop_reading,
-            "udp-flood": udp_flood}[args.mode](args)
+            "smtp-auth-flood": smtp_auth_flood, "udp-flood": udp_flood}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -33,14 +33,8 @@ skip() { printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"; exit 77; }
 cleanup() {
   local status=$?
   trap '' INT TERM  # a second signal must not cut the clean-up short
-  # The watchdog subshell first (its sleep ending first would let it fire), then its sleep,
-  # which would otherwise live on for TEST_WATCHDOG seconds holding the fds it inherited.
-  if [ -n "${WATCHDOG_PID:-}" ]; then
-    local sleeper
-    sleeper=$(pgrep -P "$WATCHDOG_PID" 2>/dev/null || true)
-    kill "$WATCHDOG_PID" 2>/dev/null || true
-    [ -z "$sleeper" ] || kill $sleeper 2>/dev/null || true
-  fi
+  # The watchdog's TERM trap ends its sleep too (see below).
+  [ -n "${WATCHDOG_PID:-}" ] && kill "$WATCHDOG_PID" 2>/dev/null || true
   # SIGCONT too: a test may have stopped a daemon (SIGSTOP), and waiting for it would hang.
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -58,8 +52,14 @@ trap 'exit 130' INT TERM
 # fires first (TEST_WATCHDOG seconds, below every netns TIMEOUT), kills what runs in the test's
 # namespaces so no wait hangs, and TERMs the script so cleanup removes them.
 (
-  # The sleep must not hold the test's stdout/stderr: CTest waits for those pipes to close.
-  sleep "${TEST_WATCHDOG:-100}" </dev/null >/dev/null 2>&1
+  # The sleep must not hold the test's stdout/stderr: CTest waits for those pipes to close. Nor
+  # may it outlive the test: it inherits every descriptor, among them the one of
+  # `flock /work/locks/netns`, so a sleep orphaned by cleanup's kill kept the lock for the whole
+  # TEST_WATCHDOG (two hours after a bench_tunnel.sh). The TERM from cleanup ends it too.
+  trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
+  sleep "${TEST_WATCHDOG:-100}" </dev/null >/dev/null 2>&1 &
+  sleep_pid=$!
+  wait "$sleep_pid"
   echo "[$TEST_NAME] watchdog: still running after ${TEST_WATCHDOG:-100}s, stopping the test" >&2
   kill -TERM $$ 2>/dev/null
   sleep 2  # the script is blocked in a foreground command: unblock it

@@ -12,7 +12,8 @@ constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 ControlStream::ControlStream(TlsStream stream)
     : stream_(std::move(stream)),
       timer_(stream_.get_executor()),
-      write_signal_(stream_.get_executor(), asio::steady_timer::time_point::max()) {}
+      write_signal_(stream_.get_executor(), asio::steady_timer::time_point::max()),
+      close_timer_(stream_.get_executor()) {}
 
 void ControlStream::start(Driver driver) {
   driver_ = std::move(driver);
@@ -39,6 +40,11 @@ void ControlStream::close(std::string reason) {
   close_reason_ = std::move(reason);
   write_signal_.cancel();
   timer_.cancel();
+  // A write to a peer that does not read never completes: give the flush kCloseFlush.
+  close_timer_.expires_after(kCloseFlush);
+  close_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) self->finish(self->close_reason_ + " (the peer did not take the last output)");
+  });
 }
 
 void ControlStream::rearm_timer() { timer_.cancel(); }
@@ -104,6 +110,7 @@ void ControlStream::finish(const std::string& reason) {
   stream_.lowest_layer().close(ignored);
   timer_.cancel();
   write_signal_.cancel();
+  close_timer_.cancel();
   if (driver_.on_closed) driver_.on_closed(reason);
 }
 

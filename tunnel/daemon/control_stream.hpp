@@ -9,7 +9,10 @@
 // send() and close(). close() flushes queued bytes, closes the socket and ends all three loops.
 // Output is bounded: a peer that stops reading while the queue passes kMaxQueued (echo replies,
 // fallback data frames) is disconnected ("peer is not reading"); producers that can wait (the
-// TLS fallback's frame queue) look at backlogged() and resume on Driver::on_writable.
+// TLS fallback's frame queue) look at backlogged() and resume on Driver::on_writable. The flush
+// at close() is bounded too: a peer that has not taken the last bytes within kCloseFlush (it
+// stopped reading, e.g. the dead peer being closed) is cut off, so its socket is not held open
+// by a write that never completes.
 #pragma once
 
 #include <asio.hpp>
@@ -43,6 +46,7 @@ class ControlStream : public std::enable_shared_from_this<ControlStream> {
 
   static constexpr std::size_t kMaxQueued = 4 * 1024 * 1024;  // then the peer is disconnected
   static constexpr std::size_t kBacklog = 256 * 1024;         // producers that can wait stop here
+  static constexpr std::chrono::seconds kCloseFlush{2};         // then close() stops flushing
 
   explicit ControlStream(TlsStream stream);
 
@@ -52,7 +56,7 @@ class ControlStream : public std::enable_shared_from_this<ControlStream> {
   // Starts the reader, timer and writer loops. The stream must have completed its handshake.
   void start(Driver driver);
   void send(std::span<const std::uint8_t> bytes);
-  // Graceful: flush what is queued, TLS close_notify, close the socket.
+  // Graceful: flush what is queued (for at most kCloseFlush), close the socket.
   void close(std::string reason);
   // Re-evaluates next_deadline() (call after changing the driver's state from outside a callback).
   void rearm_timer();
@@ -70,6 +74,7 @@ class ControlStream : public std::enable_shared_from_this<ControlStream> {
   Driver driver_;
   asio::steady_timer timer_;
   asio::steady_timer write_signal_;
+  asio::steady_timer close_timer_;
   std::vector<std::uint8_t> outgoing_;
   bool closing_ = false;
   bool finished_ = false;

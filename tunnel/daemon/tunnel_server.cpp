@@ -223,8 +223,10 @@ TunnelServer::Counters TunnelServer::counters() const {
 }
 
 asio::awaitable<void> TunnelServer::accept_loop() {
+  asio::ip::tcp::endpoint remote;
   while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kAsTuple);
+    // The peer's address comes with accept() (no getpeername per connection).
+    auto [ec, socket] = co_await acceptor_.async_accept(remote, kAsTuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
       log::warn("tunnel", "", "accept failed", {{"error", ec.message()}});
@@ -236,41 +238,43 @@ asio::awaitable<void> TunnelServer::accept_loop() {
       }
       continue;
     }
-    auto connection = std::make_shared<Connection>();
-    asio::error_code peer_ec;
-    auto remote = socket.remote_endpoint(peer_ec);
-    if (peer_ec) continue;  // reset before we looked: nothing to serve
     auto address = remote.address();
     if (address.is_v6() && address.to_v6().is_v4_mapped()) {
       address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
     }
-    connection->peer_ip = address.to_string();
-    connection->peer = IpEndpoint(from_asio(address), remote.port()).to_string();  // "[v6]:port"
+    std::string peer_ip = address.to_string();
+    std::string peer = IpEndpoint(from_asio(address), remote.port()).to_string();  // "[v6]:port"
     const auto now = Clock::now();
-    auto admitted = handshakes_.admit(connection->peer_ip);
+    auto admitted = handshakes_.admit(peer_ip);
     // Full in total (many sources): make room by closing the oldest pending connection that
     // has had kEvictableAge to finish. A real client completes its handshake and login in a
     // few round trips; a flood's connections sit idle and are the oldest.
     if (admitted == auth::HandshakeLimiter::Verdict::total_limit && evict_oldest_pending(now)) {
-      admitted = handshakes_.admit(connection->peer_ip);
+      admitted = handshakes_.admit(peer_ip);
     }
     if (admitted != auth::HandshakeLimiter::Verdict::admitted) {
-      // Closed before any TLS state exists; logged at most once a second, with the count.
+      // Closed before any connection state exists; logged at most once a second, with the count.
       ++handshakes_refused_;
       ++counters_.handshake_limit;
       if (now - handshake_refusal_logged_ >= std::chrono::seconds(1)) {
         log::warn("tunnel", "", "handshake_refused",
-                  {{"peer", connection->peer}, {"reason", auth::to_string(admitted)},
+                  {{"peer", peer}, {"reason", auth::to_string(admitted)},
                    {"refused", handshakes_refused_}, {"evicted", handshakes_evicted_},
                    {"pending", handshakes_.pending()}});
         handshakes_refused_ = 0;
         handshakes_evicted_ = 0;
         handshake_refusal_logged_ = now;
       }
+      // A reset, not a FIN: no close handshake and no TIME_WAIT socket per refused connection
+      // (at thousands a second: fewer packets and sockets for the kernel, on both ends).
       asio::error_code ignored;
+      socket.set_option(asio::socket_base::linger(true, 0), ignored);
       socket.close(ignored);
       continue;
     }
+    auto connection = std::make_shared<Connection>();
+    connection->peer = std::move(peer);
+    connection->peer_ip = std::move(peer_ip);
     connection->holds_handshake_slot = true;
     connection->accepted_at = now;
     while (!pending_order_.empty()) {  // prune what finished
@@ -280,7 +284,8 @@ asio::awaitable<void> TunnelServer::accept_loop() {
     }
     pending_order_.push_back(connection);
     connection->log_id = "c" + std::to_string(next_connection_number_++);
-    socket.set_option(asio::ip::tcp::no_delay(true), peer_ec);
+    asio::error_code nodelay_ec;
+    socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
     connection->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
     asio::co_spawn(io_, handshake(connection), asio::detached);
   }
