@@ -231,6 +231,9 @@ wait_for_log() { wait_for "$1" "/$3/ in $(basename "$2")" grep -Eq "$3" "$2"; }
 # tunnel; fails unless the SHA-256 of what arrived matches what was sent.
 transfer_sha() {
   local megabytes=$1 timeout=${2:-60}
+  # The receiver's `>` truncates in the background child: without this, a second transfer of
+  # the test could find the first one's "listening" before that happens.
+  rm -f "$WORK/recv.out"
   in_site timeout "$timeout" python3 "$(dirname "${BASH_SOURCE[0]}")/transfer.py" recv 5001 >"$WORK/recv.out" 2>&1 &
   local recv_pid=$!
   PIDS+=($recv_pid)
