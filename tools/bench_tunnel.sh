@@ -15,6 +15,8 @@
 # path runs over it: the raw veth (iperf3 to the site's IPv6 address), OpenVPN over udp6, postern
 # with its server and client on IPv6 literals (tests/netns/lib_ipv6.sh). The inner traffic stays
 # IPv4. Default 4: the IPv4 underlay.
+# BENCH_ONLY=idle,udp (any of tcp, udp, idle, comma-separated): measure only those rows (the
+# others print as —), e.g. BENCH_ONLY=idle RUNS=5 for a quick latency comparison.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-10}
@@ -75,11 +77,15 @@ fi
 
 in_site iperf3 -s -D >/dev/null 2>&1
 sleep 0.5
-python3 - "$NS_LAPTOP" "$seconds" "$cipher" "$runs" "$postern_pids" "$openvpn_pids" "$site_outer" "$family" <<'PY'
+python3 - "$NS_LAPTOP" "$seconds" "$cipher" "$runs" "$postern_pids" "$openvpn_pids" "$site_outer" "$family" \
+  "${BENCH_ONLY:-tcp,udp,idle}" <<'PY'
 import json, os, re, statistics, subprocess, sys, threading
 
 ns, seconds, cipher, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 site_outer, family = sys.argv[7], sys.argv[8]
+only = set(sys.argv[9].split(","))
+if not only <= {"tcp", "udp", "idle"}:
+    sys.exit(f"BENCH_ONLY: expected some of tcp,udp,idle, got {sys.argv[9]}")
 paths = [("veth", site_outer, []), ("postern", "10.77.0.1", sys.argv[5].split())]
 if sys.argv[6].strip():
     paths.insert(1, ("OpenVPN", "10.88.0.1", sys.argv[6].split()))
@@ -146,13 +152,24 @@ results = {name: {"tcp": [], "cpu": [], "loaded": [], "udp": [], "idle": []} for
 for r in range(runs):
     for name, target, pids in paths:
         res = results[name]
-        res["idle"].append(idle_rtt(target))
-        gbit, cpu, loaded = tcp(target, pids)
-        res["tcp"].append(gbit); res["cpu"].append(cpu); res["loaded"].append(loaded)
-        res["udp"].append(udp_pps(target))
-        print(f"run {r + 1}/{runs} {name:8s}: tcp {gbit:6.2f} Gbit/s, udp {res['udp'][-1] / 1e3:6.1f} kpps, "
-              f"idle {res['idle'][-1]:.3f} ms, loaded {loaded or 0:.3f} ms"
-              + (f", {cpu:.2f} CPU-s/Gbit" if cpu is not None else ""), flush=True)
+        if "idle" in only:
+            res["idle"].append(idle_rtt(target))
+        gbit = cpu = loaded = udp = None
+        if "tcp" in only:
+            gbit, cpu, loaded = tcp(target, pids)
+            res["tcp"].append(gbit); res["cpu"].append(cpu); res["loaded"].append(loaded)
+        if "udp" in only:
+            udp = udp_pps(target)
+            res["udp"].append(udp)
+        line = f"run {r + 1}/{runs} {name:8s}:"
+        if gbit is not None:
+            line += f" tcp {gbit:6.2f} Gbit/s, loaded {loaded or 0:.3f} ms"
+            line += f", {cpu:.2f} CPU-s/Gbit" if cpu is not None else ""
+        if udp is not None:
+            line += f" udp {udp / 1e3:6.1f} kpps"
+        if "idle" in only:
+            line += f" idle {res['idle'][-1]:.3f} ms"
+        print(line, flush=True)
 
 def med(name, key):
     values = [v for v in results[name][key] if v is not None]

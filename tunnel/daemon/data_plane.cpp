@@ -3,8 +3,7 @@
 #include "tunnel/daemon/data_plane.hpp"
 
 #include "common/log.hpp"
-
-#include <poll.h>
+#include "platform/readiness.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -14,14 +13,8 @@ namespace postern::tunnel::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kPollMs = 200;  // how often an idle thread notices stop()
+constexpr std::chrono::milliseconds kPoll(200);  // how often an idle thread notices stop()
 constexpr std::size_t kGroSlot = 65536;  // one UDP GRO receive: up to 64 KiB of datagrams
-
-// Waits until fd is readable or the poll interval passed. The data plane's only wait.
-bool wait_readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, kPollMs) > 0;
-}
 
 void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
   counter.fetch_add(by, std::memory_order_relaxed);
@@ -63,6 +56,26 @@ struct DataPlane::TunWriter {
   std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(platform::TcpCoalescer::kMaxSize);
 };
 
+// The TUN-reading side's buffers. One thread at a time reads the TUN and forwards what it read:
+// the TX thread, or the RX thread right after it wrote to the TUN (answer_inline()).
+struct DataPlane::TxPath {
+  std::mutex mutex;
+  std::vector<std::uint8_t> storage;  // kBatch slots of slot_size_: read, sealed and sent in place
+  std::array<std::span<std::uint8_t>, kBatch> reads;
+  std::array<std::size_t, kBatch> sizes{};
+  Touched<kBatch> touched;
+  platform::UdpBatch<kBatch> out;
+  platform::Wakeup wakeup;  // the RX thread left a full batch or pending segments to the TX thread
+
+  explicit TxPath(std::size_t slot_size) : storage(kBatch * slot_size) {
+    out.attach(storage, slot_size);
+    const std::size_t payload_room = slot_size - data::kSealHeadroom - data::kSealTailroom;
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      reads[i] = std::span(storage.data() + i * slot_size + data::kSealHeadroom, payload_room);
+    }
+  }
+};
+
 struct DataPlane::InnerCapture {
   std::mutex mutex;
   platform::PcapWriter writer;
@@ -80,7 +93,8 @@ DataPlane::DataPlane(DataPlaneOptions options, platform::TunDevice tun, std::uni
       tun_(std::move(tun)),
       udp_(std::move(udp)),
       on_key_request_(std::move(on_key_request)),
-      slot_size_(std::max<std::size_t>(2048, data::kOverhead + options.mtu + 64)) {}
+      slot_size_(std::max<std::size_t>(2048, data::kOverhead + options.mtu + 64)),
+      tx_(std::make_unique<TxPath>(slot_size_)) {}
 
 DataPlane::~DataPlane() { stop(); }
 
@@ -155,55 +169,59 @@ void DataPlane::request_keys(const std::shared_ptr<PeerSession>& session) {
   if (wants.receive) on_key_request_(session, Direction::receive, *wants.receive);
 }
 
-void DataPlane::tx_loop() {
-  std::vector<std::uint8_t> storage(kBatch * slot_size_);
-  std::array<std::span<std::uint8_t>, kBatch> reads;
-  std::array<std::size_t, kBatch> sizes{};
-  Touched<kBatch> touched;
-  platform::UdpBatch<kBatch> out;
-  out.attach(storage, slot_size_);
-  const std::size_t payload_room = slot_size_ - data::kSealHeadroom - data::kSealTailroom;
-  for (std::size_t i = 0; i < kBatch; ++i) {
-    reads[i] = std::span(storage.data() + i * slot_size_ + data::kSealHeadroom, payload_room);
-  }
-
-  bool more = false;  // the last read filled the batch: read again before waiting
-  while (!stopping_) {
-    // Segments of a super-packet left over from the last batch are invisible to poll().
-    if (!more && !tun_.has_pending() && !wait_readable(tun_.fd())) continue;
-    std::error_code ec;
-    std::size_t n = tun_.read_batch(reads, sizes, ec);
-    more = n == kBatch;
-    if (n == 0) continue;
-    const auto now = Clock::now();
-    std::size_t ready = 0;
-    {
-      auto table = core_.lock_table();
-      for (std::size_t i = 0; i < n; ++i) {
-        // Sealed in place in this read's own slot; datagram `ready` then points at it.
-        std::span<std::uint8_t> slot(storage.data() + i * slot_size_, slot_size_);
-        platform::Datagram& d = out.datagrams[ready];
-        forward::Outbound verdict = core_.outbound(slot, sizes[i], now, d.peer, d.peer_len);
-        if (verdict.session != nullptr) touched.add(*verdict.session);
-        switch (verdict.action) {
-          case forward::Outbound::Action::drop: break;
-          case forward::Outbound::Action::send_tls: queue_for_tls(*verdict.session, slot.first(verdict.length)); break;
-          case forward::Outbound::Action::send_udp:
-            d.data = slot.data();
-            d.capacity = slot.size();
-            d.size = verdict.length;
-            ++ready;
-            break;
-        }
+bool DataPlane::forward_from_tun(TxPath& tx) {
+  std::error_code ec;
+  std::size_t n = tun_.read_batch(tx.reads, tx.sizes, ec);
+  if (n == 0) return tun_.has_pending();
+  const auto now = Clock::now();
+  std::size_t ready = 0;
+  {
+    auto table = core_.lock_table();
+    for (std::size_t i = 0; i < n; ++i) {
+      // Sealed in place in this read's own slot; datagram `ready` then points at it.
+      std::span<std::uint8_t> slot(tx.storage.data() + i * slot_size_, slot_size_);
+      platform::Datagram& d = tx.out.datagrams[ready];
+      forward::Outbound verdict = core_.outbound(slot, tx.sizes[i], now, d.peer, d.peer_len);
+      if (verdict.session != nullptr) tx.touched.add(*verdict.session);
+      switch (verdict.action) {
+        case forward::Outbound::Action::drop: break;
+        case forward::Outbound::Action::send_tls: queue_for_tls(*verdict.session, slot.first(verdict.length)); break;
+        case forward::Outbound::Action::send_udp:
+          d.data = slot.data();
+          d.capacity = slot.size();
+          d.size = verdict.length;
+          ++ready;
+          break;
       }
     }
-    send_batch(out, ready);
-    for (std::size_t i = 0; i < touched.used; ++i) {
-      request_keys(touched.sessions[i]);
-      touched.sessions[i].reset();
-    }
-    touched.used = 0;
   }
+  send_batch(tx.out, ready);
+  for (std::size_t i = 0; i < tx.touched.used; ++i) {
+    request_keys(tx.touched.sessions[i]);
+    tx.touched.sessions[i].reset();
+  }
+  tx.touched.used = 0;
+  // A full batch may have more behind it; segments of a super-packet left over are invisible
+  // to poll().
+  return n == kBatch || tun_.has_pending();
+}
+
+void DataPlane::tx_loop() {
+  bool more = false;  // read again before waiting
+  while (!stopping_) {
+    if (!more && !platform::wait_readable(tun_.fd(), kPoll, &tx_->wakeup)) continue;
+    std::lock_guard lock(tx_->mutex);
+    more = forward_from_tun(*tx_);
+  }
+}
+
+void DataPlane::answer_inline() {
+  // Writing to the TUN ran the kernel's receive path in this thread: whatever the stack
+  // answered at once (an ICMP echo reply, a TCP ACK, a local server's SYN-ACK) is already in
+  // the TUN's queue. Sending it from here saves the TX thread's wake-up on the round trip.
+  // If the TX thread is busy it will find it itself.
+  std::unique_lock lock(tx_->mutex, std::try_to_lock);
+  if (lock.owns_lock() && forward_from_tun(*tx_)) tx_->wakeup.signal();  // left work for it
 }
 
 void DataPlane::send_batch(platform::UdpBatch<kBatch>& out, std::size_t count) {
@@ -215,8 +233,7 @@ void DataPlane::send_batch(platform::UdpBatch<kBatch>& out, std::size_t count) {
     sent += k;
     if (sent < count && k == 0) {
       if (send_ec == std::errc::resource_unavailable_try_again || send_ec == std::errc::operation_would_block) {
-        pollfd p{udp_->fd(), POLLOUT, 0};
-        ::poll(&p, 1, kPollMs);
+        platform::wait_writable(udp_->fd(), kPoll);
       } else {
         core_.count(forward::Drop::tx_send_error);
         ++sent;  // skip the datagram the kernel refused (e.g. EMSGSIZE) and go on
@@ -285,8 +302,8 @@ bool DataPlane::set_transport(PeerSession& session, Transport to, std::string_vi
   return true;
 }
 
-void DataPlane::perform(const forward::Inbound& in, TunWriter* writer) {
-  if (in.session == nullptr) return;  // dropped before authentication; counted by the core
+bool DataPlane::perform(const forward::Inbound& in, TunWriter* writer) {
+  if (in.session == nullptr) return false;  // dropped before authentication; counted by the core
   const std::shared_ptr<PeerSession>& session = *in.session;
   if (in.peer_moved && options_.server) log_move(*session);
   if (in.switched_to) {
@@ -300,11 +317,12 @@ void DataPlane::perform(const forward::Inbound& in, TunWriter* writer) {
     case forward::Inbound::Action::deliver:
       if (capture_) capture(in.packet);
       write_inner(writer, in.packet);
-      break;
+      return true;
     case forward::Inbound::Action::reply: send_sealed(session, in.packet, in.via); break;
     case forward::Inbound::Action::drop:
     case forward::Inbound::Action::none: break;
   }
+  return false;
 }
 
 void DataPlane::write_inner(TunWriter* writer, std::span<const std::uint8_t> packet) {
@@ -351,13 +369,14 @@ void DataPlane::rx_loop() {
 
   bool more = false;  // the last receive filled the batch: receive again before waiting
   while (!stopping_) {
-    if (!more && !wait_readable(udp_->fd())) continue;
+    if (!more && !platform::wait_readable(udp_->fd(), kPoll)) continue;
     std::error_code ec;
     std::size_t n = udp_->recv_batch(in.datagrams, in.scratch(), ec);
     more = n == kBatch;
     if (n == 0) continue;
     const auto now = Clock::now();
     std::size_t frames = 0;
+    bool delivered = false;
     {
       auto table = core_.lock_table();
       for (std::size_t i = 0; i < n; ++i) {
@@ -374,7 +393,7 @@ void DataPlane::rx_loop() {
           const std::size_t length = std::min(step, d.size - offset);
           forward::Inbound verdict = core_.inbound_udp(d.payload().subspan(offset, length), d.peer, d.peer_len, now, reply);
           if (verdict.session != nullptr) touched.add(*verdict.session);
-          perform(verdict, gro.get());
+          delivered |= perform(verdict, gro.get());
           offset += length;
           ++frames;
         } while (offset < d.size);
@@ -387,6 +406,7 @@ void DataPlane::rx_loop() {
       touched.sessions[i].reset();
     }
     touched.used = 0;
+    if (delivered) answer_inline();
   }
 }
 

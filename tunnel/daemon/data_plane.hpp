@@ -4,7 +4,10 @@
 //   TX thread: TUN read_batch -> core.outbound() per packet (sealed in its own slot) ->
 //              sendmmsg batch to UDP, or the session's TLS queue.
 //   RX thread: recvmmsg batch -> core.inbound_udp() per frame -> TUN write (coalesced), or an
-//              echo reply sent back at once.
+//              echo reply sent back at once; then, if it wrote to the TUN and the TX thread is
+//              not reading, it reads the TUN itself and forwards what the kernel's stack
+//              answered during that write (a ping reply, an ACK): one thread wake-up fewer per
+//              round trip through a server-local address (answer_inline()).
 // The UDP side is a DatagramPort (datagram_port.hpp), called once per batch: the real socket,
 // or the fake network tests/tunnel/daemon/ runs a server and clients back to back over; the
 // TUN side is a TunDevice, real or TunDevice::open_fake() (a socketpair).
@@ -119,13 +122,20 @@ class DataPlane {
   static constexpr std::size_t kBatch = 64;
   struct InnerCapture;
   struct TunWriter;  // the RX thread's GRO state (null on the TLS path: plain writes)
+  struct TxPath;     // the TUN-reading side's buffers and lock
 
   void tx_loop();
+  // Reads one batch from the TUN (without waiting), runs it through the core and sends it.
+  // True when there is more to read (a full batch, or segments of a super-packet pending).
+  bool forward_from_tun(TxPath& tx);
+  // After the RX thread wrote to the TUN: forwards what the stack answered at once, unless the
+  // TX thread is reading.
+  void answer_inline();
   void rx_loop();
   // Sends the first `count` datagrams of `out` (sendmmsg, waiting on EAGAIN).
   void send_batch(platform::UdpBatch<kBatch>& out, std::size_t count);
-  // Performs the core's verdict on one received frame.
-  void perform(const forward::Inbound& in, TunWriter* writer);
+  // Performs the core's verdict on one received frame. True when it wrote a packet to the TUN.
+  bool perform(const forward::Inbound& in, TunWriter* writer);
   void request_keys(const std::shared_ptr<PeerSession>& session);
   void write_inner(TunWriter* writer, std::span<const std::uint8_t> packet);
   void flush_inner(TunWriter& writer);
@@ -142,6 +152,7 @@ class DataPlane {
   KeyRequest on_key_request_;
   TlsFramesReady on_tls_frames_;
   std::size_t slot_size_;
+  std::unique_ptr<TxPath> tx_;
 
   std::atomic<std::uint64_t> rx_datagrams_{0};
   std::unique_ptr<InnerCapture> capture_;  // null unless capture_inner()
