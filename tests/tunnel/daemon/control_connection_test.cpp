@@ -44,43 +44,44 @@ struct Seen {
   std::string ended;   // the stream's end reason
 };
 
-struct TestServerConnection final : ServerControlConnection {
-  using ServerControlConnection::ServerControlConnection;
+// The hooks both test roles share: record Closed and the end, let the session go, and (from
+// on_established) put the session on the TLS fallback before handing it to the data plane.
+template <class Base>
+struct TestConnection : Base {
+  using Base::Base;
+  void establish(std::shared_ptr<PeerSession> session, const control::TunnelParameters& params) {
+    session->inner_address = params.client_address.to_v4_uint();
+    DataPlane::set_transport(*session, Transport::tls, "test: TLS fallback");
+    seen.established = params;
+    this->attach_session(std::move(session));
+  }
+  void on_closed(const control::Closed& closed) override { seen.closed = closed.reason; }
+  void on_ended(const std::string& reason) override {
+    seen.ended = reason;
+    this->detach_session();
+  }
+  Seen seen;
+};
+
+struct TestServerConnection final : TestConnection<ServerControlConnection> {
+  using TestConnection::TestConnection;
   void on_verify_password(control::VerifyPassword& request) override {
     seen.password_user = request.user;
     negotiator().on_password_verified(control::PasswordCheck::accepted, Clock::now());
   }
   void on_established(std::shared_ptr<PeerSession> session, const control::TunnelParameters& params) override {
-    session->inner_address = params.client_address.to_v4_uint();
-    DataPlane::set_transport(*session, Transport::tls, "test: TLS fallback");
-    seen.established = params;
-    attach_session(std::move(session));
+    establish(std::move(session), params);
   }
-  void on_closed(const control::Closed& closed) override { seen.closed = closed.reason; }
-  void on_ended(const std::string& reason) override {
-    seen.ended = reason;
-    detach_session();
-  }
-  Seen seen;
 };
 
-struct TestClientConnection final : ClientControlConnection {
-  using ClientControlConnection::ClientControlConnection;
+struct TestClientConnection final : TestConnection<ClientControlConnection> {
+  using TestConnection::TestConnection;
   void on_established(std::shared_ptr<PeerSession> session, const control::TunnelParameters& params) override {
     const sockaddr_in server = test::ipv4_endpoint("198.51.100.1", params.data_port);
     std::memcpy(&session->endpoint, &server, sizeof server);
     session->endpoint_len = sizeof server;
-    session->inner_address = params.client_address.to_v4_uint();
-    DataPlane::set_transport(*session, Transport::tls, "test: TLS fallback");
-    seen.established = params;
-    attach_session(std::move(session));
+    establish(std::move(session), params);
   }
-  void on_closed(const control::Closed& closed) override { seen.closed = closed.reason; }
-  void on_ended(const std::string& reason) override {
-    seen.ended = reason;
-    detach_session();
-  }
-  Seen seen;
 };
 
 // A 40-byte IPv4/UDP packet from `src` to `dst` whose last byte is `id`.
