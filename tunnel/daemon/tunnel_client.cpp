@@ -8,7 +8,7 @@
 #include "auth/cert_checks.hpp"
 #include "tunnel/control/control_errc.hpp"
 #include "tunnel/control/negotiator_client.hpp"
-#include "tunnel/daemon/control_stream.hpp"
+#include "tunnel/daemon/control_connection.hpp"
 #include "tunnel/daemon/happy_eyeballs.hpp"
 #include "tunnel/daemon/interface_setup.hpp"
 #include "tunnel/daemon/session_setup.hpp"
@@ -40,11 +40,27 @@ std::optional<Clock::time_point> as_time(const std::atomic<std::int64_t>& ns) {
 
 }  // namespace
 
-struct TunnelClient::Attempt {
-  explicit Attempt(asio::io_context& io) : done(io, asio::steady_timer::time_point::max()) {}
-  std::shared_ptr<ControlStream> stream;
-  std::unique_ptr<control::ClientNegotiator> negotiator;
-  std::shared_ptr<PeerSession> session;
+// The stream, negotiator and session glue is ControlConnection's; this is the client's side.
+struct TunnelClient::Attempt final : ClientControlConnection {
+  Attempt(TunnelClient& owner, std::shared_ptr<ControlStream> stream)
+      : ClientControlConnection(owner.data_plane_, data::Role::client, std::move(stream)),
+        client(owner),
+        done(owner.io_, asio::steady_timer::time_point::max()) {}
+
+  void on_established(std::shared_ptr<PeerSession> session, const control::TunnelParameters& params) override {
+    client.establish(*this, std::move(session), params);
+  }
+  void on_closed(const control::Closed& closed) override {
+    if (reason.empty()) reason = closed.reason;
+    error = closed.error;
+  }
+  void on_ended(const std::string& why) override {
+    if (reason.empty()) reason = why;
+    finished = true;
+    done.cancel();
+  }
+
+  TunnelClient& client;
   std::unique_ptr<TransportMonitor> monitor;
   std::uint64_t tx_packets_seen = 0;  // session->tx_packets at the previous transport tick
   std::uint8_t echo_identifier = 0;
@@ -96,10 +112,7 @@ void TunnelClient::stop() {
   stopping_ = true;
   restore_dns();
   keepalive_timer_.cancel();
-  if (current_ && current_->negotiator) {
-    current_->negotiator->terminate("client shutting down", Clock::now());
-    drain(*current_);
-  }
+  if (current_ && current_->started()) current_->terminate("client shutting down", Clock::now());
   if (current_) current_->done.cancel();
 }
 
@@ -131,7 +144,7 @@ asio::awaitable<void> TunnelClient::run() {
     unfixable_.clear();
     std::string reason = co_await connect_once(index);
     if (stopping_) break;
-    const bool was_established = current_ && current_->session != nullptr;
+    const bool was_established = current_ && current_->session() != nullptr;
     if (current_ && current_->error == control::errc::auth_failed) {
       give_up("the server refused our credentials: " + reason);
       co_return;
@@ -171,11 +184,11 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   }
   asio::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  auto attempt = std::make_shared<Attempt>(io_);
-  attempt->server_address = socket.remote_endpoint(ignored).address();
+  const asio::ip::address server_address = socket.remote_endpoint(ignored).address();
+  auto attempt = std::make_shared<Attempt>(*this, std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_)));
+  attempt->server_address = server_address;
   addresses_[index] = attempt->server_address.to_string();
-  attempt->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
-  TlsStream& stream = attempt->stream->stream();
+  TlsStream& stream = attempt->tls();
   const std::string& wanted = cfg_.name_to_verify(target);
   prepare_client_connection(stream.native_handle(), cfg_, wanted);
   // OpenSSL keeps no peer certificate after a failed client handshake: note the leaf's names
@@ -231,49 +244,14 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   // 3.5 keepalives without a byte over TLS: the server or the path is dead; reconnect.
   cc.dead_peer = std::max(std::chrono::seconds(3), std::chrono::duration_cast<std::chrono::seconds>(cfg_.keepalive * 7 / 2));
   cc.log_id = "client";
-  attempt->negotiator = std::make_unique<control::ClientNegotiator>(std::move(cc));
   current_ = attempt;
-
-  std::weak_ptr<Attempt> weak = attempt;
-  ControlStream::Driver driver;
-  driver.on_bytes = [this, weak](std::span<const std::uint8_t> bytes, SteadyTime now) {
-    if (auto a = weak.lock()) {
-      a->negotiator->feed(bytes, now);
-      drain(*a);
-    }
-  };
-  driver.on_timer = [this, weak](SteadyTime now) {
-    if (auto a = weak.lock()) {
-      // Liveness follows the data: authenticated data-channel traffic keeps the session up.
-      if (auto seen = a->session ? a->session->last_rx() : std::nullopt) a->negotiator->note_peer_alive(*seen);
-      a->negotiator->on_timer(now);
-      drain(*a);
-    }
-  };
-  driver.next_deadline = [weak]() -> std::optional<SteadyTime> {
-    auto a = weak.lock();
-    return a ? a->negotiator->next_deadline() : std::nullopt;
-  };
-  driver.on_writable = [this, weak] {
-    auto a = weak.lock();
-    if (a && !a->finished && a->session) flush_tls_frames(*a);
-  };
-  driver.on_closed = [this, weak](const std::string& reason) {
-    if (auto a = weak.lock()) {
-      if (a->reason.empty()) a->reason = reason;
-      a->negotiator->terminate(reason, Clock::now());
-      drain(*a);
-      a->finished = true;
-      a->done.cancel();
-    }
-  };
-  attempt->stream->start(std::move(driver));
-  attempt->negotiator->start(Clock::now());
-  drain(*attempt);
+  attempt->start(std::make_unique<control::ClientNegotiator>(std::move(cc)));
+  attempt->negotiator().start(Clock::now());
+  attempt->drain();
   while (!attempt->finished && !stopping_) co_await attempt->done.async_wait(kAsTuple);
 
   keepalive_timer_.cancel();
-  if (attempt->session) data_plane_.remove_session(attempt->session->local_session_id);
+  attempt->detach_session();
   established_ = false;
   co_return attempt->reason.empty() ? std::string("connection closed") : attempt->reason;
 }
@@ -371,30 +349,8 @@ asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::soc
   co_return last;
 }
 
-void TunnelClient::drain(Attempt& attempt) {
-  for (auto& action : attempt.negotiator->take_actions()) {
-    if (auto* send = std::get_if<control::SendBytes>(&action)) {
-      attempt.stream->send(send->bytes);
-    } else if (auto* established = std::get_if<control::Established>(&action)) {
-      establish(attempt, established->params);
-    } else if (auto* closed = std::get_if<control::Closed>(&action)) {
-      if (attempt.reason.empty()) attempt.reason = closed->reason;
-      attempt.error = closed->error;
-      attempt.stream->close(closed->reason);
-    }
-    else if (auto* frame = std::get_if<control::DataFrame>(&action)) {
-      if (attempt.session) data_plane_.receive_over_tls(attempt.session, frame->bytes);
-    }
-    // VerifyPassword never reaches a client.
-  }
-}
-
-void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& params) {
-  auto session = make_peer_session(attempt.stream->ssl(), data::Role::client, params);
-  if (!session) {
-    attempt.negotiator->terminate("cannot export data-channel keys", Clock::now());
-    return;
-  }
+void TunnelClient::establish(Attempt& attempt, std::shared_ptr<PeerSession> session,
+                             const control::TunnelParameters& params) {
   InterfaceSettings settings;
   settings.name = data_plane_.tun().name();
   settings.address = params.client_address;
@@ -409,7 +365,7 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
     if (cfg_.leak_protection) apply_leak_rules(params);
   } catch (const std::exception& e) {
     log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
-    attempt.negotiator->terminate("client could not configure its interface", Clock::now());
+    attempt.negotiator().terminate("client could not configure its interface", Clock::now());
     return;
   }
   // The control channel's family: the data socket is dual-stack (client_command.cpp), and
@@ -423,10 +379,9 @@ void TunnelClient::establish(Attempt& attempt, const control::TunnelParameters& 
   session->log_id = "client";
   session->inner_address = params.client_address.to_v4_uint();  // our own address, for `postern status`
   if (params.client_address6) session->inner_address6 = data::Ipv6Key::of(*params.client_address6);
-  attempt.session = session;
   previous_address_ = params.client_address;
   if (params.client_address6) previous_address6_ = params.client_address6;
-  data_plane_.add_session(session);
+  attempt.attach_session(session);
   established_ = true;
   if (auto index = rotation_.current()) rotation_.on_established(*index, Clock::now());
   std::string routes, dns, domains;
@@ -513,9 +468,9 @@ void TunnelClient::restore_dns() {
 void TunnelClient::transport_tick() {
   keepalive_timer_.expires_after(current_->monitor->tick_interval());
   keepalive_timer_.async_wait([this](const asio::error_code& ec) {
-    if (ec || stopping_ || !current_ || !current_->session || !current_->monitor) return;
+    if (ec || stopping_ || !current_ || !current_->session() || !current_->monitor) return;
     Attempt& a = *current_;
-    auto& session = a.session;
+    const auto& session = a.session();
     std::uint64_t tx = session->tx_packets.load(std::memory_order_relaxed);
     bool sending = tx != a.tx_packets_seen;
     a.tx_packets_seen = tx;
@@ -530,30 +485,18 @@ void TunnelClient::transport_tick() {
 
 void TunnelClient::on_tls_frames(std::shared_ptr<PeerSession> session) {
   asio::post(io_, [this, session = std::move(session)] {
-    if (!current_ || current_->session != session || current_->finished) return;
-    flush_tls_frames(*current_);
+    if (!current_ || current_->session() != session || current_->finished) return;
+    current_->flush_tls_frames();
   });
-}
-
-// As on the server: frames wait in the bounded queue while the stream is backlogged, and the
-// stream's on_writable resumes.
-void TunnelClient::flush_tls_frames(Attempt& attempt) {
-  if (!attempt.session || attempt.stream->backlogged()) return;
-  attempt.session->tls_out.drain(
-      [&](std::span<const std::uint8_t> frame) { attempt.negotiator->send_data_frame(frame); });
-  drain(attempt);
 }
 
 void TunnelClient::request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch) {
   asio::post(io_, [this, session = std::move(session), direction, epoch] {
-    if (!current_ || current_->session != session || current_->finished) return;
-    if (install_exported_key(current_->stream->ssl(), data::Role::client, *session, direction, epoch)) {
-      if (direction == Direction::send) session->rekeys.fetch_add(1);
-      // Epoch n + 1 is installed while n is current: installing epoch >= 2 means a rekey happened.
-      if (epoch >= 2) {
-        log::info("tunnel", "client", "rekeyed",
-                  {{"direction", direction == Direction::send ? "send" : "receive"}, {"next_epoch", epoch}});
-      }
+    if (!current_ || current_->session() != session || current_->finished) return;
+    // Epoch n + 1 is installed while n is current: installing epoch >= 2 means a rekey happened.
+    if (current_->install_key(direction, epoch) && epoch >= 2) {
+      log::info("tunnel", "client", "rekeyed",
+                {{"direction", direction == Direction::send ? "send" : "receive"}, {"next_epoch", epoch}});
     }
   });
 }

@@ -33,6 +33,8 @@
 // establishment the servers and domains go to the root DNS helper (platform/resolver_helper.hpp,
 // forked by the command before the privilege drop); stop() asks it to restore, and it restores
 // by itself when this process ends any other way. A reconnect keeps them applied, like routes.
+// Each attempt is a ControlConnection (control_connection.hpp: its stream, negotiator actions,
+// TLS-fallback frames and key requests); this class adds what only the client does.
 // Threading: the io_context thread; the data plane's key requests are posted back to it.
 #pragma once
 
@@ -84,10 +86,8 @@ class TunnelClient {
                                                   const asio::ip::tcp::resolver::results_type& endpoints);
   void give_up(const std::string& reason);
   void remove_leak_protection_rules();
-  void drain(Attempt& attempt);
-  void establish(Attempt& attempt, const control::TunnelParameters& params);
+  void establish(Attempt& attempt, std::shared_ptr<PeerSession> session, const control::TunnelParameters& params);
   void transport_tick();
-  void flush_tls_frames(Attempt& attempt);
   void apply_leak_rules(const control::TunnelParameters& params);
   void apply_dns(const control::TunnelParameters& params, const std::string& interface);
   void restore_dns();

@@ -5,7 +5,7 @@
 #include "common/log.hpp"
 #include "auth/cert_expiry.hpp"
 #include "tunnel/control/negotiator_server.hpp"
-#include "tunnel/daemon/control_stream.hpp"
+#include "tunnel/daemon/control_connection.hpp"
 #include "tunnel/daemon/session_setup.hpp"
 #include "tunnel/daemon/tls_setup.hpp"
 
@@ -69,14 +69,29 @@ std::string hex_id(std::uint32_t v) {
 
 }  // namespace
 
-struct TunnelServer::Connection {
+// The stream, negotiator and session glue is ControlConnection's; this is the server's side.
+struct TunnelServer::Connection final : ServerControlConnection {
+  Connection(TunnelServer& owner, std::shared_ptr<ControlStream> stream)
+      : ServerControlConnection(owner.data_plane_, data::Role::server, std::move(stream)), server(owner) {}
+  std::shared_ptr<Connection> shared() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+
+  void on_verify_password(control::VerifyPassword& request) override {
+    server.verify_password(shared(), std::move(request.user), std::move(request.password));
+  }
+  void on_established(std::shared_ptr<PeerSession> session, const control::TunnelParameters& params) override {
+    server.establish(*this, std::move(session), params);
+  }
+  void on_closed(const control::Closed& closed) override {
+    log::info("tunnel", log_id, "control closed", {{"reason", closed.reason}});
+    server.teardown(*this, closed.reason);
+  }
+  void on_ended(const std::string& reason) override { server.teardown(*this, reason); }
+
+  TunnelServer& server;
   std::string log_id;
   std::string peer;     // "ip:port"
   std::string peer_ip;  // throttling key
-  std::shared_ptr<ControlStream> stream;
-  std::unique_ptr<control::ServerNegotiator> negotiator;
   std::uint32_t local_id = 0;
-  std::shared_ptr<PeerSession> session;
   SteadyTime established_at{};
   std::optional<std::string> password_user;  // set when a password check passed
   std::vector<std::vector<std::uint8_t>> radius_class;  // from the Access-Accept, for accounting
@@ -138,8 +153,7 @@ void TunnelServer::stop() {
   acceptor_.close(ignored);
   auto connections = connections_;
   for (auto& [id, connection] : connections) {
-    connection->negotiator->terminate("server shutting down", Clock::now());
-    drain(connection);
+    connection->terminate("server shutting down", Clock::now());
   }
 }
 
@@ -179,18 +193,17 @@ void TunnelServer::reload() {
 void TunnelServer::end_revoked_sessions() {
   const auto connections = connections_;
   for (const auto& [id, connection] : connections) {
-    if (connection->torn_down || !connection->negotiator) continue;
+    if (connection->torn_down || !connection->started()) continue;
     const std::string why = no_longer_allowed(*connection);
     if (why.empty()) continue;
     log::warn("tunnel", connection->log_id, "session ended by reload",
-              {{"identity", connection->negotiator->identity()}, {"peer", connection->peer}, {"reason", why}});
-    connection->negotiator->terminate(why, Clock::now());
-    drain(connection);
+              {{"identity", connection->negotiator().identity()}, {"peer", connection->peer}, {"reason", why}});
+    connection->terminate(why, Clock::now());
   }
 }
 
 std::string TunnelServer::no_longer_allowed(Connection& connection) {
-  SSL* ssl = connection.stream->ssl();
+  SSL* ssl = connection.ssl();
   if (X509* cert = SSL_get0_peer_certificate(ssl)) {
     if (deny_list_.is_denied(cert)) return "client certificate is on the deny list";
     auth::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -272,7 +285,10 @@ asio::awaitable<void> TunnelServer::accept_loop() {
       socket.close(ignored);
       continue;
     }
-    auto connection = std::make_shared<Connection>();
+    asio::error_code nodelay_ec;
+    socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
+    auto connection =
+        std::make_shared<Connection>(*this, std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_)));
     connection->peer = std::move(peer);
     connection->peer_ip = std::move(peer_ip);
     connection->holds_handshake_slot = true;
@@ -284,16 +300,13 @@ asio::awaitable<void> TunnelServer::accept_loop() {
     }
     pending_order_.push_back(connection);
     connection->log_id = "c" + std::to_string(next_connection_number_++);
-    asio::error_code nodelay_ec;
-    socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
-    connection->stream = std::make_shared<ControlStream>(TlsStream(std::move(socket), tls_));
     asio::co_spawn(io_, handshake(connection), asio::detached);
   }
 }
 
 asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connection) {
   log::info("tunnel", connection->log_id, "connected", {{"peer", connection->peer}});
-  TlsStream& stream = connection->stream->stream();
+  TlsStream& stream = connection->tls();
   asio::steady_timer timer(io_, kHandshakeTimeout);
   auto result = co_await (stream.async_handshake(asio::ssl::stream_base::server, kAsTuple) ||
                           timer.async_wait(kAsTuple));
@@ -333,7 +346,7 @@ std::uint32_t TunnelServer::allocate_session_id() {
 }
 
 void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connection) {
-  SSL* ssl = connection->stream->ssl();
+  SSL* ssl = connection->ssl();
   auto identity = peer_identity(ssl);
   control::ServerConfig sc;
   sc.policy = to_policy(cfg_.auth);
@@ -351,63 +364,10 @@ void TunnelServer::begin_negotiation(const std::shared_ptr<Connection>& connecti
   sc.domains = cfg_.dns_domains;
   sc.routes = cfg_.routes;
   sc.log_id = connection->log_id;
-  connection->negotiator = std::make_unique<control::ServerNegotiator>(
-      std::move(sc), control::PeerCertificate{identity.has_value(), identity.value_or("")}, pool_, Clock::now(),
-      pool6_.get());
   connections_[connection->local_id] = connection;
-
-  std::weak_ptr<Connection> weak = connection;
-  ControlStream::Driver driver;
-  driver.on_bytes = [this, weak](std::span<const std::uint8_t> bytes, SteadyTime now) {
-    if (auto c = weak.lock()) {
-      c->negotiator->feed(bytes, now);
-      drain(c);
-    }
-  };
-  driver.on_timer = [this, weak](SteadyTime now) {
-    if (auto c = weak.lock()) {
-      // Liveness follows the data: authenticated data-channel traffic keeps the session up.
-      if (auto seen = c->session ? c->session->last_rx() : std::nullopt) c->negotiator->note_peer_alive(*seen);
-      c->negotiator->on_timer(now);
-      drain(c);
-    }
-  };
-  driver.next_deadline = [weak]() -> std::optional<SteadyTime> {
-    auto c = weak.lock();
-    return c ? c->negotiator->next_deadline() : std::nullopt;
-  };
-  driver.on_writable = [this, weak] {
-    if (auto c = weak.lock()) flush_tls_frames(c);
-  };
-  driver.on_closed = [this, weak](const std::string& reason) {
-    if (auto c = weak.lock()) {
-      c->negotiator->terminate(reason, Clock::now());
-      drain(c);
-      teardown(*c, reason);
-    }
-  };
-  connection->stream->start(std::move(driver));
-  drain(connection);
-}
-
-void TunnelServer::drain(const std::shared_ptr<Connection>& connection) {
-  for (auto& action : connection->negotiator->take_actions()) {
-    if (auto* send = std::get_if<control::SendBytes>(&action)) {
-      connection->stream->send(send->bytes);
-    } else if (auto* verify = std::get_if<control::VerifyPassword>(&action)) {
-      verify_password(connection, std::move(verify->user), std::move(verify->password));
-    } else if (auto* established = std::get_if<control::Established>(&action)) {
-      establish(*connection, established->params);
-    } else if (auto* frame = std::get_if<control::DataFrame>(&action)) {
-      if (!connection->session) continue;
-      // Data means the client has chosen TLS: the forwarding core follows it (echoes may be probes).
-      data_plane_.receive_over_tls(connection->session, frame->bytes);
-    } else if (auto* closed = std::get_if<control::Closed>(&action)) {
-      log::info("tunnel", connection->log_id, "control closed", {{"reason", closed->reason}});
-      connection->stream->close(closed->reason);
-      teardown(*connection, closed->reason);
-    }
-  }
+  connection->start(std::make_unique<control::ServerNegotiator>(
+      std::move(sc), control::PeerCertificate{identity.has_value(), identity.value_or("")}, pool_, Clock::now(),
+      pool6_.get()));
 }
 
 void TunnelServer::release_handshake_slot(Connection& connection) {
@@ -428,11 +388,11 @@ bool TunnelServer::evict_oldest_pending(SteadyTime now) {
     release_handshake_slot(*oldest);
     ++handshakes_evicted_;
     ++counters_.handshake_evicted;
-    if (oldest->negotiator) {
-      oldest->stream->close("closed to make room: too many pending handshakes");
+    if (oldest->started()) {
+      oldest->stream().close("closed to make room: too many pending handshakes");
     } else {
       asio::error_code ignored;
-      oldest->stream->stream().lowest_layer().close(ignored);  // its handshake() sees the error
+      oldest->tls().lowest_layer().close(ignored);  // its handshake() sees the error
     }
     return true;
   }
@@ -442,7 +402,7 @@ bool TunnelServer::evict_oldest_pending(SteadyTime now) {
 void TunnelServer::refuse_password(Connection& connection, const std::string& user, std::string_view reason) {
   log::warn("tunnel", connection.log_id, "auth failed",
             {{"user", user}, {"peer", connection.peer}, {"reason", reason}});
-  connection.negotiator->on_password_verified(false, Clock::now());
+  connection.negotiator().on_password_verified(false, Clock::now());
 }
 
 // The throttle counts an attempt when it is queued (auth::AuthThrottle::reserve), so parallel
@@ -452,19 +412,19 @@ void TunnelServer::verify_password(const std::shared_ptr<Connection>& connection
   if (!passwords_) {
     ++counters_.auth_no_users;
     refuse_password(*connection, user, "no users file configured");
-    return drain(connection);
+    return connection->drain();
   }
   if (verify_queue_.size() >= cfg_.max_queued_verifications) {
     ++counters_.auth_throttled;
     refuse_password(*connection, user, "verification queue full");
-    return drain(connection);
+    return connection->drain();
   }
   auto verdict = throttle_.reserve(connection->peer_ip, Clock::now());
   if (!verdict.allowed) {
     ++counters_.auth_throttled;
     refuse_password(*connection, user, std::string("too many failures from this source (") +
                                            std::string(auth::to_string(verdict.refusal)) + ")");
-    return drain(connection);
+    return connection->drain();
   }
   verify_queue_.push_back({connection, std::move(user), std::move(password)});
   run_next_verification();
@@ -485,7 +445,7 @@ void TunnelServer::run_next_verification() {
       job.password.wipe();
       ++counters_.auth_throttled;
       refuse_password(*c, job.user, "too many failures from this source (locked out while queued)");
-      drain(c);
+      c->drain();
       continue;
     }
     verify_running_ = true;
@@ -525,8 +485,8 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
                  {"framed_ip", framed ? framed->to_string() : std::string("none")}});
       conn->password_user = user;
       conn->radius_class = std::move(verdict.radius_class);
-      conn->negotiator->on_password_verified(control::PasswordCheck::accepted, now, framed);
-      drain(conn);
+      conn->negotiator().on_password_verified(control::PasswordCheck::accepted, now, framed);
+      conn->drain();
       return;
     }
     case auth::PasswordOutcome::temporarily_failed:
@@ -536,8 +496,8 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
                  {{"user", user}, {"peer", live ? conn->peer : source}, {"backend", passwords_->kind()},
                   {"reason", verdict.reason}});
       if (!live) return;
-      conn->negotiator->on_password_verified(control::PasswordCheck::unavailable, now);
-      drain(conn);
+      conn->negotiator().on_password_verified(control::PasswordCheck::unavailable, now);
+      conn->drain();
       return;
     case auth::PasswordOutcome::rejected: break;
   }
@@ -551,23 +511,19 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
   timer->async_wait([this, weak, timer](const asio::error_code&) {
     auto c2 = weak.lock();
     if (!c2 || c2->torn_down) return;
-    c2->negotiator->on_password_verified(control::PasswordCheck::rejected, Clock::now());
-    drain(c2);
+    c2->negotiator().on_password_verified(control::PasswordCheck::rejected, Clock::now());
+    c2->drain();
   });
 }
 
-void TunnelServer::establish(Connection& connection, const control::TunnelParameters& params) {
-  auto session = make_peer_session(connection.stream->ssl(), data::Role::server, params);
-  if (!session) {
-    connection.negotiator->terminate("cannot export data-channel keys", Clock::now());
-    return;
-  }
+void TunnelServer::establish(Connection& connection, std::shared_ptr<PeerSession> session,
+                             const control::TunnelParameters& params) {
   session->inner_address = params.client_address.to_v4_uint();
   if (params.client_address6) session->inner_address6 = data::Ipv6Key::of(*params.client_address6);
   session->identity = params.identity;
   session->log_id = connection.log_id;
   release_handshake_slot(connection);  // authenticated: no longer a pending handshake
-  if (X509* cert = SSL_get0_peer_certificate(connection.stream->ssl())) {
+  if (X509* cert = SSL_get0_peer_certificate(connection.ssl())) {
     const auto expiry = auth::certificate_expiry("client certificate", "", cert, unix_now());
     session->certificate_not_before = expiry.start;
     session->certificate_not_after = expiry.end;
@@ -577,10 +533,9 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
                  {"expires_in_days", expiry.days_left}, {"hint", notice->hint}});
     }
   }
-  connection.session = session;
   connection.address6 = params.client_address6;
   connection.established_at = Clock::now();
-  data_plane_.add_session(session);
+  connection.attach_session(session);
   if (accounting_) {
     char id[20];
     std::snprintf(id, sizeof id, "%08x%08x", random_u32(), random_u32());
@@ -606,16 +561,16 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
   if (connection.torn_down) return;
   connection.torn_down = true;
   release_handshake_slot(connection);
-  if (connection.session) {
-    data_plane_.remove_session(connection.local_id);
+  if (const auto& session = connection.session()) {
+    connection.detach_session();
     account(connection, auth::radius::AcctStatus::stop, Clock::now(), terminate_cause(reason));
     forget_addresses(connection);
     log::info("tunnel", connection.log_id, "session down",
-              {{"identity", connection.session->identity}, {"reason", reason},
-               {"rx_packets", connection.session->rx_packets.load()},
-               {"tx_packets", connection.session->tx_packets.load()},
-               {"rx_bytes", connection.session->rx_bytes.load()},
-               {"tx_bytes", connection.session->tx_bytes.load()}});
+              {{"identity", session->identity}, {"reason", reason},
+               {"rx_packets", session->rx_packets.load()},
+               {"tx_packets", session->tx_packets.load()},
+               {"rx_bytes", session->rx_bytes.load()},
+               {"tx_bytes", session->tx_bytes.load()}});
   }
   connections_.erase(connection.local_id);
 }
@@ -623,14 +578,14 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
 // The SMTP side's view of who holds an inner address ends with the session, unless another
 // live session of the same identity holds the same address (both families).
 void TunnelServer::forget_addresses(Connection& connection) {
-  const PeerSession& mine = *connection.session;
+  const PeerSession& mine = *connection.session();
   std::lock_guard lock(identity_mutex_);
   auto forget = [&](const IpAddress& address, auto same_address) {
     auto it = identity_by_address_.find(address);
     if (it == identity_by_address_.end() || it->second != mine.identity) return;
     bool still_held = false;
     for (const auto& [id, other] : connections_) {
-      still_held |= other.get() != &connection && other->session && same_address(*other->session);
+      still_held |= other.get() != &connection && other->session() && same_address(*other->session());
     }
     if (!still_held) identity_by_address_.erase(it);
   };
@@ -644,9 +599,8 @@ void TunnelServer::forget_addresses(Connection& connection) {
 void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction direction, std::uint32_t epoch) {
   asio::post(io_, [this, session = std::move(session), direction, epoch] {
     auto it = connections_.find(session->local_session_id);
-    if (it == connections_.end() || it->second->session != session) return;
-    if (install_exported_key(it->second->stream->ssl(), data::Role::server, *session, direction, epoch)) {
-      session->rekeys.fetch_add(direction == Direction::send ? 1 : 0);
+    if (it == connections_.end() || it->second->session() != session) return;
+    if (it->second->install_key(direction, epoch)) {
       log::debug("tunnel", it->second->log_id, "key installed",
                  {{"direction", direction == Direction::send ? "send" : "receive"}, {"epoch", epoch}});
     }
@@ -656,21 +610,9 @@ void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction d
 void TunnelServer::on_tls_frames(std::shared_ptr<PeerSession> session) {
   asio::post(io_, [this, session = std::move(session)] {
     auto it = connections_.find(session->local_session_id);
-    if (it == connections_.end() || it->second->session != session || it->second->torn_down) return;
-    flush_tls_frames(it->second);
+    if (it == connections_.end() || it->second->session() != session || it->second->torn_down) return;
+    it->second->flush_tls_frames();
   });
-}
-
-// While the peer is slow to read, frames stay in the session's bounded queue (where overflow is
-// dropped and counted as tx_tls_queue_full) instead of piling up in the stream; the stream's
-// on_writable resumes. The queue's whole content fits under the stream's hard cap.
-static_assert(PeerSession::kTlsQueueFrames * PeerSession::kTlsMaxFrame + ControlStream::kBacklog <
-              ControlStream::kMaxQueued);
-void TunnelServer::flush_tls_frames(const std::shared_ptr<Connection>& connection) {
-  if (!connection->session || connection->torn_down || connection->stream->backlogged()) return;
-  connection->session->tls_out.drain(
-      [&](std::span<const std::uint8_t> frame) { connection->negotiator->send_data_frame(frame); });
-  drain(connection);
 }
 
 asio::awaitable<void> TunnelServer::housekeeping() {
@@ -688,8 +630,8 @@ asio::awaitable<void> TunnelServer::housekeeping() {
 
 void TunnelServer::account(Connection& connection, auth::radius::AcctStatus status, SteadyTime now,
                            std::optional<auth::radius::TerminateCause> cause) {
-  if (!accounting_ || !connection.session || connection.acct_session_id.empty()) return;
-  const PeerSession& s = *connection.session;
+  if (!accounting_ || !connection.session() || connection.acct_session_id.empty()) return;
+  const PeerSession& s = *connection.session();
   auth::AccountingRecord r;
   r.session_id = connection.acct_session_id;
   r.multi_session_id = connection.acct_multi_session_id;
@@ -710,7 +652,7 @@ void TunnelServer::account(Connection& connection, auth::radius::AcctStatus stat
 void TunnelServer::send_interim_updates(SteadyTime now) {
   if (!accounting_ || accounting_->interim_interval().count() == 0) return;
   for (const auto& [id, connection] : connections_) {
-    if (!connection->session || connection->torn_down) continue;
+    if (!connection->session() || connection->torn_down) continue;
     if (now - connection->last_accounted >= accounting_->interim_interval())
       account(*connection, auth::radius::AcctStatus::interim_update, now);
   }
@@ -719,17 +661,16 @@ void TunnelServer::send_interim_updates(SteadyTime now) {
 void TunnelServer::reap_idle(SteadyTime now) {
   std::vector<std::shared_ptr<Connection>> stale;
   for (const auto& [id, connection] : connections_) {
-    if (!connection->session || connection->torn_down) continue;
-    std::int64_t last_ns = connection->session->last_rx_ns.load(std::memory_order_relaxed);
+    if (!connection->session() || connection->torn_down) continue;
+    std::int64_t last_ns = connection->session()->last_rx_ns.load(std::memory_order_relaxed);
     SteadyTime last = std::max(connection->established_at, SteadyTime(SteadyTime::duration(last_ns)));
     if (now - last >= cfg_.idle_timeout) stale.push_back(connection);
   }
   for (const auto& connection : stale) {
     auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(cfg_.idle_timeout).count();
     log::info("tunnel", connection->log_id, "reaping stale session",
-              {{"identity", connection->session->identity}, {"idle_s", idle_s}});
-    connection->negotiator->terminate("idle for " + std::to_string(idle_s) + " s", now);
-    drain(connection);
+              {{"identity", connection->session()->identity}, {"idle_s", idle_s}});
+    connection->terminate("idle for " + std::to_string(idle_s) + " s", now);
   }
 }
 

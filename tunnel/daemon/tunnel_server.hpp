@@ -16,6 +16,8 @@
 // a backend that cannot answer makes the login fail as "temporarily unavailable" (the client
 // retries; not counted by the throttle). With RADIUS accounting, each session is accounted
 // Start / Interim-Update / Stop (auth/radius_accounting.hpp) from its data-plane counters.
+// Each connection is a ControlConnection (control_connection.hpp: its stream, negotiator actions,
+// TLS-fallback frames and key requests); this class adds what only the server does.
 // Threading: everything here runs on the io_context thread except password checks (a one-thread
 // pool) and the data plane's key requests, which are posted back to the io_context.
 #pragma once
@@ -89,16 +91,14 @@ class TunnelServer {
   void reap_idle(std::chrono::steady_clock::time_point now);
   asio::awaitable<void> handshake(std::shared_ptr<Connection> connection);
   void begin_negotiation(const std::shared_ptr<Connection>& connection);
-  void drain(const std::shared_ptr<Connection>& connection);
   void verify_password(const std::shared_ptr<Connection>& connection, std::string user, SecretBytes password);
   void run_next_verification();
   void on_verified(const std::weak_ptr<Connection>& weak, const std::string& source, const std::string& user,
                    auth::PasswordVerdict verdict);
   void refuse_password(Connection& connection, const std::string& user, std::string_view reason);
   void release_handshake_slot(Connection& connection);
-  void flush_tls_frames(const std::shared_ptr<Connection>& connection);
   bool evict_oldest_pending(std::chrono::steady_clock::time_point now);
-  void establish(Connection& connection, const control::TunnelParameters& params);
+  void establish(Connection& connection, std::shared_ptr<PeerSession> session, const control::TunnelParameters& params);
   void teardown(Connection& connection, const std::string& reason);
   void forget_addresses(Connection& connection);
   void account(Connection& connection, auth::radius::AcctStatus status, std::chrono::steady_clock::time_point now,
