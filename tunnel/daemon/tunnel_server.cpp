@@ -149,7 +149,7 @@ void TunnelServer::reload() {
       passwords_->reload();
       log::info("tunnel", "", "reloaded", {{"users", passwords_->summary()}});
     } catch (const std::exception& e) {
-      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+      log::error("tunnel", "", "reload_failed", {{"error", e.what()}});
     }
   }
   if (cfg_.client_ca) {
@@ -158,7 +158,7 @@ void TunnelServer::reload() {
       log::info("tunnel", "", "reloaded", {{"client_ca", cfg_.client_ca->string()},
                                            {"crl", cfg_.crl ? cfg_.crl->string() : "none"}});
     } catch (const std::exception& e) {
-      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+      log::error("tunnel", "", "reload_failed", {{"error", e.what()}});
     }
   }
   if (cfg_.deny_list) {
@@ -166,7 +166,7 @@ void TunnelServer::reload() {
       deny_list_.reload();
       log::info("tunnel", "", "reloaded", {{"deny_list", deny_list_.size()}});
     } catch (const std::exception& e) {
-      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+      log::error("tunnel", "", "reload_failed", {{"error", e.what()}});
     }
   }
   end_revoked_sessions();
@@ -182,7 +182,7 @@ void TunnelServer::end_revoked_sessions() {
     if (connection->torn_down || !connection->negotiator) continue;
     const std::string why = no_longer_allowed(*connection);
     if (why.empty()) continue;
-    log::warn("tunnel", connection->log_id, "session ended by reload",
+    log::warn("tunnel", connection->log_id, "session_ended_by_reload",
               {{"identity", connection->negotiator->identity()}, {"peer", connection->peer}, {"reason", why}});
     connection->negotiator->terminate(why, Clock::now());
     drain(connection);
@@ -229,7 +229,7 @@ asio::awaitable<void> TunnelServer::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(remote, kAsTuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
-      log::warn("tunnel", "", "accept failed", {{"error", ec.message()}});
+      log::warn("tunnel", "", "accept_failed", {{"error", ec.message()}});
       // Out of descriptors (EMFILE/ENFILE) the listen queue stays readable: retrying at once
       // would spin the one I/O thread every control channel and the SMTP listener share.
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space) {
@@ -320,7 +320,7 @@ asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connec
     release_handshake_slot(*connection);
     co_return;
   }
-  log::info("tunnel", connection->log_id, "tls established",
+  log::info("tunnel", connection->log_id, "tls_established",
             {{"peer", connection->peer}, {"tls", describe_session(stream.native_handle())}});
   begin_negotiation(connection);
 }
@@ -403,7 +403,7 @@ void TunnelServer::drain(const std::shared_ptr<Connection>& connection) {
       // Data means the client has chosen TLS: the forwarding core follows it (echoes may be probes).
       data_plane_.receive_over_tls(connection->session, frame->bytes);
     } else if (auto* closed = std::get_if<control::Closed>(&action)) {
-      log::info("tunnel", connection->log_id, "control closed", {{"reason", closed->reason}});
+      log::info("tunnel", connection->log_id, "control_closed", {{"reason", closed->reason}});
       connection->stream->close(closed->reason);
       teardown(*connection, closed->reason);
     }
@@ -440,7 +440,7 @@ bool TunnelServer::evict_oldest_pending(SteadyTime now) {
 }
 
 void TunnelServer::refuse_password(Connection& connection, const std::string& user, std::string_view reason) {
-  log::warn("tunnel", connection.log_id, "auth failed",
+  log::warn("tunnel", connection.log_id, "auth_rejected",
             {{"user", user}, {"peer", connection.peer}, {"reason", reason}});
   connection.negotiator->on_password_verified(false, Clock::now());
 }
@@ -520,7 +520,7 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
       if (!live) return;
       std::optional<IpAddress> framed;
       if (verdict.framed_ipv4) framed = IpAddress::from_v4_uint(*verdict.framed_ipv4);
-      log::info("tunnel", conn->log_id, "auth ok",
+      log::info("tunnel", conn->log_id, "auth_accepted",
                 {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()},
                  {"framed_ip", framed ? framed->to_string() : std::string("none")}});
       conn->password_user = user;
@@ -532,7 +532,7 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
     case auth::PasswordOutcome::temporarily_failed:
       throttle_.release(source);
       ++counters_.auth_unavailable;
-      log::error("tunnel", live ? conn->log_id : std::string(), "auth unavailable",
+      log::error("tunnel", live ? conn->log_id : std::string(), "auth_unavailable",
                  {{"user", user}, {"peer", live ? conn->peer : source}, {"backend", passwords_->kind()},
                   {"reason", verdict.reason}});
       if (!live) return;
@@ -544,7 +544,7 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
   auto delay = throttle_.record_failure(source, now);
   ++counters_.auth_bad_password;
   if (!live) return;
-  log::warn("tunnel", conn->log_id, "auth failed",
+  log::warn("tunnel", conn->log_id, "auth_rejected",
             {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()}, {"reason", verdict.reason},
              {"delay_ms", delay.count()}});
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
@@ -594,7 +594,7 @@ void TunnelServer::establish(Connection& connection, const control::TunnelParame
     identity_by_address_[params.client_address] = params.identity;
     if (params.client_address6) identity_by_address_[*params.client_address6] = params.identity;
   }
-  log::info("tunnel", connection.log_id, "session up",
+  log::info("tunnel", connection.log_id, "session_up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
              {"address6", params.client_address6 ? params.client_address6->to_string() : std::string("none")},
              {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
@@ -610,7 +610,7 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
     data_plane_.remove_session(connection.local_id);
     account(connection, auth::radius::AcctStatus::stop, Clock::now(), terminate_cause(reason));
     forget_addresses(connection);
-    log::info("tunnel", connection.log_id, "session down",
+    log::info("tunnel", connection.log_id, "session_down",
               {{"identity", connection.session->identity}, {"reason", reason},
                {"rx_packets", connection.session->rx_packets.load()},
                {"tx_packets", connection.session->tx_packets.load()},
@@ -647,7 +647,7 @@ void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction d
     if (it == connections_.end() || it->second->session != session) return;
     if (install_exported_key(it->second->stream->ssl(), data::Role::server, *session, direction, epoch)) {
       session->rekeys.fetch_add(direction == Direction::send ? 1 : 0);
-      log::debug("tunnel", it->second->log_id, "key installed",
+      log::debug("tunnel", it->second->log_id, "key_installed",
                  {{"direction", direction == Direction::send ? "send" : "receive"}, {"epoch", epoch}});
     }
   });
@@ -726,7 +726,7 @@ void TunnelServer::reap_idle(SteadyTime now) {
   }
   for (const auto& connection : stale) {
     auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(cfg_.idle_timeout).count();
-    log::info("tunnel", connection->log_id, "reaping stale session",
+    log::info("tunnel", connection->log_id, "session_reaped",
               {{"identity", connection->session->identity}, {"idle_s", idle_s}});
     connection->negotiator->terminate("idle for " + std::to_string(idle_s) + " s", now);
     drain(connection);
