@@ -138,7 +138,13 @@ std::optional<ExpiryNotice> expiry_notice(const Expiry& e, ExpiryKind kind, std:
   const std::filesystem::path path = e.path;
   const std::string dir = path.has_parent_path() ? path.parent_path().string() : std::string("DIR");
   const std::string name = path.empty() ? std::string("NAME") : path.stem().string();
-  ExpiryNotice n{e.level, e.what + (expired ? " has expired" : " expires soon"), ""};
+  ExpiryNotice n{e.level, expired ? log::EventName("certificate_expired") : log::EventName("certificate_expires_soon"),
+                 ""};
+  if (kind == ExpiryKind::ca) {
+    n.event = expired ? log::EventName("ca_expired") : log::EventName("ca_expires_soon");
+  } else if (kind == ExpiryKind::crl) {
+    n.event = expired ? log::EventName("crl_expired") : log::EventName("crl_expires_soon");
+  }
   switch (kind) {
     case ExpiryKind::crl:
       n.hint = expired ? "every client certificate is refused (\"CRL has expired\") until it is re-signed: "

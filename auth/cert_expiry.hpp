@@ -11,6 +11,8 @@
 // Contract: no I/O except the *_file() readers, which never throw (the error goes into the result).
 #pragma once
 
+#include "common/log.hpp"
+
 #include <openssl/asn1.h>
 #include <openssl/x509.h>
 
@@ -72,7 +74,7 @@ Expiry file_expiry(const WatchedFile& file, std::int64_t now);
 // (its stem) when there is a path; `client` names the certificate of a client_certificate.
 struct ExpiryNotice {
   ExpiryLevel level;  // warn or expired (log it as an error)
-  std::string event;  // "tunnel certificate expires soon", "CRL has expired"
+  log::EventName event;  // certificate_/ca_/crl_ + expires_soon or expired, by kind
   std::string hint;
 };
 std::optional<ExpiryNotice> expiry_notice(const Expiry& e, ExpiryKind kind, std::string_view client = {});

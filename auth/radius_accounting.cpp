@@ -89,7 +89,7 @@ void RadiusAccounting::submit(AcctStatus status, AccountingRecord record, std::o
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= kMaxQueued) {
-      log::warn("radius", record.session_id, "accounting dropped",
+      log::warn("radius", record.session_id, "accounting_dropped",
                 {{"status", to_string(status)}, {"user", record.user}, {"reason", "queue full"}});
       return;
     }
@@ -122,16 +122,16 @@ void RadiusAccounting::send(const Job& job) {
   });
   const auto& r = job.record;
   if (!exchange.answer) {
-    log::warn("radius", r.session_id, "accounting lost",
+    log::warn("radius", r.session_id, "accounting_lost",
               {{"status", to_string(job.status)}, {"user", r.user}, {"error", exchange.error}});
     return;
   }
   if (job.status == AcctStatus::accounting_on || job.status == AcctStatus::accounting_off) {
-    log::info("radius", r.session_id, "accounting sent",
+    log::info("radius", r.session_id, "accounting_sent",
               {{"status", to_string(job.status)}, {"server", exchange.server}, {"nas_identifier", config_.nas_identifier}});
     return;
   }
-  log::info("radius", r.session_id, "accounting sent",
+  log::info("radius", r.session_id, "accounting_sent",
             {{"status", to_string(job.status)}, {"user", r.user}, {"server", exchange.server},
              {"input_octets", r.input_octets}, {"output_octets", r.output_octets}, {"session_time", r.session_time}});
 }

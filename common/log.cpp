@@ -126,7 +126,7 @@ std::string format_stderr_line(Level level, std::string_view line, bool journal,
   return out;
 }
 
-std::string format_line(std::string_view component, std::string_view id, std::string_view ev,
+std::string format_line(std::string_view component, std::string_view id, EventName ev,
                         std::initializer_list<Field> fields) {
   std::string out;
   out.reserve(96);
@@ -136,7 +136,7 @@ std::string format_line(std::string_view component, std::string_view id, std::st
     append_value(out, id);
   }
   out.push_back(' ');
-  out.append(ev);
+  out.append(ev.text());
   for (const auto& f : fields) {
     out.push_back(' ');
     out.append(f.key);
@@ -154,7 +154,7 @@ Sink set_sink(Sink sink) {
 
 void set_min_level(Level level) { g_min_level = static_cast<int>(level); }
 
-void event(Level level, std::string_view component, std::string_view id, std::string_view ev,
+void event(Level level, std::string_view component, std::string_view id, EventName ev,
            std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
   std::string line = format_line(component, id, ev, fields);

@@ -7,8 +7,14 @@
 // itself; `journalctl -p warning` then filters by level. The key=value text is the same.
 // Contract: values are escaped (quoted when they hold spaces, quotes or control bytes) so one
 // event is always one line; secrets must never be passed here.
+// The event is a snake_case identifier ([a-z][a-z0-9_]*: "session_up", "auth_rejected"), never a
+// phrase, so a line splits unambiguously into component, id=, event and key=value fields; what an
+// operator should read goes into fields (effect=..., hint=..., reason=...). EventName enforces it at
+// compile time: it is built only from a string literal that passes is_event_name(), so
+// log::info("tunnel", id, "session up") does not compile. Variable parts go into fields.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -18,6 +24,36 @@ namespace postern::log {
 
 enum class Level { debug, info, warning, error };
 std::string_view to_string(Level level);
+
+// True for a valid event name: [a-z][a-z0-9_]*, at most 64 characters, no "__", no trailing "_".
+constexpr bool is_event_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() < 'a' || name.front() > 'z' || name.back() == '_') {
+    return false;
+  }
+  char previous = 0;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok || (c == '_' && previous == '_')) return false;
+    previous = c;
+  }
+  return true;
+}
+
+// An event name checked at compile time (see the header comment). Copyable at run time, so a
+// choice between two literals is written `cond ? EventName("a") : EventName("b")`.
+class EventName {
+ public:
+  template <std::size_t N>
+  consteval EventName(const char (&literal)[N]) : text_(literal, N - 1) {  // NOLINT: implicit on purpose
+    // Not a constant expression, so a bad literal is a compile error ("call to consteval function
+    // is not a constant expression", pointing at this line).
+    if (!is_event_name(text_)) throw "log event names are snake_case: [a-z][a-z0-9_]*";
+  }
+  constexpr std::string_view text() const { return text_; }
+
+ private:
+  std::string_view text_;
+};
 
 struct Field {
   std::string_view key;
@@ -42,7 +78,7 @@ bool is_journal_stream(const char* journal_stream, int fd);
 std::string format_stderr_line(Level level, std::string_view line, bool journal, std::string_view timestamp);
 
 // Formats "component id=ID event k=v ..." (no timestamp, no level): what sinks receive.
-std::string format_line(std::string_view component, std::string_view id, std::string_view event,
+std::string format_line(std::string_view component, std::string_view id, EventName event,
                         std::initializer_list<Field> fields);
 
 using Sink = std::function<void(Level, std::string_view line)>;
@@ -51,22 +87,22 @@ using Sink = std::function<void(Level, std::string_view line)>;
 Sink set_sink(Sink sink);
 void set_min_level(Level level);
 
-void event(Level level, std::string_view component, std::string_view id, std::string_view event,
+void event(Level level, std::string_view component, std::string_view id, EventName event,
            std::initializer_list<Field> fields = {});
 
-inline void info(std::string_view component, std::string_view id, std::string_view ev,
+inline void info(std::string_view component, std::string_view id, EventName ev,
                  std::initializer_list<Field> fields = {}) {
   event(Level::info, component, id, ev, fields);
 }
-inline void warn(std::string_view component, std::string_view id, std::string_view ev,
+inline void warn(std::string_view component, std::string_view id, EventName ev,
                  std::initializer_list<Field> fields = {}) {
   event(Level::warning, component, id, ev, fields);
 }
-inline void error(std::string_view component, std::string_view id, std::string_view ev,
+inline void error(std::string_view component, std::string_view id, EventName ev,
                   std::initializer_list<Field> fields = {}) {
   event(Level::error, component, id, ev, fields);
 }
-inline void debug(std::string_view component, std::string_view id, std::string_view ev,
+inline void debug(std::string_view component, std::string_view id, EventName ev,
                   std::initializer_list<Field> fields = {}) {
   event(Level::debug, component, id, ev, fields);
 }

@@ -51,9 +51,9 @@ class Helper {
     if (!file_.has_backup()) return;
     std::string error;
     if (file_.restore(error)) {
-      log::error("dns", "", "cannot restore after a crashed run", {{"error", error}});
+      log::error("dns", "", "crash_restore_failed", {{"error", error}});
     } else {
-      log::info("dns", "", "restored after a crashed run", {{"file", file_.target().string()}});
+      log::info("dns", "", "crash_restored", {{"file", file_.target().string()}});
     }
   }
 
@@ -109,7 +109,7 @@ class Helper {
     if (reply.empty()) reply = "ok";
     if (::send(fd, reply.data(), std::min(reply.size(), kMaxMessage), MSG_NOSIGNAL) < 0) break;
   }
-  if (auto error = helper.restore(); !error.empty()) log::error("dns", "", "restore failed", {{"error", error}});
+  if (auto error = helper.restore(); !error.empty()) log::error("dns", "", "restore_failed", {{"error", error}});
   ::_exit(0);
 }
 
@@ -139,7 +139,7 @@ std::unique_ptr<ResolverHelper> ResolverHelper::spawn(const ResolverOptions& opt
     helper_main(fd, options, backend);
   }
   theirs.reset();
-  log::info("dns", "", "helper started", {{"backend", to_string(backend)}, {"pid", static_cast<long>(pid)}});
+  log::info("dns", "", "helper_started", {{"backend", to_string(backend)}, {"pid", static_cast<long>(pid)}});
   return std::unique_ptr<ResolverHelper>(new ResolverHelper(std::move(ours), pid, backend));
 }
 

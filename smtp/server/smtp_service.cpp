@@ -310,7 +310,7 @@ void SmtpService::reload() {
                                       {"senders", st.rules ? st.rules->senders_loaded() : 0},
                                       {"recipients", st.rules ? st.rules->recipients_loaded() : 0}});
   } catch (const std::exception& e) {
-    log::error(kLog, "-", "reload failed, keeping the previous files", {{"error", e.what()}});
+    log::error(kLog, "-", "reload_failed", {{"error", e.what()}, {"effect", "keeping the previous files"}});
   }
 }
 

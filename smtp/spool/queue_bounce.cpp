@@ -19,7 +19,7 @@ std::vector<DsnRecipient> reportable(const QueuedMessage& message, const Message
     // The state follows envelope order, so i indexes the envelope's params too.
     const RecipientParams& params = message.params(i);
     if (!notify_on_failure(params)) {
-      log::info(kLog, message.id, "no bounce requested", {{"to", r.address}, {"notify", params.notify}});
+      log::info(kLog, message.id, "bounce_not_requested", {{"to", r.address}, {"notify", params.notify}});
       continue;
     }
     out.push_back({r.address, params.orcpt, r.status_code, r.remote_mta, r.remote_reply,
@@ -36,7 +36,7 @@ bool QueueRunner::store_bounce(const QueuedMessage& message, const MessageState&
     for (const RecipientState& r : state.recipients) {
       if (r.status != RecipientStatus::failed) continue;
       // RFC 3461 / RFC 5321 6.1: a notification about a notification is never sent.
-      log::warn(kLog, message.id, "bounce dropped",
+      log::warn(kLog, message.id, "bounce_dropped",
                 {{"to", r.address}, {"reason", "null sender (the message is itself a bounce)"}});
     }
     return true;
@@ -64,9 +64,9 @@ bool QueueRunner::store_bounce(const QueuedMessage& message, const MessageState&
   std::error_code ec = spool_.store_as(id, envelope, build_dsn(in));
   if (ec == make_error_code(errc::id_collision)) {
     // Stored by an earlier run that crashed before removing the original.
-    log::info(kLog, message.id, "bounce already queued", {{"dsn", id}});
+    log::info(kLog, message.id, "bounce_already_queued", {{"dsn", id}});
   } else if (ec) {
-    log::error(kLog, message.id, "cannot store bounce, will retry", {{"error", ec.message()}});
+    log::error(kLog, message.id, "bounce_store_failed", {{"error", ec.message()}, {"effect", "will retry"}});
     return false;
   } else {
     log::info(kLog, message.id, "bounced",

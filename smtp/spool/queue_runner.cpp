@@ -46,7 +46,7 @@ std::error_code QueueRunner::recover(TimePoint now) {
     entries_.try_emplace(std::move(id), entry);
   }
   if (!ids.empty()) {
-    log::info(kLog, "-", "queue recovered", {{"messages", ids.size()}, {"held", held}});
+    log::info(kLog, "-", "queue_recovered", {{"messages", ids.size()}, {"held", held}});
   }
   return {};
 }
@@ -116,8 +116,8 @@ bool QueueRunner::attempt(const std::string& id, Entry& entry, TimePoint now) {
   std::vector<QueueRecord> records;
   if (auto ec = spool_.load(id, message, records)) {
     if (ec == std::errc::no_such_file_or_directory) return true;
-    log::error(kLog, id, "queue file unreadable, left in place",
-               {{"path", spool_.queue_path(id).string()}, {"error", ec.message()}});
+    log::error(kLog, id, "queue_file_unreadable",
+               {{"path", spool_.queue_path(id).string()}, {"error", ec.message()}, {"effect", "left in place"}});
     return true;
   }
   MessageState state = build_message_state(message, records);
@@ -136,7 +136,7 @@ bool QueueRunner::attempt(const std::string& id, Entry& entry, TimePoint now) {
   if (!pending.empty()) {
     std::vector<DeliveryResult> results = delivery_.deliver(message, pending);
     if (results.size() != pending.size()) {
-      log::error(kLog, id, "delivery returned a wrong number of results",
+      log::error(kLog, id, "delivery_result_mismatch",
                  {{"expected", pending.size()}, {"got", results.size()}});
       results.resize(pending.size(), make_result(DeliveryStatus::temporary_failure, "internal error"));
     }
@@ -150,7 +150,7 @@ bool QueueRunner::attempt(const std::string& id, Entry& entry, TimePoint now) {
       batch.push_back(QueueRecord::attempt(now, next));
     }
     if (auto ec = spool_.append_records(id, batch)) {
-      log::error(kLog, id, "cannot record delivery outcomes, will retry", {{"error", ec.message()}});
+      log::error(kLog, id, "record_outcomes_failed", {{"error", ec.message()}, {"effect", "will retry"}});
       entry.recovered = true;  // some may have been delivered: the repeat must check
       entry.due = now + backoff(state.attempts + 1);
       return false;
@@ -225,7 +225,7 @@ void QueueRunner::record_results(const QueuedMessage& message, std::span<const s
 bool QueueRunner::finish(const QueuedMessage& message, const MessageState& state, TimePoint now) {
   if (!store_bounce(message, state, now)) return false;
   if (auto ec = spool_.remove(message.id)) {
-    log::error(kLog, message.id, "cannot remove queue file", {{"error", ec.message()}});
+    log::error(kLog, message.id, "queue_file_remove_failed", {{"error", ec.message()}});
   }
   std::lock_guard lock(mutex_);
   ++stats_.completed;
@@ -278,13 +278,13 @@ void QueueRunner::apply(const Command& c, TimePoint now) {
     if (it == entries_.end()) return;  // finished meanwhile
     if (c.verb == Verb::retry) {
       it->second.due = now;
-      log::info(kLog, c.id, "retry requested", {{"held", it->second.held ? "yes" : "no"}});
+      log::info(kLog, c.id, "retry_requested", {{"held", it->second.held ? "yes" : "no"}});
       return;
     }
   }
   if (c.verb == Verb::remove) {
     if (auto ec = spool_.remove(c.id)) {
-      log::error(kLog, c.id, "cannot remove queue file", {{"error", ec.message()}});
+      log::error(kLog, c.id, "queue_file_remove_failed", {{"error", ec.message()}});
       return;
     }
     log::warn(kLog, c.id, "removed", {{"by", "operator"}, {"bounce", "none"}});
@@ -295,10 +295,11 @@ void QueueRunner::apply(const Command& c, TimePoint now) {
   const bool hold = c.verb == Verb::hold;
   const QueueRecord record = hold ? QueueRecord::held(now) : QueueRecord::released(now);
   if (auto ec = spool_.append_records(c.id, std::span(&record, 1))) {
-    log::error(kLog, c.id, hold ? "cannot hold" : "cannot release", {{"error", ec.message()}});
+    log::error(kLog, c.id, hold ? log::EventName("hold_failed") : log::EventName("release_failed"),
+               {{"error", ec.message()}});
     return;
   }
-  log::info(kLog, c.id, hold ? "held" : "released", {{"by", "operator"}});
+  log::info(kLog, c.id, hold ? log::EventName("held") : log::EventName("released"), {{"by", "operator"}});
   std::lock_guard lock(mutex_);
   if (auto it = entries_.find(c.id); it != entries_.end()) {
     it->second.held = hold;
@@ -309,7 +310,7 @@ void QueueRunner::apply(const Command& c, TimePoint now) {
 std::vector<MessageSnapshot> QueueRunner::list() const {
   std::vector<MessageSnapshot> out;
   if (auto ec = list_queue_snapshot(spool_, out)) {
-    log::error(kLog, "-", "cannot list the queue", {{"error", ec.message()}});
+    log::error(kLog, "-", "queue_list_failed", {{"error", ec.message()}});
     return out;
   }
   std::lock_guard lock(mutex_);
@@ -340,7 +341,7 @@ void QueueRunner::stop() {
 
 void QueueRunner::worker_loop() {
   if (auto ec = recover(Clock::now())) {
-    log::error(kLog, "-", "queue recovery failed", {{"path", spool_.root().string()},
+    log::error(kLog, "-", "queue_recovery_failed", {{"path", spool_.root().string()},
                                                      {"error", ec.message()}});
   }
   std::unique_lock lock(mutex_);

@@ -31,7 +31,7 @@ void deliver_subset(Delivery& delivery, const QueuedMessage& message,
   std::vector<DeliveryResult> got = delivery.deliver(message, subset);
   if (got.size() != subset.size()) {
     // A bug in the delivery: log it and retry those recipients rather than guess.
-    log::error("smtp", message.id, "delivery returned a wrong number of results",
+    log::error("smtp", message.id, "delivery_result_mismatch",
                {{"expected", subset.size()}, {"got", got.size()}});
   }
   for (std::size_t k = 0; k < index.size(); ++k) {

@@ -128,7 +128,7 @@ TEST_F(CertExpiryFiles, CrlPastNextUpdateIsExpiredAndRefusedByTheVerifyStore) {
   const auto notice = expiry_notice(e, ExpiryKind::crl);
   ASSERT_TRUE(notice.has_value());
   EXPECT_EQ(notice->level, ExpiryLevel::expired);
-  EXPECT_EQ(notice->event, "CRL has expired");
+  EXPECT_EQ(notice->event.text(), "crl_expired");
   EXPECT_EQ(notice->hint, "every client certificate is refused (\"CRL has expired\") until it is re-signed: "
                           "postern pki crl " + dir_.string() + ", then SIGHUP the server");
 
@@ -153,7 +153,7 @@ TEST_F(CertExpiryFiles, FreshDefaultCrlIsOkAndWarnsTenDaysOut) {
   EXPECT_EQ(later.days_left, 9);
   const auto notice = expiry_notice(later, ExpiryKind::crl);
   ASSERT_TRUE(notice.has_value());
-  EXPECT_EQ(notice->event, "CRL expires soon");
+  EXPECT_EQ(notice->event.text(), "crl_expires_soon");
   EXPECT_EQ(notice->hint, "re-sign it before then: postern pki crl /etc/postern/pki, then SIGHUP the server");
   EXPECT_EQ(describe_expiry(later), "expires in 9 days (" + format_utc(end) + ")");
 }
@@ -168,7 +168,7 @@ TEST_F(CertExpiryFiles, NoticesForCertificatesAndCa) {
   e.level = ExpiryLevel::warn;
   auto n = expiry_notice(e, ExpiryKind::server_certificate);
   ASSERT_TRUE(n);
-  EXPECT_EQ(n->event, "tunnel certificate expires soon");
+  EXPECT_EQ(n->event.text(), "certificate_expires_soon");
   EXPECT_EQ(n->hint, "postern pki renew /etc/postern/pki server, then restart the server "
                      "(clients pinning server_fingerprint need the new one)");
   e.what = "client CA";
@@ -176,7 +176,7 @@ TEST_F(CertExpiryFiles, NoticesForCertificatesAndCa) {
   e.level = ExpiryLevel::expired;
   n = expiry_notice(e, ExpiryKind::ca);
   ASSERT_TRUE(n);
-  EXPECT_EQ(n->event, "client CA has expired");
+  EXPECT_EQ(n->event.text(), "ca_expired");
   EXPECT_EQ(n->hint, "postern pki renew /etc/postern/pki ca, then give the new ca.pem to every client and server");
   e.what = "client certificate";
   e.path = "";

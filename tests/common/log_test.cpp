@@ -24,6 +24,35 @@ TEST(LogFormat, ValuesWithSpacesQuotesOrControlBytesAreQuoted) {
   EXPECT_EQ(format_line("smtp", "", "x", {{"v", ""}}), "smtp x v=\"\"");
 }
 
+// The rule EventName enforces at compile time (a literal failing it does not build).
+static_assert(is_event_name("session_up"));
+static_assert(is_event_name("auth_rejected"));
+static_assert(is_event_name("ipv6_pool_exhausted"));
+static_assert(is_event_name("x"));
+static_assert(!is_event_name(""));
+static_assert(!is_event_name("session up"));
+static_assert(!is_event_name("SIGHUP: reloading"));
+static_assert(!is_event_name("Session_up"));
+static_assert(!is_event_name("6to4"));
+static_assert(!is_event_name("_hidden"));
+static_assert(!is_event_name("trailing_"));
+static_assert(!is_event_name("double__underscore"));
+static_assert(!is_event_name("tls-failed"));
+static_assert(!is_event_name("k=v"));
+static_assert(EventName("session_up").text() == "session_up");
+
+TEST(LogEventName, SnakeCaseIdentifiersOnly) {
+  EXPECT_TRUE(is_event_name("tun_offload_unavailable"));
+  EXPECT_TRUE(is_event_name(std::string(64, 'a')));
+  EXPECT_FALSE(is_event_name(std::string(65, 'a')));
+  EXPECT_FALSE(is_event_name("tun offload unavailable; one packet per read"));
+  EXPECT_FALSE(is_event_name("queue\nfile"));
+  EXPECT_FALSE(is_event_name(std::string_view("a\0b", 3)));
+  // A run-time choice between literals stays checked: each side is built at compile time.
+  const bool held = true;
+  EXPECT_EQ(format_line("smtp", "q1", held ? EventName("held") : EventName("released"), {}), "smtp id=q1 held");
+}
+
 TEST(LogSink, EventsBelowMinimumLevelAreDropped) {
   std::vector<std::string> lines;
   auto old = set_sink([&](Level, std::string_view line) { lines.emplace_back(line); });

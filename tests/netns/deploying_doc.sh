@@ -148,5 +148,5 @@ done
 [ "$(stat -c %U "/proc/$server_pid")" = postern ] || fail "the server does not run as postern"
 kill -HUP "$server_pid"
 wait_for 10 "the reload with carol" grep -q 'reloaded.*users=2' "$WORK/site-daemon.log"
-if grep -q "reload failed" "$WORK/site-daemon.log"; then fail "reload failed: $(grep 'reload failed' "$WORK/site-daemon.log")"; fi
+if grep -q "reload_failed" "$WORK/site-daemon.log"; then fail "reload_failed: $(grep 'reload_failed' "$WORK/site-daemon.log")"; fi
 log "PASS: docs/deploying.md followed as written; message delivered to bob@example.org ($message)"

@@ -53,14 +53,14 @@ wait_for 10 "server" in_site ip link show pst0
 wait_for 10 "smtp listener" grep -q "listening.*port=587" "$WORK/server.log"
 
 try_client alice 'user = "alice"' 'password_file = "alice.pass"' || fail "alice (in the group) was refused"
-grep -q 'auth ok user=alice .*backend=ldap' "$WORK/server.log" || fail "no 'auth ok' for alice from the ldap backend"
+grep -q 'auth_accepted user=alice .*backend=ldap' "$WORK/server.log" || fail "no 'auth_accepted' for alice from the ldap backend"
 log "tunnel: directory user alice accepted"
 try_client wrongpw 'user = "alice"' 'password_file = "wrong.pass"' && fail "alice with a wrong password was accepted"
-grep -q 'auth failed user=alice .*reason="bad password for uid=alice,ou=people,dc=site,dc=test"' "$WORK/server.log" \
+grep -q 'auth_rejected user=alice .*reason="bad password for uid=alice,ou=people,dc=site,dc=test"' "$WORK/server.log" \
   || fail "the wrong password's refusal is not logged with the directory's reason"
 log "tunnel: wrong password refused"
 try_client bob 'user = "bob"' 'password_file = "bob.pass"' && fail "bob (not in the group) was accepted"
-grep -q 'auth failed user=bob .*is not matched by group_filter' "$WORK/server.log" || fail "bob's refusal does not name the group filter"
+grep -q 'auth_rejected user=bob .*is not matched by group_filter' "$WORK/server.log" || fail "bob's refusal does not name the group filter"
 log "tunnel: bob (right password, outside the group) refused"
 try_client nobody 'user = "x*)(uid=*"' 'password_file = "alice.pass"' && fail "an injected filter was accepted"
 grep -qF 'no entry matches (uid=x\\2a\\29\\28uid=\\2a)' "$WORK/server.log" || fail "the login name was not escaped in the filter"
@@ -85,10 +85,10 @@ log "smtp: slapd down -> $reply"
 write_client_config "$WORK/retry.toml" 'user = "alice"' 'password_file = "alice.pass"'
 start_client "$WORK/retry.toml" retry
 RETRY_PID=$CLIENT_PID
-wait_for 10 "the client told to retry" grep -q 'attempt failed .*reason="authentication temporarily unavailable"' "$WORK/retry.log"
+wait_for 10 "the client told to retry" grep -q 'attempt_failed .*reason="authentication temporarily unavailable"' "$WORK/retry.log"
 kill -0 "$RETRY_PID" || fail "the client gave up instead of retrying"
-grep -q "giving up" "$WORK/retry.log" && fail "the client gave up on a temporary failure"
-grep -q 'auth unavailable user=alice .*backend=ldap' "$WORK/server.log" || fail "the server did not log auth unavailable"
+grep -q "giving_up" "$WORK/retry.log" && fail "the client gave up on a temporary failure"
+grep -q 'auth_unavailable user=alice .*backend=ldap' "$WORK/server.log" || fail "the server did not log auth_unavailable"
 log "tunnel: slapd down -> the client retries ($(grep -c 'temporarily unavailable' "$WORK/retry.log") refusals so far)"
 start_slapd "$NS_SITE" "$LDAP_URI $STARTTLS_URI"
 wait_for 40 "the retrying client to get in once slapd is back" \

@@ -60,13 +60,13 @@ ALICE_PID=$CLIENT_PID
 wait_for 15 "alice's tunnel address" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
 address=$(tunnel_address "$NS_LAPTOP" pst0)
 [ "$address" = "$RADIUS_FRAMED_IP" ] || fail "alice's tunnel address is $address, not FreeRADIUS's Framed-IP-Address $RADIUS_FRAMED_IP"
-grep -q "auth ok user=alice .*backend=radius framed_ip=$RADIUS_FRAMED_IP" "$WORK/server.log" || fail "no 'auth ok' with the framed address"
+grep -q "auth_accepted user=alice .*backend=radius framed_ip=$RADIUS_FRAMED_IP" "$WORK/server.log" || fail "no 'auth_accepted' with the framed address"
 grep -q 'Login OK: \[alice\]' "$WORK/freeradius.log" || fail "FreeRADIUS did not log alice's login"
 log "tunnel: alice in via the second server (the first is dead), address $address from Framed-IP-Address"
 wait_for 10 "a ping through the tunnel" in_laptop ping -c 1 -W 1 10.77.0.1
-sid_client=$(sed -n 's/.*session up .*accounting_session=\([0-9a-f]*\).*/\1/p' "$WORK/alice.log" | head -1)
-[ "${#sid_client}" = 16 ] || fail "alice's client logged no accounting_session: $(grep 'session up' "$WORK/alice.log")"
-grep -q "session up identity=alice .*accounting_session=$sid_client" "$WORK/server.log" \
+sid_client=$(sed -n 's/.*session_up .*accounting_session=\([0-9a-f]*\).*/\1/p' "$WORK/alice.log" | head -1)
+[ "${#sid_client}" = 16 ] || fail "alice's client logged no accounting_session: $(grep 'session_up' "$WORK/alice.log")"
+grep -q "session_up identity=alice .*accounting_session=$sid_client" "$WORK/server.log" \
   || fail "the server did not take alice's accounting session $sid_client"
 
 # erin's Access-Accept names alice's address while alice holds it: refused after authentication,
@@ -76,8 +76,8 @@ write_client_config "$WORK/erin.toml" 'user = "erin"' 'password_file = "erin.pas
 sed -i 's/^interface = "pst0"/interface = "pst1"/' "$WORK/erin.toml"
 start_client "$WORK/erin.toml" erin
 ERIN_PID=$CLIENT_PID
-wait_for 15 "erin refused" grep -q "framed address refused identity=erin address=$RADIUS_FRAMED_IP why=\"in use by another session\"" "$WORK/server.log"
-wait_for 10 "erin's client told why" grep -q "attempt failed .*reason=\"terminated by peer: assigned address $RADIUS_FRAMED_IP in use by another session\"" "$WORK/erin.log"
+wait_for 15 "erin refused" grep -q "framed_address_refused identity=erin address=$RADIUS_FRAMED_IP why=\"in use by another session\"" "$WORK/server.log"
+wait_for 10 "erin's client told why" grep -q "attempt_failed .*reason=\"terminated by peer: assigned address $RADIUS_FRAMED_IP in use by another session\"" "$WORK/erin.log"
 kill "$ERIN_PID"; wait "$ERIN_PID" 2>/dev/null || true
 ip -n "$NS_LAPTOP" -4 addr show dev pst1 2>/dev/null | grep -q inet && fail "erin got an address"
 [ "$(tunnel_address "$NS_LAPTOP" pst0)" = "$RADIUS_FRAMED_IP" ] || fail "alice lost her address to erin"
@@ -111,8 +111,8 @@ in_packets=$(echo "$stop" | sed -n 's/.*Acct-Input-Packets = \([0-9]*\)/\1/p')
 [ "${in_giga:-x}" = 0 ] || fail "Stop Acct-Input-Gigawords ${in_giga:-none}"
 [ "${out_octets:-0}" -gt 0 ] && [ "${in_packets:-0}" -gt 1000 ] && [ "${session_time:-0}" -ge 10 ] \
   || fail "Stop counters: out=$out_octets in_packets=$in_packets time=$session_time"
-# The same counts as the server's own for the session (its "session down" line).
-down=$(grep 'session down identity=alice' "$WORK/server.log" | head -1)
+# The same counts as the server's own for the session (its "session_down" line).
+down=$(grep 'session_down identity=alice' "$WORK/server.log" | head -1)
 [ "$(echo "$down" | sed -n 's/.* rx_bytes=\([0-9]*\).*/\1/p')" = "$in_octets" ] || fail "Stop input octets $in_octets differ from the session's: $down"
 [ "$(echo "$down" | sed -n 's/.* tx_bytes=\([0-9]*\).*/\1/p')" = "$out_octets" ] || fail "Stop output octets $out_octets differ from the session's: $down"
 [ "$(echo "$down" | sed -n 's/.* rx_packets=\([0-9]*\).*/\1/p')" = "$in_packets" ] || fail "Stop input packets differ: $down"
@@ -121,15 +121,15 @@ log "accounting: Start/Interim/Stop session $sid_start, Stop in=$in_octets out=$
 
 try_client wrongpw 'user = "alice"' 'password_file = "wrong.pass"' && fail "a wrong password was accepted"
 try_client carol 'user = "carol"' 'password_file = "carol.pass"' && fail "carol (rejected by RADIUS) was accepted"
-grep -q 'auth failed user=carol .*reason=".*Access-Reject: carol may not use the VPN"' "$WORK/server.log" \
+grep -q 'auth_rejected user=carol .*reason=".*Access-Reject: carol may not use the VPN"' "$WORK/server.log" \
   || fail "carol's Reply-Message is not in the server log"
 log "tunnel: wrong password and carol refused (Reply-Message logged)"
 # dave's Framed-IP-Address is outside [tunnel] pool: refused after authentication, logged.
 printf '%s\n' "$RADIUS_PASSWORD_DAVE" >"$WORK/dave.pass"; chmod 600 "$WORK/dave.pass"
 try_client dave 'user = "dave"' 'password_file = "dave.pass"' && fail "dave got in with an address outside the pool"
-grep -q "framed address refused identity=dave address=$RADIUS_OUTSIDE_IP why=\"outside the pool\" pool=10.77.0.0/24" "$WORK/server.log" \
-  || fail "no 'framed address refused' for dave"
-grep -q "attempt failed .*reason=\"terminated by peer: assigned address $RADIUS_OUTSIDE_IP outside the pool\"" "$WORK/dave.log" \
+grep -q "framed_address_refused identity=dave address=$RADIUS_OUTSIDE_IP why=\"outside the pool\" pool=10.77.0.0/24" "$WORK/server.log" \
+  || fail "no 'framed_address_refused' for dave"
+grep -q "attempt_failed .*reason=\"terminated by peer: assigned address $RADIUS_OUTSIDE_IP outside the pool\"" "$WORK/dave.log" \
   || fail "dave's client was not told why: $(grep attempt "$WORK/dave.log" | head -2)"
 log "framed address outside the pool: dave refused (logged)"
 
@@ -146,7 +146,7 @@ grep -q 'auth_unavailable .*backend=radius reason="no RADIUS answer' "$WORK/serv
 log "smtp: FreeRADIUS down -> $reply"
 write_client_config "$WORK/retry.toml" 'user = "alice"' 'password_file = "alice.pass"'
 start_client "$WORK/retry.toml" retry
-wait_for 15 "the client told to retry" grep -q 'attempt failed .*reason="authentication temporarily unavailable"' "$WORK/retry.log"
+wait_for 15 "the client told to retry" grep -q 'attempt_failed .*reason="authentication temporarily unavailable"' "$WORK/retry.log"
 kill -0 "$CLIENT_PID" || fail "the client gave up instead of retrying"
 log "tunnel: FreeRADIUS down -> the client retries"
 log "PASS"

@@ -57,14 +57,14 @@ lookups_ok() {
     fail "dnsmasq did not see the query from a tunnel address"
 }
 restored_ok() { cmp -s "$RESOLV" "$WORK/resolv.orig" && [ ! -e "$BACKUP" ]; }
-helper_pid() { sed -n 's/.*dns helper started backend=file pid=\([0-9]*\).*/\1/p' "$WORK/$1.log" | tail -n 1; }
+helper_pid() { sed -n 's/.*dns helper_started backend=file pid=\([0-9]*\).*/\1/p' "$WORK/$1.log" | tail -n 1; }
 
 # 1. Applied while up, restored byte-exact on SIGTERM.
 start_client "$WORK/laptop.toml" laptop
 wait_for 15 "pushed DNS applied" grep -q "dns applied backend=file interface=pst0" "$WORK/laptop.log"
 applied_ok || { cat "$RESOLV" >&2; fail "resolv.conf does not hold the pushed DNS"; }
 [ -f "$BACKUP" ] || fail "no backup of the original in the state dir"
-grep -q "routing-only domain not applied domain=~corp.internal" "$WORK/laptop.log" ||
+grep -q "routing_domain_not_applied domain=~corp.internal" "$WORK/laptop.log" ||
   fail "the routing-only domain was not reported as not applicable"
 lookups_ok
 log "applied: nameserver 10.77.0.1, search site.test; getent resolves intranet(.site.test) via the tunnel"
@@ -96,7 +96,7 @@ applied_ok || fail "expected the crashed run's resolv.conf to be left behind"
 [ -f "$BACKUP" ] || fail "expected the crashed run's backup to be left behind"
 start_client "$WORK/laptop.toml" laptop4
 wait_for 15 "pushed DNS applied (4)" grep -q "dns applied" "$WORK/laptop4.log"
-grep -q "dns restored after a crashed run" "$WORK/laptop4.log" || fail "the next start did not restore the backup"
+grep -q "dns crash_restored" "$WORK/laptop4.log" || fail "the next start did not restore the backup"
 applied_ok || fail "fourth run did not apply"
 lookups_ok
 grep -q "nameserver 192.0.2.53" "$BACKUP" || fail "the new backup is not the original (it backed up our own file)"
@@ -128,7 +128,7 @@ PY
 [ "$(other_dns udp)" = ok ] || fail "without leak protection a UDP packet to another DNS server should leave"
 start_client "$WORK/laptop_leak.toml" laptop5
 wait_for 15 "pushed DNS applied (5)" grep -q "dns applied" "$WORK/laptop5.log"
-wait_for 5 "DNS leak rules" grep -q "dns leak protection on servers=1" "$WORK/laptop5.log"
+wait_for 5 "DNS leak rules" grep -q "dns_leak_protection_on servers=1" "$WORK/laptop5.log"
 ip -n "$NS_LAPTOP" -4 rule show >"$WORK/rules.txt"
 grep -Eq '^32758:[[:space:]]+from all fwmark 0x7073 goto 32761' "$WORK/rules.txt" || { cat "$WORK/rules.txt"; fail "rule 32758 missing"; }
 grep -Eq '^32759:[[:space:]]+from all to 10.77.0.1 ipproto udp dport 53 lookup 7073' "$WORK/rules.txt" || fail "udp allow rule missing"

@@ -154,8 +154,8 @@ wait_for 15 "alice's address" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | 
 ADDRESS_A=$(tunnel_address "$NS_LAPTOP" pst0)
 [ "$ADDRESS_A" = "$RADIUS_FRAMED_IP" ] || fail "alice is $ADDRESS_A on A, not FreeRADIUS's $RADIUS_FRAMED_IP"
 wait_for 10 "a ping to A through the tunnel" in_laptop ping -c 1 -W 1 10.77.0.1
-grep -q 'session up .*server=a.site.test:8443' "$WORK/laptop.log" || fail "no 'session up' naming a.site.test:8443"
-MULTI=$(sed -n 's/.*session up .*accounting_session=\([0-9a-f]*\).*/\1/p' "$WORK/laptop.log" | head -1)
+grep -q 'session_up .*server=a.site.test:8443' "$WORK/laptop.log" || fail "no 'session_up' naming a.site.test:8443"
+MULTI=$(sed -n 's/.*session_up .*accounting_session=\([0-9a-f]*\).*/\1/p' "$WORK/laptop.log" | head -1)
 [ "${#MULTI}" = 16 ] || fail "the client logged no accounting_session"
 wait_for 10 "a Start from vpn-a" bash -c "[ -n \"\$(awk 'BEGIN{RS=\"\"} /Start/ && /vpn-a/' '$detail' 2>/dev/null)\" ]"
 START_A=$(record Start vpn-a)
@@ -174,7 +174,7 @@ T_KILL=$(date +%s%N)
 kill -9 "$PID_A"
 log "killed server A (pid $PID_A)"
 deadline=$((SECONDS + 15))
-until [ "$(grep -c 'session up .*server=b.site.test:8443' "$WORK/laptop.log")" -ge 1 ] &&
+until [ "$(grep -c 'session_up .*server=b.site.test:8443' "$WORK/laptop.log")" -ge 1 ] &&
       in_laptop ping -c 1 -W 1 10.77.0.1 >/dev/null 2>&1; do
   [ "$SECONDS" -lt "$deadline" ] || fail "the laptop did not reach B within 15 s of the kill"
   sleep 0.1
@@ -183,13 +183,13 @@ T_ON_B=$(date +%s%N)
 FAILOVER_MS=$(((T_ON_B - T_KILL) / 1000000))
 ADDRESS_B=$(tunnel_address "$NS_LAPTOP" pst0)
 [ "$ADDRESS_B" = "$RADIUS_FRAMED_IP" ] || fail "alice is $ADDRESS_B on B, not $RADIUS_FRAMED_IP"
-grep -q "session up identity=alice address=$RADIUS_FRAMED_IP" "$WORK/server-b.log" || fail "B did not give alice $RADIUS_FRAMED_IP"
+grep -q "session_up identity=alice address=$RADIUS_FRAMED_IP" "$WORK/server-b.log" || fail "B did not give alice $RADIUS_FRAMED_IP"
 [ "$FAILOVER_MS" -lt 10000 ] || fail "failover took ${FAILOVER_MS} ms (limit 10000)"
 grep -q "inet $RADIUS_FRAMED_IP/" "$WORK/addresses.log" || fail "ip monitor saw no address on pst0: $(cat "$WORK/addresses.log")"
 other=$(grep -o 'inet [0-9.]*' "$WORK/addresses.log" | sort -u | grep -v "inet $RADIUS_FRAMED_IP\$" || true)
 [ -z "$other" ] || fail "pst0 had another address on the way: $other"
 ip -n "$NS_LAPTOP" route show dev pst0 | grep -q '^10.99.0.0/24' && fail "the route only A pushed is still on pst0 on B: $(ip -n "$NS_LAPTOP" route show dev pst0)"
-grep -q 'stale route removed interface=pst0 route=10.99.0.0/24' "$WORK/laptop.log" || fail "no 'stale route removed' in the client log"
+grep -q 'stale_route_removed interface=pst0 route=10.99.0.0/24' "$WORK/laptop.log" || fail "no 'stale_route_removed' in the client log"
 log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (same address, ping answered, A's own route removed)"
 
 # --- 3. one accounting session across the two servers ---------------------------------------------
@@ -224,7 +224,7 @@ STOP_B=$(record Stop vpn-b)
 [ "$(echo "$STOP_B" | field Acct-Multi-Session-Id)" = "$MULTI" ] || fail "B's Stop lacks Acct-Multi-Session-Id: $STOP_B"
 [ "$(echo "$STOP_B" | field Acct-Session-Id)" = "$SID_B" ] || fail "B's Stop is not for session $SID_B: $STOP_B"
 echo "$STOP_B" | grep -q 'Acct-Terminate-Cause = User-Request' || fail "B's Stop without User-Request: $STOP_B"
-down=$(grep 'session down identity=alice' "$WORK/server-b.log" | head -1)
+down=$(grep 'session_down identity=alice' "$WORK/server-b.log" | head -1)
 in_octets=$(echo "$STOP_B" | field Acct-Input-Octets)
 out_octets=$(echo "$STOP_B" | field Acct-Output-Octets)
 [ "${in_octets:-0}" -gt 0 ] || fail "B's Stop counted no input: $STOP_B"
@@ -248,6 +248,6 @@ wait_for 15 "server B to exit" bash -c "! kill -0 $PID_B 2>/dev/null"
 [ "$(statuses vpn-b)" = "Accounting-On Start Stop Accounting-Off " ] || fail "vpn-b's records: '$(statuses vpn-b)'"
 [ "$(record Accounting-Off vpn-b | field Acct-Session-Id)" = "$(record Accounting-On vpn-b | field Acct-Session-Id)" ] \
   || fail "B's Accounting-Off is not for its Accounting-On's Acct-Session-Id"
-grep -q 'accounting sent status=Accounting-Off' "$WORK/server-b.log" || fail "B did not log its Accounting-Off"
+grep -q 'accounting_sent status=Accounting-Off' "$WORK/server-b.log" || fail "B did not log its Accounting-Off"
 log "Accounting-On from A at each start ($ON_A1, then $ON_A2 after the kill -9); B: $(statuses vpn-b)"
 log "PASS"

@@ -108,7 +108,7 @@ wait_for 10 "a ping to A through the tunnel" in_laptop ping -c 1 -W 1 10.77.1.1
 ADDRESS_A=$(tunnel_address "$NS_LAPTOP" pst0)
 ip -n "$NS_LAPTOP" route show dev pst0 | grep -q '^10.99.0.0/24' || fail "A's route 10.99.0.0/24 is not on pst0: $(ip -n "$NS_LAPTOP" route show dev pst0)"
 log "laptop is $ADDRESS_A on server A"
-grep -q 'session up .*server=a.site.test:8443' "$WORK/laptop.log" || fail "no 'session up' naming a.site.test:8443"
+grep -q 'session_up .*server=a.site.test:8443' "$WORK/laptop.log" || fail "no 'session_up' naming a.site.test:8443"
 
 status_json() { "$POSTERN_BIN" status --json --socket "$WORK/laptop.sock"; }
 # server_field JSON INDEX FIELD
@@ -145,7 +145,7 @@ echo "$routes_b" | grep -q '^10.99.0.0/24' && fail "the route only A pushed is s
 echo "$routes_b" | grep -q '^10.77.0.0/16' || fail "the site route is missing on B: $routes_b"
 log "laptop is $ADDRESS_B on server B, ${FAILOVER_MS} ms after the kill (address and a ping answered; A's own route removed)"
 [ "$FAILOVER_MS" -lt 10000 ] || fail "failover took ${FAILOVER_MS} ms (limit 10000)"
-grep -q 'session up .*server=b.site.test:8443' "$WORK/laptop.log" || fail "no 'session up' naming b.site.test:8443"
+grep -q 'session_up .*server=b.site.test:8443' "$WORK/laptop.log" || fail "no 'session_up' naming b.site.test:8443"
 # B verified its own name: the client never asked B's certificate for a.site.test.
 grep -q 'name mismatch' "$WORK/laptop.log" && fail "a certificate name mismatch was logged"
 

@@ -29,7 +29,7 @@ write_server_config "$WORK/site.toml"
 write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' \
   'keepalive = "2s"'
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
-wait_for_log 15 "$WORK/server.log" 'transport switched.*transport=tls'
+wait_for_log 15 "$WORK/server.log" 'transport_switched.*transport=tls'
 log "the session is on the TLS fallback"
 server_pid=$(postern_pid "$NS_SITE")
 client_pid=$(postern_pid "$NS_LAPTOP")
@@ -45,8 +45,8 @@ in_site python3 "$HOSTILE" udp-flood "$LAPTOP_ADDRESS:9" --pps 20000 --seconds 1
   >"$WORK/udp-flood.out" 2>&1 &
 FLOOD_PID=$!
 PIDS+=("$FLOOD_PID")
-wait_for 20 "the server to end the stopped client's session" grep -q 'session down' "$WORK/server.log"
-log "$(grep -m1 'session down' "$WORK/server.log")"
+wait_for 20 "the server to end the stopped client's session" grep -q 'session_down' "$WORK/server.log"
+log "$(grep -m1 'session_down' "$WORK/server.log")"
 log "session ended $((SECONDS - stopped_at)) s after the client stopped"
 wait_for 10 "the control connection to be closed on the server" bash -c "[ \"\$(ip netns exec $NS_SITE ss -Htn state established '( sport = :1723 )' | grep -c .)\" -eq 0 ]"
 wait "$FLOOD_PID" || fail "hostile.py udp-flood failed: $(cat "$WORK/udp-flood.out")"

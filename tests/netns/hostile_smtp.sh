@@ -15,7 +15,7 @@
 #     hard), 300 idle SMTP connections held for 8 s from 40 sources (the SMTP limits above them),
 #     and a `postern status` request waiting on the status socket meanwhile: both accept loops get
 #     EMFILE with their listen queues readable, and back off (100 ms) instead of spinning: under
-#     750 ms of server CPU in 3 s, at most 100 "accept failed" lines each. After the flood the
+#     750 ms of server CPU in 3 s, at most 100 "accept_failed" lines each. After the flood the
 #     waiting status request is answered, and a real client AUTHs (users file) and submits.
 #     (A build with both back-offs at 0 ms: 71,920 SMTP and 72,173 status accept failures and
 #     3010 ms of server CPU in those 3 s; with them, 30 and 30 and 10 ms.)
@@ -114,7 +114,7 @@ in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:2525 --sources 10.200.0.10
 FD_FLOOD_PID=$!
 PIDS+=("$FD_FLOOD_PID")
 smtp_failed() { grep -c 'smtp id=- accept_failed' "$WORK/server-fd.log" || true; }
-status_failed() { grep -c 'status accept failed' "$WORK/server-fd.log" || true; }
+status_failed() { grep -c 'status accept_failed' "$WORK/server-fd.log" || true; }
 wait_for 5 "the server to run out of descriptors" grep -q 'accept_failed.*[Tt]oo many open files' "$WORK/server-fd.log"
 # A status request that waits for its answer through the flood (postern status gives up after 5 s).
 python3 - "$WORK/server.sock" >"$WORK/status-wait.out" 2>&1 <<'PY' &
@@ -130,18 +130,18 @@ print("status answered, active_connections", json.loads(data)["smtp"]["active_co
 PY
 STATUS_WAIT_PID=$!
 PIDS+=("$STATUS_WAIT_PID")
-wait_for 5 "the status socket to run out of descriptors" grep -q 'status accept failed.*[Tt]oo many open files' "$WORK/server-fd.log"
+wait_for 5 "the status socket to run out of descriptors" grep -q 'status accept_failed.*[Tt]oo many open files' "$WORK/server-fd.log"
 before=$(cpu "$server_pid"); smtp_start=$(smtp_failed); status_start=$(status_failed)
 sleep 3
 after=$(cpu "$server_pid"); smtp_end=$(smtp_failed); status_end=$(status_failed)
 kill -0 "$FD_FLOOD_PID" 2>/dev/null || fail "the flood ended before the measurement did: $(cat "$WORK/fd-flood.out")"
 cpu_ms=$(( (after - before) * 1000 / ticks ))
 log "out of descriptors (limit $nofile, $open_fds open before): in 3 s $((smtp_end - smtp_start)) SMTP and" \
-  "$((status_end - status_start)) status 'accept failed' lines, ${cpu_ms} ms of server CPU"
+  "$((status_end - status_start)) status 'accept_failed' lines, ${cpu_ms} ms of server CPU"
 [ "$cpu_ms" -lt 750 ] || fail "the server used ${cpu_ms} ms of CPU in 3 s out of descriptors (a spinning accept loop?)"
-[ $((smtp_end - smtp_start)) -gt 0 ] || fail "no SMTP accept failed while the descriptors were exhausted"
+[ $((smtp_end - smtp_start)) -gt 0 ] || fail "no SMTP accept_failed while the descriptors were exhausted"
 [ $((smtp_end - smtp_start)) -le 100 ] || fail "$((smtp_end - smtp_start)) SMTP accept failures in 3 s: no back-off"
-[ $((status_end - status_start)) -gt 0 ] || fail "no status accept failed while a request waited"
+[ $((status_end - status_start)) -gt 0 ] || fail "no status accept_failed while a request waited"
 [ $((status_end - status_start)) -le 100 ] || fail "$((status_end - status_start)) status accept failures in 3 s: no back-off"
 wait "$FD_FLOOD_PID" || fail "hostile.py connect-flood failed: $(cat "$WORK/fd-flood.out")"
 log "$(cat "$WORK/fd-flood.out")"

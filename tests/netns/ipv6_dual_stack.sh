@@ -39,8 +39,8 @@ start_client "$WORK/laptop2.toml" laptop2 "$NS_LAPTOP2"
 wait_for 15 "laptop2 tunnel address" bash -c "ip -n $NS_LAPTOP2 -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
 ip netns exec "$NS_LAPTOP2" ping -c 3 -i 0.2 -W 2 10.77.0.1 >"$WORK/ping2.log" || fail "laptop2 ping"
 in_laptop ping -c 3 -i 0.2 -W 2 10.77.0.1 >"$WORK/ping.log" || fail "laptop ping"
-grep -q 'session up.*data=10.200.0.2:1723' "$WORK/laptop.log" || fail "laptop: data channel not to 10.200.0.2"
-grep -q 'session up.*data=\[fd00:201::2\]:1723' "$WORK/laptop2.log" || fail "laptop2: data channel not to [fd00:201::2]"
+grep -q 'session_up.*data=10.200.0.2:1723' "$WORK/laptop.log" || fail "laptop: data channel not to 10.200.0.2"
+grep -q 'session_up.*data=\[fd00:201::2\]:1723' "$WORK/laptop2.log" || fail "laptop2: data channel not to [fd00:201::2]"
 "$POSTERN_BIN" status --socket "$WORK/server.sock" --json >"$WORK/server.json" || fail "status (server)"
 python3 - "$WORK/server.json" <<'PY' || fail "server status check"
 import json, sys
@@ -78,13 +78,13 @@ CLIENT_SERVER="vpn.test:1723" write_client_config "$WORK/laptop-he.toml" \
 start_client "$WORK/laptop-he.toml" laptop-he
 # 8 s: the 250 ms delay plus the TLS handshake and the negotiation, with room for a slow host;
 # a client that waited for connect_timeout (30 s) fails this.
-wait_for_log 8 "$WORK/laptop-he.log" 'tls established.*address=10\.200\.0\.2'
+wait_for_log 8 "$WORK/laptop-he.log" 'tls_established.*address=10\.200\.0\.2'
 wait_for 10 "laptop tunnel address" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
 in_laptop ping -c 3 -i 0.2 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping after Happy Eyeballs"
 dropped=$(in_laptop nft list table ip6 pst_blackhole | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 [ "${dropped:-0}" -ge 1 ] || fail "no IPv6 SYN was tried first (the blackhole counted ${dropped:-0} packets)"
-grep -q 'connecting to the next address.*address=10.200.0.2' "$WORK/laptop-he.log" \
+grep -q 'trying_next_address.*address=10.200.0.2' "$WORK/laptop-he.log" \
   || fail "the client did not move on to IPv4 as the next address"
-grep -q 'connect timed out' "$WORK/laptop-he.log" && fail "the client waited for connect_timeout"
+grep -q 'connect_timeout' "$WORK/laptop-he.log" && fail "the client waited for connect_timeout"
 log "Happy Eyeballs: IPv6 tried first (${dropped} SYN dropped), up over IPv4 without waiting for connect_timeout"
 log "PASS"

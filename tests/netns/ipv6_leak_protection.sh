@@ -23,15 +23,15 @@ CLIENT_SERVER="[$SERVER6]:1723" write_client_config "$WORK/laptop.toml" \
   'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' 'leak_protection = true'
 
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
-wait_for_log 5 "$WORK/laptop.log" "session up.*data=\\[$SERVER6\\]:1723"
-wait_for_log 5 "$WORK/laptop.log" 'ipv6 leak protection on'
+wait_for_log 5 "$WORK/laptop.log" "session_up.*data=\\[$SERVER6\\]:1723"
+wait_for_log 5 "$WORK/laptop.log" 'ipv6_leak_protection_on'
 if in_laptop ping -6 -c 1 -W 1 "$SERVER6" >"$WORK/ping6.log" 2>&1; then
   fail "an unmarked ping6 to $SERVER6 went out: the IPv6 block is not in force"
 fi
 log "unmarked IPv6 beyond the link is refused"
 in_laptop ping -c 3 -i 0.2 -W 2 10.77.0.1 >"$WORK/ping.log" || fail "ping through the tunnel"
 transfer_sha 5 40
-grep -q 'transport switched' "$WORK/laptop.log" && fail "the data channel left UDP: its IPv6 datagrams were refused"
+grep -q 'transport_switched' "$WORK/laptop.log" && fail "the data channel left UDP: its IPv6 datagrams were refused"
 "$POSTERN_BIN" status -c "$WORK/laptop.toml" --json >"$WORK/laptop.json" || fail "status (client)"
 python3 - "$WORK/laptop.json" "$SERVER6" <<'PY' || fail "client status check"
 import json, sys

@@ -21,14 +21,14 @@ CLIENT_SERVER="vpn.test:1723" write_client_config "$WORK/laptop.toml" \
   'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' 'keepalive = "1s"'
 
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
-wait_for_log 5 "$WORK/laptop.log" 'session up.*data=10\.200\.0\.2:1723'
+wait_for_log 5 "$WORK/laptop.log" 'session_up.*data=10\.200\.0\.2:1723'
 before=$LAPTOP_ADDRESS
 log "up over IPv4 as $before"
 
 ip -n "$NS_LAPTOP" -4 addr flush dev "$VETH_LAPTOP"
 ip -n "$NS_LAPTOP" addr add "$LAPTOP6/64" dev "$VETH_LAPTOP" nodad
 log "the laptop is now on an IPv6-only network"
-wait_for_log 20 "$WORK/laptop.log" "session up.*data=\\[$SITE6\\]:1723"
+wait_for_log 20 "$WORK/laptop.log" "session_up.*data=\\[$SITE6\\]:1723"
 wait_for 10 "a ping through the tunnel over IPv6" in_laptop ping -c 1 -W 1 10.77.0.1
 after=$(tunnel_address "$NS_LAPTOP" pst0)
 [ "$after" = "$before" ] || fail "the tunnel address changed from $before to $after"

@@ -24,7 +24,7 @@ CLIENT_SERVER="[$SITE6]:1723" write_client_config "$WORK/laptop.toml" \
 in_laptop ip -4 addr show | grep -q 'inet 10\.200' && fail "the laptop has an IPv4 underlay address"
 
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
-wait_for_log 10 "$WORK/laptop.log" "session up.*data=\\[$SITE6\\]:1723"
+wait_for_log 10 "$WORK/laptop.log" "session_up.*data=\\[$SITE6\\]:1723"
 wait_for 10 "the laptop's inner IPv6 address" bash -c "ip -n $NS_LAPTOP -6 addr show dev pst0 | grep -q 'inet6 fd00:77::2/112'"
 log "laptop $LAPTOP_ADDRESS and fd00:77::2 over UDP to [$SITE6]:1723"
 

@@ -3,7 +3,7 @@
 # IPv4. On an IPv6-only underlay the laptop gets a new address in another prefix (fd00:201::1,
 # the server reachable from it through a host route) and loses its old one mid-transfer: the
 # data channel (the dual-stack UDP socket, unbound) carries on from the new address, the server
-# follows it (`peer moved to=[fd00:201::1]:port`), and with a 1 s keepalive the session, the
+# follows it (`peer_moved to=[fd00:201::1]:port`), and with a 1 s keepalive the session, the
 # tunnel address and the inner TCP connection survive: 30 MB with a matching SHA-256, one
 # session in each log.
 source "$(dirname "$0")/lib.sh"
@@ -33,10 +33,10 @@ move_laptop &
 PIDS+=($!)
 transfer_sha 30 60
 [ -f "$WORK/moved" ] || fail "the transfer finished before the laptop moved"
-grep -Eq "peer moved.*to=\[fd00:201::1\]:" "$WORK/server.log" || fail "the server did not follow the laptop to fd00:201::1"
-ups=$(grep -c "session up" "$WORK/laptop.log" || true)
+grep -Eq "peer_moved.*to=\[fd00:201::1\]:" "$WORK/server.log" || fail "the server did not follow the laptop to fd00:201::1"
+ups=$(grep -c "session_up" "$WORK/laptop.log" || true)
 [ "$ups" -eq 1 ] || fail "the laptop set up $ups sessions (expected 1: no reconnect)"
-server_ups=$(grep -c "session up" "$WORK/server.log" || true)
+server_ups=$(grep -c "session_up" "$WORK/server.log" || true)
 [ "$server_ups" -eq 1 ] || fail "the server set up $server_ups sessions (expected 1)"
 [ "$(tunnel_address "$NS_LAPTOP" pst0)" = "$LAPTOP_ADDRESS" ] || fail "the laptop's tunnel address changed"
 "$POSTERN_BIN" status --socket "$WORK/server.sock" --json >"$WORK/server.json" || fail "status (server)"

@@ -22,8 +22,8 @@ CLIENT_SERVER="[$SITE6]:1723" write_client_config "$WORK/laptop.toml" \
 in_laptop ip -4 addr show | grep -q 'inet 10\.200' && fail "the laptop has an IPv4 underlay address"
 
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
-wait_for_log 10 "$WORK/laptop.log" "session up.*data=\\[$SITE6\\]:1723"
-grep -q 'transport switched' "$WORK/laptop.log" && fail "the client left UDP on a network where UDP works"
+wait_for_log 10 "$WORK/laptop.log" "session_up.*data=\\[$SITE6\\]:1723"
+grep -q 'transport_switched' "$WORK/laptop.log" && fail "the client left UDP on a network where UDP works"
 
 # --- status: IPv6 outer addresses, transport udp ------------------------------------------------
 "$POSTERN_BIN" status --socket "$WORK/server.sock" --json >"$WORK/server.json" || fail "status (server)"
@@ -53,7 +53,7 @@ MIN_DATA=200 capture_check "$WORK/capture.json" || fail "capture: not only GRE-i
 log "capture: only sealed traffic over IPv6"
 
 # --- UDP blocked over IPv6: TLS fallback and back ------------------------------------------------
-grep -q 'transport switched' "$WORK/laptop.log" && fail "the client left UDP before UDP was blocked"
+grep -q 'transport_switched' "$WORK/laptop.log" && fail "the client left UDP before UDP was blocked"
 in_laptop nft -f - <<NFT || fail "nft"
 table ip6 pst_block {
   chain out {
@@ -62,18 +62,18 @@ table ip6 pst_block {
   }
 }
 NFT
-wait_for_log 15 "$WORK/laptop.log" 'transport switched.*transport=tls'
+wait_for_log 15 "$WORK/laptop.log" 'transport_switched.*transport=tls'
 # The server follows the client's data (not its probes) onto TLS: send some.
 in_laptop ping -c 3 -i 0.2 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping over the TLS fallback"
-wait_for_log 10 "$WORK/server.log" 'transport switched.*transport=tls'
+wait_for_log 10 "$WORK/server.log" 'transport_switched.*transport=tls'
 log "both ends on the TLS fallback"
 rm -f "$WORK/recv.out"  # transfer_sha waits for "listening" in it: not the first transfer's
 transfer_sha 5 40
 in_laptop nft delete table ip6 pst_block || fail "nft delete"
-wait_for_log 15 "$WORK/laptop.log" 'transport switched.*transport=udp'
+wait_for_log 15 "$WORK/laptop.log" 'transport_switched.*transport=udp'
 # The server follows the client's data back to UDP: send some.
 in_laptop ping -c 3 -i 0.2 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping after UDP came back"
-wait_for_log 10 "$WORK/server.log" 'transport switched.*transport=udp'
+wait_for_log 10 "$WORK/server.log" 'transport_switched.*transport=udp'
 "$POSTERN_BIN" status --socket "$WORK/server.sock" --json >"$WORK/server.json" || fail "status (server)"
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sessions"][0]; assert s["transport"]=="udp", s' \
   "$WORK/server.json" || fail "the server is not back on UDP"

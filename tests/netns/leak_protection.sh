@@ -64,7 +64,7 @@ kill -9 "$(postern_pid "$NS_LAPTOP")"
 sleep 0.5
 [ "$(count_rules)" = 3 ] || fail "expected the crashed client's 3 rules to remain, got $(count_rules)"
 start_client "$WORK/laptop.toml" laptop2
-wait_for_log 15 "$WORK/laptop2.log" "session up"
+wait_for_log 15 "$WORK/laptop2.log" "session_up"
 [ "$(count_rules)" = 3 ] || { rules; fail "restart after a crash left $(count_rules) rules (want 3)"; }
 wait_for 15 "a ping after the client restart" in_laptop ping -c 1 -W 1 192.168.50.2
 log "after kill -9 and restart: exactly 3 rules, ping ok"
@@ -73,7 +73,7 @@ client_gone() { ! postern_pid "$NS_LAPTOP" >/dev/null; }
 wait_for 10 "the client to exit" client_gone
 [ "$(count_rules)" = 0 ] || { rules; fail "rules left after a clean stop"; }
 if rules | grep 7073 >/dev/null; then fail "a rule for table 7073 is left"; fi
-grep -q "leak protection removed" "$WORK/laptop2.log" || fail "client did not log the removal"
+grep -q "leak_protection_removed" "$WORK/laptop2.log" || fail "client did not log the removal"
 log "clean stop: rules gone"
 
 # 6. Server kill -9 and a restart (the TUN name is still busy: the server retries), now pushing a default route and reached at 203.0.113.2, an address the laptop only reaches
@@ -89,12 +89,12 @@ sed -i 's/^server = .*/server = "203.0.113.2:1723"/' "$WORK/laptop_full.toml"
 OLD_SERVER=$(postern_pid "$NS_SITE")
 in_site "$POSTERN_BIN" server -c "$WORK/site_full.toml" >"$WORK/server2.log" 2>&1 &
 PIDS+=($!)
-wait_for_log 5 "$WORK/server2.log" "tun device busy, retrying"
+wait_for_log 5 "$WORK/server2.log" "tun_busy"
 kill -9 "$OLD_SERVER"
 wait_for_log 10 "$WORK/server2.log" 'daemon ready'
 log "the restarted server waited for the busy TUN device, then came up"
 start_client "$WORK/laptop_full.toml" laptop3
-wait_for_log 15 "$WORK/laptop3.log" "session up"
+wait_for_log 15 "$WORK/laptop3.log" "session_up"
 wait_for 10 "default route in table 7073" bash -c "ip -n $NS_LAPTOP route show table 7073 | grep -q '^default dev pst0'"
 ip -n "$NS_LAPTOP" route show table main | grep '^default via 10.200.0.2' >/dev/null || fail "main's default route was touched"
 [ "$(route_dev 198.51.100.7)" = pst0 ] || fail "with a pushed default route, other traffic must enter pst0"
@@ -119,8 +119,8 @@ wait_for 10 "the client to exit" client_gone
 [ "$(count_rules)" = 0 ] || fail "rules left after the full-tunnel client stopped"
 grep -v '^leak_protection' "$WORK/laptop_full.toml" >"$WORK/laptop_plain.toml"
 start_client "$WORK/laptop_plain.toml" laptop4
-wait_for_log 15 "$WORK/laptop4.log" "session up"
-grep "pushed default route ignored" "$WORK/laptop4.log" >/dev/null || fail "no warning for the ignored default route"
+wait_for_log 15 "$WORK/laptop4.log" "session_up"
+grep "default_route_ignored" "$WORK/laptop4.log" >/dev/null || fail "no warning for the ignored default route"
 ip -n "$NS_LAPTOP" route show table main | grep '^default via 10.200.0.2' >/dev/null || fail "main's default route was replaced"
 wait_for 10 "a ping without leak protection" in_laptop ping -c 1 -W 1 10.77.0.1
 log "without leak protection: default route ignored with a warning, main intact, ping ok"

@@ -57,7 +57,7 @@ grep -Eq '^32760:[[:space:]]+from all ipproto tcp dport 53 prohibit' "$WORK/rule
 grep -Eq '^32762:[[:space:]]+from all lookup main suppress_prefixlength 0' "$WORK/rules6.txt" || fail "IPv6 rule 32762 missing"
 grep -Eq '^32763:[[:space:]]+not from all fwmark 0x7073 prohibit' "$WORK/rules6.txt" || fail "IPv6 rule 32763 missing"
 [ "$(v6_rules | wc -l)" -eq 5 ] || fail "expected 5 IPv6 rules"
-grep -q "ipv6 leak protection on" "$WORK/laptop.log" || fail "no 'ipv6 leak protection on' in the log"
+grep -q "ipv6_leak_protection_on" "$WORK/laptop.log" || fail "no 'ipv6_leak_protection_on' in the log"
 log "IPv6 rules 32758/32760/32762/32763 in place"
 
 # 2. IPv6 beyond the link is refused at once, and nothing of it reaches the site.

@@ -42,7 +42,7 @@ in_site "$POSTERN_BIN" check-config "$WORK/site.toml" | grep -q 'ok (server with
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 wait_for 10 "the server's metrics endpoint" in_site curl -sf -o /dev/null http://127.0.0.1:9477/metrics
 wait_for 10 "the client's metrics endpoint" in_laptop curl -sf -o /dev/null http://127.0.0.1:9478/metrics
-grep -q 'metrics listening.*metrics=127.0.0.1:9477' "$WORK/server.log" || fail "server did not log its metrics address"
+grep -q 'metrics_listening.*metrics=127.0.0.1:9477' "$WORK/server.log" || fail "server did not log its metrics address"
 
 # scrape SIDE NAME: the metrics of the server (site) or the client (laptop) into $WORK/NAME.prom
 scrape() {

@@ -12,8 +12,8 @@ write_server_config "$WORK/site.toml"
 write_relay_client_config "$WORK/laptop.toml"
 start_relay --blackhole
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
-wait_for_log 10 "$WORK/laptop.log" 'transport switched.*transport=tls'
-wait_for_log 10 "$WORK/server.log" 'transport switched.*transport=tls'
+wait_for_log 10 "$WORK/laptop.log" 'transport_switched.*transport=tls'
+wait_for_log 10 "$WORK/server.log" 'transport_switched.*transport=tls'
 log "both ends on the TLS fallback"
 in_laptop ping -c 5 -i 0.2 -W 2 10.77.0.1 >"$WORK/ping.log" || fail "ping over the TLS fallback"
 transfer_sha 10 40
@@ -25,11 +25,11 @@ log "traffic over TLS ok"
 transfer_pid=$!
 sleep 0.5
 relay_cmd "blackhole off"
-wait_for_log 10 "$WORK/laptop.log" 'transport switched.*transport=udp'
+wait_for_log 10 "$WORK/laptop.log" 'transport_switched.*transport=udp'
 wait "$transfer_pid" || fail "transfer across the return to UDP"
 in_laptop ping -c 5 -i 0.2 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping after UDP came back"
-wait_for_log 10 "$WORK/server.log" 'transport switched.*transport=udp'
-switches=$(grep -c 'transport switched' "$WORK/server.log")
+wait_for_log 10 "$WORK/server.log" 'transport_switched.*transport=udp'
+switches=$(grep -c 'transport_switched' "$WORK/server.log")
 [ "$switches" -eq 2 ] || fail "the server switched transport $switches times (want 2: to tls and back)"
 relay_cmd stats
 wait_for_log 5 "$WORK/relay.log" "relay stats "

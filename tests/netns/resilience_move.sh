@@ -37,19 +37,19 @@ transfer_sha 30 60
 [ -f "$WORK/moved" ] || fail "the transfer finished before the laptop moved"
 ip -n "$NS_LAPTOP" -4 -o addr show dev "$VETH_LAPTOP" | grep -q "10.200.0.1" && fail "the old address is still there"
 
-grep -Eq "peer moved.*to=10\.201\.0\.1:" "$WORK/server.log" || fail "the server did not follow the laptop to 10.201.0.1"
-ups=$(grep -c "session up" "$WORK/laptop.log" || true)
+grep -Eq "peer_moved.*to=10\.201\.0\.1:" "$WORK/server.log" || fail "the server did not follow the laptop to 10.201.0.1"
+ups=$(grep -c "session_up" "$WORK/laptop.log" || true)
 [ "$ups" -eq 1 ] || fail "the laptop set up $ups sessions (expected 1: no reconnect)"
-tls=$(grep -c "tls established" "$WORK/laptop.log" || true)
+tls=$(grep -c "tls_established" "$WORK/laptop.log" || true)
 [ "$tls" -eq 1 ] || fail "the laptop made $tls TLS handshakes (expected 1)"
 grep -q "disconnected" "$WORK/laptop.log" && fail "the laptop logged a disconnect"
-server_ups=$(grep -c "session up" "$WORK/server.log" || true)
+server_ups=$(grep -c "session_up" "$WORK/server.log" || true)
 [ "$server_ups" -eq 1 ] || fail "the server set up $server_ups sessions (expected 1)"
-grep -Eq "session down|peer dead" "$WORK/server.log" && fail "the server ended the session"
+grep -Eq "session_down|peer dead" "$WORK/server.log" && fail "the server ended the session"
 [ "$(tunnel_address "$NS_LAPTOP" pst0)" = "$LAPTOP_ADDRESS" ] || fail "the laptop's tunnel address changed"
 # Still alive after the transfer: idle keepalives over UDP carry the liveness now.
 sleep 4
 in_laptop ping -c 1 -W 2 10.77.0.1 >/dev/null || fail "no ping through the tunnel after the move"
-[ "$(grep -c "session up" "$WORK/laptop.log" || true)" -eq 1 ] || fail "the laptop reconnected after the transfer"
-log "transfer survived the move to 10.201.0.1 on one session ($(grep -c 'peer moved' "$WORK/server.log") moves logged)"
+[ "$(grep -c "session_up" "$WORK/laptop.log" || true)" -eq 1 ] || fail "the laptop reconnected after the transfer"
+log "transfer survived the move to 10.201.0.1 on one session ($(grep -c 'peer_moved' "$WORK/server.log") moves logged)"
 log "PASS"

@@ -12,16 +12,16 @@ write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'privat
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 before=$LAPTOP_ADDRESS
 sleep 6
-grep -q 'reaping stale session' "$WORK/server.log" && fail "the server reaped a live, idle client"
+grep -q 'session_reaped' "$WORK/server.log" && fail "the server reaped a live, idle client"
 client=$(postern_pid "$NS_LAPTOP") || fail "no postern process in the laptop namespace"
 kill -STOP "$client"
 # Two mechanisms race to end it: the idle reaper (idle_timeout 2 s, checked every second) and the
 # control channel's dead-peer timer (3.5 x keepalive); either way the session must go.
-wait_for_log 10 "$WORK/server.log" 'reaping stale session|reason="peer dead"'
-wait_for_log 5 "$WORK/server.log" 'session down'
-log "server ended the silent session ($(grep -oE 'reaping stale session|reason="peer dead"' "$WORK/server.log" | head -n 1))"
+wait_for_log 10 "$WORK/server.log" 'session_reaped|reason="peer dead"'
+wait_for_log 5 "$WORK/server.log" 'session_down'
+log "server ended the silent session ($(grep -oE 'session_reaped|reason="peer dead"' "$WORK/server.log" | head -n 1))"
 kill -CONT "$client"
-wait_for 15 "the client back" bash -c "[ \$(grep -c 'session up' '$WORK/laptop.log') -ge 2 ]"
+wait_for 15 "the client back" bash -c "[ \$(grep -c 'session_up' '$WORK/laptop.log') -ge 2 ]"
 wait_for 10 "a ping after the reconnect" in_laptop ping -c 1 -W 1 10.77.0.1
 after=$(tunnel_address "$NS_LAPTOP" pst0)
 [ "$after" = "$before" ] || fail "address changed across the reap: $before -> $after"

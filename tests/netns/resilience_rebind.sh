@@ -23,6 +23,6 @@ n=$(grep -c "relay rebound" "$WORK/relay.log" || true)
 [ "$n" -ge 2 ] || fail "the relay rebound only $n times (the transfer finished too early?)"
 ports=$(grep -c "relay flow" "$WORK/relay.log" || true)
 [ "$ports" -ge 3 ] || fail "expected at least 3 source ports, saw $ports"
-grep -q "peer moved" "$WORK/server.log" || fail "the server did not log the move to the new port"
-log "transfer survived $n rebinds ($(grep -c 'peer moved' "$WORK/server.log") moves in the server log)"
+grep -q "peer_moved" "$WORK/server.log" || fail "the server did not log the move to the new port"
+log "transfer survived $n rebinds ($(grep -c 'peer_moved' "$WORK/server.log") moves in the server log)"
 log "PASS"

@@ -29,5 +29,5 @@ after=$(tunnel_address "$NS_LAPTOP" pst0)
 log "pinging again ${back}s after kill -9; address before $before, after $after"
 [ "$after" = "$before" ] || fail "the client came back with a different address ($before -> $after)"
 python3 -c "import sys; sys.exit(0 if $back <= 10 else 1)" || fail "took ${back}s (> 10 s) to come back"
-grep -q "session up" "$WORK/server.log" || fail "the restarted server has no session"
+grep -q "session_up" "$WORK/server.log" || fail "the restarted server has no session"
 log "PASS"

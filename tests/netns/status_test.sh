@@ -97,7 +97,7 @@ if as_other "$POSTERN_BIN" status --socket "$WORK/server.sock" --json >"$WORK/ot
 fi
 chmod 600 "$WORK/server.sock"
 grep -q "permission denied: uid 4242" "$WORK/other.err" || fail "daemon refusal not reported: $(cat "$WORK/other.err")"
-grep -q "status request refused.*uid=4242" "$WORK/server.log" || fail "daemon did not log the refusal"
+grep -q "request_refused.*uid=4242" "$WORK/server.log" || fail "daemon did not log the refusal"
 log "uid 4242 refused by SO_PEERCRED: $(cat "$WORK/other.err")"
 python3 - "$WORK/server.sock" <<'PY' || fail "bad request check"
 import socket, sys
@@ -111,7 +111,7 @@ grep -q "no daemon is listening" "$WORK/none.err" || fail "missing daemon not ex
 log "bad request and missing daemon answered in words"
 
 # --- capture_inner ----------------------------------------------------------------------------
-grep -q "capture_inner is on: decrypted tunnel traffic is written to $WORK/site-inner.pcap" "$WORK/server.log" \
+grep -q "capture_inner_on path=$WORK/site-inner.pcap" "$WORK/server.log" \
   || fail "server did not warn about capture_inner"
 grep -q "warn" <(grep "capture_inner is on" "$WORK/laptop.log") || fail "client did not warn about capture_inner"
 for side in site laptop; do
@@ -147,11 +147,11 @@ stop_server() {
 }
 stop_server
 [ -S "$WORK/server.sock" ] || fail "server.sock vanished although nobody may not write $WORK"
-grep -q "status socket left in place" "$WORK/server.log" || fail "the left socket was not logged"
+grep -q "status socket_left_in_place" "$WORK/server.log" || fail "the left socket was not logged"
 mkdir "$WORK/run"
 sed "s|^status_socket = .*|status_socket = \"$WORK/run/server.sock\"|" "$WORK/site.toml" >"$WORK/site-run.toml"
 RUNTIME_DIRECTORY="$WORK/run" start_server "$WORK/site-run.toml"
-wait_for 10 "server in its runtime directory" grep -q "dropped privileges" "$WORK/server.log"
+wait_for 10 "server in its runtime directory" grep -q "privileges_dropped" "$WORK/server.log"
 [ -S "$WORK/run/server.sock" ] || fail "no socket in the runtime directory"
 [ "$(stat -c %U "$WORK/run")" = nobody ] || fail "runtime directory owned by $(stat -c %U "$WORK/run"), want the run-as user"
 stop_server

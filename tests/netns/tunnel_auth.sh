@@ -38,8 +38,8 @@ exit_of() {
 }
 exit_of wrongpw2 'user = "alice"' 'password_file = "wrong.pass"'
 [ "$STATUS" -eq 2 ] || fail "wrong password: exit status $STATUS, not 2"
-grep -q 'giving up reason="the server refused our credentials: authentication failed"' "$WORK/wrongpw2.log" \
-  || fail "wrong password: no 'giving up' line"
+grep -q 'giving_up reason="the server refused our credentials: authentication failed"' "$WORK/wrongpw2.log" \
+  || fail "wrong password: no 'giving_up' line"
 grep -q 'authentication failed: authentication failed' "$WORK/wrongpw2.log" && fail "the refusal is said twice"
 log "wrong password: exit 2, $(grep -o 'reason="[^"]*"' "$WORK/wrongpw2.log" | tail -1)"
 exit_of wrongname 'server_name = "vpn.other.example"' 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"'

@@ -50,7 +50,7 @@ wait_for 15 "the live session" in_laptop ping -c 1 -W 1 10.77.0.1
 hup_at=$(date +%s.%N)
 kill -HUP "$SERVER_PID"
 wait_for 5 "CRL reload" grep -q "reloaded.*crl=" "$WORK/server.log"
-wait_for 3 "the live session to end" grep -Eq "session ended by reload .*identity=laptop.*reason=\"client certificate rejected: certificate revoked\"" "$WORK/server.log"
+wait_for 3 "the live session to end" grep -Eq "session_ended_by_reload .*identity=laptop.*reason=\"client certificate rejected: certificate revoked\"" "$WORK/server.log"
 ended_at=$(date +%s.%N)
 python3 -c "import sys; sys.exit(0 if $ended_at - $hup_at < 1.0 else 1)" ||
   fail "the revoked session ended $(python3 -c "print(round($ended_at - $hup_at, 2))") s after SIGHUP (want < 1 s)"
@@ -73,7 +73,7 @@ wait_for 15 "dora's session" in_laptop ping -c 1 -W 1 10.77.0.1
 "$POSTERN_BIN" user del "$WORK/users" dora >>"$WORK/pki.log" 2>&1 || fail "user del"
 chmod 644 "$WORK/users"
 kill -HUP "$SERVER_PID"
-wait_for 3 "dora's session to end" grep -Eq "session ended by reload .*identity=dora.*no longer in the users file" "$WORK/server.log"
+wait_for 3 "dora's session to end" grep -Eq "session_ended_by_reload .*identity=dora.*no longer in the users file" "$WORK/server.log"
 kill "$DORA_PID" 2>/dev/null || true
 log "a removed user's live session ended at SIGHUP"
 log "PASS"

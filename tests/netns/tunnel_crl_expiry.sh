@@ -49,10 +49,10 @@ chmod 640 "$WORK/pki/crl.pem"
 write_server_config "$WORK/site.toml" 'crl = "pki/crl.pem"'
 start_server "$WORK/site.toml"
 wait_for 10 "server" in_site ip link show pst0
-wait_for 5 "the expired-CRL error" grep -q 'error pki .*CRL has expired .*expires_in_days=-1' "$WORK/server.log"
-grep 'CRL has expired' "$WORK/server.log" | grep -q "hint=.*postern pki crl $WORK/pki, then SIGHUP the server" \
-  || fail "the CRL error does not say the fix: $(grep 'CRL has expired' "$WORK/server.log")"
-grep -q 'info pki .*tunnel certificate valid .*expires_in_days=82[45]' "$WORK/server.log" \
+wait_for 5 "the expired-CRL error" grep -q 'error pki crl_expired .*expires_in_days=-1' "$WORK/server.log"
+grep 'crl_expired' "$WORK/server.log" | grep -q "hint=.*postern pki crl $WORK/pki, then SIGHUP the server" \
+  || fail "the CRL error does not say the fix: $(grep 'crl_expired' "$WORK/server.log")"
+grep -q 'info pki valid file="tunnel certificate" .*expires_in_days=82[45]' "$WORK/server.log" \
   || fail "the tunnel certificate's expiry is not logged at start"
 log "expired CRL logged at start with the fix"
 
@@ -84,7 +84,7 @@ grep -q "re-signed $WORK/pki/crl.pem (1 revoked), nextUpdate " "$WORK/crl.out" |
 openssl crl -in "$WORK/pki/crl.pem" -CAfile "$WORK/pki/ca.pem" -noout 2>&1 | grep -q "verify OK" || fail "re-signed CRL does not verify"
 kill -HUP "$SERVER_PID"
 wait_for 5 "CRL reload" grep -q "reloaded.*crl=" "$WORK/server.log"
-grep -q "reload failed" "$WORK/server.log" && fail "reload failed: $(grep 'reload failed' "$WORK/server.log")"
+grep -q "reload_failed" "$WORK/server.log" && fail "reload_failed: $(grep 'reload_failed' "$WORK/server.log")"
 status_json | python3 -c 'import json,sys; c={x["what"]: x for x in json.load(sys.stdin)["certificates"]}; sys.exit(0 if c["CRL"]["state"] == "ok" and c["CRL"]["days_left"] in (29, 30) else 1)' \
   || fail "status after the re-sign: $(status_json)"
 try_client after 'certificate = "pki/laptop.pem"' 'private_key = "pki/laptop.key"' \
@@ -97,7 +97,7 @@ write_client_config "$WORK/shorty.toml" 'certificate = "pki/shorty.pem"' 'privat
 start_client "$WORK/shorty.toml" shorty
 SHORTY_PID=$CLIENT_PID
 wait_for 15 "shorty's session" in_laptop ping -c 1 -W 1 10.77.0.1
-grep -q 'warn tunnel .*client certificate expires soon identity=shorty .*expires_in_days=[45] hint="postern pki renew DIR shorty' "$WORK/server.log" \
+grep -q 'warn tunnel .*certificate_expires_soon identity=shorty .*expires_in_days=[45] hint="postern pki renew DIR shorty' "$WORK/server.log" \
   || fail "no warning for the short-lived client certificate: $(grep shorty "$WORK/server.log")"
 status_json | python3 -c 'import json,sys; s=json.load(sys.stdin)["sessions"]; sys.exit(0 if len(s) == 1 and s[0]["identity"] == "shorty" and s[0]["certificate_state"] == "warn" and s[0]["certificate_days_left"] in (4, 5) else 1)' \
   || fail "session certificate in status: $(status_json)"
@@ -108,10 +108,10 @@ log "a client certificate 5 days from its end: warned at session up, 'warn' in s
 
 "$POSTERN_BIN" pki renew "$WORK/pki" shorty --new-key --days 400 >"$WORK/renew.out" 2>&1 || fail "pki renew: $(cat "$WORK/renew.out")"
 grep -q "valid 400 days" "$WORK/renew.out" || fail "renew output: $(cat "$WORK/renew.out")"
-warnings=$(grep -c 'client certificate expires soon identity=shorty' "$WORK/server.log")
+warnings=$(grep -c 'certificate_expires_soon identity=shorty' "$WORK/server.log")
 try_client renewed 'certificate = "pki/shorty.pem"' 'private_key = "pki/shorty.key"' \
   || fail "the renewed certificate was refused: $(grep refused "$WORK/server.log" | tail -1)"
-[ "$(grep -c 'client certificate expires soon identity=shorty' "$WORK/server.log")" -eq "$warnings" ] \
+[ "$(grep -c 'certificate_expires_soon identity=shorty' "$WORK/server.log")" -eq "$warnings" ] \
   || fail "the renewed certificate was still warned about"
 log "pki renew --new-key: the renewed certificate logs in, no warning"
 log "PASS"

@@ -130,7 +130,7 @@ wait_for 15 "laptop inner IPv6 address (no leak protection)" \
   bash -c "ip -n $NS_LAPTOP -6 addr show dev pst0 | grep -q 'inet6 fd00:77::2/112'"
 in_laptop ip -6 route get fd00:77::1 | grep -q "dev pst0" || fail "pool6 is not routed into the tunnel"
 in_laptop ping -6 -c 2 -i 0.2 -W 2 fd00:77::1 >>"$WORK/ping.log" || fail "ping6 fd00:77::1 without leak protection"
-wait_for_log 5 "$WORK/plain.log" 'pushed default route ignored.*route=::/0'
+wait_for_log 5 "$WORK/plain.log" 'default_route_ignored.*route=::/0'
 ip -n "$NS_LAPTOP" -6 route show table main | grep -q '^default via fd00:200::2' || fail "main's IPv6 default route was replaced"
 if ip -n "$NS_LAPTOP" -6 route show table main | grep -q '^default dev pst0'; then fail "::/0 was installed in main"; fi
 log "without leak protection: pool6 through the tunnel, ::/0 skipped, the native default kept"
@@ -144,6 +144,6 @@ start_client "$WORK/v4only.toml" v4only
 wait_for 15 "laptop tunnel address (ipv6 = false)" bash -c "ip -n $NS_LAPTOP -4 addr show dev pst0 | grep -q 'inet 10.77.0.'"
 in_laptop ping -c 1 -W 2 10.77.0.1 >>"$WORK/ping.log" || fail "ping 10.77.0.1 with ipv6 = false"
 if ip -n "$NS_LAPTOP" -6 addr show dev pst0 | grep -q 'inet6 fd00:77::'; then fail "an IPv6 address without asking"; fi
-wait_for_log 5 "$WORK/server.log" 'session up.*address6=none'
+wait_for_log 5 "$WORK/server.log" 'session_up.*address6=none'
 log "ipv6 = false: IPv4 only, the server pushed no IPv6"
 log "PASS"

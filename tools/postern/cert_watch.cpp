@@ -25,17 +25,17 @@ void log_one(const auth::Expiry& e, auth::ExpiryKind kind, bool include_ok) {
   const std::string until = e.end != 0 ? auth::format_utc(e.end) : std::string("never");
   const char* key = kind == auth::ExpiryKind::crl ? "next_update" : "not_after";
   if (!e.error.empty()) {
-    log::warn("pki", "", e.what + " unreadable for the expiry check", {{"path", e.path}, {"error", e.error}});
+    log::warn("pki", "", "unreadable", {{"file", e.what}, {"path", e.path}, {"error", e.error}});
   } else if (auto notice = auth::expiry_notice(e, kind, std::filesystem::path(e.path).stem().string())) {
     const std::initializer_list<log::Field> fields = {
-        {"path", e.path}, {key, until}, {"expires_in_days", e.days_left}, {"hint", notice->hint}};
+        {"file", e.what}, {"path", e.path}, {key, until}, {"expires_in_days", e.days_left}, {"hint", notice->hint}};
     if (notice->level == auth::ExpiryLevel::expired) {
       log::error("pki", "", notice->event, fields);
     } else {
       log::warn("pki", "", notice->event, fields);
     }
   } else if (include_ok) {
-    log::info("pki", "", e.what + " valid", {{"path", e.path}, {key, until}, {"expires_in_days", e.days_left}});
+    log::info("pki", "", "valid", {{"file", e.what}, {"path", e.path}, {key, until}, {"expires_in_days", e.days_left}});
   }
 }
 

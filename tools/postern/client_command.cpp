@@ -48,7 +48,7 @@ platform::UdpSocket bind_data_socket(platform::UdpOptions options) {
   try {
     return platform::UdpSocket::bind(IpEndpoint(IpAddress::any(IpAddress::Family::v6), 0), options);
   } catch (const std::system_error& e) {
-    log::warn("tunnel", "", "no IPv6 UDP socket, the data channel is IPv4 only",
+    log::warn("tunnel", "", "no_ipv6_udp_socket",
               {{"error", e.what()}, {"effect", "an IPv6 server is reached over the TLS fallback only"}});
   }
   return platform::UdpSocket::bind(IpEndpoint(IpAddress::any(IpAddress::Family::v4), 0), options);

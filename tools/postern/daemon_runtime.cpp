@@ -41,7 +41,7 @@ class ServiceNotifier {
     if (!sd::notify_enabled()) return;
     if (auto interval = sd::watchdog_interval()) {
       watchdog_every_ = *interval / 2;
-      log::info("daemon", "", "systemd watchdog", {{"ping_every_ms", watchdog_every_.count() / 1000}});
+      log::info("daemon", "", "systemd_watchdog", {{"ping_every_ms", watchdog_every_.count() / 1000}});
       arm_watchdog(std::chrono::microseconds(0));
     }
     arm_ready(std::chrono::milliseconds(0));
@@ -72,7 +72,7 @@ class ServiceNotifier {
       }
       ready_sent_ = true;
       sd::notify("READY=1\n" + status_assignment());
-      log::info("daemon", "", "notified systemd", {{"state", "READY"}});
+      log::info("daemon", "", "systemd_notified", {{"state", "READY"}});
       if (notify_.status_line) arm_status();
     });
   }
@@ -114,24 +114,24 @@ std::string counter(const std::optional<status::Counters>& counters, std::string
 void raise_descriptor_limit() {
   const auto limit = platform::raise_open_file_limit();
   if (limit.error) {
-    log::warn("daemon", "", "cannot raise the open files limit",
+    log::warn("daemon", "", "open_files_limit_not_raised",
               {{"limit", limit.before}, {"error", limit.error.message()}});
   } else if (limit.after != limit.before) {
-    log::info("daemon", "", "open files limit raised", {{"from", limit.before}, {"to", limit.after}});
+    log::info("daemon", "", "open_files_limit_raised", {{"from", limit.before}, {"to", limit.after}});
   }
 }
 
 void drop_to_run_as_user(const config::DaemonConfig& daemon, std::vector<platform::Capability> keep,
                          std::vector<std::string> extra_groups) {
   if (daemon.user == "root" || daemon.user == "0") {
-    log::warn("daemon", "", "running as root", {{"reason", "[daemon] user = \"root\""}});
+    log::warn("daemon", "", "running_as_root", {{"reason", "[daemon] user = \"root\""}});
     return;
   }
   if (geteuid() != 0) return;  // started unprivileged: nothing to drop
   platform::drop_privileges({daemon.user, daemon.group, keep, extra_groups});
   std::string kept;
   for (auto c : keep) kept += (kept.empty() ? "" : ",") + std::string(platform::to_string(c));
-  log::info("daemon", "", "dropped privileges",
+  log::info("daemon", "", "privileges_dropped",
             {{"user", daemon.user}, {"group", daemon.group}, {"kept", kept.empty() ? "none" : kept},
              {"extra_groups", extra_groups.empty() ? "none" : extra_groups.front()}});
 }
@@ -157,7 +157,7 @@ void run_until_signalled(asio::io_context& io, std::function<void()> on_stop, st
   std::function<void(const asio::error_code&, int)> handler = [&](const asio::error_code& ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      log::info("daemon", "", "SIGHUP: reloading");
+      log::info("daemon", "", "reloading", {{"signal", "SIGHUP"}});
       if (on_reload) {
         notifier.reloading();
         on_reload();

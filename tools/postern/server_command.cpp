@@ -57,13 +57,13 @@ void warn_if_not_forwarding(const config::TunnelServerConfig& s) {
   }
   bool forwarding = false;
   if (beyond_pool && !platform::ip_forwarding_enabled(IpAddress::Family::v4, forwarding) && !forwarding) {
-    log::warn("tunnel", "", "ip forwarding is off",
+    log::warn("tunnel", "", "ip_forwarding_off",
               {{"hint", "routes beyond the pool are pushed to clients but this host will not forward them: "
                         "sysctl -w net.ipv4.ip_forward=1"}});
   }
   forwarding = false;
   if (beyond_pool6 && !platform::ip_forwarding_enabled(IpAddress::Family::v6, forwarding) && !forwarding) {
-    log::warn("tunnel", "", "ipv6 forwarding is off",
+    log::warn("tunnel", "", "ipv6_forwarding_off",
               {{"hint", "IPv6 routes beyond pool6 are pushed to clients but this host will not forward them: "
                         "sysctl -w net.ipv6.conf.all.forwarding=1"}});
   }
@@ -82,7 +82,7 @@ platform::TunDevice open_tun_with_retry(const std::string& name) {
     } catch (const std::system_error& e) {
       if (e.code() != std::errc::device_or_resource_busy || std::chrono::steady_clock::now() >= deadline) throw;
       if (attempt == 1) {
-        log::warn("tunnel", "", "tun device busy, retrying",
+        log::warn("tunnel", "", "tun_busy",
                   {{"interface", name}, {"error", e.what()}, {"retry_for_s", kRetryFor.count()}});
       }
     }
@@ -101,7 +101,7 @@ PasswordBackends open_password_backends(const config::Config& cfg) {
   PasswordBackends out;
   if (cfg.auth.backend != config::PasswordBackendKind::file) {
     out.tunnel = out.smtp = auth::make_password_backend(cfg.auth, std::nullopt);
-    log::info("daemon", "", "password backend", {{"backend", config::to_string(cfg.auth.backend)}});
+    log::info("daemon", "", "password_backend", {{"backend", config::to_string(cfg.auth.backend)}});
   } else {
     if (cfg.server) out.tunnel = auth::make_password_backend(cfg.auth, cfg.server->users);
     if (cfg.smtp) out.smtp = auth::make_password_backend(cfg.auth, cfg.smtp->users);

@@ -216,7 +216,7 @@ void ClientNegotiator::on_ipcp(const Frame& frame) {
     if (++failures_ > kMaxFailure) return fail(errc::negotiation_failed, "too many IPCP rounds");
     if (o.accounting_session) ipcp_request_.accounting_session.reset();
     if (o.has_ipv6()) {
-      log::info("control-client", config_.log_id, "server refused ipv6: the tunnel carries IPv4 only");
+      log::info("control-client", config_.log_id, "ipv6_refused", {{"effect", "the tunnel carries IPv4 only"}});
       ipcp_request_ = ipcp_request_.without_ipv6();
     }
     return link_.send(encode_ipcp(MessageType::ipcp_configure_request, ipcp_request_));

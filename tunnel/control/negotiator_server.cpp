@@ -266,7 +266,7 @@ void ServerNegotiator::on_ipcp_request(const Frame& frame, TimePoint now) {
       // The directory chose the address (RADIUS Framed-IP-Address): that one or none.
       auto framed = pool_.assign_framed(params_.identity, *framed_address_, now);
       if (framed != AddressPool::Framed::assigned) {
-        log::warn("control-server", config_.log_id, "framed address refused",
+        log::warn("control-server", config_.log_id, "framed_address_refused",
                   {{"identity", params_.identity}, {"address", framed_address_->to_string()},
                    {"why", to_string(framed)}, {"pool", pool_.network().to_string()}});
         return fail(errc::address_unavailable,
@@ -350,8 +350,10 @@ bool ServerNegotiator::take_ipv6(const IpcpOptions& req, TimePoint now) {
   if (req.address6 && !req.address6->is_unspecified()) wanted = req.address6;
   auto assigned = pool6_->assign(params_.identity, wanted, now);
   if (!assigned) {
-    log::warn("control-server", config_.log_id, "ipv6 pool exhausted: session is IPv4 only",
-              {{"identity", params_.identity}, {"pool6", pool6_->network().to_string()}});
+    log::warn("control-server", config_.log_id, "ipv6_pool_exhausted",
+              {{"identity", params_.identity},
+               {"pool6", pool6_->network().to_string()},
+               {"effect", "session is IPv4 only"}});
     return false;
   }
   address6_held_ = true;

@@ -102,7 +102,8 @@ void DataPlane::start() {
   tun_.set_nonblocking(true);
   if (options_.offload) {
     if (auto ec = tun_.enable_offload()) {
-      log::info("tunnel", "", "tun offload unavailable; one packet per read", {{"error", ec.message()}});
+      log::info("tunnel", "", "tun_offload_unavailable",
+                {{"error", ec.message()}, {"fallback", "one packet per read"}});
     }
   }
   udp_->prepare(options_.offload);
@@ -152,7 +153,7 @@ void DataPlane::capture(std::span<const std::uint8_t> packet) {
   if (!ec) ec = capture_->writer.flush();
   if (ec) {
     capture_->failed = true;
-    log::error("tunnel", "", "capture_inner write failed; capture stopped", {{"error", ec.message()}});
+    log::error("tunnel", "", "capture_write_failed", {{"error", ec.message()}, {"effect", "capture stopped"}});
   }
 }
 
@@ -292,12 +293,12 @@ void DataPlane::log_move(PeerSession& session) {
     std::lock_guard lock(session.endpoint_mutex);
     if (auto e = IpEndpoint::from_sockaddr(session.endpoint, session.endpoint_len)) to = e->to_string();
   }
-  log::info("tunnel", session.log_id, "peer moved", {{"identity", session.identity}, {"to", to}});
+  log::info("tunnel", session.log_id, "peer_moved", {{"identity", session.identity}, {"to", to}});
 }
 
 bool DataPlane::set_transport(PeerSession& session, Transport to, std::string_view reason) {
   if (!forward::ForwardingCore::switch_transport(session, to)) return false;
-  log::info("tunnel", session.log_id, "transport switched",
+  log::info("tunnel", session.log_id, "transport_switched",
             {{"transport", to_string(to)}, {"reason", reason}, {"identity", session.identity}});
   return true;
 }
@@ -307,7 +308,7 @@ bool DataPlane::perform(const forward::Inbound& in, TunWriter* writer) {
   const std::shared_ptr<PeerSession>& session = *in.session;
   if (in.peer_moved && options_.server) log_move(*session);
   if (in.switched_to) {
-    log::info("tunnel", session->log_id, "transport switched",
+    log::info("tunnel", session->log_id, "transport_switched",
               {{"transport", to_string(*in.switched_to)},
                {"reason", *in.switched_to == Transport::tls ? "client sends over TLS (UDP fallback)"
                                                               : "client sends over UDP again"},

@@ -77,7 +77,7 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
     if (r.prefix_len == 0 && !s.table) {
       // In main, a default route via the TUN would replace the host's own and send the tunnel's
       // packets to the server into the tunnel itself: only the marked-socket setup handles it.
-      log::warn("tunnel", "", "pushed default route ignored",
+      log::warn("tunnel", "", "default_route_ignored",
                 {{"interface", ifname}, {"route", r.to_string()}, {"hint", "set leak_protection = true in [tunnel] to use it"}});
       continue;
     }
@@ -94,7 +94,7 @@ void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s)
     for (const auto& old : existing) {
       if (std::find(installed.begin(), installed.end(), old.destination.network()) != installed.end()) continue;
       if (!netlink.delete_route(old, platform::MissingPolicy::accept)) {
-        log::info("tunnel", "", "stale route removed", {{"interface", ifname}, {"route", old.destination.to_string()}});
+        log::info("tunnel", "", "stale_route_removed", {{"interface", ifname}, {"route", old.destination.to_string()}});
       }
     }
   }
@@ -163,7 +163,7 @@ void install_dns_leak_rules(platform::Netlink& netlink, const LeakProtection& p,
     check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
           "add DNS leak-protection rule at priority " + std::to_string(*rule.priority));
   }
-  log::info("tunnel", "", "dns leak protection on",
+  log::info("tunnel", "", "dns_leak_protection_on",
             {{"servers", servers.size()},
              {"rule_priorities", std::to_string(k_dns_rule_priority) + "-" + std::to_string(k_dns_rule_priority + 2)}});
 }
@@ -266,11 +266,11 @@ void install_ipv6_leak_rules(platform::Netlink& netlink, const LeakProtection& p
           "add IPv6 leak-protection rule at priority " + std::to_string(*rule.priority));
   }
   if (inside) {
-    log::info("tunnel", "", "ipv6 through the tunnel",
+    log::info("tunnel", "", "ipv6_through_tunnel",
               {{"default_route", inside->default_route ? "tunnel" : (block && default_route_pushed ? "blocked" : "main")},
                {"dns", block && dns_pushed ? "pushed servers only" : "unrestricted"}});
   } else if (!rules.empty()) {
-    log::info("tunnel", "", "ipv6 leak protection on",
+    log::info("tunnel", "", "ipv6_leak_protection_on",
               {{"blocked", default_route_pushed ? (dns_pushed ? "ipv6 beyond the local link, ipv6 dns" : "ipv6 beyond the local link")
                                                 : "ipv6 dns"}});
   }
@@ -291,14 +291,14 @@ void install_leak_protection(platform::Netlink& netlink, const LeakProtection& p
       stale.table = 0;
     }
     for (int copies = 0; copies < 4 && !netlink.delete_rule(stale, platform::MissingPolicy::fail); ++copies) {
-      log::info("tunnel", "", "removed a stale leak-protection rule", {{"priority", *rule.priority}});
+      log::info("tunnel", "", "stale_leak_rule_removed", {{"priority", *rule.priority}});
     }
   }
   for (const auto& rule : rules) {
     check(netlink.add_rule(rule, platform::ExistsPolicy::accept), netlink,
           "add leak-protection rule at priority " + std::to_string(*rule.priority));
   }
-  log::info("tunnel", "", "leak protection on",
+  log::info("tunnel", "", "leak_protection_on",
             {{"fwmark", fmt_hex(p.fwmark)}, {"table", p.table},
              {"rule_priorities", std::to_string(k_leak_rule_priority) + "-" + std::to_string(k_leak_rule_priority + 2)}});
 }
@@ -312,7 +312,7 @@ void warn_if_strict_rp_filter(const InterfaceSettings& settings) {
   // around this with src_valid_mark plus a conntrack mark-restore rule; we only warn.
   std::string value;
   if (platform::read_sysctl("net.ipv4.conf.all.rp_filter", value) || value.find('1') == std::string::npos) return;
-  log::warn("tunnel", "", "strict reverse-path filter with a pushed default route",
+  log::warn("tunnel", "", "strict_rp_filter",
             {{"hint", "replies from the server may be dropped: sysctl -w net.ipv4.conf.all.rp_filter=2 (loose)"}});
 }
 
@@ -323,11 +323,11 @@ bool remove_leak_protection(platform::Netlink& netlink, const LeakProtection& p)
   for (const auto& rule : leak_protection_rules(p)) {
     if (auto ec = netlink.delete_rule(rule, platform::MissingPolicy::accept)) {
       all = false;
-      log::warn("tunnel", "", "cannot remove leak-protection rule",
+      log::warn("tunnel", "", "leak_rule_remove_failed",
                 {{"priority", *rule.priority}, {"error", ec.message()}});
     }
   }
-  if (all) log::info("tunnel", "", "leak protection removed", {{"table", p.table}});
+  if (all) log::info("tunnel", "", "leak_protection_removed", {{"table", p.table}});
   return all;
 }
 

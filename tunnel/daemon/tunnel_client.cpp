@@ -117,7 +117,7 @@ void TunnelClient::stop() {
 }
 
 void TunnelClient::give_up(const std::string& reason) {
-  log::error("tunnel", "", "giving up", {{"reason", reason}});
+  log::error("tunnel", "", "giving_up", {{"reason", reason}});
   exit_status_ = kExitAuthRefused;
   stopping_ = true;
   io_.stop();
@@ -132,8 +132,8 @@ asio::awaitable<void> TunnelClient::run() {
       co_return;
     }
     if (choice->wait.count() > 0) {
-      log::warn("tunnel", "", cfg_.servers.size() == 1 ? "retrying" : "every server failed, retrying",
-                {{"retry_in_ms", choice->wait.count()}});
+      log::warn("tunnel", "", "retrying",
+                {{"retry_in_ms", choice->wait.count()}, {"servers", cfg_.servers.size()}});
       asio::steady_timer wait(io_, choice->wait);
       co_await wait.async_wait(kAsTuple);
       if (stopping_) break;
@@ -152,12 +152,12 @@ asio::awaitable<void> TunnelClient::run() {
     if (!unfixable_.empty()) {
       last_refusal = unfixable_;
       rotation_.on_refused(index, Clock::now(), unfixable_);
-      if (cfg_.servers.size() > 1) log::error("tunnel", "", "server dropped from the list", {{"server", server}, {"reason", unfixable_}});
+      if (cfg_.servers.size() > 1) log::error("tunnel", "", "server_dropped", {{"server", server}, {"reason", unfixable_}});
       continue;
     }
     if (was_established) rotation_.on_lost(index, Clock::now(), reason);
     else rotation_.on_failed(index, Clock::now(), reason);
-    log::warn("tunnel", "", was_established ? "disconnected" : "attempt failed", {{"server", server}, {"reason", reason}});
+    log::warn("tunnel", "", was_established ? log::EventName("disconnected") : log::EventName("attempt_failed"), {{"server", server}, {"reason", reason}});
   }
 }
 
@@ -171,8 +171,8 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
   if (rec) {
     // With DNS leak protection a reconnect cannot ask any server but the pushed ones, which are
     // behind the tunnel that is down: the addresses that worked last time are the best guess.
-    log::warn("tunnel", "", "cannot resolve the server, trying its last addresses",
-              {{"server", target.host}, {"error", rec.message()}});
+    log::warn("tunnel", "", "resolve_failed",
+              {{"server", target.host}, {"error", rec.message()}, {"fallback", "last known addresses"}});
     endpoints = last_endpoints_[index];
   } else {
     last_endpoints_[index] = endpoints;
@@ -224,7 +224,7 @@ asio::awaitable<std::string> TunnelClient::connect_once(std::size_t index) {
       co_return "server certificate does not match server_fingerprint";
     }
   }
-  log::info("tunnel", "", "tls established",
+  log::info("tunnel", "", "tls_established",
             {{"server", server}, {"address", addresses_[index]}, {"tls", describe_session(stream.native_handle())}});
 
   control::ClientConfig cc;
@@ -297,7 +297,7 @@ asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::soc
         state->done.emplace_back(k, ec);  // fed to the race as a failure: the next starts at once
         continue;
       }
-      if (k > 0) log::info("tunnel", "", "connecting to the next address", {{"address", target.address().to_string()}});
+      if (k > 0) log::info("tunnel", "", "trying_next_address", {{"address", target.address().to_string()}});
       s->async_connect(target, [state, k](const asio::error_code& cec) {
         state->done.emplace_back(k, cec);
         state->wake.cancel();
@@ -305,7 +305,7 @@ asio::awaitable<std::error_code> TunnelClient::connect_socket(asio::ip::tcp::soc
     }
     for (std::size_t k : actions.timed_out) {
       last = asio::error::timed_out;
-      log::warn("tunnel", "", "connect timed out", {{"address", resolved[order[k]].address().to_string()}});
+      log::warn("tunnel", "", "connect_timeout", {{"address", resolved[order[k]].address().to_string()}});
       asio::error_code ignored;
       state->sockets[k]->close(ignored);
     }
@@ -364,7 +364,7 @@ void TunnelClient::establish(Attempt& attempt, std::shared_ptr<PeerSession> sess
     warn_if_strict_rp_filter(settings);
     if (cfg_.leak_protection) apply_leak_rules(params);
   } catch (const std::exception& e) {
-    log::error("tunnel", "", "interface setup failed", {{"error", e.what()}});
+    log::error("tunnel", "", "interface_setup_failed", {{"error", e.what()}});
     attempt.negotiator().terminate("client could not configure its interface", Clock::now());
     return;
   }
@@ -388,7 +388,7 @@ void TunnelClient::establish(Attempt& attempt, std::shared_ptr<PeerSession> sess
   for (const auto& r : params.routes) routes += (routes.empty() ? "" : ",") + r.to_string();
   for (const auto& d : params.dns) dns += (dns.empty() ? "" : ",") + d.to_string();
   for (const auto& d : params.domains) domains += (domains.empty() ? "" : ",") + d.to_string();
-  log::info("tunnel", "", "session up",
+  log::info("tunnel", "", "session_up",
             {{"address", params.client_address.to_string() + "/" + std::to_string(params.prefix_len)},
              {"address6", params.client_address6 ? params.client_address6->to_string() + "/" +
                                                        std::to_string(params.prefix6_len)
@@ -442,14 +442,14 @@ void TunnelClient::apply_dns(const control::TunnelParameters& params, const std:
   s.default_route = cfg_.leak_protection || std::all_of(s.domains.begin(), s.domains.end(),
                                                          [](const auto& d) { return !d.routing_only; });
   if (auto error = dns_->apply(s); !error.empty()) {
-    log::error("dns", "", "cannot apply pushed DNS", {{"backend", platform::to_string(dns_->backend())}, {"error", error}});
+    log::error("dns", "", "apply_failed", {{"backend", platform::to_string(dns_->backend())}, {"error", error}});
     return;
   }
   dns_applied_ = true;
   log::info("dns", "", "applied", {{"backend", platform::to_string(dns_->backend())}, {"interface", interface}});
   if (dns_->backend() == platform::ResolverBackend::file) {
     for (const auto& d : platform::routing_only_domains(s)) {
-      log::warn("dns", "", "routing-only domain not applied",
+      log::warn("dns", "", "routing_domain_not_applied",
                 {{"domain", d}, {"reason", "resolv.conf has no per-domain servers; names under it use the pushed servers"}});
     }
   }
@@ -459,7 +459,7 @@ void TunnelClient::restore_dns() {
   if (!dns_ || !dns_applied_) return;
   dns_applied_ = false;
   if (auto error = dns_->restore(); !error.empty()) {
-    log::error("dns", "", "cannot restore DNS", {{"error", error}});
+    log::error("dns", "", "restore_failed", {{"error", error}});
   } else {
     log::info("dns", "", "restored", {{"backend", platform::to_string(dns_->backend())}});
   }

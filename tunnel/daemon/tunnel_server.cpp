@@ -82,7 +82,7 @@ struct TunnelServer::Connection final : ServerControlConnection {
     server.establish(*this, std::move(session), params);
   }
   void on_closed(const control::Closed& closed) override {
-    log::info("tunnel", log_id, "control closed", {{"reason", closed.reason}});
+    log::info("tunnel", log_id, "control_closed", {{"reason", closed.reason}});
     server.teardown(*this, closed.reason);
   }
   void on_ended(const std::string& reason) override { server.teardown(*this, reason); }
@@ -163,7 +163,7 @@ void TunnelServer::reload() {
       passwords_->reload();
       log::info("tunnel", "", "reloaded", {{"users", passwords_->summary()}});
     } catch (const std::exception& e) {
-      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+      log::error("tunnel", "", "reload_failed", {{"error", e.what()}});
     }
   }
   if (cfg_.client_ca) {
@@ -172,7 +172,7 @@ void TunnelServer::reload() {
       log::info("tunnel", "", "reloaded", {{"client_ca", cfg_.client_ca->string()},
                                            {"crl", cfg_.crl ? cfg_.crl->string() : "none"}});
     } catch (const std::exception& e) {
-      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+      log::error("tunnel", "", "reload_failed", {{"error", e.what()}});
     }
   }
   if (cfg_.deny_list) {
@@ -180,7 +180,7 @@ void TunnelServer::reload() {
       deny_list_.reload();
       log::info("tunnel", "", "reloaded", {{"deny_list", deny_list_.size()}});
     } catch (const std::exception& e) {
-      log::error("tunnel", "", "reload failed", {{"error", e.what()}});
+      log::error("tunnel", "", "reload_failed", {{"error", e.what()}});
     }
   }
   end_revoked_sessions();
@@ -196,7 +196,7 @@ void TunnelServer::end_revoked_sessions() {
     if (connection->torn_down || !connection->started()) continue;
     const std::string why = no_longer_allowed(*connection);
     if (why.empty()) continue;
-    log::warn("tunnel", connection->log_id, "session ended by reload",
+    log::warn("tunnel", connection->log_id, "session_ended_by_reload",
               {{"identity", connection->negotiator().identity()}, {"peer", connection->peer}, {"reason", why}});
     connection->terminate(why, Clock::now());
   }
@@ -242,7 +242,7 @@ asio::awaitable<void> TunnelServer::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(remote, kAsTuple);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
-      log::warn("tunnel", "", "accept failed", {{"error", ec.message()}});
+      log::warn("tunnel", "", "accept_failed", {{"error", ec.message()}});
       // Out of descriptors (EMFILE/ENFILE) the listen queue stays readable: retrying at once
       // would spin the one I/O thread every control channel and the SMTP listener share.
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space) {
@@ -333,7 +333,7 @@ asio::awaitable<void> TunnelServer::handshake(std::shared_ptr<Connection> connec
     release_handshake_slot(*connection);
     co_return;
   }
-  log::info("tunnel", connection->log_id, "tls established",
+  log::info("tunnel", connection->log_id, "tls_established",
             {{"peer", connection->peer}, {"tls", describe_session(stream.native_handle())}});
   begin_negotiation(connection);
 }
@@ -400,7 +400,7 @@ bool TunnelServer::evict_oldest_pending(SteadyTime now) {
 }
 
 void TunnelServer::refuse_password(Connection& connection, const std::string& user, std::string_view reason) {
-  log::warn("tunnel", connection.log_id, "auth failed",
+  log::warn("tunnel", connection.log_id, "auth_rejected",
             {{"user", user}, {"peer", connection.peer}, {"reason", reason}});
   connection.negotiator().on_password_verified(false, Clock::now());
 }
@@ -480,7 +480,7 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
       if (!live) return;
       std::optional<IpAddress> framed;
       if (verdict.framed_ipv4) framed = IpAddress::from_v4_uint(*verdict.framed_ipv4);
-      log::info("tunnel", conn->log_id, "auth ok",
+      log::info("tunnel", conn->log_id, "auth_accepted",
                 {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()},
                  {"framed_ip", framed ? framed->to_string() : std::string("none")}});
       conn->password_user = user;
@@ -492,7 +492,7 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
     case auth::PasswordOutcome::temporarily_failed:
       throttle_.release(source);
       ++counters_.auth_unavailable;
-      log::error("tunnel", live ? conn->log_id : std::string(), "auth unavailable",
+      log::error("tunnel", live ? conn->log_id : std::string(), "auth_unavailable",
                  {{"user", user}, {"peer", live ? conn->peer : source}, {"backend", passwords_->kind()},
                   {"reason", verdict.reason}});
       if (!live) return;
@@ -504,7 +504,7 @@ void TunnelServer::on_verified(const std::weak_ptr<Connection>& weak, const std:
   auto delay = throttle_.record_failure(source, now);
   ++counters_.auth_bad_password;
   if (!live) return;
-  log::warn("tunnel", conn->log_id, "auth failed",
+  log::warn("tunnel", conn->log_id, "auth_rejected",
             {{"user", user}, {"peer", conn->peer}, {"backend", passwords_->kind()}, {"reason", verdict.reason},
              {"delay_ms", delay.count()}});
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
@@ -549,7 +549,7 @@ void TunnelServer::establish(Connection& connection, std::shared_ptr<PeerSession
     identity_by_address_[params.client_address] = params.identity;
     if (params.client_address6) identity_by_address_[*params.client_address6] = params.identity;
   }
-  log::info("tunnel", connection.log_id, "session up",
+  log::info("tunnel", connection.log_id, "session_up",
             {{"identity", params.identity}, {"address", params.client_address.to_string()},
              {"address6", params.client_address6 ? params.client_address6->to_string() : std::string("none")},
              {"session", hex_id(params.local_session_id)}, {"peer_session", hex_id(params.peer_session_id)},
@@ -565,7 +565,7 @@ void TunnelServer::teardown(Connection& connection, const std::string& reason) {
     connection.detach_session();
     account(connection, auth::radius::AcctStatus::stop, Clock::now(), terminate_cause(reason));
     forget_addresses(connection);
-    log::info("tunnel", connection.log_id, "session down",
+    log::info("tunnel", connection.log_id, "session_down",
               {{"identity", session->identity}, {"reason", reason},
                {"rx_packets", session->rx_packets.load()},
                {"tx_packets", session->tx_packets.load()},
@@ -601,7 +601,7 @@ void TunnelServer::request_key(std::shared_ptr<PeerSession> session, Direction d
     auto it = connections_.find(session->local_session_id);
     if (it == connections_.end() || it->second->session() != session) return;
     if (it->second->install_key(direction, epoch)) {
-      log::debug("tunnel", it->second->log_id, "key installed",
+      log::debug("tunnel", it->second->log_id, "key_installed",
                  {{"direction", direction == Direction::send ? "send" : "receive"}, {"epoch", epoch}});
     }
   });
@@ -668,7 +668,7 @@ void TunnelServer::reap_idle(SteadyTime now) {
   }
   for (const auto& connection : stale) {
     auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(cfg_.idle_timeout).count();
-    log::info("tunnel", connection->log_id, "reaping stale session",
+    log::info("tunnel", connection->log_id, "session_reaped",
               {{"identity", connection->session()->identity}, {"idle_s", idle_s}});
     connection->terminate("idle for " + std::to_string(idle_s) + " s", now);
   }

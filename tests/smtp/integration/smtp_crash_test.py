@@ -87,7 +87,7 @@ def phase_a(server):
     for path in blockers:
         os.unlink(path)
     server.start()
-    assert server.wait_log("queue recovered"), "no recovery logged"
+    assert server.wait_log("queue_recovered"), "no recovery logged"
     wait_delivered(server, ids)
     check_exactly_once(server, ids)
     server.stop()

@@ -192,7 +192,7 @@ def kill9_mid_transfer(server):
     assert seen["name"] not in server.queue_files()
     os.unlink(held)
     server.start()
-    assert server.wait_log("queue recovered"), "no recovery logged"
+    assert server.wait_log("queue_recovered"), "no recovery logged"
     assert delivered_digest(server, acked_id, timeout=30) == acked_digest
     assert os.listdir(tmp) == [], "tmp/ not cleaned at start: %s" % os.listdir(tmp)
     assert server.files(RCPT) == [os.path.basename(server.delivered_path(RCPT, acked_id))]

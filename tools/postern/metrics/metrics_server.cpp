@@ -37,7 +37,7 @@ class MetricsCollectable : public prometheus::Collectable {
       promise->set_value(std::move(snapshot));
     });
     if (future.wait_for(kSnapshotTimeout) != std::future_status::ready) {
-      log::warn("daemon", "", "metrics scrape: no snapshot from the event loop in time", {{"timeout_s", 2}});
+      log::warn("daemon", "", "metrics_snapshot_timeout", {{"timeout_s", 2}});
       return {};
     }
     try {
@@ -62,7 +62,7 @@ MetricsServer::MetricsServer(asio::io_context& io, const IpEndpoint& listen, sta
     throw std::runtime_error("[daemon] metrics: cannot listen on " + address + ": " + e.what());
   }
   exposer_->RegisterCollectable(collectable_);
-  log::info("daemon", "", "metrics listening", {{"metrics", address}, {"path", "/metrics"}});
+  log::info("daemon", "", "metrics_listening", {{"metrics", address}, {"path", "/metrics"}});
 }
 
 // The exposer (and its threads) goes first: no scrape can reach the collectable afterwards.
@@ -72,8 +72,8 @@ std::unique_ptr<MetricsServer> open_metrics_server(asio::io_context& io, const c
                                                    status::StatusSources sources) {
   if (!daemon.metrics) return nullptr;
   if (daemon.metrics_public) {
-    log::warn("daemon", "", "metrics served on a non-loopback address (metrics_public = true)",
-              {{"metrics", daemon.metrics->to_string()}});
+    log::warn("daemon", "", "metrics_public",
+              {{"metrics", daemon.metrics->to_string()}, {"effect", "served on a non-loopback address"}});
   }
   return std::make_unique<MetricsServer>(io, *daemon.metrics, std::move(sources));
 }

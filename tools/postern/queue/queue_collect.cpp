@@ -4,12 +4,22 @@
 #include "common/log.hpp"
 #include "smtp/server/smtp_service.hpp"
 
-
 namespace postern::cli::queue {
 namespace {
 
 double seconds_between(std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
+}
+
+// The log event of an operator's queue command (event names are literals, see common/log.hpp).
+log::EventName queue_event(status::QueueRequest::Verb verb) {
+  using Verb = status::QueueRequest::Verb;
+  switch (verb) {
+    case Verb::hold: return "queue_hold";
+    case Verb::release: return "queue_release";
+    case Verb::remove: return "queue_remove";
+    default: return "queue_retry";
+  }
 }
 
 }  // namespace
@@ -62,7 +72,7 @@ std::string answer_queue_request(smtp::server::SmtpService& smtp, const status::
   else if (request.verb == Verb::remove) known = smtp.queue_remove(id);
   if (!known) return "error: no message " + id + " in the queue\n";
   const std::string verb(status::to_string(request.verb));
-  log::info("smtp", id, "queue_" + verb, {{"by", "operator"}});
+  log::info("smtp", id, queue_event(request.verb), {{"by", "operator"}});
   return verb + ": " + id + "\n";
 }
 

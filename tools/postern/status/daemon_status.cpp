@@ -27,8 +27,8 @@ std::unique_ptr<StatusServer> open_status_server(asio::io_context& io, const con
     try {
       prepare_writable_dir(dir, daemon);
     } catch (const std::exception& e) {
-      log::info("status", "", "status socket directory kept as it is (the socket is left at exit)",
-                {{"path", dir.string()}, {"error", e.what()}});
+      log::info("status", "", "socket_dir_kept",
+                {{"path", dir.string()}, {"error", e.what()}, {"effect", "the socket is left at exit"}});
     }
   }
   return server;
@@ -39,8 +39,8 @@ void enable_inner_capture(const config::DaemonConfig& daemon, tunnel::daemon::Da
   const std::string path = daemon.capture_inner->string();
   data_plane.capture_inner(platform::PcapWriter::create(*daemon.capture_inner, platform::PcapCreateMode::truncate));
   // Loud on purpose: this file holds users' traffic in clear text.
-  log::warn("daemon", "", "capture_inner is on: decrypted tunnel traffic is written to " + path,
-            {{"path", path}, {"mode", "0600"}});
+  log::warn("daemon", "", "capture_inner_on",
+            {{"path", path}, {"mode", "0600"}, {"effect", "decrypted tunnel traffic is written to the path"}});
 }
 
 }  // namespace postern::cli::status

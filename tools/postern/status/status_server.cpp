@@ -26,7 +26,7 @@ StatusServer::StatusServer(asio::io_context& io, std::filesystem::path path, Sna
   platform::UniqueFd fd = platform::bind_unix_listener(path_, kSocketMode);
   file_ = platform::socket_file_of(path_);
   acceptor_.assign(Local(), fd.release());
-  log::info("status", "", "status socket listening", {{"path", path_.string()}, {"mode", "0600"}});
+  log::info("status", "", "listening", {{"path", path_.string()}, {"mode", "0600"}});
 }
 
 StatusServer::~StatusServer() {
@@ -44,8 +44,8 @@ void StatusServer::stop() {
   acceptor_.close(ignored);
   std::error_code ec;
   if (!platform::remove_socket_file(file_, ec)) {
-    log::info("status", "", "status socket left in place (replaced at the next start)",
-              {{"path", path_.string()}, {"error", ec.message()}});
+    log::info("status", "", "socket_left_in_place",
+              {{"path", path_.string()}, {"error", ec.message()}, {"effect", "replaced at the next start"}});
   }
 }
 
@@ -56,7 +56,7 @@ asio::awaitable<void> StatusServer::accept_loop() {
     if (!*alive || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // EMFILE and friends: pause instead of spinning the daemon's one I/O thread on the error.
-      log::warn("status", "", "accept failed", {{"error", ec.message()}});
+      log::warn("status", "", "accept_failed", {{"error", ec.message()}});
       asio::steady_timer pause(io_, std::chrono::milliseconds(100));
       co_await pause.async_wait(use_nothrow);
       continue;
@@ -70,7 +70,7 @@ std::string StatusServer::check_peer(Local::socket& socket) {
   auto peer = platform::peer_credentials(socket.native_handle(), ec);
   if (!peer) return "cannot read the peer's credentials: " + ec.message();
   if (peer->uid == 0 || peer->uid == ::geteuid()) return "";
-  log::warn("status", "", "status request refused",
+  log::warn("status", "", "request_refused",
             {{"uid", static_cast<unsigned long>(peer->uid)}, {"pid", static_cast<long>(peer->pid)}});
   return "permission denied: uid " + std::to_string(peer->uid) +
          " may not read the daemon status (root or the daemon's own user only)";
