@@ -113,7 +113,7 @@ log "bad request and missing daemon answered in words"
 # --- capture_inner ----------------------------------------------------------------------------
 grep -q "capture_inner_on path=$WORK/site-inner.pcap" "$WORK/server.log" \
   || fail "server did not warn about capture_inner"
-grep -q "warn" <(grep "capture_inner is on" "$WORK/laptop.log") || fail "client did not warn about capture_inner"
+grep -q "warn" <(grep "capture_inner_on path=$WORK/laptop-inner.pcap" "$WORK/laptop.log") || fail "client did not warn about capture_inner"
 for side in site laptop; do
   [ "$(stat -c '%a' "$WORK/$side-inner.pcap")" = 600 ] || fail "$side-inner.pcap mode $(stat -c '%a' "$WORK/$side-inner.pcap")"
   python3 - "$WORK/$side-inner.pcap" "$LAPTOP_ADDRESS" <<'PY' || fail "$side capture check"
