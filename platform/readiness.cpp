@@ -50,9 +50,4 @@ bool wait_writable(int fd, std::chrono::milliseconds timeout) {
   return poll_retrying(&p, 1, static_cast<int>(timeout.count())) > 0;
 }
 
-bool readable_now(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return poll_retrying(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
-}
-
 }  // namespace postern::platform

@@ -1,6 +1,5 @@
 // Waiting on the data path: poll(2) for one descriptor, optionally with a Wakeup (an eventfd(2))
-// that another thread signals when it left work for the waiting one, and a bounded spin that
-// checks readiness without sleeping (busy polling) before the thread blocks.
+// that another thread signals when it left work for the waiting one.
 // Contract: no allocation; errors other than EINTR end a wait as "not ready" (the caller's loop
 // comes back, as after a timeout).
 #pragma once
@@ -32,7 +31,5 @@ class Wakeup {
 bool wait_readable(int fd, std::chrono::milliseconds timeout, Wakeup* wakeup = nullptr);
 // True when `fd` became writable before `timeout`.
 bool wait_writable(int fd, std::chrono::milliseconds timeout);
-// True when `fd` is readable now (poll with a zero timeout).
-bool readable_now(int fd);
 
 }  // namespace postern::platform
