@@ -195,6 +195,7 @@ TunnelServerConfig load_server(Section& s, const AuthConfig& auth) {
   if (!c.dns_domains.empty() && c.dns.empty()) s.fail("dns_domains", "needs dns (the servers that answer for them)");
   c.interface = s.parsed("interface", "an interface name (1-15 characters)", parse_interface).value_or(c.interface);
   c.mtu = static_cast<std::uint32_t>(s.integer("mtu", 576, 9000).value_or(c.mtu));
+  c.tun_queue_length = static_cast<std::uint32_t>(s.integer("tun_queue_length", 16, 100'000).value_or(c.tun_queue_length));
   // RFC 8200 5: every IPv6 link has an MTU of at least 1280 (the kernel disables IPv6 below).
   if (c.pool6 && c.mtu < 1280) s.fail("mtu", "must be at least 1280 with pool6 (IPv6 minimum link MTU), got " + std::to_string(c.mtu));
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
@@ -290,6 +291,7 @@ TunnelClientConfig load_client(Section& s) {
   if (c.user && !c.password_file) s.fail("user", "password_file is required with user");
   if (c.password_file && !c.user) s.fail("password_file", "user is required with password_file");
   c.interface = s.parsed("interface", "an interface name (1-15 characters)", parse_interface).value_or(c.interface);
+  c.tun_queue_length = static_cast<std::uint32_t>(s.integer("tun_queue_length", 16, 100'000).value_or(c.tun_queue_length));
   c.cipher = s.parsed("cipher", "\"aes-256-gcm\" or \"chacha20-poly1305\"", parse_cipher);
   c.keepalive = s.duration("keepalive").value_or(c.keepalive);
   if (c.keepalive.count() == 0) s.fail("keepalive", "must be greater than 0");

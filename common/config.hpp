@@ -91,6 +91,8 @@ struct TunnelServerConfig {
   std::vector<dns::Domain> dns_domains;  // default empty
   std::string interface = "postern0";
   std::uint32_t mtu = 1400;
+  // Packets the kernel queues on the TUN for the daemon to read (txqueuelen, docs/performance.md).
+  std::uint32_t tun_queue_length = 1000;
   // Bounds on what a client proposes in LCP (the server NAKs longer values down to these): the
   // longest keepalive interval, and the longest time without an authenticated byte (control or
   // data channel) before a session is declared dead.
@@ -135,6 +137,7 @@ struct TunnelClientConfig {
   std::optional<std::string> user;
   std::optional<std::filesystem::path> password_file;  // set iff user is set
   std::string interface = "postern0";
+  std::uint32_t tun_queue_length = 1000;  // as the server's
   std::optional<Cipher> cipher;  // preference; nullopt: take the server's choice
   std::chrono::milliseconds keepalive{10'000};
   // UDP -> TLS fallback: this long (and three UDP echo probes in a row) without an echo reply

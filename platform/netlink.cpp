@@ -85,7 +85,7 @@ int Netlink::get_ifindex(std::string_view ifname, std::error_code& ec) const {
 }
 
 std::error_code Netlink::set_link(std::string_view ifname, std::uint32_t flags,
-                                  std::uint32_t change, std::optional<std::uint32_t> mtu) {
+                                  std::uint32_t change, std::optional<LinkAttribute> attribute) {
   std::error_code ec;
   const int index = get_ifindex(ifname, ec);
   if (ec) return ec;
@@ -96,7 +96,7 @@ std::error_code Netlink::set_link(std::string_view ifname, std::uint32_t flags,
   info.ifi_flags = flags;
   info.ifi_change = change;
   message.put_header(info);
-  if (mtu) message.put_u32(IFLA_MTU, *mtu);
+  if (attribute) message.put_u32(attribute->type, attribute->value);
   return socket_.request(message);
 }
 
@@ -109,7 +109,11 @@ std::error_code Netlink::link_down(std::string_view ifname) {
 }
 
 std::error_code Netlink::set_mtu(std::string_view ifname, std::uint32_t mtu) {
-  return set_link(ifname, 0, 0, mtu);
+  return set_link(ifname, 0, 0, LinkAttribute{IFLA_MTU, mtu});
+}
+
+std::error_code Netlink::set_tx_queue_length(std::string_view ifname, std::uint32_t packets) {
+  return set_link(ifname, 0, 0, LinkAttribute{IFLA_TXQLEN, packets});
 }
 
 std::error_code Netlink::address_request(std::uint16_t type, std::uint16_t flags, int ifindex,

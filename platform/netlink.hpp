@@ -96,6 +96,9 @@ class Netlink {
   std::error_code link_up(std::string_view ifname);
   std::error_code link_down(std::string_view ifname);
   std::error_code set_mtu(std::string_view ifname, std::uint32_t mtu);
+  // txqueuelen: for a TUN, how many packets the kernel queues for the daemon to read before it
+  // drops (counted as the interface's TX dropped).
+  std::error_code set_tx_queue_length(std::string_view ifname, std::uint32_t packets);
 
   std::error_code add_address(std::string_view ifname, const InterfaceAddress& address,
                               ExistsPolicy policy = ExistsPolicy::fail);
@@ -124,8 +127,12 @@ class Netlink {
  private:
   explicit Netlink(NetlinkSocket socket) : socket_(std::move(socket)) {}
 
+  struct LinkAttribute {
+    std::uint16_t type;  // IFLA_MTU, IFLA_TXQLEN
+    std::uint32_t value;
+  };
   std::error_code set_link(std::string_view ifname, std::uint32_t flags, std::uint32_t change,
-                           std::optional<std::uint32_t> mtu);
+                           std::optional<LinkAttribute> attribute);
   std::error_code address_request(std::uint16_t type, std::uint16_t flags, int ifindex,
                                   const InterfaceAddress& address);
   std::error_code route_request(std::uint16_t type, std::uint16_t flags, const RouteSpec& route);

@@ -1,7 +1,8 @@
 // TUN offloads, the pure part (see offload.hpp). Field offsets: IPv4 RFC 791 3.1, IPv6
 // RFC 8200 3, TCP RFC 9293 3.1. Segmentation follows the kernel's tcp_gso_segment(): the headers
 // are replicated, the IPv4 id counts up per segment, the sequence number advances by gso_size,
-// FIN/PSH stay on the last segment and CWR on the first.
+// FIN/PSH stay on the last segment and CWR on the first. UDP (RFC 768) follows
+// __udp_gso_segment(): each datagram gets the headers, its own length and a full checksum.
 #include "platform/offload.hpp"
 
 #include <algorithm>
@@ -10,8 +11,9 @@
 namespace postern::platform {
 namespace {
 
-constexpr std::uint8_t kTcp = 6;
+constexpr std::uint8_t kTcp = 6, kUdp = 17;
 constexpr std::size_t kIpv4Min = 20, kIpv6Header = 40, kTcpMin = 20, kTcpCheck = 16, kTcpFlags = 13;
+constexpr std::size_t kUdpHeader = 8, kUdpLength = 4, kUdpCheck = 6;
 constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kUrg = 0x20, kEce = 0x40,
                        kCwr = 0x80;
 
@@ -31,28 +33,32 @@ void store32(std::uint8_t* p, std::uint32_t v) {
 // with memcpy, not byte-swapped.
 void store_sum(std::uint8_t* p, std::uint16_t v) { std::memcpy(p, &v, sizeof(v)); }
 
-// The IP + TCP header lengths of a TCP packet, or false. IPv6 extension headers are not
-// walked: the kernel puts none in front of TCP on a TUN, and anything else is not offloaded.
-struct TcpLayout {
+// The IP + L4 header lengths of a TCP or UDP packet, or false. IPv6 extension headers are not
+// walked: the kernel puts none in front of TCP/UDP on a TUN, and anything else is not offloaded.
+struct L4Layout {
   std::size_t ip = 0;
-  std::size_t headers = 0;  // ip + tcp
+  std::size_t headers = 0;  // ip + tcp/udp
   bool ipv6 = false;
 };
-bool parse_tcp(std::span<const std::uint8_t> packet, TcpLayout& out) {
+bool parse_l4(std::span<const std::uint8_t> packet, std::uint8_t protocol, L4Layout& out) {
   if (packet.empty()) return false;
   const std::uint8_t version = packet[0] >> 4;
   if (version == 4) {
     if (packet.size() < kIpv4Min) return false;
     out.ip = static_cast<std::size_t>(packet[0] & 0x0f) * 4;
-    if (out.ip < kIpv4Min || packet[9] != kTcp) return false;
+    if (out.ip < kIpv4Min || packet[9] != protocol) return false;
     if ((load16(packet.data() + 6) & 0x3fff) != 0) return false;  // a fragment (MF or offset)
     out.ipv6 = false;
   } else if (version == 6) {
-    if (packet.size() < kIpv6Header || packet[6] != kTcp) return false;
+    if (packet.size() < kIpv6Header || packet[6] != protocol) return false;
     out.ip = kIpv6Header;
     out.ipv6 = true;
   } else {
     return false;
+  }
+  if (protocol == kUdp) {
+    out.headers = out.ip + kUdpHeader;
+    return packet.size() >= out.headers;
   }
   if (packet.size() < out.ip + kTcpMin) return false;
   const std::size_t tcp = static_cast<std::size_t>(packet[out.ip + 12] >> 4) * 4;
@@ -60,11 +66,18 @@ bool parse_tcp(std::span<const std::uint8_t> packet, TcpLayout& out) {
   out.headers = out.ip + tcp;
   return true;
 }
+bool parse_tcp(std::span<const std::uint8_t> packet, L4Layout& out) { return parse_l4(packet, kTcp, out); }
 
-std::uint16_t tcp_checksum(std::span<const std::uint8_t> packet, std::size_t ip_header) {
+// The L4 checksum of `packet` (field zeroed by the caller), ready to store.
+std::uint16_t l4_checksum(std::span<const std::uint8_t> packet, std::size_t ip_header, std::uint8_t protocol) {
   const std::size_t l4 = packet.size() - ip_header;
-  return static_cast<std::uint16_t>(
-      ~checksum_fold(checksum_partial(packet.subspan(ip_header), pseudo_header_sum(packet, kTcp, l4))));
+  const auto sum = static_cast<std::uint16_t>(
+      ~checksum_fold(checksum_partial(packet.subspan(ip_header), pseudo_header_sum(packet, protocol, l4))));
+  return sum == 0 ? 0xffff : sum;  // the same in ones' complement; for UDP 0 means "no checksum"
+}
+
+std::uint8_t gso_kind(const VnetHeader& header) {
+  return header.gso_type & static_cast<std::uint8_t>(~VnetHeader::kGsoEcn);
 }
 
 }  // namespace
@@ -148,10 +161,10 @@ void fix_ipv4_header_checksum(std::span<std::uint8_t> packet) {
 }
 
 bool fix_tcp_checksum(std::span<std::uint8_t> packet) {
-  TcpLayout layout;
+  L4Layout layout;
   if (!parse_tcp(packet, layout)) return false;
   packet[layout.ip + kTcpCheck] = packet[layout.ip + kTcpCheck + 1] = 0;
-  store_sum(packet.data() + layout.ip + kTcpCheck, tcp_checksum(packet, layout.ip));
+  store_sum(packet.data() + layout.ip + kTcpCheck, l4_checksum(packet, layout.ip, kTcp));
   return true;
 }
 
@@ -160,25 +173,32 @@ Offload complete_checksum(const VnetHeader& header, std::span<std::uint8_t> pack
   const std::size_t field = std::size_t{header.csum_start} + header.csum_offset;
   if (header.csum_start >= packet.size() || field + 2 > packet.size()) return Offload::malformed;
   // The field holds the pseudo-header sum already, so it is summed along, not zeroed.
-  const std::uint16_t sum = checksum_fold(checksum_partial(packet.subspan(header.csum_start)));
-  store_sum(packet.data() + field, static_cast<std::uint16_t>(~sum));
+  const auto sum = static_cast<std::uint16_t>(~checksum_fold(checksum_partial(packet.subspan(header.csum_start))));
+  store_sum(packet.data() + field, sum == 0 ? 0xffff : sum);
   return Offload::ok;
 }
 
 std::size_t segment_count(const VnetHeader& header, std::span<const std::uint8_t> packet, Offload& result) {
   result = Offload::ok;
-  const std::uint8_t type = header.gso_type & static_cast<std::uint8_t>(~VnetHeader::kGsoEcn);
+  const std::uint8_t type = gso_kind(header);
   if (type == VnetHeader::kGsoNone) {
     if (packet.empty()) result = Offload::malformed;
     return packet.empty() ? 0 : 1;
   }
-  if (type != VnetHeader::kGsoTcpV4 && type != VnetHeader::kGsoTcpV6) {
+  L4Layout layout;
+  if (type == VnetHeader::kGsoUdpL4) {
+    // The UDP length field is rewritten per segment, so it is not checked here.
+    if (!parse_l4(packet, kUdp, layout) || header.gso_size == 0) {
+      result = Offload::malformed;
+      return 0;
+    }
+  } else if (type == VnetHeader::kGsoTcpV4 || type == VnetHeader::kGsoTcpV6) {
+    if (!parse_tcp(packet, layout) || layout.ipv6 != (type == VnetHeader::kGsoTcpV6) || header.gso_size == 0) {
+      result = Offload::malformed;
+      return 0;
+    }
+  } else {
     result = Offload::unsupported;
-    return 0;
-  }
-  TcpLayout layout;
-  if (!parse_tcp(packet, layout) || layout.ipv6 != (type == VnetHeader::kGsoTcpV6) || header.gso_size == 0) {
-    result = Offload::malformed;
     return 0;
   }
   const std::size_t payload = packet.size() - layout.headers;
@@ -193,7 +213,8 @@ std::size_t write_segment(const VnetHeader& header, std::span<const std::uint8_t
     result = Offload::malformed;
     return 0;
   }
-  if ((header.gso_type & static_cast<std::uint8_t>(~VnetHeader::kGsoEcn)) == VnetHeader::kGsoNone) {
+  const std::uint8_t type = gso_kind(header);
+  if (type == VnetHeader::kGsoNone) {
     if (out.size() < packet.size()) {
       result = Offload::buffer_too_small;
       return 0;
@@ -202,8 +223,9 @@ std::size_t write_segment(const VnetHeader& header, std::span<const std::uint8_t
     result = complete_checksum(header, out.first(packet.size()));
     return result == Offload::ok ? packet.size() : 0;
   }
-  TcpLayout layout;
-  parse_tcp(packet, layout);  // validated by segment_count
+  const bool udp = type == VnetHeader::kGsoUdpL4;
+  L4Layout layout;
+  parse_l4(packet, udp ? kUdp : kTcp, layout);  // validated by segment_count
   const std::size_t offset = layout.headers + index * header.gso_size;
   const std::size_t payload = std::min<std::size_t>(header.gso_size, packet.size() - offset);
   const std::size_t total = layout.headers + payload;
@@ -221,12 +243,19 @@ std::size_t write_segment(const VnetHeader& header, std::span<const std::uint8_t
     store16(ip + 4, (load16(ip + 4) + index) & 0xffff);
     fix_ipv4_header_checksum(out.first(total));
   }
+  if (udp) {
+    std::uint8_t* datagram = ip + layout.ip;
+    store16(datagram + kUdpLength, total - layout.ip);
+    datagram[kUdpCheck] = datagram[kUdpCheck + 1] = 0;
+    store_sum(datagram + kUdpCheck, l4_checksum(out.first(total), layout.ip, kUdp));
+    return total;
+  }
   std::uint8_t* tcp = ip + layout.ip;
   store32(tcp + 4, static_cast<std::uint32_t>(load32(tcp + 4) + index * header.gso_size));
   if (index + 1 < count) tcp[kTcpFlags] &= static_cast<std::uint8_t>(~(kFin | kPsh));
   if (index > 0) tcp[kTcpFlags] &= static_cast<std::uint8_t>(~kCwr);
   tcp[kTcpCheck] = tcp[kTcpCheck + 1] = 0;
-  store_sum(tcp + kTcpCheck, tcp_checksum(out.first(total), layout.ip));
+  store_sum(tcp + kTcpCheck, l4_checksum(out.first(total), layout.ip, kTcp));
   return total;
 }
 
@@ -234,23 +263,34 @@ namespace {
 
 // A segment that can take part in GRO: TCP with payload, no flags but ACK/PSH, IPv4 without
 // options or fragmentation, and the IP length matching the bytes (no trailing garbage).
-bool coalescable(std::span<const std::uint8_t> packet, TcpLayout& layout) {
+bool coalescable(std::span<const std::uint8_t> packet, L4Layout& layout) {
   if (!parse_tcp(packet, layout) || packet.size() == layout.headers) return false;
   if (!layout.ipv6 && (layout.ip != kIpv4Min || load16(packet.data() + 2) != packet.size())) return false;
   if (layout.ipv6 && load16(packet.data() + 4) + kIpv6Header != packet.size()) return false;
   return (packet[layout.ip + kTcpFlags] & (kFin | kSyn | kRst | kUrg | kEce | kCwr)) == 0;
 }
 
-// Everything but length, id and checksum (IPv4) / payload length (IPv6) and, in TCP, the
-// sequence number, PSH and checksum must match for two segments to be one stream of bytes.
-bool same_flow_headers(const std::uint8_t* a, const std::uint8_t* b, const TcpLayout& layout) {
-  if (layout.ipv6) {
-    if (std::memcmp(a, b, 4) != 0 || std::memcmp(a + 6, b + 6, 34) != 0) return false;
-  } else {
-    if (std::memcmp(a, b, 2) != 0 || std::memcmp(a + 6, b + 6, 4) != 0 || std::memcmp(a + 12, b + 12, 8) != 0) {
-      return false;
-    }
-  }
+// A datagram that can take part in UDP GRO: payload present, IPv4 without options or
+// fragmentation, the IP and UDP lengths matching the bytes, and (IPv4) a checksum present: with
+// NEEDS_CSUM the kernel would compute one for a datagram sent without.
+bool coalescable_udp(std::span<const std::uint8_t> packet, L4Layout& layout) {
+  if (!parse_l4(packet, kUdp, layout) || packet.size() == layout.headers) return false;
+  if (!layout.ipv6 && (layout.ip != kIpv4Min || load16(packet.data() + 2) != packet.size())) return false;
+  if (layout.ipv6 && load16(packet.data() + 4) + kIpv6Header != packet.size()) return false;
+  const std::uint8_t* datagram = packet.data() + layout.ip;
+  if (load16(datagram + kUdpLength) != packet.size() - layout.ip) return false;
+  return layout.ipv6 || load16(datagram + kUdpCheck) != 0;
+}
+
+// Everything but length, id and checksum (IPv4) / payload length (IPv6) must match for two
+// packets to be one flow's; in TCP also everything but the sequence number, PSH and checksum.
+bool same_ip_header(const std::uint8_t* a, const std::uint8_t* b, bool ipv6) {
+  if (ipv6) return std::memcmp(a, b, 4) == 0 && std::memcmp(a + 6, b + 6, 34) == 0;
+  return std::memcmp(a, b, 2) == 0 && std::memcmp(a + 6, b + 6, 4) == 0 && std::memcmp(a + 12, b + 12, 8) == 0;
+}
+
+bool same_flow_headers(const std::uint8_t* a, const std::uint8_t* b, const L4Layout& layout) {
+  if (!same_ip_header(a, b, layout.ipv6)) return false;
   const std::uint8_t* ta = a + layout.ip;
   const std::uint8_t* tb = b + layout.ip;
   if (std::memcmp(ta, tb, 4) != 0 || std::memcmp(ta + 8, tb + 8, 5) != 0) return false;  // ports, ack, offset
@@ -260,10 +300,20 @@ bool same_flow_headers(const std::uint8_t* a, const std::uint8_t* b, const TcpLa
 
 }  // namespace
 
-bool TcpCoalescer::start(std::span<std::uint8_t> buffer, std::span<const std::uint8_t> packet) {
+bool GroCoalescer::start(std::span<std::uint8_t> buffer, std::span<const std::uint8_t> packet) {
   size_ = 0;
-  TcpLayout layout;
-  if (buffer.size() < kMaxSize || !coalescable(packet, layout)) return false;
+  if (buffer.size() < kMaxSize) return false;
+  L4Layout layout;
+  if (coalescable(packet, layout)) {
+    udp_ = false;
+    next_seq_ = static_cast<std::uint32_t>(load32(packet.data() + layout.ip + 4) + packet.size() - layout.headers);
+    closed_ = (packet[layout.ip + kTcpFlags] & kPsh) != 0;
+  } else if (udp_allowed_ && coalescable_udp(packet, layout)) {
+    udp_ = true;
+    closed_ = false;
+  } else {
+    return false;
+  }
   buffer_ = buffer;
   std::memcpy(buffer_.data(), packet.data(), packet.size());
   size_ = packet.size();
@@ -272,14 +322,16 @@ bool TcpCoalescer::start(std::span<std::uint8_t> buffer, std::span<const std::ui
   ipv6_ = layout.ipv6;
   segment_size_ = packet.size() - layout.headers;
   segments_ = 1;
-  next_seq_ = static_cast<std::uint32_t>(load32(packet.data() + layout.ip + 4) + segment_size_);
-  closed_ = (packet[layout.ip + kTcpFlags] & kPsh) != 0;
   return true;
 }
 
-bool TcpCoalescer::append(std::span<const std::uint8_t> packet) {
+bool GroCoalescer::append(std::span<const std::uint8_t> packet) {
   if (size_ == 0 || closed_ || segments_ >= kMaxSegments) return false;
-  TcpLayout layout;
+  return udp_ ? append_udp(packet) : append_tcp(packet);
+}
+
+bool GroCoalescer::append_tcp(std::span<const std::uint8_t> packet) {
+  L4Layout layout;
   if (!coalescable(packet, layout) || layout.ipv6 != ipv6_ || layout.headers != headers_) return false;
   const std::size_t payload = packet.size() - layout.headers;
   if (payload > segment_size_ || size_ + payload > kMaxSize) return false;
@@ -295,7 +347,23 @@ bool TcpCoalescer::append(std::span<const std::uint8_t> packet) {
   return true;
 }
 
-std::span<const std::uint8_t> TcpCoalescer::finish(VnetHeader& header) {
+bool GroCoalescer::append_udp(std::span<const std::uint8_t> packet) {
+  L4Layout layout;
+  if (!coalescable_udp(packet, layout) || layout.ipv6 != ipv6_) return false;
+  const std::size_t payload = packet.size() - layout.headers;
+  if (payload > segment_size_ || size_ + payload > kMaxSize) return false;
+  if (!same_ip_header(buffer_.data(), packet.data(), ipv6_) ||
+      std::memcmp(buffer_.data() + ip_header_, packet.data() + layout.ip, 4) != 0) {  // ports
+    return false;
+  }
+  std::memcpy(buffer_.data() + size_, packet.data() + headers_, payload);
+  size_ += payload;
+  ++segments_;
+  closed_ = payload < segment_size_;
+  return true;
+}
+
+std::span<const std::uint8_t> GroCoalescer::finish(VnetHeader& header) {
   header = VnetHeader{};
   const std::span<std::uint8_t> packet = buffer_.first(size_);
   const std::size_t segments = segments_;
@@ -309,14 +377,17 @@ std::span<const std::uint8_t> TcpCoalescer::finish(VnetHeader& header) {
     fix_ipv4_header_checksum(packet);
   }
   // CHECKSUM_PARTIAL, as GRO leaves it: the field holds the (uncomplemented) pseudo-header sum.
-  std::uint8_t* check = packet.data() + ip_header_ + kTcpCheck;
-  store_sum(check, checksum_fold(pseudo_header_sum(packet, kTcp, packet.size() - ip_header_)));
+  const std::size_t l4_length = packet.size() - ip_header_;
+  const std::size_t check_offset = udp_ ? kUdpCheck : kTcpCheck;
+  if (udp_) store16(packet.data() + ip_header_ + kUdpLength, l4_length);
+  store_sum(packet.data() + ip_header_ + check_offset,
+            checksum_fold(pseudo_header_sum(packet, udp_ ? kUdp : kTcp, l4_length)));
   header.flags = VnetHeader::kNeedsCsum;
-  header.gso_type = ipv6_ ? VnetHeader::kGsoTcpV6 : VnetHeader::kGsoTcpV4;
+  header.gso_type = udp_ ? VnetHeader::kGsoUdpL4 : (ipv6_ ? VnetHeader::kGsoTcpV6 : VnetHeader::kGsoTcpV4);
   header.hdr_len = static_cast<std::uint16_t>(headers_);
   header.gso_size = static_cast<std::uint16_t>(segment_size_);
   header.csum_start = static_cast<std::uint16_t>(ip_header_);
-  header.csum_offset = kTcpCheck;
+  header.csum_offset = static_cast<std::uint16_t>(check_offset);
   return packet;
 }
 

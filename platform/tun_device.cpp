@@ -20,6 +20,14 @@ namespace postern::platform {
 namespace {
 
 constexpr const char* k_clone_device = "/dev/net/tun";
+// UDP segmentation offload through the TUN (Linux 6.2, include/uapi/linux/if_tun.h); older
+// headers lack the names, older kernels refuse the bits with EINVAL.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 // One GSO super-packet: IPv4 total length is 16 bits; a read that fills the buffer completely
 // may have been truncated and is dropped by segment_count's length checks at worst.
 constexpr std::size_t kGsoBufferSize = 65536 + 256;
@@ -148,10 +156,11 @@ std::size_t TunDevice::write_gso(const VnetHeader& header, std::span<const std::
 
 std::error_code TunDevice::enable_offload() {
   if (!vnet_hdr_ || fake_) return std::make_error_code(std::errc::operation_not_supported);
-  // TUN_F_CSUM is required by the TSO flags; without TUN_F_TSO_ECN/USO the kernel segments
-  // ECN-marked and UDP GSO traffic itself, so only plain TCP super-packets reach us.
-  const unsigned long flags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-  if (::ioctl(fd_.get(), TUNSETOFFLOAD, flags) < 0) return last_error();
+  // TUN_F_CSUM is required by the TSO/USO flags; without TUN_F_TSO_ECN the kernel segments
+  // ECN-marked TCP itself. USO (UDP GSO) is asked for first and dropped if this kernel refuses.
+  const unsigned long tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  udp_offload_ = ::ioctl(fd_.get(), TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0;
+  if (!udp_offload_ && ::ioctl(fd_.get(), TUNSETOFFLOAD, tcp) < 0) return last_error();
   gso_buffer_.assign(kGsoBufferSize, 0);
   offload_ = true;
   return {};

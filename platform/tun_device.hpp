@@ -9,10 +9,11 @@
 // multi_queue cannot get more queues.
 // Offloads (IFF_VNET_HDR, on by default for real devices): every packet on the fd is preceded
 // by a virtio_net_hdr (offload.hpp). read()/write() hide it, so callers still see bare IP
-// packets. enable_offload() (TUNSETOFFLOAD CSUM|TSO4|TSO6) lets the kernel hand over TCP
-// super-packets of up to 64 KiB in one read; read_batch() then segments them in userspace into
-// the caller's MTU-sized buffers (a super-packet that does not fit stays pending for the next
-// call), and write_gso() takes a coalesced super-packet back (GRO).
+// packets. enable_offload() (TUNSETOFFLOAD CSUM|TSO4|TSO6, plus USO4|USO6 where the kernel has
+// them, 6.2+) lets the kernel hand over TCP (and UDP GSO) super-packets of up to 64 KiB in one
+// read; read_batch() then segments them in userspace into the caller's MTU-sized buffers (a
+// super-packet that does not fit stays pending for the next call), and write_gso() takes a
+// coalesced super-packet back (GRO; UDP ones only when udp_offload_enabled()).
 #pragma once
 
 #include <cstddef>
@@ -76,10 +77,12 @@ class TunDevice {
   // nothing) on a fake device or a kernel that refuses; the device then works as before.
   std::error_code enable_offload();
   bool offload_enabled() const { return offload_; }
+  // The kernel also took TUN_F_USO4|USO6: UDP GSO super-packets may be read and written.
+  bool udp_offload_enabled() const { return udp_offload_; }
   // Segments of a super-packet are waiting for the next read_batch(). poll() on fd() cannot see
   // them: a reader must not wait for readability while this is true.
   bool has_pending() const { return gso_next_ < gso_segments_; }
-  // Writes one packet with its virtio_net_hdr (a GRO super-packet from TcpCoalescer, or a plain
+  // Writes one packet with its virtio_net_hdr (a GRO super-packet from GroCoalescer, or a plain
   // packet with a zero header). Requires vnet_hdr.
   std::size_t write_gso(const VnetHeader& header, std::span<const std::uint8_t> packet, std::error_code& ec);
   // Super-packets (or NEEDS_CSUM packets) the kernel gave us that could not be segmented.
@@ -99,6 +102,7 @@ class TunDevice {
   bool nonblocking_ = false;
   bool vnet_hdr_ = false;
   bool offload_ = false;
+  bool udp_offload_ = false;
   // The super-packet being segmented (offload only): allocated once by enable_offload().
   std::vector<std::uint8_t> gso_buffer_;
   std::size_t gso_length_ = 0;

@@ -85,6 +85,7 @@ TEST(Config, ServerDefaultsAndRelativePaths) {
   EXPECT_TRUE(s.dns.empty());
   EXPECT_EQ(s.interface, "postern0");
   EXPECT_EQ(s.mtu, 1400u);
+  EXPECT_EQ(s.tun_queue_length, 1000u);
   EXPECT_EQ(s.keepalive, milliseconds(10'000));
   EXPECT_EQ(s.dead_after, milliseconds(35'000));
   EXPECT_EQ(s.cipher, Cipher::aes_256_gcm);
@@ -170,6 +171,7 @@ routes = ["10.77.0.0/24", "192.168.1.0/24"]
 dns = ["10.77.0.1"]
 dns_domains = ["Site.Example", "~intranet.site.example"]
 mtu = 1380
+tun_queue_length = 4000
 keepalive = "5s"
 dead_after = "1m"
 cipher = "chacha20-poly1305"
@@ -190,6 +192,7 @@ status_socket = "run/p.sock"
   EXPECT_EQ(s.dns_domains[0].to_string(), "site.example");
   EXPECT_EQ(s.dns_domains[1].to_string(), "~intranet.site.example");
   EXPECT_EQ(s.mtu, 1380u);
+  EXPECT_EQ(s.tun_queue_length, 4000u);
   EXPECT_EQ(s.dead_after, milliseconds(60'000));
   EXPECT_EQ(s.cipher, Cipher::chacha20_poly1305);
   EXPECT_TRUE(s.client_to_client);
@@ -219,6 +222,7 @@ password_file = "alice.pass"
   EXPECT_FALSE(c.client->cipher);
   EXPECT_EQ(c.client->keepalive, milliseconds(10'000));
   EXPECT_EQ(c.client->fallback_after, milliseconds(3'000));
+  EXPECT_EQ(c.client->tun_queue_length, 1000u);
   EXPECT_TRUE(c.client->apply_dns);
   EXPECT_TRUE(c.client->ipv6);
   EXPECT_EQ(c.client->dns_backend, DnsBackend::auto_detect);
@@ -377,6 +381,8 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       {std::string(server_text) + "keepalve = \"5s\"\n", "site.toml:7: [tunnel] keepalve: unknown key"},
       {std::string(server_text) + "mtu = \"big\"\n", "site.toml:7: [tunnel] mtu: expected an integer from 576 to 9000, got \"big\""},
       {std::string(server_text) + "mtu = 100\n", "site.toml:7: [tunnel] mtu: expected an integer"},
+      {std::string(server_text) + "tun_queue_length = 8\n", "site.toml:7: [tunnel] tun_queue_length: expected an integer from 16 to 100000, got integer 8"},
+      {"[tunnel]\nservers = [\"a:1\"]\nca = \"c\"\ntun_queue_length = 0\n", "site.toml:4: [tunnel] tun_queue_length: expected an integer from 16 to 100000, got integer 0"},
       {std::string(server_text) + "keepalive = 10\n", "site.toml:7: [tunnel] keepalive: expected a duration"},
       {std::string(server_text) + "server = \"a:1\"\n", "site.toml:7: [tunnel] server: a [tunnel] is either a server"},
       {std::string(server_text) + "routes = [\"10.0.0.0/8\",\n  \"10.1.2.3/8\"]\n", "site.toml:8: [tunnel] routes: expected a CIDR like"},

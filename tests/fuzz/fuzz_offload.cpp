@@ -1,6 +1,6 @@
-// Fuzz target for the TUN offload code (platform/offload.hpp): TSO segmentation of a
-// super-packet described by an arbitrary virtio_net_hdr, and GRO coalescing of arbitrary
-// packets. Input: 10 bytes of vnet header, then the packet for segmentation; the same bytes are
+// Fuzz target for the TUN offload code (platform/offload.hpp): TSO/USO segmentation of a
+// super-packet described by an arbitrary virtio_net_hdr, and GRO coalescing (TCP and UDP) of
+// arbitrary packets. Input: 10 bytes of vnet header, then the packet for segmentation; the same bytes are
 // also cut into length-prefixed packets (1-byte length * 8) for the coalescer.
 // Invariants: nothing crashes or reads out of bounds (ASan), segments fit their buffer, and a
 // coalesced super-packet segments back into exactly as many segments as were merged.
@@ -14,13 +14,13 @@
 #include <vector>
 
 using postern::platform::Offload;
-using postern::platform::TcpCoalescer;
+using postern::platform::GroCoalescer;
 using postern::platform::VnetHeader;
 
 namespace {
 
 std::array<std::uint8_t, 65536 + 256> g_segment;
-std::array<std::uint8_t, TcpCoalescer::kMaxSize> g_super;
+std::array<std::uint8_t, GroCoalescer::kMaxSize> g_super;
 
 void segment_all(const VnetHeader& header, std::span<const std::uint8_t> packet) {
   Offload result = Offload::ok;
@@ -34,7 +34,7 @@ void segment_all(const VnetHeader& header, std::span<const std::uint8_t> packet)
 }
 
 void coalesce(std::span<const std::uint8_t> data) {
-  TcpCoalescer coalescer;
+  GroCoalescer coalescer(true);  // UDP too, as on a TUN that took USO
   std::size_t offset = 0;
   bool active = false;
   while (offset < data.size()) {

@@ -1,7 +1,8 @@
 // Unit tests for platform/offload.hpp: checksums against a naive RFC 1071 reference, TSO
 // segmentation of IPv4/IPv6 super-packets (lengths, ids, sequence numbers, flags, checksums,
-// payload), NEEDS_CSUM completion, malformed input, and GRO coalescing (round trip back to the
-// super-packet, and every reason a segment must not be merged).
+// payload), USO segmentation of UDP super-packets, NEEDS_CSUM completion, malformed input, and
+// GRO coalescing of TCP and UDP (round trip back to the super-packet, and every reason a
+// segment must not be merged).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -82,6 +83,57 @@ Bytes make_tcp(bool v6, std::size_t payload, std::uint32_t seq, std::uint8_t fla
   for (std::size_t i = 0; i < payload; ++i) p[ip + tcp + i] = static_cast<std::uint8_t>(i * 7 + (i >> 8));
   EXPECT_TRUE(fix_tcp_checksum(p));
   return p;
+}
+
+// A UDP datagram of `payload` bytes (pattern seeded by `seed`), valid checksums.
+Bytes make_udp(bool v6, std::size_t payload, std::uint8_t seed = 0, std::uint16_t port = 4433) {
+  const std::size_t ip = v6 ? 40 : 20;
+  Bytes p(ip + 8 + payload, 0);
+  if (v6) {
+    p[0] = 0x60;
+    p[4] = static_cast<std::uint8_t>((8 + payload) >> 8);
+    p[5] = static_cast<std::uint8_t>(8 + payload);
+    p[6] = 17;
+    p[7] = 64;
+    for (int i = 0; i < 16; ++i) p[8 + i] = static_cast<std::uint8_t>(0x20 + i), p[24 + i] = static_cast<std::uint8_t>(0x90 + i);
+  } else {
+    p[0] = 0x45;
+    p[2] = static_cast<std::uint8_t>(p.size() >> 8);
+    p[3] = static_cast<std::uint8_t>(p.size());
+    p[4] = 0x56, p[5] = static_cast<std::uint8_t>(seed), p[6] = 0x40, p[8] = 64, p[9] = 17;
+    p[12] = 10, p[13] = 77, p[14] = 0, p[15] = 2, p[16] = 10, p[17] = 77, p[18] = 0, p[19] = 1;
+    fix_ipv4_header_checksum(p);
+  }
+  std::uint8_t* u = p.data() + ip;
+  u[0] = static_cast<std::uint8_t>(port >> 8), u[1] = static_cast<std::uint8_t>(port), u[2] = 0x9c, u[3] = 0x41;
+  u[4] = static_cast<std::uint8_t>((8 + payload) >> 8), u[5] = static_cast<std::uint8_t>(8 + payload);
+  for (std::size_t i = 0; i < payload; ++i) p[ip + 8 + i] = static_cast<std::uint8_t>(i * 13 + seed);
+  // Checksum over pseudo-header + datagram, 0 sent as 0xffff.
+  Bytes pseudo;
+  if (v6) {
+    pseudo.assign(p.begin() + 8, p.begin() + 40);
+  } else {
+    pseudo.assign(p.begin() + 12, p.begin() + 20);
+  }
+  const std::size_t l4 = 8 + payload;
+  pseudo.insert(pseudo.end(), {0, 17, static_cast<std::uint8_t>(l4 >> 8), static_cast<std::uint8_t>(l4)});
+  auto sum = static_cast<std::uint16_t>(~ref_sum(std::span(p).subspan(ip), ref_sum(pseudo)));
+  if (sum == 0) sum = 0xffff;
+  u[6] = static_cast<std::uint8_t>(sum >> 8), u[7] = static_cast<std::uint8_t>(sum);
+  return p;
+}
+bool udp_ok(const Bytes& p) {
+  const std::size_t ip = ip_len(p);
+  const std::size_t l4 = p.size() - ip;
+  if (be16(p.data() + ip + 4) != l4 || be16(p.data() + ip + 6) == 0) return false;
+  Bytes pseudo;
+  if ((p[0] >> 4) == 4) {
+    pseudo.assign(p.begin() + 12, p.begin() + 20);
+  } else {
+    pseudo.assign(p.begin() + 8, p.begin() + 40);
+  }
+  pseudo.insert(pseudo.end(), {0, 17, static_cast<std::uint8_t>(l4 >> 8), static_cast<std::uint8_t>(l4)});
+  return ref_sum(std::span(p).subspan(ip), ref_sum(pseudo)) == 0xffff;
 }
 
 VnetHeader gso_header(bool v6, std::uint16_t mss, std::size_t headers) {
@@ -236,10 +288,20 @@ TEST(OffloadSegmentTest, MalformedAndUnsupportedAreReported) {
   EXPECT_EQ(r, Offload::malformed);
   EXPECT_EQ(segment_count(gso_header(false, 0, 52), v4, r), 0U);  // gso_size 0
   EXPECT_EQ(r, Offload::malformed);
-  VnetHeader udp = gso_header(false, 1000, 52);
-  udp.gso_type = 3;
-  EXPECT_EQ(segment_count(udp, v4, r), 0U);
+  VnetHeader ufo = gso_header(false, 1000, 52);
+  ufo.gso_type = 3;  // VIRTIO_NET_HDR_GSO_UDP (UFO): fragments, never enabled
+  EXPECT_EQ(segment_count(ufo, v4, r), 0U);
   EXPECT_EQ(r, Offload::unsupported);
+  VnetHeader uso = gso_header(false, 1000, 28);
+  uso.gso_type = VnetHeader::kGsoUdpL4;
+  EXPECT_EQ(segment_count(uso, v4, r), 0U);  // UDP_L4 on a TCP packet
+  EXPECT_EQ(r, Offload::malformed);
+  Bytes udp = make_udp(false, 3000);
+  EXPECT_EQ(segment_count(uso, std::span(udp).first(25), r), 0U);  // truncated UDP header
+  EXPECT_EQ(r, Offload::malformed);
+  uso.gso_size = 0;
+  EXPECT_EQ(segment_count(uso, udp, r), 0U);
+  EXPECT_EQ(r, Offload::malformed);
   EXPECT_EQ(segment_count(gso_header(true, 1000, 72), std::span(v6).first(50), r), 0U);  // truncated TCP
   EXPECT_EQ(r, Offload::malformed);
   Bytes bad_doff = v4;
@@ -266,8 +328,8 @@ TEST(OffloadCoalesceTest, SegmentsCoalesceBackIntoTheSuperPacket) {
     const std::size_t headers = super.size() - 6000;
     auto segments = segment_all(gso_header(v6, 1300, headers), super);
     ASSERT_EQ(segments.size(), 5U);
-    Bytes buffer(TcpCoalescer::kMaxSize);
-    TcpCoalescer gro;
+    Bytes buffer(GroCoalescer::kMaxSize);
+    GroCoalescer gro;
     ASSERT_TRUE(gro.start(buffer, segments[0]));
     for (std::size_t i = 1; i < segments.size(); ++i) ASSERT_TRUE(gro.append(segments[i])) << i;
     EXPECT_EQ(gro.segments(), 5U);
@@ -292,8 +354,8 @@ TEST(OffloadCoalesceTest, SegmentsCoalesceBackIntoTheSuperPacket) {
 }
 
 TEST(OffloadCoalesceTest, RefusesWhatIsNotTheNextSegmentOfTheFlow) {
-  Bytes buffer(TcpCoalescer::kMaxSize);
-  TcpCoalescer gro;
+  Bytes buffer(GroCoalescer::kMaxSize);
+  GroCoalescer gro;
   Bytes first = make_tcp(false, 1000, 100, kAck);
   auto started = [&] { return gro.start(buffer, first); };
   ASSERT_TRUE(started());
@@ -343,16 +405,156 @@ TEST(OffloadCoalesceTest, RefusesWhatIsNotTheNextSegmentOfTheFlow) {
 }
 
 TEST(OffloadCoalesceTest, StopsAtTheSizeLimit) {
-  Bytes buffer(TcpCoalescer::kMaxSize);
-  TcpCoalescer gro;
+  Bytes buffer(GroCoalescer::kMaxSize);
+  GroCoalescer gro;
   std::uint32_t seq = 1;
   ASSERT_TRUE(gro.start(buffer, make_tcp(false, 1400, seq, kAck)));
   std::size_t appended = 1;
   while (gro.append(make_tcp(false, 1400, seq + static_cast<std::uint32_t>(appended * 1400), kAck))) ++appended;
   VnetHeader h;
   auto packet = gro.finish(h);
-  EXPECT_LE(packet.size(), TcpCoalescer::kMaxSize);
-  EXPECT_EQ(appended, (TcpCoalescer::kMaxSize - 52) / 1400);
+  EXPECT_LE(packet.size(), GroCoalescer::kMaxSize);
+  EXPECT_EQ(appended, (GroCoalescer::kMaxSize - 52) / 1400);
+}
+
+TEST(OffloadUdpTest, UdpSuperPacketBecomesValidDatagrams) {
+  for (bool v6 : {false, true}) {
+    // What a UDP_SEGMENT sender hands the TUN: one datagram of 3 * 1200 + 500 payload bytes,
+    // UDP length over the whole, CHECKSUM_PARTIAL.
+    Bytes super = make_udp(v6, 4100, 9);
+    const std::size_t ip = v6 ? 40 : 20;
+    VnetHeader h;
+    h.flags = VnetHeader::kNeedsCsum;
+    h.gso_type = VnetHeader::kGsoUdpL4;
+    h.gso_size = 1200;
+    h.hdr_len = static_cast<std::uint16_t>(ip + 8);
+    h.csum_start = static_cast<std::uint16_t>(ip);
+    h.csum_offset = 6;
+    auto segments = segment_all(h, super);
+    ASSERT_EQ(segments.size(), 4U);
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      const Bytes& d = segments[i];
+      const std::size_t payload = i < 3 ? 1200 : 500;
+      ASSERT_EQ(d.size(), ip + 8 + payload);
+      EXPECT_TRUE(udp_ok(d)) << i;
+      if (!v6) {
+        EXPECT_TRUE(ipv4_header_ok(d));
+        EXPECT_EQ(be16(d.data() + 2), d.size());
+        EXPECT_EQ(be16(d.data() + 4), be16(super.data() + 4) + i);  // the id counts up
+      } else {
+        EXPECT_EQ(be16(d.data() + 4), d.size() - 40);
+      }
+      EXPECT_TRUE(std::equal(d.begin() + static_cast<long>(ip + 8), d.end(),
+                             super.begin() + static_cast<long>(ip + 8 + i * 1200)));
+    }
+  }
+}
+
+TEST(OffloadUdpTest, ChecksumThatFoldsToZeroIsSentAsAllOnes) {
+  // A datagram whose last payload word makes the ones' complement sum 0xffff, so its checksum
+  // computes to 0: completing it from the pseudo-header must store 0xffff, not 0 (which for UDP
+  // means "no checksum").
+  Bytes d = make_udp(false, 20);
+  d[26] = d[27] = d[46] = d[47] = 0;
+  Bytes pseudo(d.begin() + 12, d.begin() + 20);
+  pseudo.insert(pseudo.end(), {0, 17, 0, 28});
+  const auto rest = static_cast<std::uint16_t>(~ref_sum(std::span(d).subspan(20), ref_sum(pseudo)));
+  d[46] = static_cast<std::uint8_t>(rest >> 8), d[47] = static_cast<std::uint8_t>(rest);
+  ASSERT_EQ(ref_sum(std::span(d).subspan(20), ref_sum(pseudo)), 0xffff);
+  VnetHeader h;
+  h.flags = VnetHeader::kNeedsCsum;
+  h.csum_start = 20;
+  h.csum_offset = 6;
+  const std::uint16_t partial = checksum_fold(pseudo_header_sum(d, 17, d.size() - 20));
+  std::memcpy(d.data() + 26, &partial, 2);
+  ASSERT_EQ(complete_checksum(h, d), Offload::ok);
+  EXPECT_EQ(be16(d.data() + 26), 0xffff);
+  EXPECT_TRUE(udp_ok(d));
+}
+
+TEST(OffloadUdpTest, DatagramsCoalesceAndSegmentBackToTheSame) {
+  for (bool v6 : {false, true}) {
+    std::vector<Bytes> datagrams;
+    for (std::uint8_t i = 0; i < 5; ++i) datagrams.push_back(make_udp(v6, 1372, i));
+    datagrams.push_back(make_udp(v6, 200, 5));  // a shorter last one
+    Bytes buffer(GroCoalescer::kMaxSize);
+    GroCoalescer gro(true);
+    ASSERT_TRUE(gro.start(buffer, datagrams[0]));
+    for (std::size_t i = 1; i < datagrams.size(); ++i) ASSERT_TRUE(gro.append(datagrams[i])) << i;
+    EXPECT_FALSE(gro.append(make_udp(v6, 200, 6)));  // nothing after the shorter one
+    VnetHeader h;
+    auto packet = gro.finish(h);
+    const std::size_t ip = v6 ? 40 : 20;
+    EXPECT_EQ(h.gso_type, VnetHeader::kGsoUdpL4);
+    EXPECT_EQ(h.flags, VnetHeader::kNeedsCsum);
+    EXPECT_EQ(h.gso_size, 1372);
+    EXPECT_EQ(h.hdr_len, ip + 8);
+    EXPECT_EQ(h.csum_start, ip);
+    EXPECT_EQ(h.csum_offset, 6);
+    EXPECT_EQ(packet.size(), ip + 8 + 5 * 1372 + 200);
+    EXPECT_EQ(be16(packet.data() + ip + 4), packet.size() - ip);  // UDP length over the whole
+    // As the kernel would segment it: the same datagrams, byte for byte (IPv4 ids count up
+    // from the first one's, so they are compared without the id and header checksum).
+    auto back = segment_all(h, Bytes(packet.begin(), packet.end()));
+    ASSERT_EQ(back.size(), datagrams.size());
+    for (std::size_t i = 0; i < back.size(); ++i) {
+      Bytes a = back[i], b = datagrams[i];
+      if (!v6) {
+        EXPECT_TRUE(ipv4_header_ok(a));
+        a[4] = b[4], a[5] = b[5], a[10] = b[10], a[11] = b[11];
+      }
+      EXPECT_EQ(a, b) << i;
+    }
+  }
+}
+
+TEST(OffloadUdpTest, RefusesWhatIsNotTheSameFlowOrNotAllowed) {
+  Bytes buffer(GroCoalescer::kMaxSize);
+  GroCoalescer tcp_only;
+  EXPECT_FALSE(tcp_only.start(buffer, make_udp(false, 1000)));  // UDP GRO needs the TUN's USO
+  GroCoalescer gro(true);
+  ASSERT_TRUE(gro.start(buffer, make_udp(false, 1000)));
+  EXPECT_FALSE(gro.append(make_udp(false, 1000, 1, 53)));   // another port
+  EXPECT_FALSE(gro.append(make_udp(false, 1001, 1)));       // larger than the first
+  EXPECT_FALSE(gro.append(make_udp(true, 1000, 1)));        // IPv6
+  EXPECT_FALSE(gro.append(make_tcp(false, 1000, 1, kAck)));  // TCP
+  Bytes other_tos = make_udp(false, 1000, 1);
+  other_tos[1] = 0x2e << 2;  // DSCP EF
+  fix_ipv4_header_checksum(other_tos);
+  EXPECT_FALSE(gro.append(other_tos));
+  Bytes other_dst = make_udp(false, 1000, 1);
+  other_dst[19] = 9;
+  fix_ipv4_header_checksum(other_dst);
+  EXPECT_FALSE(gro.append(other_dst));
+  EXPECT_EQ(gro.segments(), 1U);
+  VnetHeader h;
+  auto lone = gro.finish(h);  // one datagram comes back unchanged with a zero header
+  EXPECT_EQ(h.gso_type, VnetHeader::kGsoNone);
+  EXPECT_EQ(Bytes(lone.begin(), lone.end()), make_udp(false, 1000));
+
+  // Not coalescable: no checksum (IPv4), empty payload, UDP length or IP length disagreeing
+  // with the bytes, a fragment.
+  Bytes unchecked = make_udp(false, 100);
+  unchecked[26] = unchecked[27] = 0;
+  EXPECT_FALSE(gro.start(buffer, unchecked));
+  EXPECT_FALSE(gro.start(buffer, make_udp(false, 0)));
+  Bytes short_udp_len = make_udp(false, 100);
+  short_udp_len[25] = 50;
+  EXPECT_FALSE(gro.start(buffer, short_udp_len));
+  Bytes padded = make_udp(false, 100);
+  padded.push_back(0);
+  EXPECT_FALSE(gro.start(buffer, padded));
+  Bytes fragment = make_udp(false, 100);
+  fragment[6] = 0x20;  // MF
+  fix_ipv4_header_checksum(fragment);
+  EXPECT_FALSE(gro.start(buffer, fragment));
+  EXPECT_FALSE(gro.active());
+
+  // The segment limit holds for UDP as for TCP.
+  ASSERT_TRUE(gro.start(buffer, make_udp(false, 100)));
+  std::size_t appended = 1;
+  while (gro.append(make_udp(false, 100, static_cast<std::uint8_t>(appended)))) ++appended;
+  EXPECT_EQ(appended, GroCoalescer::kMaxSegments);
 }
 
 }  // namespace

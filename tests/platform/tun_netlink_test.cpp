@@ -3,6 +3,7 @@
 // packets in both directions between the TUN fd and UDP sockets.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "platform/netlink.hpp"
+#include "platform/offload.hpp"
 #include "platform/sys_error.hpp"
 #include "platform/sysctl.hpp"
 #include "platform/tun_device.hpp"
@@ -62,6 +64,24 @@ std::vector<std::uint8_t> make_udp4(const IpEndpoint& from, const IpEndpoint& to
   return packet;
 }
 
+// make_udp4 with a real UDP checksum (GRO only merges checksummed datagrams).
+std::vector<std::uint8_t> make_checked_udp4(const IpEndpoint& from, const IpEndpoint& to,
+                                            std::span<const std::uint8_t> payload) {
+  auto packet = make_udp4(from, to, payload);
+  const std::size_t l4 = packet.size() - 20;
+  auto sum = static_cast<std::uint16_t>(
+      ~checksum_fold(checksum_partial(std::span(packet).subspan(20), pseudo_header_sum(packet, 17, l4))));
+  if (sum == 0) sum = 0xffff;
+  std::memcpy(&packet[26], &sum, 2);  // a folded sum is in memory order
+  return packet;
+}
+
+// True if the UDP checksum of an IPv4 packet (no options) verifies.
+bool udp4_checksum_ok(std::span<const std::uint8_t> packet) {
+  const std::size_t l4 = packet.size() - 20;
+  return checksum_fold(checksum_partial(packet.subspan(20), pseudo_header_sum(packet, 17, l4))) == 0xffff;
+}
+
 bool wait_readable(int fd, int timeout_ms) {
   pollfd entry{fd, POLLIN, 0};
   return ::poll(&entry, 1, timeout_ms) == 1;
@@ -103,6 +123,9 @@ TEST(TunNetlinkTest, OpensWithPatternAndConfiguresLink) {
   EXPECT_EQ(name.rfind("postern", 0), 0U) << name;
   EXPECT_NE(name, "postern%d");
   EXPECT_EQ(read_sys_net(name, "mtu"), "1380");
+  EXPECT_EQ(read_sys_net(name, "tx_queue_len"), "500");  // the TUN driver's default
+  EXPECT_FALSE(setup.netlink.set_tx_queue_length(name, 3000));
+  EXPECT_EQ(read_sys_net(name, "tx_queue_len"), "3000");
   EXPECT_EQ(read_sys_net(name, "operstate"), "unknown");  // TUN: up, carrier while fd is open
   std::error_code ec;
   const int index = setup.netlink.get_ifindex(name, ec);
@@ -344,6 +367,85 @@ TEST(TunNetlinkTest, UdpToRoutedAddressIsReadFromTun) {
   got = read_udp4_from_tun(setup.tun, 6000);
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, std::vector<std::uint8_t>(routed.begin(), routed.end()));
+}
+
+TEST(TunNetlinkTest, CoalescedUdpWrittenToTunArrivesAsTheDatagramsSent) {
+  POSTERN_REQUIRE_NETNS();
+  ConfiguredTun setup("pt-usow");
+  ASSERT_FALSE(setup.tun.enable_offload());
+  if (!setup.tun.udp_offload_enabled()) GTEST_SKIP() << "this kernel has no TUN_F_USO (Linux < 6.2)";
+  auto socket = UdpSocket::bind(*IpEndpoint::parse("10.9.0.1:0"));
+  IpEndpoint local;
+  ASSERT_FALSE(socket.local_endpoint(local));
+  const IpEndpoint peer = *IpEndpoint::parse("10.9.0.2:4000");
+  // Five 1000-byte datagrams and a shorter last one, merged as the RX path merges them.
+  std::vector<std::vector<std::uint8_t>> payloads;
+  for (std::size_t i = 0; i < 6; ++i) payloads.emplace_back(i < 5 ? 1000 : 300, static_cast<std::uint8_t>('a' + i));
+  std::vector<std::uint8_t> buffer(GroCoalescer::kMaxSize);
+  GroCoalescer gro(true);
+  ASSERT_TRUE(gro.start(buffer, make_checked_udp4(peer, local, payloads[0])));
+  for (std::size_t i = 1; i < payloads.size(); ++i) ASSERT_TRUE(gro.append(make_checked_udp4(peer, local, payloads[i])));
+  VnetHeader header;
+  auto super = gro.finish(header);
+  ASSERT_EQ(header.gso_type, VnetHeader::kGsoUdpL4);
+  std::error_code ec;
+  EXPECT_EQ(setup.tun.write_gso(header, super, ec), super.size());
+  ASSERT_FALSE(ec) << ec.message();
+  // The socket (no UDP_GRO) gets the six datagrams back, in order and whole.
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    ASSERT_TRUE(wait_readable(socket.fd(), 3000)) << "datagram " << i << " did not arrive";
+    std::array<std::uint8_t, 2048> got{};
+    IpEndpoint from;
+    const std::size_t n = socket.receive_from(got, from, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(std::vector<std::uint8_t>(got.begin(), got.begin() + static_cast<long>(n)), payloads[i]) << i;
+    EXPECT_EQ(from, peer);
+  }
+}
+
+TEST(TunNetlinkTest, UdpGsoSendIsReadFromTunAsDatagrams) {
+  POSTERN_REQUIRE_NETNS();
+  ConfiguredTun setup("pt-usor");
+  ASSERT_FALSE(setup.tun.enable_offload());
+  if (!setup.tun.udp_offload_enabled()) GTEST_SKIP() << "this kernel has no TUN_F_USO (Linux < 6.2)";
+  ASSERT_FALSE(setup.tun.set_nonblocking(true));
+  ASSERT_FALSE(setup.netlink.add_route(
+      {*IpPrefix::parse("10.20.0.0/16"), "pt-usor", std::nullopt, std::nullopt, std::nullopt}));
+  auto socket = UdpSocket::bind(*IpEndpoint::parse("0.0.0.0:0"));
+  const int segment = 1000;
+  ASSERT_EQ(::setsockopt(socket.fd(), SOL_UDP, UDP_SEGMENT, &segment, sizeof(segment)), 0);
+  std::vector<std::uint8_t> sent(3500);
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<std::uint8_t>(i * 7);
+  std::error_code ec;
+  socket.send_to(sent, *IpEndpoint::parse("10.20.1.1:6000"), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  // One buffer per call: the kernel handed over one super-packet, so segments stay pending
+  // (poll() cannot see them) until read.
+  std::vector<std::uint8_t> received;
+  std::size_t datagrams = 0;
+  bool saw_pending = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (received.size() < sent.size() && std::chrono::steady_clock::now() < deadline) {
+    if (!setup.tun.has_pending() && !wait_readable(setup.tun.fd(), 200)) continue;
+    std::array<std::uint8_t, 2048> storage{};
+    std::array<std::span<std::uint8_t>, 1> buffers{storage};
+    std::array<std::size_t, 1> sizes{};
+    if (setup.tun.read_batch(buffers, sizes, ec) != 1) continue;
+    std::span<const std::uint8_t> packet(storage.data(), sizes[0]);
+    if (packet.size() < 28 || packet[0] != 0x45 || packet[9] != 17 || packet[22] != 6000 >> 8 ||
+        packet[23] != (6000 & 0xff)) {
+      continue;  // neighbour discovery chatter
+    }
+    saw_pending |= setup.tun.has_pending();
+    EXPECT_TRUE(udp4_checksum_ok(packet)) << "datagram " << datagrams;
+    EXPECT_EQ(packet[24] << 8 | packet[25], packet.size() - 20);
+    EXPECT_LE(packet.size(), 28U + 1000);
+    received.insert(received.end(), packet.begin() + 28, packet.end());
+    ++datagrams;
+  }
+  EXPECT_EQ(datagrams, 4U);
+  EXPECT_EQ(received, sent);
+  EXPECT_TRUE(saw_pending) << "the kernel segmented the datagrams itself: USO was not used";
 }
 
 TEST(TunNetlinkTest, MultiQueueAndBatchRead) {

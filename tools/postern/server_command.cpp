@@ -125,6 +125,7 @@ std::unique_ptr<ServerTunnel> open_tunnel(asio::io_context& io, const config::Tu
   settings.prefix_len = s.pool.prefix_len;
   if (s.pool6) settings.address6 = IpPrefix{s.pool6->first_host(), s.pool6->prefix_len};
   settings.mtu = s.mtu;
+  settings.queue_length = s.tun_queue_length;
   tunnel::daemon::configure_interface(netlink, settings);
   warn_if_not_forwarding(s);
 

@@ -52,8 +52,9 @@ struct Touched {
 }  // namespace
 
 struct DataPlane::TunWriter {
-  platform::TcpCoalescer gro;
-  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(platform::TcpCoalescer::kMaxSize);
+  explicit TunWriter(bool udp) : gro(udp) {}
+  platform::GroCoalescer gro;  // TCP, and UDP when the TUN took USO
+  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(platform::GroCoalescer::kMaxSize);
 };
 
 // The TUN-reading side's buffers. One thread at a time reads the TUN and forwards what it read:
@@ -366,7 +367,7 @@ void DataPlane::rx_loop() {
   std::array<std::uint8_t, forward::ForwardingCore::kEchoFrameMax> reply{};
   Touched<kBatch> touched;  // a GRO batch may touch more; a session left out is checked next time
   std::unique_ptr<TunWriter> gro;  // GRO only when the TUN takes virtio headers with GSO
-  if (tun_.offload_enabled()) gro = std::make_unique<TunWriter>();
+  if (tun_.offload_enabled()) gro = std::make_unique<TunWriter>(tun_.udp_offload_enabled());
 
   bool more = false;  // the last receive filled the batch: receive again before waiting
   while (!stopping_) {

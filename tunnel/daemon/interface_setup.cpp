@@ -56,6 +56,7 @@ void set_address(platform::Netlink& netlink, const std::string& ifname, IpAddres
 void configure_interface(platform::Netlink& netlink, const InterfaceSettings& s) {
   const std::string& ifname = s.name;
   check(netlink.set_mtu(ifname, s.mtu), netlink, "set MTU of " + ifname);
+  check(netlink.set_tx_queue_length(ifname, s.queue_length), netlink, "set the queue length of " + ifname);
   const IpPrefix own{s.address, s.prefix_len};
   set_address(netlink, ifname, IpAddress::Family::v4, own);
   check(netlink.link_up(ifname), netlink, "bring up " + ifname);

@@ -1,5 +1,5 @@
 // Applies what negotiation decided to the TUN interface through rtnetlink (platform/netlink):
-// address/prefix (IPv4, and IPv6 when the session has one), MTU, link up, and routes of both
+// address/prefix (IPv4, and IPv6 when the session has one), MTU, queue length, link up, and routes of both
 // families. Throws std::runtime_error naming the interface and
 // what the kernel refused; used at startup (server) and after each negotiation (client).
 // Leak protection (client, docs/resilience.md "Leak protection"): routes go into their own
@@ -22,6 +22,7 @@ struct InterfaceSettings {
   IpAddress address;  // IPv4
   std::uint8_t prefix_len = 32;
   std::uint32_t mtu = 1400;
+  std::uint32_t queue_length = 1000;  // txqueuelen (config `tun_queue_length`)
   // Inner IPv6: the address with the pool6 prefix length (fd00:77::2/112), added with
   // IFA_F_NODAD so it is usable at once (a listener may bind it right away); nullopt: none, and
   // any global IPv6 address left on the interface from an earlier session is removed (the

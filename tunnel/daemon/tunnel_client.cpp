@@ -356,6 +356,7 @@ void TunnelClient::establish(Attempt& attempt, std::shared_ptr<PeerSession> sess
   settings.address = params.client_address;
   settings.prefix_len = params.prefix_len;
   settings.mtu = params.mtu;
+  settings.queue_length = cfg_.tun_queue_length;
   if (cfg_.leak_protection) settings.table = cfg_.table;
   settings.routes = params.routes;
   if (params.client_address6) settings.address6 = IpPrefix{*params.client_address6, params.prefix6_len};
