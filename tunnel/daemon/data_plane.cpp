@@ -105,6 +105,9 @@ void DataPlane::start() {
     if (auto ec = tun_.enable_offload()) {
       log::info("tunnel", "", "tun_offload_unavailable",
                 {{"error", ec.message()}, {"fallback", "one packet per read"}});
+    } else if (!tun_.udp_offload_enabled()) {
+      log::info("tunnel", "", "tun_udp_offload_unavailable",
+                {{"kernel", "no TUN_F_USO (Linux < 6.2)"}, {"fallback", "one inner UDP datagram per TUN write"}});
     }
   }
   udp_->prepare(options_.offload);

@@ -12,10 +12,11 @@
 // or the fake network tests/tunnel/daemon/ runs a server and clients back to back over; the
 // TUN side is a TunDevice, real or TunDevice::open_fake() (a socketpair).
 // Offloads (platform/offload.hpp), when the TUN accepts them: the TX thread's read_batch gets
-// TCP super-packets from the kernel (TSO) and hands them over already cut into MTU-sized
+// TCP (and, with USO, UDP) super-packets from the kernel and hands them over already cut into MTU-sized
 // segments, so everything after it still sees one inner packet per slot; the RX thread
 // coalesces consecutive in-order segments of one TCP flow within a batch into one super-packet
-// (GRO) and writes it with one write(), after every per-packet check has passed.
+// (GRO) and writes it with one write(), after every per-packet check has passed; with TUN USO
+// (TunDevice::udp_offload_enabled()) equal-size datagrams of one UDP flow likewise.
 // Buffers are allocated once per thread; nothing on the per-packet path allocates or fetches a
 // cipher. Every drop is counted by reason in the core (stats()).
 // UDP fallback (transport.hpp): for a session whose transport is tls, sealed frames go into the
