@@ -2,8 +2,8 @@
 # Flood benchmark (not a test, issue 10): an established session's single-stream TCP throughput
 # (iperf3 through the tunnel) alone, during a pre-auth flood of the control port, and during a
 # garbage-UDP flood of the data port, in the same run, and the ratio of each to the first
-# (target >= 0.8). Floods come from tests/netns/hostile.py, bounded, inside this script's own
-# namespaces. The flood generators run on the same machine and take CPU too, so the ratio is a
+# (target >= 0.8). Floods come from postern_flood (tests/netns/flood.cpp, built with the tests),
+# bounded, inside this script's own namespaces. The flood generators run on the same machine and take CPU too, so the ratio is a
 # lower bound of what a server behind a real link would see. For each run it also prints where
 # the CPU went: the server's threads (by name, percent of one core over the measurement), and the
 # flood generator's, so a low ratio can be told apart from a busy server.
@@ -23,7 +23,8 @@ command -v iperf3 >/dev/null || { echo "needs iperf3 (apt-get install iperf3)" >
 export POSTERN_BIN
 TEST_WATCHDOG=${TEST_WATCHDOG:-600}
 source "$here/tests/netns/lib.sh"
-HOSTILE="$here/tests/netns/hostile.py"
+POSTERN_FLOOD=${POSTERN_FLOOD:-$here/build/release/tests/netns/postern_flood}
+[ -x "$POSTERN_FLOOD" ] || { echo "build the tests first (postern_flood) or set POSTERN_FLOOD" >&2; exit 1; }
 require_root
 make_topology
 make_pki
@@ -91,7 +92,7 @@ PY
 alone=$(measure alone)
 # Each flood outlasts its measurement (1 s before it, iperf3's own start and end after it), so
 # its processes are still there for the second CPU snapshot.
-in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 200000 \
+in_laptop "$POSTERN_FLOOD" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 200000 \
   --concurrent 1000 --rate "$connect_rate" --hold $((seconds + 4)) >"$WORK/connect-flood.out" 2>&1 &
 flood=$!
 sleep 1
@@ -109,7 +110,7 @@ if [ "${BENCH_PERF:-0}" = 1 ]; then
     grep -E '^ +[0-9.]+%' | head -n 25 >"$WORK/perf-preauth-io.txt" || true
 fi
 wait "$flood" || true
-in_laptop python3 "$HOSTILE" udp-flood 10.200.0.2:1723 --pps "$pps" --seconds $((seconds + 4)) \
+in_laptop "$POSTERN_FLOOD" udp-flood 10.200.0.2:1723 --pps "$pps" --seconds $((seconds + 4)) \
   >"$WORK/udp-flood.out" 2>&1 &
 flood=$!
 sleep 1

@@ -1,15 +1,7 @@
 #!/usr/bin/env python3
-"""A bounded hostile peer for the netns tests (tests/netns/hostile_control.sh). Only ever aimed
-at the test's own namespaces: every mode takes an explicit target and a hard count and time cap.
-
-  hostile.py connect-flood HOST:PORT --sources A.B.C.D-N --count N [--concurrent C] --hold S
-                            [--rate R]
-      Up to N TCP connections to the control port over S seconds, C held open at once (each one
-      the server closes is replaced; at most R new ones a second when given, so runs compare at
-      the same load), spread over the source addresses (bound on this side),
-      each sending nothing (a pre-auth flood: no ClientHello, so each sits in the server's TLS
-      handshake until its timeout, an eviction or a refusal at accept). Prints how many were
-      attempted, connected, and closed by the server.
+"""A bounded hostile peer for the netns tests (tests/netns/hostile_control.sh, hostile_smtp.sh).
+Only ever aimed at the test's own namespaces: every mode takes an explicit target and a hard
+count and time cap.
 
   hostile.py hello-flood HOST:PORT --count N --user U [--ca FILE] [--source ADDR | --sources A.B.C.D-N]
       N concurrent TLS 1.3 control connections from one source (or spread over several), each
@@ -32,16 +24,14 @@ at the test's own namespaces: every mode takes an explicit target and a hard cou
       (up to 60 s). Prints "smtp-auth-flood: all sent" when the AUTHs are out, then how many
       got each reply (code and the first words of its text).
 
-  hostile.py udp-flood HOST:PORT --pps N --seconds S [--size B]
-      Unauthenticated garbage datagrams (random bytes, B each) to the data port at up to N per
-      second for S seconds (tools/bench_flood.sh). Prints the rate reached.
+The floods that need only raw sockets (connect-flood, udp-flood) are postern_flood
+(tests/netns/flood.cpp): in Python they took a large share of the CPU the tunnel under test
+needs.
 """
 import argparse
-import errno
 import ipaddress
 import os
 import resource
-import selectors
 import socket
 import ssl
 import struct
@@ -69,72 +59,6 @@ def raise_nofile(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-
-
-def connect_flood(args):
-    total = min(args.count, MAX_COUNT)
-    concurrent = min(args.concurrent, total)
-    hold = min(args.hold, MAX_SECONDS)
-    raise_nofile(concurrent + 64)
-    sources = source_range(args.sources)
-    target = endpoint(args.target)
-    sel = selectors.DefaultSelector()
-    attempted = connected = closed_by_server = 0
-    rate = args.rate or 0
-
-    def open_one():
-        nonlocal attempted
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # The port is picked at connect() (Linux IP_BIND_ADDRESS_NO_PORT): bind() does not search
-        # the ephemeral range for each of thousands of sockets.
-        s.setsockopt(socket.IPPROTO_IP, 24, 1)
-        s.bind((sources[attempted % len(sources)], 0))
-        s.setblocking(False)
-        attempted += 1
-        try:
-            s.connect(target)
-        except BlockingIOError:
-            pass
-        except OSError:
-            s.close()
-            return
-        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, "connecting")
-
-    start = time.monotonic()
-    deadline = start + hold
-    while time.monotonic() < deadline:
-        # Keep `concurrent` connections open; replace each one the server closes, until `total`
-        # (and no faster than `rate`).
-        allowed = total if not rate else min(total, int((time.monotonic() - start) * rate) + 1)
-        while len(sel.get_map()) < concurrent and attempted < allowed:
-            open_one()
-        for key, events in sel.select(timeout=0.01 if rate else 0.1):
-            s = key.fileobj
-            if key.data == "connecting" and events & selectors.EVENT_WRITE:
-                error = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if error:
-                    if error == errno.ECONNRESET:  # connected, then reset by the server at once
-                        connected += 1
-                        closed_by_server += 1
-                    sel.unregister(s)
-                    s.close()
-                    continue
-                connected += 1
-                sel.modify(s, selectors.EVENT_READ, "open")
-            elif events & selectors.EVENT_READ:
-                try:
-                    data = s.recv(4096)
-                except OSError:
-                    data = b""
-                if not data:  # the server closed it (refused at accept, evicted, timed out)
-                    closed_by_server += 1
-                    sel.unregister(s)
-                    s.close()
-    for key in list(sel.get_map().values()):
-        key.fileobj.close()
-    print(f"connect-flood: {attempted} attempted, {connected} connected, {closed_by_server} closed by the server",
-          flush=True)
 
 
 def frame(kind, attrs):
@@ -332,44 +256,9 @@ def smtp_auth_flood(args):
     print(f"smtp-auth-flood: {count} sessions: {summary}", flush=True)
 
 
-def udp_flood(args):
-    seconds = min(args.seconds, MAX_SECONDS)
-    pps = min(args.pps, 1_000_000)
-    target = endpoint(args.target)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    payloads = [os.urandom(args.size) for _ in range(256)]
-    sent = 0
-    start = time.monotonic()
-    end = start + seconds
-    burst = 256
-    while True:
-        now = time.monotonic()
-        if now >= end:
-            break
-        if sent > (now - start) * pps:  # ahead of the rate: wait a little
-            time.sleep(0.0005)
-            continue
-        for p in payloads[:burst]:
-            try:
-                s.sendto(p, target)
-                sent += 1
-            except (BlockingIOError, OSError):
-                pass
-    elapsed = time.monotonic() - start
-    print(f"udp-flood: {sent} datagrams in {elapsed:.1f} s = {sent / elapsed:.0f}/s", flush=True)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
-    c = sub.add_parser("connect-flood")
-    c.add_argument("target")
-    c.add_argument("--sources", required=True)
-    c.add_argument("--count", type=int, required=True, help="connections in all")
-    c.add_argument("--concurrent", type=int, default=500, help="held open at once")
-    c.add_argument("--hold", type=float, default=5, help="seconds")
-    c.add_argument("--rate", type=int, help="new connections per second at most")
     h = sub.add_parser("hello-flood")
     h.add_argument("target")
     h.add_argument("--count", type=int, required=True)
@@ -391,14 +280,9 @@ def main():
     a.add_argument("--user", required=True)
     a.add_argument("--sources", required=True)
     a.add_argument("--ca")
-    u = sub.add_parser("udp-flood")
-    u.add_argument("target")
-    u.add_argument("--pps", type=int, required=True)
-    u.add_argument("--seconds", type=float, required=True)
-    u.add_argument("--size", type=int, default=120)
     args = p.parse_args()
-    return {"connect-flood": connect_flood, "hello-flood": hello_flood, "stop-reading": stop_reading,
-            "smtp-auth-flood": smtp_auth_flood, "udp-flood": udp_flood}[args.mode](args)
+    return {"hello-flood": hello_flood, "stop-reading": stop_reading,
+            "smtp-auth-flood": smtp_auth_flood}[args.mode](args)
 
 
 if __name__ == "__main__":

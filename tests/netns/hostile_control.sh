@@ -36,6 +36,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 HOSTILE="$(dirname "$0")/hostile.py"
+: "${POSTERN_FLOOD:?POSTERN_FLOOD must point at the postern_flood binary (tests/netns/flood.cpp)}"
 make_topology
 make_pki
 printf 'right password 7\n' | "$POSTERN_BIN" user add --cost 10 "$WORK/users.db" alice >/dev/null || fail "user add"
@@ -60,7 +61,7 @@ write_client_config "$WORK/laptop.toml" 'certificate = "pki/laptop.pem"' 'privat
 up_tunnel "$WORK/site.toml" "$WORK/laptop.toml"
 server_pid=$(postern_pid "$NS_SITE")
 
-in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 5000 \
+in_laptop "$POSTERN_FLOOD" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 5000 \
   --concurrent 400 --hold 12 >"$WORK/flood.out" 2>&1 &
 FLOOD_PID=$!
 PIDS+=("$FLOOD_PID")
@@ -78,7 +79,7 @@ wait_for 5 "a new client to come up during the flood" \
 log "new client up within $((SECONDS - started)) s during the flood"
 kill -0 "$FLOOD_PID" 2>/dev/null || fail "the flood ended before the new client connected: $(cat "$WORK/flood.out")"
 
-wait "$FLOOD_PID" || fail "hostile.py connect-flood failed: $(cat "$WORK/flood.out")"
+wait "$FLOOD_PID" || fail "postern_flood connect-flood failed: $(cat "$WORK/flood.out")"
 log "$(cat "$WORK/flood.out")"
 grep -q 'handshake_refused' "$WORK/server.log" || fail "no handshake_refused in the server log"
 "$POSTERN_BIN" status --socket "$WORK/server.sock" --json >"$WORK/status.json" || fail "postern status"
@@ -96,7 +97,7 @@ ticks=$(getconf CLK_TCK)
 log "after the flood: server used $(( (after - before) * 1000 / ticks )) ms of CPU in 2 s"
 
 # --- SMTP slots: strangers are shed for the tunnel user ---------------------------------------
-in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:2525 --sources 10.200.0.100-139 --count 200 \
+in_laptop "$POSTERN_FLOOD" connect-flood 10.200.0.2:2525 --sources 10.200.0.100-139 --count 200 \
   --concurrent 200 --hold 12 >"$WORK/smtp-flood.out" 2>&1 &
 SMTP_FLOOD_PID=$!
 PIDS+=("$SMTP_FLOOD_PID")
@@ -203,7 +204,7 @@ server_pid=$!
 wait_for 10 "server" grep -q "listening" "$WORK/server-fd.log"
 open_fds=$(ls "/proc/$server_pid/fd" | wc -l)
 failed_before=$(grep -c 'accept_failed' "$WORK/server-fd.log" || true)
-in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 2000 \
+in_laptop "$POSTERN_FLOOD" connect-flood 10.200.0.2:1723 --sources 10.200.0.100-139 --count 2000 \
   --concurrent 300 --hold 6 >"$WORK/fd-flood.out" 2>&1 &
 FD_FLOOD_PID=$!
 PIDS+=("$FD_FLOOD_PID")
@@ -211,7 +212,7 @@ sleep 1.5
 before=$(cpu "$server_pid"); failed_start=$(grep -c 'accept_failed' "$WORK/server-fd.log" || true)
 sleep 3
 after=$(cpu "$server_pid"); failed_end=$(grep -c 'accept_failed' "$WORK/server-fd.log" || true)
-wait "$FD_FLOOD_PID" || fail "hostile.py connect-flood failed: $(cat "$WORK/fd-flood.out")"
+wait "$FD_FLOOD_PID" || fail "postern_flood connect-flood failed: $(cat "$WORK/fd-flood.out")"
 log "$(cat "$WORK/fd-flood.out") (limit $nofile descriptors, $open_fds open before)"
 cpu_ms=$(( (after - before) * 1000 / ticks ))
 log "out of descriptors: $((failed_end - failed_before)) 'accept_failed' lines, $((failed_end - failed_start)) and ${cpu_ms} ms of server CPU in 3 s"

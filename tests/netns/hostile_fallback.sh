@@ -2,7 +2,7 @@
 # Issue 10: a client on the TLS fallback that stops reading. The laptop's UDP to the server is
 # dropped (nftables in the laptop namespace), so its session comes up and stays on the TLS
 # fallback; then the client is stopped (SIGSTOP: it neither reads nor sends) while the site sends
-# it ~24 MB/s of UDP through the tunnel (hostile.py udp-flood to its tunnel address), which the
+# it ~24 MB/s of UDP through the tunnel (postern_flood udp-flood to its tunnel address), which the
 # server can only put into the control connection. The server's output for it stays bounded: the
 # stream stops taking fallback frames at its backlog and the session's frame queue (256 frames)
 # drops the rest, counted (tx_tls_queue_full); its peak RSS (VmHWM, reset before) stays less than
@@ -17,7 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 command -v nft >/dev/null || skip "nft (nftables) is not installed"
-HOSTILE="$(dirname "$0")/hostile.py"
+: "${POSTERN_FLOOD:?POSTERN_FLOOD must point at the postern_flood binary (tests/netns/flood.cpp)}"
 make_topology
 make_pki
 in_laptop nft -f - <<'NFT' || fail "nft"
@@ -41,7 +41,7 @@ echo 5 >"/proc/$server_pid/clear_refs"  # VmHWM (peak RSS) starts again from the
 
 kill -STOP "$client_pid"
 stopped_at=$SECONDS
-in_site python3 "$HOSTILE" udp-flood "$LAPTOP_ADDRESS:9" --pps 20000 --seconds 14 --size 1200 \
+in_site "$POSTERN_FLOOD" udp-flood "$LAPTOP_ADDRESS:9" --pps 20000 --seconds 14 --size 1200 \
   >"$WORK/udp-flood.out" 2>&1 &
 FLOOD_PID=$!
 PIDS+=("$FLOOD_PID")
@@ -49,7 +49,7 @@ wait_for 20 "the server to end the stopped client's session" grep -q 'session_do
 log "$(grep -m1 'session_down' "$WORK/server.log")"
 log "session ended $((SECONDS - stopped_at)) s after the client stopped"
 wait_for 10 "the control connection to be closed on the server" bash -c "[ \"\$(ip netns exec $NS_SITE ss -Htn state established '( sport = :1723 )' | grep -c .)\" -eq 0 ]"
-wait "$FLOOD_PID" || fail "hostile.py udp-flood failed: $(cat "$WORK/udp-flood.out")"
+wait "$FLOOD_PID" || fail "postern_flood udp-flood failed: $(cat "$WORK/udp-flood.out")"
 log "$(cat "$WORK/udp-flood.out")"
 rss_peak=$(kib "$server_pid" VmHWM) || fail "the server died while a client stopped reading"
 grow_mib=$(( (rss_peak - rss_before) / 1024 ))

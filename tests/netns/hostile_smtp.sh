@@ -22,6 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 HOSTILE="$(dirname "$0")/hostile.py"
+: "${POSTERN_FLOOD:?POSTERN_FLOOD must point at the postern_flood binary (tests/netns/flood.cpp)}"
 make_topology
 make_pki
 for i in $(seq 100 139); do ip -n "$NS_LAPTOP" addr add "10.200.0.$i/24" dev "$VETH_LAPTOP"; done
@@ -109,7 +110,7 @@ server_pid=$!
 PIDS+=("$server_pid")
 wait_for 10 "server" grep -q "listening" "$WORK/server-fd.log"
 open_fds=$(ls "/proc/$server_pid/fd" | wc -l)
-in_laptop python3 "$HOSTILE" connect-flood 10.200.0.2:2525 --sources 10.200.0.100-139 --count 2000 \
+in_laptop "$POSTERN_FLOOD" connect-flood 10.200.0.2:2525 --sources 10.200.0.100-139 --count 2000 \
   --concurrent 300 --hold 8 >"$WORK/fd-flood.out" 2>&1 &
 FD_FLOOD_PID=$!
 PIDS+=("$FD_FLOOD_PID")
@@ -143,7 +144,7 @@ log "out of descriptors (limit $nofile, $open_fds open before): in 3 s $((smtp_e
 [ $((smtp_end - smtp_start)) -le 100 ] || fail "$((smtp_end - smtp_start)) SMTP accept failures in 3 s: no back-off"
 [ $((status_end - status_start)) -gt 0 ] || fail "no status accept_failed while a request waited"
 [ $((status_end - status_start)) -le 100 ] || fail "$((status_end - status_start)) status accept failures in 3 s: no back-off"
-wait "$FD_FLOOD_PID" || fail "hostile.py connect-flood failed: $(cat "$WORK/fd-flood.out")"
+wait "$FD_FLOOD_PID" || fail "postern_flood connect-flood failed: $(cat "$WORK/fd-flood.out")"
 log "$(cat "$WORK/fd-flood.out")"
 wait "$STATUS_WAIT_PID" || fail "the status request waiting through the flood was not answered: $(cat "$WORK/status-wait.out")"
 log "$(cat "$WORK/status-wait.out") (the request that waited through the flood)"

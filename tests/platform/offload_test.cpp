@@ -31,7 +31,8 @@ std::uint32_t ref_sum(std::span<const std::uint8_t> b, std::uint32_t sum = 0) {
 }
 std::size_t ip_len(const Bytes& p) { return (p[0] >> 4) == 4 ? (p[0] & 0xf) * 4u : 40u; }
 bool ipv4_header_ok(const Bytes& p) { return ref_sum(std::span(p).first(ip_len(p))) == 0xffff; }
-bool tcp_ok(const Bytes& p) {
+// The reference sum over the pseudo-header and the L4 part of packet `p` (IP header at 0).
+std::uint32_t ref_l4_sum(const Bytes& p, std::uint8_t protocol) {
   const std::size_t ip = ip_len(p);
   const std::size_t l4 = p.size() - ip;
   Bytes pseudo;
@@ -40,9 +41,10 @@ bool tcp_ok(const Bytes& p) {
   } else {
     pseudo.assign(p.begin() + 8, p.begin() + 40);
   }
-  pseudo.insert(pseudo.end(), {0, 6, static_cast<std::uint8_t>(l4 >> 8), static_cast<std::uint8_t>(l4)});
-  return ref_sum(std::span(p).subspan(ip), ref_sum(pseudo)) == 0xffff;
+  pseudo.insert(pseudo.end(), {0, protocol, static_cast<std::uint8_t>(l4 >> 8), static_cast<std::uint8_t>(l4)});
+  return ref_sum(std::span(p).subspan(ip), ref_sum(pseudo));
 }
+bool tcp_ok(const Bytes& p) { return ref_l4_sum(p, 6) == 0xffff; }
 std::uint32_t be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
@@ -109,15 +111,7 @@ Bytes make_udp(bool v6, std::size_t payload, std::uint8_t seed = 0, std::uint16_
   u[4] = static_cast<std::uint8_t>((8 + payload) >> 8), u[5] = static_cast<std::uint8_t>(8 + payload);
   for (std::size_t i = 0; i < payload; ++i) p[ip + 8 + i] = static_cast<std::uint8_t>(i * 13 + seed);
   // Checksum over pseudo-header + datagram, 0 sent as 0xffff.
-  Bytes pseudo;
-  if (v6) {
-    pseudo.assign(p.begin() + 8, p.begin() + 40);
-  } else {
-    pseudo.assign(p.begin() + 12, p.begin() + 20);
-  }
-  const std::size_t l4 = 8 + payload;
-  pseudo.insert(pseudo.end(), {0, 17, static_cast<std::uint8_t>(l4 >> 8), static_cast<std::uint8_t>(l4)});
-  auto sum = static_cast<std::uint16_t>(~ref_sum(std::span(p).subspan(ip), ref_sum(pseudo)));
+  auto sum = static_cast<std::uint16_t>(~ref_l4_sum(p, 17));
   if (sum == 0) sum = 0xffff;
   u[6] = static_cast<std::uint8_t>(sum >> 8), u[7] = static_cast<std::uint8_t>(sum);
   return p;
@@ -125,15 +119,7 @@ Bytes make_udp(bool v6, std::size_t payload, std::uint8_t seed = 0, std::uint16_
 bool udp_ok(const Bytes& p) {
   const std::size_t ip = ip_len(p);
   const std::size_t l4 = p.size() - ip;
-  if (be16(p.data() + ip + 4) != l4 || be16(p.data() + ip + 6) == 0) return false;
-  Bytes pseudo;
-  if ((p[0] >> 4) == 4) {
-    pseudo.assign(p.begin() + 12, p.begin() + 20);
-  } else {
-    pseudo.assign(p.begin() + 8, p.begin() + 40);
-  }
-  pseudo.insert(pseudo.end(), {0, 17, static_cast<std::uint8_t>(l4 >> 8), static_cast<std::uint8_t>(l4)});
-  return ref_sum(std::span(p).subspan(ip), ref_sum(pseudo)) == 0xffff;
+  return be16(p.data() + ip + 4) == l4 && be16(p.data() + ip + 6) != 0 && ref_l4_sum(p, 17) == 0xffff;
 }
 
 VnetHeader gso_header(bool v6, std::uint16_t mss, std::size_t headers) {
@@ -456,11 +442,9 @@ TEST(OffloadUdpTest, ChecksumThatFoldsToZeroIsSentAsAllOnes) {
   // means "no checksum").
   Bytes d = make_udp(false, 20);
   d[26] = d[27] = d[46] = d[47] = 0;
-  Bytes pseudo(d.begin() + 12, d.begin() + 20);
-  pseudo.insert(pseudo.end(), {0, 17, 0, 28});
-  const auto rest = static_cast<std::uint16_t>(~ref_sum(std::span(d).subspan(20), ref_sum(pseudo)));
+  const auto rest = static_cast<std::uint16_t>(~ref_l4_sum(d, 17));
   d[46] = static_cast<std::uint8_t>(rest >> 8), d[47] = static_cast<std::uint8_t>(rest);
-  ASSERT_EQ(ref_sum(std::span(d).subspan(20), ref_sum(pseudo)), 0xffff);
+  ASSERT_EQ(ref_l4_sum(d, 17), 0xffff);
   VnetHeader h;
   h.flags = VnetHeader::kNeedsCsum;
   h.csum_start = 20;

@@ -46,11 +46,6 @@ IpAddress Ipv6Key::to_address() const {
 }
 
 InnerVerdict check_inner_packet(std::span<const std::uint8_t> packet, std::uint32_t session_address,
-                                const InnerPolicy& policy) {
-  return check_inner_packet(packet, session_address, std::nullopt, policy);
-}
-
-InnerVerdict check_inner_packet(std::span<const std::uint8_t> packet, std::uint32_t session_address,
                                 const std::optional<Ipv6Key>& session_address6, const InnerPolicy& policy) {
   if (!packet.empty() && (packet[0] >> 4) == 6) return check_ipv6(packet, session_address6, policy);
   if (packet.size() < 20 || (packet[0] >> 4) != 4 || (packet[0] & 0x0F) < 5) return InnerVerdict::malformed;

@@ -55,9 +55,7 @@ struct InnerPolicy {
   Ipv6Key pool6_network{}, pool6_mask{}, server_address6{};
 };
 
-InnerVerdict check_inner_packet(std::span<const std::uint8_t> packet, std::uint32_t session_address,
-                                const InnerPolicy& policy);
-// The same with the session's IPv6 address (nullopt: the session carries IPv4 only).
+// session_address6: the session's IPv6 address (nullopt: the session carries IPv4 only).
 InnerVerdict check_inner_packet(std::span<const std::uint8_t> packet, std::uint32_t session_address,
                                 const std::optional<Ipv6Key>& session_address6, const InnerPolicy& policy);
 

@@ -27,22 +27,22 @@ TEST(InnerCheck, ShortOrNotIpv4IsMalformed) {
   for (std::size_t n : {0U, 1U, 12U, 19U}) {
     // Exactly n bytes on the heap, so ASan would see a read past the end.
     std::vector<std::uint8_t> p(n, 0x45);
-    EXPECT_EQ(check_inner_packet(p, kClient, kPolicy), InnerVerdict::malformed) << n;
+    EXPECT_EQ(check_inner_packet(p, kClient, std::nullopt, kPolicy), InnerVerdict::malformed) << n;
   }
   auto v6 = ipv4(kClient, 0x0A4D0001);
   v6[0] = 0x60;
-  EXPECT_EQ(check_inner_packet(v6, kClient, kPolicy), InnerVerdict::malformed);
-  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0001, 4), kClient, kPolicy), InnerVerdict::malformed);
+  EXPECT_EQ(check_inner_packet(v6, kClient, std::nullopt, kPolicy), InnerVerdict::malformed);
+  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0001, 4), kClient, std::nullopt, kPolicy), InnerVerdict::malformed);
 }
 
 TEST(InnerCheck, SourceAndIsolation) {
-  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0001), kClient, kPolicy), InnerVerdict::allowed);  // the server
-  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0xC0A80A05), kClient, kPolicy), InnerVerdict::allowed);  // a site host
-  EXPECT_EQ(check_inner_packet(ipv4(0x0A4D0003, 0x0A4D0001), kClient, kPolicy), InnerVerdict::spoofed_source);
-  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0003), kClient, kPolicy), InnerVerdict::client_to_client);
+  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0001), kClient, std::nullopt, kPolicy), InnerVerdict::allowed);  // the server
+  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0xC0A80A05), kClient, std::nullopt, kPolicy), InnerVerdict::allowed);  // a site host
+  EXPECT_EQ(check_inner_packet(ipv4(0x0A4D0003, 0x0A4D0001), kClient, std::nullopt, kPolicy), InnerVerdict::spoofed_source);
+  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0003), kClient, std::nullopt, kPolicy), InnerVerdict::client_to_client);
   InnerPolicy open = kPolicy;
   open.client_to_client = true;
-  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0003), kClient, open), InnerVerdict::allowed);
+  EXPECT_EQ(check_inner_packet(ipv4(kClient, 0x0A4D0003), kClient, std::nullopt, open), InnerVerdict::allowed);
 }
 
 // --- IPv6: the session's IPv6 address, pool6 isolation ---
