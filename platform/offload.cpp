@@ -68,12 +68,17 @@ bool parse_l4(std::span<const std::uint8_t> packet, std::uint8_t protocol, L4Lay
 }
 bool parse_tcp(std::span<const std::uint8_t> packet, L4Layout& out) { return parse_l4(packet, kTcp, out); }
 
+// A partial sum as the checksum field holds it: complemented, and 0 sent as 0xffff (the same
+// in ones' complement; for UDP 0 means "no checksum"), as the kernel's skb_checksum_help does.
+std::uint16_t field_value(std::uint64_t sum) {
+  const auto value = static_cast<std::uint16_t>(~checksum_fold(sum));
+  return value == 0 ? 0xffff : value;
+}
+
 // The L4 checksum of `packet` (field zeroed by the caller), ready to store.
 std::uint16_t l4_checksum(std::span<const std::uint8_t> packet, std::size_t ip_header, std::uint8_t protocol) {
   const std::size_t l4 = packet.size() - ip_header;
-  const auto sum = static_cast<std::uint16_t>(
-      ~checksum_fold(checksum_partial(packet.subspan(ip_header), pseudo_header_sum(packet, protocol, l4))));
-  return sum == 0 ? 0xffff : sum;  // the same in ones' complement; for UDP 0 means "no checksum"
+  return field_value(checksum_partial(packet.subspan(ip_header), pseudo_header_sum(packet, protocol, l4)));
 }
 
 std::uint8_t gso_kind(const VnetHeader& header) {
@@ -173,8 +178,7 @@ Offload complete_checksum(const VnetHeader& header, std::span<std::uint8_t> pack
   const std::size_t field = std::size_t{header.csum_start} + header.csum_offset;
   if (header.csum_start >= packet.size() || field + 2 > packet.size()) return Offload::malformed;
   // The field holds the pseudo-header sum already, so it is summed along, not zeroed.
-  const auto sum = static_cast<std::uint16_t>(~checksum_fold(checksum_partial(packet.subspan(header.csum_start))));
-  store_sum(packet.data() + field, sum == 0 ? 0xffff : sum);
+  store_sum(packet.data() + field, field_value(checksum_partial(packet.subspan(header.csum_start))));
   return Offload::ok;
 }
 
@@ -261,22 +265,25 @@ std::size_t write_segment(const VnetHeader& header, std::span<const std::uint8_t
 
 namespace {
 
-// A segment that can take part in GRO: TCP with payload, no flags but ACK/PSH, IPv4 without
-// options or fragmentation, and the IP length matching the bytes (no trailing garbage).
+// What GRO needs of the IP part of either protocol: a payload after the L4 header, IPv4 without
+// options, and the IP length matching the bytes (no trailing garbage). Fragments never parse.
+bool mergeable_ip(std::span<const std::uint8_t> packet, const L4Layout& layout) {
+  if (packet.size() == layout.headers) return false;
+  if (layout.ipv6) return load16(packet.data() + 4) + kIpv6Header == packet.size();
+  return layout.ip == kIpv4Min && load16(packet.data() + 2) == packet.size();
+}
+
+// A segment that can take part in GRO: mergeable_ip() TCP with no flags but ACK/PSH.
 bool coalescable(std::span<const std::uint8_t> packet, L4Layout& layout) {
-  if (!parse_tcp(packet, layout) || packet.size() == layout.headers) return false;
-  if (!layout.ipv6 && (layout.ip != kIpv4Min || load16(packet.data() + 2) != packet.size())) return false;
-  if (layout.ipv6 && load16(packet.data() + 4) + kIpv6Header != packet.size()) return false;
+  if (!parse_tcp(packet, layout) || !mergeable_ip(packet, layout)) return false;
   return (packet[layout.ip + kTcpFlags] & (kFin | kSyn | kRst | kUrg | kEce | kCwr)) == 0;
 }
 
-// A datagram that can take part in UDP GRO: payload present, IPv4 without options or
-// fragmentation, the IP and UDP lengths matching the bytes, and (IPv4) a checksum present: with
-// NEEDS_CSUM the kernel would compute one for a datagram sent without.
+// A datagram that can take part in UDP GRO: mergeable_ip() UDP with the UDP length matching
+// the bytes and (IPv4) a checksum present: with NEEDS_CSUM the kernel would compute one for a
+// datagram sent without.
 bool coalescable_udp(std::span<const std::uint8_t> packet, L4Layout& layout) {
-  if (!parse_l4(packet, kUdp, layout) || packet.size() == layout.headers) return false;
-  if (!layout.ipv6 && (layout.ip != kIpv4Min || load16(packet.data() + 2) != packet.size())) return false;
-  if (layout.ipv6 && load16(packet.data() + 4) + kIpv6Header != packet.size()) return false;
+  if (!parse_l4(packet, kUdp, layout) || !mergeable_ip(packet, layout)) return false;
   const std::uint8_t* datagram = packet.data() + layout.ip;
   if (load16(datagram + kUdpLength) != packet.size() - layout.ip) return false;
   return layout.ipv6 || load16(datagram + kUdpCheck) != 0;

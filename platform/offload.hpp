@@ -109,7 +109,6 @@ class GroCoalescer {
   std::span<const std::uint8_t> finish(VnetHeader& header);
   bool active() const { return size_ != 0; }
   std::size_t segments() const { return segments_; }
-  bool udp_allowed() const { return udp_allowed_; }
 
  private:
   bool append_tcp(std::span<const std::uint8_t> packet);

@@ -3,10 +3,11 @@
 # (iperf3 through the tunnel) alone, during a pre-auth flood of the control port, and during a
 # garbage-UDP flood of the data port, in the same run, and the ratio of each to the first
 # (target >= 0.8). Floods come from postern_flood (tests/netns/flood.cpp, built with the tests),
-# bounded, inside this script's own namespaces. The flood generators run on the same machine and take CPU too, so the ratio is a
-# lower bound of what a server behind a real link would see. For each run it also prints where
-# the CPU went: the server's threads (by name, percent of one core over the measurement), and the
-# flood generator's, so a low ratio can be told apart from a busy server.
+# bounded, inside this script's own namespaces. The flood generators run on the same machine and
+# take CPU too, so the ratio is a lower bound of what a server behind a real link would see. For
+# each run it also prints where the CPU went: the server's threads (by name, percent of one core
+# over the measurement), and the flood generator's, so a low ratio can be told apart from a busy
+# server.
 #   tools/bench_flood.sh [SECONDS] [UDP_PPS] [CONNECT_RATE]
 #       (root; default 10 s, 200000 datagrams/s, 10000 new connections/s: the pre-auth flood is
 #       held to a fixed rate so runs, and builds, are compared at the same load)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 10: the control port under a hostile peer (tests/netns/hostile.py, bounded in count and
-# time, aimed at this test's namespaces only).
+# Issue 10: the control port under a hostile peer (tests/netns/hostile.py for the TLS peers,
+# postern_flood from tests/netns/flood.cpp for the raw floods; bounded in count and time, aimed
+# at this test's namespaces only).
 #  1. Pre-auth flood: 5000 TCP connections over 12 s from 40 source addresses, 400 held open at
 #     once, none sending a byte, against [tunnel] max_pending_handshakes = 64 and 8 per source.
 #     While it runs, the established laptop session keeps passing traffic (ping through the

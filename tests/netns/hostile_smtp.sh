@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 10: the SMTP listener and the status socket under a hostile peer (tests/netns/hostile.py,
-# bounded in count and time, aimed at this test's namespaces only). An SMTP-only server on the
+# and postern_flood for the raw connection flood; bounded in count and time, aimed at this
+# test's namespaces only). An SMTP-only server on the
 # site's outer address (10.200.0.2:2525 STARTTLS); the peers come from 40 laptop-side addresses.
 #  1. The AUTH verification queue ([smtp] max_queued_verifications = 8): passwords are checked by
 #     RADIUS, against tests/netns/radius_hold.py, which holds every answer until the test
